@@ -1,0 +1,71 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from '../../shared/config.js';
+import { ApiKey } from '../../shared/db/entities/api-key.js';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { parseApiKeyToken, secretMatches } from './api-key-tokens.js';
+import type { Principal } from './principal.js';
+
+interface CachedKey {
+  row: ApiKey;
+  expiresAt: number;
+}
+
+/**
+ * Verifies API key tokens against the hashed secrets in MySQL. Usage times are collected in memory
+ * and written in one batch per interval, so a busy key costs no write per request.
+ */
+export class ApiKeyVerifier {
+  private readonly cache = new Map<string, CachedKey>();
+  private readonly pendingTouches = new Map<string, number>();
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: Config['apiKeys'],
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.flushTimer = setInterval(() => void this.flushTouches(), this.options.touchIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    await this.flushTouches();
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const parsed = parseApiKeyToken(token);
+    if (!parsed) throw new AppError('unauthorized', 'malformed API key');
+    const row = await this.load(parsed.keyId);
+    if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new AppError('unauthorized', 'invalid API key');
+    if (row.revokedAt !== null) throw new AppError('unauthorized', 'API key has been revoked');
+    this.pendingTouches.set(row.id, Date.now());
+    return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
+  }
+
+  private async load(keyId: string): Promise<ApiKey | null> {
+    const now = Date.now();
+    const cached = this.cache.get(keyId);
+    if (cached && cached.expiresAt > now) return cached.row;
+    const row = await this.dataSource.getRepository(ApiKey).findOneBy({ id: keyId });
+    if (row && this.options.cacheMs > 0) this.cache.set(keyId, { row, expiresAt: now + this.options.cacheMs });
+    return row;
+  }
+
+  async flushTouches(): Promise<void> {
+    if (this.pendingTouches.size === 0) return;
+    const touches = [...this.pendingTouches];
+    this.pendingTouches.clear();
+    try {
+      for (const [id, at] of touches) {
+        await this.dataSource.query('UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), ?) WHERE id = ?', [at, id]);
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'could not record API key usage; will retry');
+      for (const [id, at] of touches) if (!this.pendingTouches.has(id)) this.pendingTouches.set(id, at);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+import { parseCapabilities } from '../../shared/capabilities.js';
+import { loadConfig } from '../../shared/config.js';
+import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
+import { AppError } from '../../shared/errors.js';
+import { AdminService } from '../admin/admin-service.js';
+
+const USAGE = `Usage: npm run gateway -- <command> [options]
+
+  migrate                                          create the database if missing and apply migrations
+  org create --name NAME [--id ID]                 create an organization (ID: your frontend's org id)
+  key create --org ORG --name NAME --capabilities read,send,manage
+                                                   create an API key; the token is printed once
+  key list --org ORG                               list an organization's API keys (never the secrets)
+  key revoke KEY_ID                                revoke an API key (takes effect on the next request)
+  session create --org ORG [--name NAME] [--id sess_…]
+                                                   create a session record
+
+Add --json for machine-readable output. Reads DATABASE_URL like the gateway does.`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    name: { type: 'string' },
+    id: { type: 'string' },
+    org: { type: 'string' },
+    capabilities: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+function required(name: 'name' | 'org' | 'capabilities'): string {
+  const value = values[name];
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+class UsageError extends Error {}
+
+function print(human: string, data: unknown): void {
+  process.stdout.write(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+}
+
+async function run(): Promise<void> {
+  const [noun, verb, arg] = positionals;
+  if (values.help || !noun) return void console.log(USAGE);
+  const config = loadConfig();
+  if (noun === 'migrate') await ensureDatabase(config.db.url);
+  const db = createDataSource({ ...config.db, poolSize: 2 });
+  await db.initialize();
+  try {
+    const admin = new AdminService(db);
+    switch (`${noun} ${verb ?? ''}`.trim()) {
+      case 'migrate': {
+        const applied = await db.runMigrations({ transaction: 'each' });
+        return print(applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}` : 'schema is up to date', { applied: applied.map((m) => m.name) });
+      }
+      case 'org create': {
+        const org = await admin.createOrganization(required('name'), values.id);
+        return print(`organization ${org.id} created`, org);
+      }
+      case 'key create': {
+        const { key, token } = await admin.createApiKey(required('org'), required('name'), parseCapabilities(required('capabilities')));
+        return print(`API key ${key.id} created with [${key.capabilities.join(', ')}].\nToken (shown only now, store it safely):\n${token}`, {
+          id: key.id,
+          organizationId: key.organizationId,
+          name: key.name,
+          capabilities: key.capabilities,
+          token,
+        });
+      }
+      case 'key list': {
+        const keys = await admin.listApiKeys(required('org'));
+        const rows = keys.map(({ secretHash: _hidden, ...rest }) => rest);
+        return print(
+          rows.map((k) => `${k.id}  ${k.name}  [${k.capabilities.join(',')}]  ${k.revokedAt ? 'revoked' : 'active'}  last used: ${k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never'}`).join('\n') || 'no keys',
+          rows,
+        );
+      }
+      case 'key revoke': {
+        if (!arg) throw new UsageError('key revoke needs a KEY_ID');
+        const key = await admin.revokeApiKey(arg);
+        return print(`API key ${key.id} revoked`, { id: key.id, revokedAt: key.revokedAt });
+      }
+      case 'session create': {
+        const session = await admin.createSession(required('org'), values.name ?? null, values.id);
+        return print(`session ${session.id} created`, session);
+      }
+      default:
+        throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+run().catch((err: unknown) => {
+  if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+  else if (err instanceof AppError) console.error(`error (${err.code}): ${err.message}`);
+  else console.error(err instanceof Error ? err.message : err);
+  process.exit(err instanceof UsageError ? 64 : 1);
+});

@@ -1,0 +1,129 @@
+import type { DataSource } from 'typeorm';
+import type { ContactDetail, ContactSummary } from './contact-schemas.js';
+
+export interface ContactListFilter {
+  source: 'dm' | 'group' | undefined;
+  group: string | undefined;
+  q: string | undefined;
+}
+
+export interface ContactListPage {
+  rows: ContactSummary[];
+  lastId: number | undefined;
+  hasMore: boolean;
+}
+
+interface SummaryRow {
+  id: number | string;
+  lid: string | null;
+  name: string | null;
+  phone_number: string | null;
+  business_name: string | null;
+  dm: number;
+}
+
+interface DetailRow extends SummaryRow {
+  phone_jid: string | null;
+  first_seen_at: number | string;
+  updated_at: number | string;
+}
+
+interface MembershipRow {
+  group_jid: string;
+  subject: string | null;
+  role: 'member' | 'admin' | 'superadmin';
+  tag: string | null;
+  last_seen: number | string;
+}
+
+const IN_ANY_GROUP = 'EXISTS (SELECT 1 FROM group_members gm_any WHERE gm_any.contact_id = c.id)';
+const SUMMARY_COLUMNS = 'c.id, c.lid, c.name, c.phone_number, c.business_name, c.dm';
+
+/** `%` and `_` in a search term match themselves, not LIKE wildcards. */
+export function likeContains(term: string): string {
+  return `%${term.replace(/[|%_]/g, (ch) => `|${ch}`)}%`;
+}
+
+/** Digits of a term that looks like a phone number ("+62 812-34"), or undefined. */
+function phoneDigits(term: string): string | undefined {
+  if (!/^\+?[\d\s().-]+$/.test(term)) return undefined;
+  const digits = term.replace(/\D/g, '');
+  return digits.length > 0 ? digits : undefined;
+}
+
+/** Stored contact queries, straight SQL: keyset pagination on contacts.id, no OFFSET anywhere. */
+export class ContactStore {
+  constructor(private readonly db: DataSource) {}
+
+  async list(sessionId: string, filter: ContactListFilter, afterId: number, limit: number): Promise<ContactListPage> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    let from: string;
+    if (filter.group !== undefined) {
+      // Walk the group's membership index in contact-id order, then join the contact rows.
+      from = 'group_members gm JOIN contacts c ON c.id = gm.contact_id';
+      where.push('gm.session_id = ?', 'gm.group_jid = ?', 'gm.contact_id > ?');
+      args.push(sessionId, filter.group, afterId);
+    } else {
+      from = 'contacts c';
+      where.push('c.session_id = ?', 'c.id > ?');
+      args.push(sessionId, afterId);
+    }
+    if (filter.source === 'dm') where.push('c.dm = 1');
+    else if (filter.source === 'group' && filter.group === undefined) where.push(IN_ANY_GROUP);
+    else if (filter.source === undefined && filter.group === undefined) where.push(`(c.dm = 1 OR ${IN_ANY_GROUP})`);
+    if (filter.q !== undefined && filter.q !== '') {
+      const digits = phoneDigits(filter.q);
+      where.push(`(c.name LIKE ? ESCAPE '|' OR c.phone_number LIKE ? ESCAPE '|')`);
+      args.push(likeContains(filter.q), likeContains(digits ?? filter.q));
+    }
+    const order = filter.group !== undefined ? 'gm.contact_id' : 'c.id';
+    args.push(limit + 1);
+    const rows: SummaryRow[] = await this.db.query(
+      `SELECT ${SUMMARY_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`,
+      args,
+    );
+    const hasMore = rows.length > limit;
+    const page = hasMore ? rows.slice(0, limit) : rows;
+    const reportedSource = filter.source ?? (filter.group !== undefined ? 'group' : undefined);
+    return {
+      rows: page.map((r) => ({
+        lid: r.lid,
+        name: r.name,
+        phoneNumber: r.phone_number,
+        businessName: r.business_name,
+        source: reportedSource ?? (Number(r.dm) === 1 ? 'dm' : 'group'),
+      })),
+      lastId: page.length > 0 ? Number(page[page.length - 1]!.id) : undefined,
+      hasMore,
+    };
+  }
+
+  async get(sessionId: string, lid: string): Promise<ContactDetail | undefined> {
+    const [row] = (await this.db.query(
+      `SELECT ${SUMMARY_COLUMNS}, c.phone_jid, c.first_seen_at, c.updated_at FROM contacts c WHERE c.session_id = ? AND c.lid = ?`,
+      [sessionId, lid],
+    )) as DetailRow[];
+    if (!row) return undefined;
+    const memberships: MembershipRow[] = await this.db.query(
+      `SELECT gm.group_jid, g.subject, gm.role, gm.tag, gm.last_seen
+         FROM group_members gm JOIN wa_groups g ON g.session_id = gm.session_id AND g.jid = gm.group_jid
+        WHERE gm.contact_id = ? ORDER BY gm.last_seen DESC, gm.group_jid`,
+      [row.id],
+    );
+    return {
+      dm: Number(row.dm) === 1,
+      groups: memberships.map((m) => ({ jid: m.group_jid, name: m.subject, role: m.role, tag: m.tag, lastSeen: Number(m.last_seen) })),
+      identity: {
+        id: Number(row.id),
+        lid: row.lid,
+        name: row.name,
+        businessName: row.business_name,
+        phoneJid: row.phone_jid,
+        phoneNumber: row.phone_number,
+        firstSeenAt: Number(row.first_seen_at),
+        updatedAt: Number(row.updated_at),
+      },
+    };
+  }
+}

@@ -1,0 +1,105 @@
+import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { Router, type Request, type Response } from 'express';
+import type { z } from 'zod';
+import type { Capability } from '../../shared/capabilities.js';
+import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
+import { principalOf, requireCapability } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import { ErrorEnvelope } from './schemas.js';
+import { parseRequestPart } from './validate.js';
+
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+type Out<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal;
+  req: Request;
+  res: Response;
+}
+
+export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI-style path, e.g. /api/v1/sessions/{session}/contacts */
+  path: string;
+  operationId: string;
+  summary: string;
+  description: string;
+  tags: string[];
+  capability: Capability;
+  params?: P;
+  query?: Q;
+  body?: B;
+  success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType; contentTypes?: string[] };
+  errors: ErrorCode[];
+  /** Returns the JSON body; a route that writes its own response (CSV, PNG) returns undefined after doing so. */
+  handler: (ctx: RouteContext<Out<P>, Out<Q>, Out<B>>) => Promise<unknown>;
+}
+
+/**
+ * Each route is declared once: the declaration mounts the Express handler with its validation and
+ * capability check, and registers the same schemas in the OpenAPI document.
+ */
+export class ApiRouter {
+  readonly router = Router();
+  readonly registry = new OpenAPIRegistry();
+  readonly declared: { method: string; path: string }[] = [];
+
+  constructor() {
+    this.registry.register('Error', ErrorEnvelope);
+    this.registry.registerComponent('securitySchemes', 'bearerAuth', {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description:
+        'Send Authorization: Bearer <token>. The router accepts two kinds of token and tries each in turn: a frontend-minted login JWT (verified against the frontend JWKS; the person\'s org + role are read from it), or an api-key for a script/service (carrying a fixed set of gateway permissions). The bearerFormat: JWT label describes the person-login case.',
+    });
+  }
+
+  add<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(spec: RouteSpec<P, Q, B>): void {
+    this.declared.push({ method: spec.method, path: spec.path });
+    this.registry.registerPath(toOpenApi(spec));
+    const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
+    this.router[spec.method](expressPath, requireCapability(spec.capability), async (req, res) => {
+      const params = (spec.params ? parseRequestPart(spec.params, req.params, 'path') : {}) as Out<P>;
+      const query = (spec.query ? parseRequestPart(spec.query, req.query, 'query') : {}) as Out<Q>;
+      const body = (spec.body ? parseRequestPart(spec.body, req.body, 'body') : undefined) as Out<B>;
+      const result = await spec.handler({ params, query, body, principal: principalOf(res.locals), req, res });
+      if (res.headersSent) return;
+      if (spec.success.status === 204) return void res.status(204).end();
+      res.status(spec.success.status).json(result);
+    });
+  }
+}
+
+function toOpenApi(spec: RouteSpec<AnyObject | undefined, AnyObject | undefined, z.ZodType | undefined>): RouteConfig {
+  const responses: RouteConfig['responses'] = {
+    [spec.success.status]: spec.success.schema
+      ? { description: spec.success.description, content: Object.fromEntries((spec.success.contentTypes ?? ['application/json']).map((t) => [t, { schema: spec.success.schema! }])) }
+      : { description: spec.success.description },
+  };
+  const errorCodes = new Set<ErrorCode>(['unauthorized', 'forbidden', 'internal', 'unavailable', ...spec.errors]);
+  for (const code of errorCodes) {
+    const status = ERROR_STATUS[code];
+    const existing = responses[status];
+    const codes = existing && 'x-error-codes' in existing ? [...(existing['x-error-codes'] as string[]), code] : [code];
+    responses[status] = { description: `\`${codes.join('`, `')}\``, 'x-error-codes': codes, content: { 'application/json': { schema: ErrorEnvelope } } } as never;
+  }
+  return {
+    method: spec.method,
+    path: spec.path,
+    operationId: spec.operationId,
+    summary: spec.summary,
+    description: spec.description,
+    tags: spec.tags,
+    security: [{ bearerAuth: [] }],
+    request: {
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+      ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+    },
+    responses,
+  };
+}

@@ -1,0 +1,37 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError } from '../../shared/errors.js';
+import { isStoreUnavailable } from '../../shared/db/unavailable.js';
+import type { Logger } from '../../shared/logger.js';
+
+export const notFoundHandler: RequestHandler = (req) => {
+  throw new AppError('not_found', `no route for ${req.method} ${req.path}`);
+};
+
+/** The single place an error becomes a response: always the envelope, never a stack trace. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const appError = toAppError(err);
+    if (appError.status >= 500) (req.log ?? logger).error({ err }, appError.message);
+    if (res.headersSent) return void res.end();
+    if (appError.code === 'unauthorized') {
+      const hadToken = typeof req.headers.authorization === 'string';
+      res.setHeader('WWW-Authenticate', hadToken ? `Bearer realm="wa-gateway", error="invalid_token"` : `Bearer realm="wa-gateway"`);
+    }
+    const retryAfter = appError.details['retryAfterSeconds'];
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
+    res.status(appError.status).json(appError.toBody());
+  };
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isStoreUnavailable(err)) return new AppError('unavailable', 'a backing store is unreachable; retry shortly');
+  const httpish = err as { type?: string; status?: number; expose?: boolean; message?: string };
+  // body-parser errors carry a status and a type; surface the client's mistake, hide the rest.
+  if (httpish && typeof httpish.status === 'number' && httpish.status >= 400 && httpish.status < 500) {
+    if (httpish.type === 'entity.parse.failed') return new AppError('validation_error', 'request body is not valid JSON', { body: 'invalid JSON' });
+    if (httpish.type === 'entity.too.large') return new AppError('validation_error', 'request body is too large', { body: 'too large' });
+    return new AppError('validation_error', httpish.expose && httpish.message ? httpish.message : 'bad request');
+  }
+  return new AppError('internal', 'internal error');
+}

@@ -1,0 +1,18 @@
+import { ERROR_STATUS } from '../../shared/errors.js';
+import { z } from './zod.js';
+
+export const ErrorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).openapi({ description: 'Machine-readable context; for validation errors, each offending parameter mapped to what is wrong with it.' }),
+    }),
+  })
+  .openapi('Error', { example: { error: { code: 'not_found', message: 'session not found', details: {} } } });
+
+export const SessionParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .openapi({ param: { name: 'session', in: 'path' }, description: 'The WhatsApp session id (a session is one attached WhatsApp number).', example: 'sess_01HZX' });

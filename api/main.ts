@@ -1,0 +1,49 @@
+import { once } from 'node:events';
+import { loadConfig } from '../shared/config.js';
+import { connectWithRetry, mysqlReachable } from '../shared/db/connect.js';
+import { createDataSource } from '../shared/db/data-source.js';
+import { createLogger } from '../shared/logger.js';
+import { createRedis, pingWithin } from '../shared/redis.js';
+import { createApp } from './app.js';
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'api');
+const db = createDataSource(config.db);
+const redis = createRedis(config.redis);
+redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
+
+const connection = connectWithRetry(db, logger);
+const { app, apiKeys } = createApp({
+  config,
+  logger,
+  db,
+  readiness: async () => {
+    const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);
+    return { mysql, redis: redisUp };
+  },
+});
+apiKeys.start();
+
+const server = app.listen(config.http.port, config.http.host);
+await once(server, 'listening');
+const address = server.address();
+logger.info({ port: typeof address === 'object' && address ? address.port : config.http.port }, 'api listening');
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  logger.info({ signal }, 'shutting down: draining HTTP connections');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const forced = setTimeout(() => server.closeAllConnections(), 10_000);
+  await closed;
+  clearTimeout(forced);
+  connection.stop();
+  await apiKeys.stop().catch(() => undefined);
+  await Promise.allSettled([db.isInitialized ? db.destroy() : Promise.resolve(), redis.quit()]);
+  logger.info('bye');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { parseCapabilities, type Capability } from './capabilities.js';
+
+const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** "owner:read+send+manage,viewer:read" → { owner: [...], viewer: [...] } */
+function parseRoleMap(spec: string): Record<string, Capability[]> {
+  const map: Record<string, Capability[]> = {};
+  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [role, caps] = entry.split(':');
+    if (!role || caps === undefined) throw new Error(`JWT_ROLE_CAPABILITIES: bad entry "${entry}" (want role:cap+cap)`);
+    map[role] = caps === '' ? [] : parseCapabilities(caps.replaceAll('+', ','));
+  }
+  return map;
+}
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: intFrom(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: z.string().url().default('mysql://root@127.0.0.1:3306/wa_gateway'),
+  DB_POOL_SIZE: intFrom(20, 1),
+  DB_CONNECT_TIMEOUT_MS: intFrom(3000, 100),
+
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('wag'),
+
+  SHARD_COUNT: intFrom(16, 1),
+  LIVE_TIMEOUT_MS: intFrom(10_000, 100),
+  LEASE_TTL_MS: intFrom(10_000, 1000),
+  PRESENCE_TTL_MS: intFrom(15_000, 1000),
+  WORKER_ID: z.string().optional(),
+  WORKER_CONCURRENCY: intFrom(32, 1),
+  WORKER_METRICS_PORT: intFrom(0),
+
+  WA_DRIVER: z.enum(['baileys', 'sim']).default('baileys'),
+  SIM_WORLD: z.string().optional(),
+
+  JWKS_URL: z.string().url().optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  JWT_ALGORITHMS: list('RS256'),
+  JWT_CLOCK_TOLERANCE_S: intFrom(30),
+  JWT_ORG_CLAIM: z.string().default('org'),
+  JWT_ROLE_CLAIM: z.string().default('role'),
+  JWT_ROLE_CAPABILITIES: z.string().default('owner:read+send+manage,admin:read+send+manage,member:read+send,viewer:read'),
+  JWKS_REQUESTS_PER_MINUTE: intFrom(10, 1),
+
+  API_KEY_CACHE_MS: intFrom(0),
+  API_KEY_TOUCH_INTERVAL_MS: intFrom(60_000, 1000),
+  CURSOR_SECRET: z.string().min(16).default('change-me-cursor-secret-please'),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  env: string;
+  http: { host: string; port: number };
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  db: { url: string; poolSize: number; connectTimeoutMs: number };
+  redis: { url: string; prefix: string };
+  shards: { count: number; leaseTtlMs: number };
+  live: { timeoutMs: number; presenceTtlMs: number };
+  worker: { id: string | undefined; concurrency: number; metricsPort: number };
+  driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined };
+  jwt:
+    | {
+        jwksUrl: string;
+        issuer: string | undefined;
+        audience: string | undefined;
+        algorithms: string[];
+        clockToleranceS: number;
+        orgClaim: string;
+        roleClaim: string;
+        roleCapabilities: Record<string, Capability[]>;
+        jwksRequestsPerMinute: number;
+      }
+    | undefined;
+  apiKeys: { cacheMs: number; touchIntervalMs: number };
+  cursorSecret: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  let roleCapabilities: Record<string, Capability[]>;
+  try {
+    roleCapabilities = parseRoleMap(e.JWT_ROLE_CAPABILITIES);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return {
+    env: e.NODE_ENV,
+    http: { host: e.HOST, port: e.PORT },
+    logLevel: e.LOG_LEVEL,
+    db: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    shards: { count: e.SHARD_COUNT, leaseTtlMs: e.LEASE_TTL_MS },
+    live: { timeoutMs: e.LIVE_TIMEOUT_MS, presenceTtlMs: e.PRESENCE_TTL_MS },
+    worker: { id: e.WORKER_ID, concurrency: e.WORKER_CONCURRENCY, metricsPort: e.WORKER_METRICS_PORT },
+    driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD },
+    jwt: e.JWKS_URL
+      ? {
+          jwksUrl: e.JWKS_URL,
+          issuer: e.JWT_ISSUER,
+          audience: e.JWT_AUDIENCE,
+          algorithms: e.JWT_ALGORITHMS,
+          clockToleranceS: e.JWT_CLOCK_TOLERANCE_S,
+          orgClaim: e.JWT_ORG_CLAIM,
+          roleClaim: e.JWT_ROLE_CLAIM,
+          roleCapabilities,
+          jwksRequestsPerMinute: e.JWKS_REQUESTS_PER_MINUTE,
+        }
+      : undefined,
+    apiKeys: { cacheMs: e.API_KEY_CACHE_MS, touchIntervalMs: e.API_KEY_TOUCH_INTERVAL_MS },
+    cursorSecret: e.CURSOR_SECRET,
+  };
+}

@@ -1,0 +1,18 @@
+import type { ValueTransformer } from 'typeorm';
+import type { Capability } from '../capabilities.js';
+
+/** BIGINT epoch-ms columns arrive as strings or numbers depending on the driver path; normalise. */
+export const epochMs: ValueTransformer = {
+  to: (value: number) => value,
+  from: (value: string | number) => Number(value),
+};
+
+export const nullableEpochMs: ValueTransformer = {
+  to: (value: number | null) => value,
+  from: (value: string | number | null) => (value === null ? null : Number(value)),
+};
+
+export const capabilityList: ValueTransformer = {
+  to: (value: Capability[]) => value.join(','),
+  from: (value: string) => (value === '' ? [] : (value.split(',') as Capability[])),
+};

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { AdminService } from '../../api/admin/admin-service.js';
+import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
+import { JwksServer } from './jwks-server.js';
+import { freePort, GatewayProcess, waitFor } from './processes.js';
+
+const DB_SERVER = process.env['TEST_DATABASE_SERVER_URL'] ?? 'mysql://root@127.0.0.1:3306';
+const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+export interface RunningApi {
+  process: GatewayProcess;
+  baseUrl: string;
+}
+
+/**
+ * One test run's world: its own database and Redis key prefix (so two runs never collide), a JWKS
+ * server, and the gateway processes it started. Everything is torn down in `stop()`.
+ */
+export class TestEnv {
+  readonly runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  readonly databaseName = `wag_test_${this.runId}`;
+  readonly databaseUrl = `${DB_SERVER}/${this.databaseName}`;
+  readonly redisUrl = REDIS_URL;
+  readonly redisPrefix = `wagt_${this.runId}`;
+  readonly jwks = new JwksServer();
+  readonly processes: GatewayProcess[] = [];
+  db!: DataSource;
+  admin!: AdminService;
+  redis!: Redis;
+  api!: RunningApi;
+
+  async start(): Promise<void> {
+    await this.jwks.start();
+    await ensureDatabase(this.databaseUrl);
+    this.db = createDataSource({ url: this.databaseUrl, poolSize: 5, connectTimeoutMs: 3000 });
+    await this.db.initialize();
+    await this.db.runMigrations({ transaction: 'each' });
+    this.admin = new AdminService(this.db);
+    this.redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 2 });
+    this.api = await this.startApi();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.processes.map((p) => p.stop('SIGTERM', 5_000)));
+    await this.jwks.stop();
+    if (this.db?.isInitialized) {
+      await this.db.query(`DROP DATABASE IF EXISTS \`${this.databaseName}\``).catch(() => undefined);
+      await this.db.destroy();
+    }
+    if (this.redis) {
+      const keys = await this.scanKeys(`*${this.redisPrefix}*`).catch(() => [] as string[]);
+      for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
+      this.redis.disconnect();
+    }
+  }
+
+  async scanKeys(pattern: string): Promise<string[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  }
+
+  /** The environment every gateway process of this run shares; `overrides` win. */
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: this.redisUrl,
+      REDIS_PREFIX: this.redisPrefix,
+      JWKS_URL: this.jwks.url,
+      JWT_ISSUER: this.jwks.issuer,
+      JWT_AUDIENCE: this.jwks.audience,
+      CURSOR_SECRET: `test-cursor-secret-${this.runId}`,
+      ...overrides,
+    };
+  }
+
+  async startApi(overrides: Record<string, string> = {}, name = 'api'): Promise<RunningApi> {
+    const port = await freePort();
+    const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/api/main.js', this.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }));
+    this.processes.push(proc);
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => {
+      if (!proc.running) throw new Error(`${name} exited with ${proc.child.exitCode}`);
+      const res = await fetch(`${baseUrl}/readyz`);
+      return res.status === 200;
+    }, `${name} to become ready`);
+    return { process: proc, baseUrl };
+  }
+}
