@@ -6,18 +6,29 @@ import { authenticate } from './auth/authenticate.js';
 import { ApiKeyVerifier } from './auth/api-key-verifier.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { registerStoredContactRoutes } from './contacts/contact-routes.js';
+import { registerLiveContactRoutes } from './live/live-routes.js';
+import type { LiveClient } from './live/live-client.js';
 import { ContactStore } from './contacts/contact-store.js';
 import { ApiRouter } from './http/api-router.js';
 import { CursorCodec } from './http/cursor.js';
+import { apiDocs } from './http/docs.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { requestLogging } from './http/request-logging.js';
 import { SessionAccess } from './sessions/session-access.js';
+import { registerSessionRoutes } from './sessions/session-routes.js';
+import { SessionViews } from './sessions/session-views.js';
+import { AdminService } from './admin/admin-service.js';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../shared/redis-keys.js';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   db: DataSource;
+  live: LiveClient;
+  redis: Redis;
+  keys: RedisKeys;
   readiness: () => Promise<Record<string, boolean>>;
 }
 
@@ -44,14 +55,24 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
 
   const api = new ApiRouter();
-  registerStoredContactRoutes(api, {
-    sessions: new SessionAccess(db),
-    contacts: new ContactStore(db),
-    cursors: new CursorCodec(config.cursorSecret),
+  const sessions = new SessionAccess(db);
+  const cursors = new CursorCodec(config.cursorSecret);
+  registerSessionRoutes(api, {
+    admin: new AdminService(db),
+    access: sessions,
+    views: new SessionViews(db, deps.redis, deps.keys, config.shards.count),
+    live: deps.live,
+    cursors,
+    redis: deps.redis,
+    keys: deps.keys,
+    db,
   });
+  registerLiveContactRoutes(api, { sessions, live: deps.live });
+  registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
 
   const openApi = buildOpenApiDocument(api);
   app.get('/openapi.json', (_req, res) => void res.json(openApi));
+  app.use('/docs', apiDocs('/openapi.json'));
 
   const apiKeys = new ApiKeyVerifier(db, config.apiKeys, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;

@@ -4,7 +4,9 @@ import { connectWithRetry, mysqlReachable } from '../shared/db/connect.js';
 import { createDataSource } from '../shared/db/data-source.js';
 import { createLogger } from '../shared/logger.js';
 import { createRedis, pingWithin } from '../shared/redis.js';
+import { RedisKeys } from '../shared/redis-keys.js';
 import { createApp } from './app.js';
+import { LiveClient } from './live/live-client.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
@@ -12,11 +14,20 @@ const db = createDataSource(config.db);
 const redis = createRedis(config.redis);
 redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
 
+const subscriber = createRedis(config.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
+subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
+const keys = new RedisKeys(config.redis.prefix);
+const live = new LiveClient(config, keys, redis, subscriber, logger);
+void live.start();
+
 const connection = connectWithRetry(db, logger);
 const { app, apiKeys } = createApp({
   config,
   logger,
   db,
+  live,
+  redis,
+  keys,
   readiness: async () => {
     const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);
     return { mysql, redis: redisUp };
@@ -41,7 +52,8 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(forced);
   connection.stop();
   await apiKeys.stop().catch(() => undefined);
-  await Promise.allSettled([db.isInitialized ? db.destroy() : Promise.resolve(), redis.quit()]);
+  await live.stop();
+  await Promise.allSettled([db.isInitialized ? db.destroy() : Promise.resolve(), redis.quit(), subscriber.quit()]);
   logger.info('bye');
   process.exit(0);
 }

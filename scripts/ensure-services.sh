@@ -20,23 +20,50 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 apt_updated=0
 apt_install() {
+  echo "installing $* from Debian's packages"
   if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+sbin() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; } # /usr/sbin is not on every PATH
+
+start_mariadb() { # port
+  local datadir log=/var/log/mysql/error.log
+  datadir="$(my_print_defaults --mysqld 2>/dev/null | sed -n 's/^--datadir=//p' | tail -n 1)"
+  datadir="${datadir:-/var/lib/mysql}"
+  # /run is a tmpfs: without systemd's tmpfiles nothing recreates the socket directory after a boot.
+  as_root install -d -o mysql -g root -m 755 /run/mysqld
+  as_root install -d -o mysql -g adm -m 2750 "$(dirname "$log")"
+  # Debian's postinst initialises the data directory but carries on silently when that fails, and
+  # slimmed images ship without one.
+  if ! as_root test -d "$datadir/mysql"; then
+    echo "initialising MariaDB's data directory $datadir"
+    as_root mkdir -p "$datadir"
+    as_root chown mysql:mysql "$datadir"
+    as_root mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db --auth-root-authentication-method=socket >/dev/null
+  fi
+  as_root "$(sbin start-stop-daemon)" --start --oknodo --background --exec /usr/sbin/mariadbd -- \
+    --user=mysql --port="$1" --bind-address=127.0.0.1 --log-error="$log"
 }
 
 read -r db_host db_port <<<"$(host_port "$DATABASE_URL" 3306)"
 if ! reachable "$db_host" "$db_port"; then
   is_local "$db_host" || { echo "MySQL at $db_host:$db_port is not reachable" >&2; exit 1; }
-  echo "starting a local MariaDB on port $db_port"
-  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
-  as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
-  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql --port="$db_port" --bind-address=127.0.0.1
-  wait_for "$db_host" "$db_port" || { echo "MariaDB did not come up" >&2; exit 1; }
+  [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+  command -v mariadb >/dev/null || apt_install mariadb-client
+  # On a machine with systemd, installing the package has already started the server.
+  if ! reachable "$db_host" "$db_port"; then
+    echo "starting a local MariaDB on port $db_port"
+    start_mariadb "$db_port"
+  fi
+  wait_for "$db_host" "$db_port" || {
+    echo "MariaDB did not come up on port $db_port: see /var/log/mysql/error.log (is another mariadbd running with other settings?)" >&2
+    exit 1
+  }
   # A fresh Debian MariaDB lets root in only over the unix socket; let it in over TCP with the
   # URL's (empty by default) password too, as the gateway connects over TCP.
   db_pass="$(node -e 'const u=new URL(process.argv[1]);process.stdout.write(decodeURIComponent(u.password))' "$DATABASE_URL")"
   db_user="$(node -e 'const u=new URL(process.argv[1]);process.stdout.write(decodeURIComponent(u.username)||"root")' "$DATABASE_URL")"
-  as_root mariadb --protocol=socket -uroot <<SQL || true
+  as_root mariadb --protocol=socket -uroot <<SQL || echo "could not grant ${db_user} access over TCP; the gateway may be refused" >&2
 CREATE USER IF NOT EXISTS '${db_user}'@'localhost' IDENTIFIED BY '${db_pass}';
 CREATE USER IF NOT EXISTS '${db_user}'@'127.0.0.1' IDENTIFIED BY '${db_pass}';
 ALTER USER '${db_user}'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('${db_pass}');
@@ -49,8 +76,11 @@ fi
 read -r redis_host redis_port <<<"$(host_port "$REDIS_URL" 6379)"
 if ! reachable "$redis_host" "$redis_port"; then
   is_local "$redis_host" || { echo "Redis at $redis_host:$redis_port is not reachable" >&2; exit 1; }
-  echo "starting a local Redis on port $redis_port"
   command -v redis-server >/dev/null || apt_install redis-server
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir /tmp >/dev/null
-  wait_for "$redis_host" "$redis_port" || { echo "Redis did not come up" >&2; exit 1; }
+  if ! reachable "$redis_host" "$redis_port"; then
+    echo "starting a local Redis on port $redis_port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir /tmp \
+      --logfile "/tmp/redis-$redis_port.log" >/dev/null
+  fi
+  wait_for "$redis_host" "$redis_port" || { echo "Redis did not come up: see /tmp/redis-$redis_port.log" >&2; exit 1; }
 fi

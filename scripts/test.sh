@@ -7,4 +7,5 @@ bash scripts/prepare.sh
 export TEST_DATABASE_SERVER_URL="${TEST_DATABASE_SERVER_URL:-mysql://root@127.0.0.1:3306}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 DATABASE_URL="$TEST_DATABASE_SERVER_URL/x" REDIS_URL="$TEST_REDIS_URL" bash scripts/ensure-services.sh
+if [ "$#" -eq 0 ]; then set -- "dist/test/**/*.test.js"; fi
 exec npx mocha "$@"

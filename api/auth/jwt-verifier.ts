@@ -47,6 +47,8 @@ export class JwtVerifier {
         (err, decoded) => {
           if (err) return reject(err);
           if (!decoded || typeof decoded === 'string') return reject(new Error('token payload is not an object'));
+          // jsonwebtoken enforces exp only when present; a login token that never expires is refused.
+          if (typeof decoded.exp !== 'number') return reject(new Error('token has no exp claim'));
           resolve(decoded);
         },
       );

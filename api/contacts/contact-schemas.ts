@@ -47,7 +47,7 @@ export const ContactSummary = z
     name: z.string().nullable().openapi({ example: 'Alice' }),
     phoneNumber: z.string().nullable().openapi({ example: '6281234567890' }),
     businessName: z.string().nullable().openapi({ example: 'Acme Corp' }),
-    source: z.enum(['dm', 'group']).openapi({ description: 'dm when you have a direct chat with them (or the list was filtered by source=group: group), otherwise group.' }),
+    source: z.enum(['dm', 'group']).openapi({ description: 'Why the contact is in this list: the source filter when one was given, group when filtered by group alone, otherwise dm when you have a direct chat with them and group when only seen in groups.' }),
   })
   .openapi('ContactSummary');
 

@@ -74,8 +74,15 @@ export class ContactStore {
     else if (filter.source === undefined && filter.group === undefined) where.push(`(c.dm = 1 OR ${IN_ANY_GROUP})`);
     if (filter.q !== undefined && filter.q !== '') {
       const digits = phoneDigits(filter.q);
-      where.push(`(c.name LIKE ? ESCAPE '|' OR c.phone_number LIKE ? ESCAPE '|')`);
-      args.push(likeContains(filter.q), likeContains(digits ?? filter.q));
+      // Phone numbers are stored as ASCII digits, so only a phone-like term can match one; and
+      // comparing that ascii column with a non-ASCII term is a MySQL collation error, not a miss.
+      if (digits !== undefined) {
+        where.push(`(c.name LIKE ? ESCAPE '|' OR c.phone_number LIKE ? ESCAPE '|')`);
+        args.push(likeContains(filter.q), likeContains(digits));
+      } else {
+        where.push(`c.name LIKE ? ESCAPE '|'`);
+        args.push(likeContains(filter.q));
+      }
     }
     const order = filter.group !== undefined ? 'gm.contact_id' : 'c.id';
     args.push(limit + 1);
@@ -100,6 +107,8 @@ export class ContactStore {
   }
 
   async get(sessionId: string, lid: string): Promise<ContactDetail | undefined> {
+    // Stored lids are ASCII; a non-ASCII value cannot match, and MySQL refuses to compare it with the ascii column.
+    if (!/^[\x20-\x7e]+$/.test(lid)) return undefined;
     const [row] = (await this.db.query(
       `SELECT ${SUMMARY_COLUMNS}, c.phone_jid, c.first_seen_at, c.updated_at FROM contacts c WHERE c.session_id = ? AND c.lid = ?`,
       [sessionId, lid],

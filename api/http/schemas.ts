@@ -11,8 +11,9 @@ export const ErrorEnvelope = z
   })
   .openapi('Error', { example: { error: { code: 'not_found', message: 'session not found', details: {} } } });
 
+// Session ids are ASCII (sess_<ULID>); anything else is malformed, and would not even compare
+// against the ascii id column in MySQL.
 export const SessionParam = z
   .string()
-  .min(1)
-  .max(64)
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a session id such as sess_01HZX')
   .openapi({ param: { name: 'session', in: 'path' }, description: 'The WhatsApp session id (a session is one attached WhatsApp number).', example: 'sess_01HZX' });

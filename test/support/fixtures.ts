@@ -13,9 +13,9 @@ export interface Tenant {
 const uniq = () => randomBytes(5).toString('hex');
 
 /** A fresh organization with one session and an API key per capability set: no test shares data. */
-export async function newTenant(): Promise<Tenant> {
+export async function newTenant(options: { sessionId?: string } = {}): Promise<Tenant> {
   const org = await testEnv.admin.createOrganization(`Org ${uniq()}`, `org_${uniq()}`);
-  const session = await testEnv.admin.createSession(org.id, 'test session');
+  const session = await testEnv.admin.createSession(org.id, 'test session', options.sessionId);
   const sets: Record<keyof Tenant['tokens'], Capability[]> = { read: ['read'], send: ['send'], manage: ['manage'], all: ['read', 'send', 'manage'], none: [] };
   const tokens = {} as Tenant['tokens'];
   const keyIds = {} as Tenant['keyIds'];

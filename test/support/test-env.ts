@@ -83,6 +83,13 @@ export class TestEnv {
     };
   }
 
+  /** A worker process on the sim driver; `world` is the path of its sim world file. */
+  startWorker(world: string, overrides: Record<string, string> = {}, name = 'worker'): GatewayProcess {
+    const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/worker/main.js', this.env({ WA_DRIVER: 'sim', SIM_WORLD: world, WORKER_ID: name, ...overrides }));
+    this.processes.push(proc);
+    return proc;
+  }
+
   async startApi(overrides: Record<string, string> = {}, name = 'api'): Promise<RunningApi> {
     const port = await freePort();
     const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/api/main.js', this.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }));

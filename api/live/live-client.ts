@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { LIVE_JOB_OPTIONS, liveQueueOptions, replyChannel, type LiveJobEnvelope, type LiveReply } from '../../shared/live/live-queues.js';
+import { LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+import { shardOf } from '../../shared/shards.js';
+import { isStoreUnavailable } from '../../shared/db/unavailable.js';
+
+interface Pending {
+  resolve: (result: LiveJobResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Runs live operations on the worker that owns the session: checks presence, enqueues on the
+ * session's shard queue and waits for the reply on this instance's pub/sub channel. The job
+ * carries its deadline, so a worker that picks it up too late drops it instead of running it.
+ */
+export class LiveClient {
+  readonly instanceId = randomUUID();
+  private readonly queues: Queue[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private readonly channel: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly keys: RedisKeys,
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly logger: Logger,
+  ) {
+    this.channel = replyChannel(keys, this.instanceId);
+    for (let shard = 0; shard < config.shards.count; shard++) {
+      const queue = new Queue(keys.liveQueueName, { ...liveQueueOptions(keys, shard, redis), defaultJobOptions: LIVE_JOB_OPTIONS });
+      queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
+      this.queues.push(queue);
+    }
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.onReply(message);
+    });
+  }
+
+  async start(): Promise<void> {
+    // The subscriber reconnects by itself and ioredis re-subscribes; failing here only delays readiness.
+    await this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.warn({ err: err.message }, 'reply channel subscribe failed; will retry on reconnect'));
+  }
+
+  async stop(): Promise<void> {
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, error: { code: 'unavailable', message: 'gateway is shutting down' } });
+    }
+    this.pending.clear();
+    await Promise.allSettled(this.queues.map((q) => q.close()));
+  }
+
+  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string): Promise<LiveOutput<N>> {
+    const online = LIVE_OP_REQUIRES[op] === 'online' ? await this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : 1;
+    if (online === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    const jobId = randomUUID();
+    const timeoutMs = this.config.live.timeoutMs;
+    const data: LiveJobEnvelope<N> = { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) };
+    const reply = new Promise<LiveJobResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(jobId);
+        resolve({ ok: false, error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` } });
+      }, timeoutMs);
+      this.pending.set(jobId, { resolve, timer });
+    });
+    const queue = this.queues[shardOf(sessionId, this.config.shards.count)]!;
+    try {
+      await this.guard(() => queue.add(op, data, { jobId }));
+    } catch (err) {
+      const p = this.pending.get(jobId);
+      if (p) clearTimeout(p.timer);
+      this.pending.delete(jobId);
+      throw err;
+    }
+    const result = await reply;
+    if (result.ok) return result.value as LiveOutput<N>;
+    if (result.error.code === 'timeout') void queue.remove(jobId).catch(() => undefined);
+    throw new AppError(result.error.code, result.error.message, result.error.details ?? {});
+  }
+
+  private onReply(message: string): void {
+    let reply: LiveReply;
+    try {
+      reply = JSON.parse(message) as LiveReply;
+    } catch {
+      return;
+    }
+    const p = this.pending.get(reply.jobId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(reply.jobId);
+    p.resolve(reply.result);
+  }
+
+  private async guard<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (isStoreUnavailable(err) || this.redis.status !== 'ready') throw new AppError('unavailable', 'Redis is unreachable; live operations are unavailable, stored endpoints still work');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { jidKind, normalizeE164, type JidKind } from '../../shared/jid.js';
+import { SessionParam } from '../http/schemas.js';
+import { z } from '../http/zod.js';
+
+const jidParam = (allowed: JidKind[], description: string) =>
+  z
+    .string()
+    .max(128)
+    .refine((jid) => {
+      const kind = jidKind(jid);
+      return kind !== undefined && allowed.includes(kind);
+    }, `must be a WhatsApp JID of a ${allowed.join(', ')} (e.g. 14155550123@s.whatsapp.net)`)
+    .openapi({ param: { name: 'jid', in: 'path' }, description, example: '14155550123@s.whatsapp.net' });
+
+const JID_DESCRIPTION =
+  'A WhatsApp JID — the address of a user (e.g. "14155550123@s.whatsapp.net" or a "…@lid"), group ("...@g.us"), or channel. For contact picture/about/block/unblock this is the target user\'s JID.';
+
+export const LiveSessionPath = z.object({ session: SessionParam });
+
+export const CheckNumberQuery = z.object({
+  phone: z
+    .string({ error: 'is required' })
+    .refine((p) => normalizeE164(p) !== undefined, 'must be an E.164 number: digits with an optional leading +')
+    .openapi({ description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).', example: '+14155550123' }),
+});
+
+export const CheckNumberResult = z
+  .object({
+    isOnWhatsApp: z.boolean(),
+    jid: z.string().nullable().openapi({ description: "The number's WhatsApp JID when it has an account, else null.", example: '14155550123@s.whatsapp.net' }),
+    query: z.string().openapi({ description: 'The phone number as asked.', example: '+14155550123' }),
+    lid: z.string().optional().openapi({ description: "The account's LID, when WhatsApp reveals it.", example: '205227043110953@lid' }),
+  })
+  .openapi('NumberCheck');
+
+export const UserJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid'], JID_DESCRIPTION) });
+export const AnyJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid', 'group', 'channel'], JID_DESCRIPTION) });
+
+export const AboutResult = z
+  .object({
+    about: z.string().openapi({ description: 'The about text; empty when the contact has none or hides it.' }),
+    setAt: z.number().int().optional().openapi({ description: 'When it was set (epoch ms), when known.' }),
+  })
+  .openapi('About');
+
+export const PictureQuery = z.object({
+  type: z
+    .enum(['image', 'preview'], { error: 'must be "image" or "preview"' })
+    .default('image')
+    .openapi({ description: 'image: full size; preview: thumbnail.' }),
+});
+
+export const PictureResult = z
+  .object({
+    url: z.string().openapi({ description: "Time-limited URL on WhatsApp's CDN; fetch it promptly." }),
+    type: z.enum(['image', 'preview']),
+    id: z.string().nullable().openapi({ description: "WhatsApp's id of this picture version, when known." }),
+    fetchedAt: z.number().int().openapi({ description: 'When the gateway fetched the URL (epoch ms).' }),
+  })
+  .openapi('ProfilePicture');

@@ -1,0 +1,63 @@
+import { SESSION_STATUSES } from '../../shared/db/entities/wa-session.js';
+import { normalizeE164 } from '../../shared/jid.js';
+import { SessionParam } from '../http/schemas.js';
+import { z } from '../http/zod.js';
+import { LIST_LIMIT } from '../contacts/contact-schemas.js';
+
+export const SessionPath = z.object({ session: SessionParam });
+
+export const CreateSessionBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional().openapi({ description: 'A label for people, e.g. "Support line".', example: 'Support line' }),
+  })
+  .strict()
+  .openapi('CreateSession');
+
+export const ListSessionsQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[+-]?\d{1,30}$/, 'must be an integer')
+    .optional()
+    .transform((raw) => {
+      const n = raw === undefined ? 0 : Number(raw);
+      return n === 0 ? LIST_LIMIT.default : Math.min(LIST_LIMIT.max, Math.max(LIST_LIMIT.min, n));
+    })
+    .openapi({ type: 'integer', description: 'Page size, clamped to 1–200; 50 when omitted or 0.' }),
+  cursor: z.string().max(200).optional().openapi({ description: "Opaque cursor: the previous page's nextCursor." }),
+});
+
+export const SessionView = z
+  .object({
+    id: z.string().openapi({ example: 'sess_01HZX9R8K4M2N6P0Q3S5T7V9WX' }),
+    name: z.string().nullable(),
+    status: z.enum(SESSION_STATUSES).openapi({ description: 'pairing: waiting for a QR scan or pairing code; connecting; online; offline (paired, not connected now); logged_out.' }),
+    phoneJid: z.string().nullable().openapi({ example: '6281234567890@s.whatsapp.net' }),
+    lid: z.string().nullable().openapi({ description: "The account's own LID.", example: '205227043110953@lid' }),
+    shard: z.number().int().openapi({ description: 'The shard (and so the worker queue) that owns this session.' }),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+    lastConnectedAt: z.number().int().nullable(),
+  })
+  .openapi('Session');
+export type SessionView = z.output<typeof SessionView>;
+
+export const SessionPage = z.object({ data: z.array(SessionView), nextCursor: z.string() }).openapi('SessionPage');
+
+export const QrView = z
+  .object({
+    qr: z.string().openapi({ description: 'The QR payload; render it, or use `image`.' }),
+    image: z.string().openapi({ description: 'The QR as a PNG data URL.' }),
+  })
+  .openapi('PairingQr');
+
+export const PairingCodeBody = z
+  .object({
+    phone: z
+      .string({ error: 'is required' })
+      .refine((p) => normalizeE164(p) !== undefined, 'must be an E.164 number: digits with an optional leading +')
+      .openapi({ description: "The account's phone number in E.164.", example: '+6281234567890' }),
+  })
+  .strict()
+  .openapi('PairingCodeRequest');
+
+export const PairingCodeView = z.object({ code: z.string().openapi({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }) }).openapi('PairingCode');

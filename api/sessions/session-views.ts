@@ -1,0 +1,67 @@
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+import { shardOf } from '../../shared/shards.js';
+import type { SessionView } from './session-schemas.js';
+
+interface SessionRow {
+  id: string;
+  name: string | null;
+  status: SessionStatus;
+  phone_jid: string | null;
+  lid: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  last_connected_at: number | string | null;
+}
+
+const COLUMNS = 'id, name, status, phone_jid, lid, created_at, updated_at, last_connected_at';
+
+/**
+ * Sessions as the API shows them. MySQL holds what the owning worker last recorded; a session
+ * recorded online whose presence key has expired (its worker died) is shown offline.
+ */
+export class SessionViews {
+  constructor(
+    private readonly db: DataSource,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly shardCount: number,
+  ) {}
+
+  async one(sessionId: string): Promise<SessionView | undefined> {
+    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE id = ?`, [sessionId])) as SessionRow[];
+    return (await this.present(rows))[0];
+  }
+
+  async page(organizationId: string, afterId: string, limit: number): Promise<{ rows: SessionView[]; hasMore: boolean }> {
+    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?`, [
+      organizationId,
+      afterId,
+      limit + 1,
+    ])) as SessionRow[];
+    const hasMore = rows.length > limit;
+    return { rows: await this.present(hasMore ? rows.slice(0, limit) : rows), hasMore };
+  }
+
+  private async present(rows: SessionRow[]): Promise<SessionView[]> {
+    const recordedOnline = rows.filter((r) => r.status === 'online');
+    let live = new Set<string>(recordedOnline.map((r) => r.id));
+    if (recordedOnline.length > 0 && this.redis.status === 'ready') {
+      const present = await this.redis.mget(...recordedOnline.map((r) => this.keys.presence(r.id))).catch(() => undefined);
+      if (present) live = new Set(recordedOnline.filter((_, i) => present[i] !== null).map((r) => r.id));
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      status: r.status === 'online' && !live.has(r.id) ? 'offline' : r.status,
+      phoneJid: r.phone_jid,
+      lid: r.lid,
+      shard: shardOf(r.id, this.shardCount),
+      createdAt: Number(r.created_at),
+      updatedAt: Number(r.updated_at),
+      lastConnectedAt: r.last_connected_at === null ? null : Number(r.last_connected_at),
+    }));
+  }
+}

@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createPool, type Pool } from 'mysql2/promise';
+import type { DataSource } from 'typeorm';
+import { AdminService } from '../../api/admin/admin-service.js';
+import { ContactStore, type ContactListFilter } from '../../api/contacts/contact-store.js';
+import { createDataSource } from '../../shared/db/data-source.js';
+import { freePort, GatewayProcess, waitFor } from '../../test/support/processes.js';
+import { httpLoad, loopLoad, percentiles, type LoadResult } from './load.js';
+import { BENCH_ORG, BIG_SESSION, connect, DATASET, DEFAULT_BENCH_DATABASE_URL, ensureSeeded } from './seed.js';
+
+const { values: args } = parseArgs({
+  options: {
+    db: { type: 'string', default: process.env['BENCH_DATABASE_URL'] ?? DEFAULT_BENCH_DATABASE_URL },
+    redis: { type: 'string', default: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
+    connections: { type: 'string', default: '64' },
+    duration: { type: 'string', default: '10' },
+    'pool-size': { type: 'string', default: '20' },
+    'page-reps': { type: 'string', default: '300' },
+    'api-key-cache-ms': { type: 'string' },
+    reseed: { type: 'boolean', default: false },
+    'keep-buffer-pool': { type: 'boolean', default: false },
+  },
+});
+
+const CONNECTIONS = Number(args.connections);
+const DURATION_S = Number(args.duration);
+const WARMUP_S = 2;
+const POOL_SIZE = Number(args['pool-size']);
+const PAGE_REPS = Number(args['page-reps']);
+const PAGE_SIZE = 50;
+const FAR_PAGE = 2_000;
+const BUFFER_POOL_BYTES = 1024 ** 3;
+/** A fragment of many first names (Maria, Sari, Hariyanto, …) and one of a rare surname. */
+const Q_COMMON = 'ari';
+const Q_RARE = 'elowo';
+
+const log = (line: string) => console.log(line);
+const contactsPath = (query = '') => `/api/v1/sessions/${BIG_SESSION}/contacts${query}`;
+
+interface Scenario {
+  name: string;
+  isList: boolean;
+  isQ: boolean;
+  path: () => string;
+  raw: () => Promise<unknown>;
+}
+
+interface Measured {
+  scenario: Scenario;
+  api: LoadResult;
+  raw: LoadResult;
+}
+
+/** A ContactStore whose queries go straight to a bare mysql2 pool: the same SQL, without HTTP, auth or TypeORM. */
+function rawStore(pool: Pool): ContactStore {
+  const bare = { query: async (sql: string, params: unknown[]) => (await pool.query(sql, params))[0] };
+  return new ContactStore(bare as unknown as DataSource);
+}
+
+async function raiseBufferPool(): Promise<string> {
+  const conn = await connect(args.db);
+  try {
+    const [rows] = await conn.query(`SELECT @@innodb_buffer_pool_size AS size, VERSION() AS version`);
+    const { size, version } = (rows as { size: number | string; version: string }[])[0]!;
+    let note = `${version}, innodb_buffer_pool_size ${(Number(size) / 1024 ** 2).toFixed(0)} MiB`;
+    if (Number(size) < BUFFER_POOL_BYTES && !args['keep-buffer-pool']) {
+      await conn.query(`SET GLOBAL innodb_buffer_pool_size = ${BUFFER_POOL_BYTES}`);
+      note += ` -> raised to ${BUFFER_POOL_BYTES / 1024 ** 2} MiB for this run (until the server restarts; --keep-buffer-pool to skip)`;
+    }
+    return note;
+  } finally {
+    await conn.end();
+  }
+}
+
+async function fixtures(pool: Pool): Promise<{ groupJid: string; lids: string[]; matches: Record<string, number> }> {
+  const [groups] = await pool.query('SELECT jid FROM wa_groups WHERE session_id = ? ORDER BY jid LIMIT 1', [BIG_SESSION]);
+  const [lids] = await pool.query(
+    `SELECT c.lid FROM contacts c WHERE c.session_id = ? AND c.lid IS NOT NULL AND c.id % 61 = 0 ORDER BY c.id LIMIT 2000`,
+    [BIG_SESSION],
+  );
+  const matches: Record<string, number> = {};
+  for (const q of [Q_COMMON, Q_RARE]) {
+    const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM contacts WHERE session_id = ? AND name LIKE ?`, [BIG_SESSION, `%${q}%`]);
+    matches[q] = Number((rows as { n: number }[])[0]!.n);
+  }
+  return { groupJid: (groups as { jid: string }[])[0]!.jid, lids: (lids as { lid: string }[]).map((r) => r.lid), matches };
+}
+
+async function startApi(token: string): Promise<{ proc: GatewayProcess; baseUrl: string; redisPrefix: string }> {
+  const port = await freePort();
+  const redisPrefix = `wagbench_${randomBytes(4).toString('hex')}`;
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: args.db,
+    DB_POOL_SIZE: String(POOL_SIZE),
+    REDIS_URL: args.redis,
+    REDIS_PREFIX: redisPrefix,
+    CURSOR_SECRET: randomBytes(24).toString('hex'),
+  };
+  if (args['api-key-cache-ms'] !== undefined) env['API_KEY_CACHE_MS'] = args['api-key-cache-ms'];
+  const proc = GatewayProcess.start('bench-contacts-api', 'dist/api/main.js', env);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (!proc.running) throw new Error(`api exited with ${proc.child.exitCode} (see .run/test-logs/bench-contacts-api.log)`);
+    const res = await fetch(`${baseUrl}/readyz`);
+    if (res.status !== 200) return false;
+    const probe = await fetch(`${baseUrl}${contactsPath('?limit=1')}`, { headers: { authorization: `Bearer ${token}` } });
+    return probe.status === 200;
+  }, 'the api to serve the bench session', 30_000);
+  return { proc, baseUrl, redisPrefix };
+}
+
+async function getJson(url: string, token: string): Promise<{ nextCursor: string; data: unknown[] }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { nextCursor: string; data: unknown[] };
+}
+
+/** Follows nextCursor from page 1 to page FAR_PAGE and returns that page's cursor. */
+async function cursorOfFarPage(baseUrl: string, token: string): Promise<string> {
+  let cursor = '';
+  for (let page = 1; page < FAR_PAGE; page++) {
+    const body = await getJson(`${baseUrl}${contactsPath(`?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)}`, token);
+    if (!body.nextCursor) throw new Error(`the list ended at page ${page}; the data set has too few listable contacts`);
+    cursor = body.nextCursor;
+  }
+  return cursor;
+}
+
+/** Keyset id after which page FAR_PAGE starts, walked through the raw store. */
+async function rawAfterIdOfFarPage(store: ContactStore, filter: ContactListFilter): Promise<number> {
+  let afterId = 0;
+  for (let page = 1; page < FAR_PAGE; page++) afterId = (await store.list(BIG_SESSION, filter, afterId, PAGE_SIZE)).lastId!;
+  return afterId;
+}
+
+/** One request at a time, page 1 and page FAR_PAGE alternating, so both see the same conditions. */
+async function alternate(first: () => Promise<unknown>, far: () => Promise<unknown>): Promise<{ first: number[]; far: number[] }> {
+  const times = { first: [] as number[], far: [] as number[] };
+  for (let i = 0; i < 30; i++) await Promise.all([first(), far()]);
+  for (let i = 0; i < PAGE_REPS; i++) {
+    for (const [key, fn] of [['first', first], ['far', far]] as const) {
+      const t0 = performance.now();
+      await fn();
+      times[key].push(performance.now() - t0);
+    }
+  }
+  return times;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '-');
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log(`contacts benchmark — ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
+  const seeded = await ensureSeeded({ databaseUrl: args.db, reseed: args.reseed, log });
+  log(`data set: ${DATASET.contacts} contacts, ${BIG_SESSION} has ${DATASET.bigSessionContacts}; ${DATASET.groups} groups × ${DATASET.groupSize} (${seeded.reused ? 'reused' : `seeded in ${seeded.seconds.toFixed(1)} s`})`);
+  log(`database: ${await raiseBufferPool()}`);
+
+  const admin = createDataSource({ url: args.db, poolSize: 2, connectTimeoutMs: 5000 });
+  await admin.initialize();
+  const pool = createPool({ uri: args.db, connectionLimit: POOL_SIZE, charset: 'UTF8MB4_UNICODE_520_CI', supportBigNumbers: true });
+  const { key, token } = await new AdminService(admin).createApiKey(BENCH_ORG, `contacts bench ${new Date().toISOString()}`, ['read']);
+  let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let failed = false;
+  try {
+    const fx = await fixtures(pool);
+    api = await startApi(token);
+    const store = rawStore(pool);
+    let lidTurn = 0;
+    const nextLid = () => fx.lids[lidTurn++ % fx.lids.length]!;
+    const noFilter: ContactListFilter = { source: undefined, group: undefined, q: undefined };
+    const scenarios: Scenario[] = [
+      { name: 'list (no filter)', isList: true, isQ: false, path: () => contactsPath(), raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE) },
+      {
+        name: `list q=${Q_COMMON} (${fx.matches[Q_COMMON]} hits)`,
+        isList: true,
+        isQ: true,
+        path: () => contactsPath(`?q=${Q_COMMON}`),
+        raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_COMMON }, 0, PAGE_SIZE),
+      },
+      {
+        name: `list q=${Q_RARE} (${fx.matches[Q_RARE]} hits)`,
+        isList: true,
+        isQ: true,
+        path: () => contactsPath(`?q=${Q_RARE}`),
+        raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_RARE }, 0, PAGE_SIZE),
+      },
+      {
+        name: 'list group=<100 members>',
+        isList: true,
+        isQ: false,
+        path: () => contactsPath(`?group=${encodeURIComponent(fx.groupJid)}`),
+        raw: () => store.list(BIG_SESSION, { ...noFilter, group: fx.groupJid }, 0, PAGE_SIZE),
+      },
+      { name: 'get-one', isList: false, isQ: false, path: () => `${contactsPath()}/${encodeURIComponent(nextLid())}`, raw: () => store.get(BIG_SESSION, nextLid()) },
+    ];
+
+    log(`load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per scenario after ${WARMUP_S} s warm-up; api DB_POOL_SIZE=${POOL_SIZE}`);
+    log(`floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pool), running the store's own SQL`);
+    const measured: Measured[] = [];
+    for (const scenario of scenarios) {
+      const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: scenario.path };
+      await httpLoad({ ...load, durationS: WARMUP_S });
+      const apiResult = await httpLoad({ ...load, durationS: DURATION_S });
+      await loopLoad(scenario.raw, CONNECTIONS, WARMUP_S / 2);
+      const rawResult = await loopLoad(scenario.raw, CONNECTIONS, DURATION_S);
+      measured.push({ scenario, api: apiResult, raw: rawResult });
+      log(`  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s`);
+    }
+
+    const farCursor = await cursorOfFarPage(api.baseUrl, token);
+    const farAfterId = await rawAfterIdOfFarPage(store, noFilter);
+    const apiPages = await alternate(
+      () => getJson(`${api!.baseUrl}${contactsPath()}`, token),
+      () => getJson(`${api!.baseUrl}${contactsPath(`?cursor=${encodeURIComponent(farCursor)}`)}`, token),
+    );
+    const rawPages = await alternate(
+      () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE),
+      () => store.list(BIG_SESSION, noFilter, farAfterId, PAGE_SIZE),
+    );
+
+    log('');
+    const header = `${pad('scenario (session with 200,000 contacts)', 34)} | ${lpad('api req/s', 9)} ${lpad('p50 ms', 7)} ${lpad('p99 ms', 7)} | ${lpad('raw req/s', 9)} ${lpad('p50 ms', 7)} ${lpad('p99 ms', 7)} | ${lpad('api/raw', 7)}`;
+    log(header);
+    log('-'.repeat(header.length));
+    for (const m of measured) {
+      log(
+        `${pad(m.scenario.name, 34)} | ${lpad(m.api.rps.toFixed(0), 9)} ${lpad(ms(m.api.p50), 7)} ${lpad(ms(m.api.p99), 7)} | ${lpad(m.raw.rps.toFixed(0), 9)} ${lpad(ms(m.raw.p50), 7)} ${lpad(ms(m.raw.p99), 7)} | ${lpad(`${((m.api.rps / m.raw.rps) * 100).toFixed(0)} %`, 7)}`,
+      );
+    }
+    log('');
+    log(`page ${FAR_PAGE} vs page 1 (limit ${PAGE_SIZE}, no filter, one request at a time, ${PAGE_REPS} alternating repetitions each):`);
+    for (const [label, t] of [['api', apiPages], ['raw', rawPages]] as const) {
+      const a = percentiles(t.first);
+      const b = percentiles(t.far);
+      log(
+        `  ${label}: page 1 p50 ${ms(a.p50)} ms, p99 ${ms(a.p99)} ms, mean ${ms(mean(t.first))} ms | page ${FAR_PAGE} p50 ${ms(b.p50)} ms, p99 ${ms(b.p99)} ms, mean ${ms(mean(t.far))} ms | ratio (p50) ${(b.p50 / a.p50).toFixed(2)}×`,
+      );
+    }
+
+    const failures = measured.flatMap((m) => [m.api, m.raw]).reduce((n, r) => n + r.failures, 0);
+    const checks: [string, boolean][] = [];
+    for (const m of measured.filter((x) => x.scenario.isList)) {
+      const share = m.api.rps / m.raw.rps;
+      checks.push([`${m.scenario.name}: api throughput ≥ 40 % of raw mysql2 (${(share * 100).toFixed(0)} %)`, share >= 0.4]);
+    }
+    const pageRatio = percentiles(apiPages.far).p50 / percentiles(apiPages.first).p50;
+    checks.push([`page ${FAR_PAGE} within 1.3× of page 1 (api p50 ratio ${pageRatio.toFixed(2)}×)`, pageRatio <= 1.3]);
+    for (const m of measured.filter((x) => x.scenario.isQ)) checks.push([`${m.scenario.name}: p99 < 100 ms at ${CONNECTIONS} connections (${ms(m.api.p99)} ms)`, m.api.p99 < 100]);
+    checks.push([`no failed request in any scenario (${failures} failed)`, failures === 0]);
+    log('');
+    log('targets:');
+    for (const [label, ok] of checks) log(`  ${ok ? 'PASS' : 'FAIL'}  ${label}`);
+    failed = checks.some(([, ok]) => !ok);
+    log('');
+    log(`total bench time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    if (api) {
+      await api.proc.stop('SIGTERM', 10_000);
+      await dropRedisKeys(api.redisPrefix).catch(() => undefined);
+    }
+    await new AdminService(admin).revokeApiKey(key.id).catch(() => undefined);
+    await pool.end();
+    await admin.destroy();
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+async function dropRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(args.redis, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+await main();

@@ -1,0 +1,48 @@
+/**
+ * Every Redis key and queue name, in one place. Keys that belong together share a hash tag
+ * ({…}) so the layout also works on Redis Cluster.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** BullMQ prefix for a shard's live queue: its keys are `<prefix>:{live-<n>}:live:…`. */
+  liveQueuePrefix(shard: number): string {
+    return `${this.prefix}:{live-${shard}}`;
+  }
+
+  readonly liveQueueName = 'live';
+
+  batchQueuePrefix(): string {
+    return `${this.prefix}:{batch}`;
+  }
+
+  readonly batchQueueName = 'batch';
+
+  /** Written by the owning worker, with a TTL, while the session's WhatsApp connection is open. */
+  presence(sessionId: string): string {
+    return `${this.prefix}:presence:${sessionId}`;
+  }
+
+  lease(shard: number): string {
+    return `${this.prefix}:lease:${shard}`;
+  }
+
+  /** Sorted set of live worker ids scored by their last heartbeat (epoch ms). */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+
+  /** Latest pairing QR for a session (short TTL). */
+  qr(sessionId: string): string {
+    return `${this.prefix}:qr:${sessionId}`;
+  }
+
+  /** Pub/sub channel the api uses to ask a session's owner for a command (pairing code, logout). */
+  control(): string {
+    return `${this.prefix}:control`;
+  }
+
+  rateLimit(scope: string): string {
+    return `${this.prefix}:rl:${scope}`;
+  }
+}

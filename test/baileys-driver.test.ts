@@ -1,0 +1,679 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Boom } from '@hapi/boom';
+import {
+  assertNodeErrorFree,
+  DisconnectReason,
+  makeEventBuffer,
+  promiseTimeout,
+  USyncQuery,
+  type BaileysEventMap,
+  type BinaryNode,
+  type Contact,
+  type GroupMetadata,
+  type LIDMapping,
+  type UserFacingSocketConfig,
+  type USyncQueryResultList,
+} from '@whiskeysockets/baileys';
+import { pino } from 'pino';
+import type { ConnectionUpdate, WhatsAppConnection } from '../worker/driver/driver.js';
+import { BaileysDriver } from '../worker/driver/baileys/baileys-driver.js';
+import type { DriverSocket } from '../worker/driver/baileys/baileys-connection.js';
+import { mapBaileysError } from '../worker/driver/baileys/errors.js';
+import { adaptSocket, matchRegistered, type LiveSocket } from '../worker/driver/baileys/live-calls.js';
+import { backoffDelay, closeAction } from '../worker/driver/baileys/reconnect-policy.js';
+import { AppError, type ErrorCode } from '../shared/errors.js';
+import { testEnv } from './support/hooks.js';
+
+const silent = pino({ level: 'silent' });
+const uniq = () => randomBytes(5).toString('hex');
+
+/** What Baileys throws when WhatsApp answers a query with `<error code=… text=…/>`. */
+function serverError(code: number, text: string): unknown {
+  try {
+    assertNodeErrorFree({ tag: 'iq', attrs: { type: 'error' }, content: [{ tag: 'error', attrs: { code: String(code), text } }] });
+  } catch (err) {
+    return err;
+  }
+  throw new Error('assertNodeErrorFree did not throw');
+}
+
+/** A USync reply as WhatsApp sends it, parsed by Baileys' own USyncQuery. */
+function usyncReply(query: USyncQuery, users: { jid: string; content: BinaryNode[] }[]): USyncQueryResultList[] {
+  const node: BinaryNode = {
+    tag: 'iq',
+    attrs: { type: 'result' },
+    content: [{ tag: 'usync', attrs: {}, content: [{ tag: 'list', attrs: {}, content: users.map((u) => ({ tag: 'user', attrs: { jid: u.jid }, content: u.content })) }] }],
+  };
+  return query.parseUSyncQueryResult(node)!.list;
+}
+
+/** onWhatsApp's result, computed the way Baileys computes it from the USync reply. */
+function onWhatsAppReply(entries: { jid: string; registered: boolean }[]): { jid: string; exists: boolean }[] {
+  const list = usyncReply(
+    new USyncQuery().withContactProtocol(),
+    entries.map((e) => ({ jid: e.jid, content: [{ tag: 'contact', attrs: { type: e.registered ? 'in' : 'out' } }] })),
+  );
+  return list.filter((a) => !!a['contact']).map(({ contact, id }) => ({ jid: id, exists: contact as boolean }));
+}
+
+function statusReply(jid: string, text: string | null, t?: number, code?: number): USyncQueryResultList[] {
+  const attrs: Record<string, string> = {};
+  if (t !== undefined) attrs['t'] = String(t);
+  if (code !== undefined) attrs['code'] = String(code);
+  return usyncReply(new USyncQuery().withStatusProtocol(), [{ jid, content: [{ tag: 'status', attrs, ...(text === null ? {} : { content: Buffer.from(text) }) }] }]);
+}
+
+interface Calls {
+  onWhatsApp: string[][];
+  fetchStatus: string[][];
+  profilePictureUrl: [string, string | undefined][];
+  updateBlockStatus: [string, string][];
+  requestPairingCode: string[];
+  getLIDsForPNs: string[][];
+}
+
+function stubSocket(overrides: Partial<LiveSocket> & { lids?: LIDMapping[] | Error | 'none' } = {}): { sock: LiveSocket; calls: Calls } {
+  const calls: Calls = { onWhatsApp: [], fetchStatus: [], profilePictureUrl: [], updateBlockStatus: [], requestPairingCode: [], getLIDsForPNs: [] };
+  const { lids, ...methods } = overrides;
+  const sock: LiveSocket = {
+    async onWhatsApp(...phones) {
+      calls.onWhatsApp.push(phones);
+      return [];
+    },
+    async fetchStatus(...jids) {
+      calls.fetchStatus.push(jids);
+      return [];
+    },
+    async profilePictureUrl(jid, type) {
+      calls.profilePictureUrl.push([jid, type]);
+      return undefined;
+    },
+    async updateBlockStatus(jid, action) {
+      calls.updateBlockStatus.push([jid, action]);
+    },
+    async requestPairingCode(phone) {
+      calls.requestPairingCode.push(phone);
+      return 'ABCD1234';
+    },
+    async groupFetchAllParticipating() {
+      return {};
+    },
+    ...methods,
+  };
+  if (lids !== 'none') {
+    sock.signalRepository = {
+      lidMapping: {
+        async getLIDsForPNs(pns) {
+          calls.getLIDsForPNs.push(pns);
+          if (lids instanceof Error) throw lids;
+          return lids ?? [];
+        },
+      },
+    };
+  }
+  return { sock, calls };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof AppError, `expected AppError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+describe('Baileys driver', () => {
+  describe('mapBaileysError', () => {
+    const cases: [string, () => unknown, ErrorCode][] = [
+      ['item-not-found (404) from WhatsApp → not_found', () => serverError(404, 'item-not-found'), 'not_found'],
+      ['not-authorized (401, privacy) from WhatsApp → not_found', () => serverError(401, 'not-authorized'), 'not_found'],
+      ['bad-request (400) from WhatsApp → validation_error', () => serverError(400, 'bad-request'), 'validation_error'],
+      ['rate-overlimit (429) from WhatsApp → rate_limited', () => serverError(429, 'rate-overlimit'), 'rate_limited'],
+      ['an unknown WhatsApp code (500) → internal', () => serverError(500, 'internal-server-error'), 'internal'],
+      ['Connection Closed (428), as a query on a closed socket throws → not_implemented', () => new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed }), 'not_implemented'],
+      ['connectionReplaced (440) while a query waits → not_implemented', () => new Boom('Stream Errored (conflict)', { statusCode: DisconnectReason.connectionReplaced }), 'not_implemented'],
+      ['an unresolvable phone JID on block (Boom 400 from Baileys) → not_found', () => new Boom('Unable to resolve LID for PN JID: 49111@s.whatsapp.net', { statusCode: 400 }), 'not_found'],
+      ['an invalid JID (Boom 400 from Baileys) → validation_error', () => new Boom('Invalid jid: nope', { statusCode: 400 }), 'validation_error'],
+      ['a plain Error → internal', () => new TypeError('x is undefined'), 'internal'],
+      ['a thrown string → internal', () => 'boom', 'internal'],
+    ];
+    for (const [name, make, code] of cases) {
+      it(`maps ${name}`, () => {
+        assert.equal(mapBaileysError(make()).code, code);
+      });
+    }
+
+    it('reads the WhatsApp code from err.data, since output.statusCode is always 500 there', () => {
+      const err = serverError(404, 'item-not-found') as Boom;
+      assert.equal(err.output.statusCode, 500);
+      assert.equal(err.data, 404);
+      assert.deepEqual(mapBaileysError(err).details, { whatsappCode: 404, reason: 'item-not-found' });
+    });
+
+    it('maps a real query timeout (Baileys promiseTimeout, 408) to timeout', async () => {
+      const err = await promiseTimeout(1, () => undefined).catch((e: unknown) => e);
+      assert.ok(err instanceof Boom);
+      assert.equal(mapBaileysError(err).code, 'timeout');
+    });
+
+    it('passes an AppError through unchanged', () => {
+      const original = new AppError('conflict', 'already');
+      assert.equal(mapBaileysError(original), original);
+    });
+
+    it('keeps the text of a non-Baileys error out of the answer', () => {
+      const mapped = mapBaileysError(new Error('SELECT secret FROM somewhere'));
+      assert.equal(mapped.code, 'internal');
+      assert.doesNotMatch(JSON.stringify(mapped.toBody()), /secret/);
+    });
+  });
+
+  describe('reconnect policy', () => {
+    const closeWith = (statusCode: number) => new Boom('closed', { statusCode });
+
+    it('restarts at once on restartRequired (515)', () => {
+      assert.equal(closeAction(closeWith(DisconnectReason.restartRequired)).kind, 'restart');
+    });
+    it('forgets the account on loggedOut (401)', () => {
+      assert.equal(closeAction(closeWith(DisconnectReason.loggedOut)).kind, 'logged_out');
+    });
+    it('stops on connectionReplaced (440) and names the reason', () => {
+      assert.deepEqual(closeAction(closeWith(DisconnectReason.connectionReplaced)), { kind: 'stop', reason: 'connectionReplaced (440)' });
+    });
+    it('stops on forbidden (403)', () => {
+      assert.equal(closeAction(closeWith(DisconnectReason.forbidden)).kind, 'stop');
+    });
+    for (const code of [DisconnectReason.connectionClosed, DisconnectReason.connectionLost, DisconnectReason.badSession, DisconnectReason.unavailableService]) {
+      it(`retries with backoff on ${code}`, () => {
+        assert.equal(closeAction(closeWith(code)).kind, 'retry');
+      });
+    }
+    it('retries when the close carries no error or a non-Boom one', () => {
+      assert.equal(closeAction(undefined).kind, 'retry');
+      assert.deepEqual(closeAction(new Error('socket hang up')), { kind: 'retry', reason: 'socket hang up' });
+    });
+
+    it('doubles the backoff per attempt up to the cap, with half of it jittered', () => {
+      const opts = { initialMs: 1_000, maxMs: 60_000, factor: 2 };
+      assert.equal(backoffDelay(0, opts, () => 0), 500);
+      assert.equal(backoffDelay(0, opts, () => 1), 1_000);
+      assert.equal(backoffDelay(3, opts, () => 1), 8_000);
+      assert.equal(backoffDelay(3, opts, () => 0.5), 6_000);
+      assert.equal(backoffDelay(30, opts, () => 1), 60_000);
+      assert.equal(backoffDelay(30, opts, () => 0), 30_000);
+    });
+  });
+
+  describe('live calls (adaptSocket)', () => {
+    describe('onWhatsApp', () => {
+      it('asks WhatsApp once for the whole list and answers for every number, absent ones as not on WhatsApp', async () => {
+        const { sock, calls } = stubSocket({
+          onWhatsApp: async (...phones) => {
+            calls.onWhatsApp.push(phones);
+            return onWhatsAppReply([
+              { jid: '4915111111111@s.whatsapp.net', registered: true },
+              { jid: '4915222222222@s.whatsapp.net', registered: false },
+              { jid: '6281234567890@s.whatsapp.net', registered: true },
+            ]);
+          },
+          lids: [{ pn: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' }],
+        });
+        const result = await adaptSocket(sock).onWhatsApp(['4915111111111', '+4915222222222', '6281234567890', '4915333333333']);
+        assert.deepEqual(calls.onWhatsApp, [['+4915111111111', '+4915222222222', '+6281234567890', '+4915333333333']]);
+        assert.deepEqual(calls.getLIDsForPNs, [['4915111111111@s.whatsapp.net', '6281234567890@s.whatsapp.net']]);
+        assert.deepEqual(result, [
+          { phone: '4915111111111', exists: true, jid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' },
+          { phone: '+4915222222222', exists: false },
+          { phone: '6281234567890', exists: true, jid: '6281234567890@s.whatsapp.net' },
+          { phone: '4915333333333', exists: false },
+        ]);
+      });
+
+      it('asks once per distinct number and answers every duplicate', async () => {
+        const { sock, calls } = stubSocket({
+          onWhatsApp: async (...phones) => {
+            calls.onWhatsApp.push(phones);
+            return onWhatsAppReply([{ jid: '4915111111111@s.whatsapp.net', registered: true }]);
+          },
+        });
+        const result = await adaptSocket(sock).onWhatsApp(['4915111111111', '+4915111111111']);
+        assert.deepEqual(calls.onWhatsApp, [['+4915111111111']]);
+        assert.deepEqual(
+          result.map((r) => [r.phone, r.exists]),
+          [
+            ['4915111111111', true],
+            ['+4915111111111', true],
+          ],
+        );
+      });
+
+      it('matches a JID WhatsApp returns without the Brazilian ninth digit to the number asked', async () => {
+        const { sock } = stubSocket({ onWhatsApp: async () => onWhatsAppReply([{ jid: '551187654321@s.whatsapp.net', registered: true }]) });
+        const [check] = await adaptSocket(sock).onWhatsApp(['5511987654321']);
+        assert.deepEqual(check, { phone: '5511987654321', exists: true, jid: '551187654321@s.whatsapp.net' });
+      });
+
+      it('still answers, without LIDs, when the LID lookup fails or is unavailable', async () => {
+        const reply = async () => onWhatsAppReply([{ jid: '4915111111111@s.whatsapp.net', registered: true }]);
+        for (const lids of [new Error('usync failed'), 'none'] as const) {
+          const { sock } = stubSocket({ onWhatsApp: reply, lids });
+          assert.deepEqual(await adaptSocket(sock).onWhatsApp(['4915111111111']), [{ phone: '4915111111111', exists: true, jid: '4915111111111@s.whatsapp.net' }]);
+        }
+      });
+
+      it('does not query WhatsApp for an empty list', async () => {
+        const { sock, calls } = stubSocket();
+        assert.deepEqual(await adaptSocket(sock).onWhatsApp([]), []);
+        assert.equal(calls.onWhatsApp.length, 0);
+      });
+
+      it('fails with internal when WhatsApp gives no usable reply, rather than calling every number absent', async () => {
+        const { sock } = stubSocket({ onWhatsApp: async () => undefined });
+        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'internal');
+      });
+
+      it('fails with rate_limited on rate-overlimit', async () => {
+        const { sock } = stubSocket({
+          onWhatsApp: async () => {
+            throw serverError(429, 'rate-overlimit');
+          },
+        });
+        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'rate_limited');
+      });
+    });
+
+    describe('matchRegistered', () => {
+      it('leaves a one-digit-apart JID unmatched when two asked numbers could own it', () => {
+        const matched = matchRegistered(['5511987654321', '5511887654321'], ['551187654321@s.whatsapp.net']);
+        assert.equal(matched.size, 0);
+      });
+      it('never pairs a JID with a number that differs by more than one digit', () => {
+        assert.equal(matchRegistered(['4915111111111'], ['4915999999999@s.whatsapp.net']).size, 0);
+      });
+    });
+
+    describe('fetchAbout', () => {
+      it('returns the about text and when it was set', async () => {
+        const { sock, calls } = stubSocket({
+          fetchStatus: async (...jids) => {
+            calls.fetchStatus.push(jids);
+            return statusReply('4915111111111@s.whatsapp.net', 'Climbing', 1_700_000_000);
+          },
+        });
+        assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: 'Climbing', setAt: 1_700_000_000_000 });
+        assert.deepEqual(calls.fetchStatus, [['4915111111111@s.whatsapp.net']]);
+      });
+
+      it('returns an empty string when the about is hidden by privacy', async () => {
+        const { sock } = stubSocket({ fetchStatus: async () => statusReply('4915111111111@s.whatsapp.net', null, undefined, 401) });
+        assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
+      });
+
+      it('returns an empty string when the about is empty, or WhatsApp returns no entry', async () => {
+        for (const reply of [statusReply('4915111111111@s.whatsapp.net', null, 1_700_000_000), [], undefined]) {
+          const { sock } = stubSocket({ fetchStatus: async () => reply });
+          assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
+        }
+      });
+
+      it('fails with not_found for a user WhatsApp does not know', async () => {
+        const { sock } = stubSocket({
+          fetchStatus: async () => {
+            throw serverError(404, 'item-not-found');
+          },
+        });
+        await rejectsWith(adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), 'not_found');
+      });
+    });
+
+    describe('profilePicture', () => {
+      it('returns the URL for the asked type', async () => {
+        const url = 'https://pps.whatsapp.net/v/t61.24694-24/123_456_n.jpg?oh=x&oe=y';
+        const { sock, calls } = stubSocket({
+          profilePictureUrl: async (jid, type) => {
+            calls.profilePictureUrl.push([jid, type]);
+            return url;
+          },
+        });
+        assert.deepEqual(await adaptSocket(sock).profilePicture('205227043110953@lid', 'image'), { url, id: null });
+        assert.deepEqual(calls.profilePictureUrl, [['205227043110953@lid', 'image']]);
+      });
+
+      it('returns undefined when there is no picture', async () => {
+        const { sock } = stubSocket();
+        assert.equal(await adaptSocket(sock).profilePicture('205227043110953@lid', 'preview'), undefined);
+      });
+
+      it('fails with not_found when privacy hides the picture (not-authorized)', async () => {
+        const { sock } = stubSocket({
+          profilePictureUrl: async () => {
+            throw serverError(401, 'not-authorized');
+          },
+        });
+        await rejectsWith(adaptSocket(sock).profilePicture('205227043110953@lid', 'preview'), 'not_found');
+      });
+    });
+
+    describe('updateBlock', () => {
+      it('passes the JID and the action to updateBlockStatus', async () => {
+        const { sock, calls } = stubSocket();
+        await adaptSocket(sock).updateBlock('205227043110953@lid', 'block');
+        await adaptSocket(sock).updateBlock('4915111111111@s.whatsapp.net', 'unblock');
+        assert.deepEqual(calls.updateBlockStatus, [
+          ['205227043110953@lid', 'block'],
+          ['4915111111111@s.whatsapp.net', 'unblock'],
+        ]);
+      });
+
+      it('fails with not_found when Baileys cannot resolve the user', async () => {
+        const { sock } = stubSocket({
+          updateBlockStatus: async (jid) => {
+            throw new Boom(`Unable to resolve LID for PN JID: ${jid}`, { statusCode: 400 });
+          },
+        });
+        await rejectsWith(adaptSocket(sock).updateBlock('4915111111111@s.whatsapp.net', 'block'), 'not_found');
+      });
+
+      it('fails with not_implemented when the socket closed under the call', async () => {
+        const { sock } = stubSocket({
+          updateBlockStatus: async () => {
+            throw new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed });
+          },
+        });
+        await rejectsWith(adaptSocket(sock).updateBlock('205227043110953@lid', 'unblock'), 'not_implemented');
+      });
+    });
+
+    describe('requestPairingCode and fetchAllGroups', () => {
+      it('asks for a pairing code with the digits only', async () => {
+        const { sock, calls } = stubSocket();
+        assert.equal(await adaptSocket(sock).requestPairingCode('+49 151 1111111'), 'ABCD1234');
+        assert.deepEqual(calls.requestPairingCode, ['491511111111']);
+      });
+
+      it('rejects a phone without digits before asking WhatsApp', async () => {
+        const { sock, calls } = stubSocket();
+        await rejectsWith(adaptSocket(sock).requestPairingCode('+'), 'validation_error');
+        assert.equal(calls.requestPairingCode.length, 0);
+      });
+
+      it('returns groupFetchAllParticipating’s record unchanged', async () => {
+        const group = { id: '120363000000000001@g.us', subject: 'Climbers', participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: 'admin' }], addressingMode: 'lid' } as GroupMetadata;
+        const groups = { [group.id]: group };
+        const { sock } = stubSocket({ groupFetchAllParticipating: async () => groups });
+        assert.equal(await adaptSocket(sock).fetchAllGroups(), groups);
+      });
+    });
+  });
+
+  describe('connection lifecycle', () => {
+    /** A stand-in for makeWASocket: Baileys' own event buffer, driven by the test. */
+    class FakeSocket {
+      readonly ev = makeEventBuffer(silent);
+      ended: (Error | undefined)[] = [];
+      loggedOut = 0;
+      live = stubSocket();
+      constructor(readonly config: UserFacingSocketConfig) {
+        // As Baileys does: creds.update is merged into the auth state the socket was given.
+        this.ev.on('creds.update', (update) => Object.assign(config.auth.creds, update));
+      }
+      emit<T extends keyof BaileysEventMap>(event: T, data: BaileysEventMap[T]): void {
+        this.ev.emit(event, data);
+      }
+      close(statusCode: number): void {
+        this.emit('connection.update', { connection: 'close', lastDisconnect: { error: new Boom('closed', { statusCode }), date: new Date() } });
+      }
+      asDriverSocket(): DriverSocket {
+        return {
+          ...this.live.sock,
+          ev: this.ev,
+          end: async (error) => {
+            this.ended.push(error);
+            this.emit('connection.update', { connection: 'close', lastDisconnect: { error, date: new Date() } });
+            this.ev.destroy();
+          },
+          logout: async () => {
+            this.loggedOut++;
+            await this.asDriverSocket().end(new Boom('Intentional Logout', { statusCode: DisconnectReason.loggedOut }));
+          },
+        };
+      }
+    }
+
+    async function setup() {
+      const org = await testEnv.admin.createOrganization(`Drv ${uniq()}`, `org_${uniq()}`);
+      const sessionId = (await testEnv.admin.createSession(org.id, null)).id;
+      const sockets: FakeSocket[] = [];
+      const driver = new BaileysDriver({
+        db: testEnv.db,
+        logger: silent,
+        browserName: 'Test Gateway',
+        backoff: { initialMs: 1, maxMs: 2 },
+        makeSocket: (config) => {
+          const fake = new FakeSocket(config);
+          sockets.push(fake);
+          return fake.asDriverSocket();
+        },
+      });
+      const connection = await driver.connect(sessionId);
+      const updates: ConnectionUpdate[] = [];
+      connection.events.on('connection', (u: ConnectionUpdate) => updates.push(u));
+      return { sessionId, driver, connection, sockets, updates };
+    }
+
+    function next(connection: WhatsAppConnection, status: ConnectionUpdate['status']): Promise<ConnectionUpdate> {
+      return new Promise((resolve) => {
+        const listener = (u: ConnectionUpdate) => {
+          if (u.status !== status) return;
+          connection.events.off('connection', listener);
+          resolve(u);
+        };
+        connection.events.on('connection', listener);
+      });
+    }
+
+    const event = <T>(connection: WhatsAppConnection, name: string) => new Promise<T>((resolve) => connection.events.once(name, resolve));
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+    async function goOnline(connection: WhatsAppConnection, sock: FakeSocket) {
+      const online = next(connection, 'online');
+      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' } });
+      sock.emit('connection.update', { connection: 'open' });
+      return online;
+    }
+
+    it('builds the socket with the stored auth state, the browser name and a quiet Baileys logger', async () => {
+      const { sockets } = await setup();
+      assert.equal(sockets.length, 1);
+      const config = sockets[0]!.config;
+      assert.deepEqual(config.browser?.slice(0, 2), ['Ubuntu', 'Test Gateway']);
+      assert.equal(config.markOnlineOnConnect, false);
+      assert.equal(config.logger?.level, 'warn');
+      assert.equal(config.auth.creds.registered, false);
+    });
+
+    it('reports connecting, pairing with the QR, then online with its own phone JID and LID', async () => {
+      const { connection, sockets, updates } = await setup();
+      const sock = sockets[0]!;
+      sock.emit('connection.update', { connection: 'connecting', qr: undefined });
+      const pairing = next(connection, 'pairing');
+      sock.emit('connection.update', { qr: '2@abc,def,ghi' });
+      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi' });
+      assert.deepEqual(await goOnline(connection, sock), { status: 'online', phoneJid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' });
+      assert.deepEqual(
+        updates.map((u) => u.status),
+        ['connecting', 'pairing', 'online'],
+      );
+    });
+
+    it('saves the credentials on creds.update', async () => {
+      const { driver, sessionId, connection, sockets } = await setup();
+      await goOnline(connection, sockets[0]!);
+      await driver.authStore.flush(sessionId);
+      const { state } = await driver.authStore.load(sessionId);
+      assert.equal(state.creds.me?.id, '4915111111111:7@s.whatsapp.net');
+    });
+
+    it('forwards the data events with their Baileys payloads, buffered batches included, and nothing else', async () => {
+      const { connection, sockets } = await setup();
+      const sock = sockets[0]!;
+      const seen: [string, unknown][] = [];
+      const names = ['messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert', 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update', 'messages.upsert'];
+      for (const name of names) connection.events.on(name, (payload: unknown) => seen.push([name, payload]));
+
+      const upsert: Contact[] = [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', name: 'Alice' }];
+      const participants = { id: '120363000000000001@g.us', author: '205227043110953@lid', participants: [{ id: '205227043110954@lid', phoneNumber: '4915222222222@s.whatsapp.net', admin: null }], action: 'add' as const };
+      const mapping = { lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' };
+      sock.emit('contacts.upsert', upsert);
+      sock.emit('group-participants.update', participants);
+      sock.emit('lid-mapping.update', mapping);
+      sock.emit('messages.upsert', { messages: [], type: 'notify' });
+
+      sock.ev.buffer();
+      sock.emit('contacts.update', [{ id: '205227043110953@lid', notify: 'Ali' }]);
+      sock.emit('groups.update', [{ id: '120363000000000001@g.us', subject: 'Climbers' }]);
+      const flushed = event(connection, 'groups.update');
+      sock.ev.flush();
+      await flushed;
+
+      assert.deepEqual(seen.slice(0, 3), [
+        ['contacts.upsert', upsert],
+        ['group-participants.update', participants],
+        ['lid-mapping.update', mapping],
+      ]);
+      assert.equal(seen[0]![1], upsert);
+      assert.deepEqual(
+        seen.slice(3).map(([name]) => name).sort(),
+        ['contacts.update', 'groups.update'],
+      );
+      assert.ok(!seen.some(([name]) => name === 'messages.upsert'));
+    });
+
+    it('reconnects after a transient close on a new socket, through the same events emitter', async () => {
+      const { connection, sockets } = await setup();
+      await goOnline(connection, sockets[0]!);
+      const offline = next(connection, 'offline');
+      sockets[0]!.close(DisconnectReason.connectionLost);
+      assert.deepEqual(await offline, { status: 'offline', reason: 'timedOut (408)' });
+      await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
+
+      const connecting = next(connection, 'connecting');
+      while (sockets.length < 2) await tick();
+      sockets[1]!.emit('connection.update', { connection: 'connecting' });
+      await connecting;
+      await goOnline(connection, sockets[1]!);
+      assert.equal(connection.events.listenerCount('connection') > 0, true);
+      assert.deepEqual(await connection.fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
+      assert.deepEqual(sockets[1]!.live.calls.fetchStatus, [['4915111111111@s.whatsapp.net']]);
+    });
+
+    it('ignores events from a socket it has replaced', async () => {
+      const { connection, sockets } = await setup();
+      sockets[0]!.close(DisconnectReason.connectionClosed);
+      while (sockets.length < 2) await tick();
+      const seen: unknown[] = [];
+      connection.events.on('contacts.upsert', (p: unknown) => seen.push(p));
+      sockets[0]!.emit('contacts.upsert', [{ id: '1@lid' }]);
+      sockets[1]!.emit('contacts.upsert', [{ id: '2@lid' }]);
+      assert.deepEqual(seen, [[{ id: '2@lid' }]]);
+    });
+
+    it('restarts at once on restartRequired (515) without reporting offline', async () => {
+      const { connection, sockets, updates } = await setup();
+      sockets[0]!.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net' }, account: { details: Buffer.from('x') } });
+      sockets[0]!.close(DisconnectReason.restartRequired);
+      while (sockets.length < 2) await tick();
+      await goOnline(connection, sockets[1]!);
+      assert.ok(!updates.some((u) => u.status === 'offline'));
+      assert.equal(sockets[1]!.config.auth.creds.me?.id, '4915111111111:7@s.whatsapp.net');
+    });
+
+    it('starts pairing afresh on a socket rebuilt before a pairing-code request was completed', async () => {
+      const { sockets } = await setup();
+      // What Baileys' requestPairingCode stores before the phone confirms anything.
+      sockets[0]!.emit('creds.update', { me: { id: '4915111111111@s.whatsapp.net', name: '~' }, pairingCode: 'ABCD1234' });
+      sockets[0]!.close(DisconnectReason.connectionLost);
+      while (sockets.length < 2) await tick();
+      assert.equal(sockets[1]!.config.auth.creds.me, undefined);
+      assert.equal(sockets[1]!.config.auth.creds.pairingCode, undefined);
+    });
+
+    it('on loggedOut (401) clears the auth state, reports logged_out and stops', async () => {
+      const { driver, sessionId, connection, sockets } = await setup();
+      await goOnline(connection, sockets[0]!);
+      await driver.authStore.keyStore(sessionId).set({ 'lid-mapping': { '4911': '777' } });
+      const loggedOut = next(connection, 'logged_out');
+      sockets[0]!.close(DisconnectReason.loggedOut);
+      assert.deepEqual(await loggedOut, { status: 'logged_out', reason: 'loggedOut (401)' });
+      const creds = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { n: number | string }[];
+      const keys = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [sessionId])) as { n: number | string }[];
+      assert.equal(Number(creds[0]!.n), 0);
+      assert.equal(Number(keys[0]!.n), 0);
+      await rejectsWith(connection.onWhatsApp(['4915111111111']), 'not_implemented');
+      // Stopped for good: the driver lets the session connect afresh.
+      await (await driver.connect(sessionId)).close();
+    });
+
+    it('on connectionReplaced (440) reports offline with the reason and does not fight back', async () => {
+      const { driver, sessionId, connection, sockets } = await setup();
+      await goOnline(connection, sockets[0]!);
+      const offline = next(connection, 'offline');
+      sockets[0]!.close(DisconnectReason.connectionReplaced);
+      assert.deepEqual(await offline, { status: 'offline', reason: 'connectionReplaced (440)' });
+      const stored = await driver.authStore.load(sessionId);
+      assert.equal(stored.state.creds.me?.id, '4915111111111:7@s.whatsapp.net');
+      await (await driver.connect(sessionId)).close();
+    });
+
+    it('close() ends the socket without logging out, keeps the credentials and reports offline', async () => {
+      const { driver, sessionId, connection, sockets, updates } = await setup();
+      await goOnline(connection, sockets[0]!);
+      await connection.close();
+      assert.deepEqual(sockets[0]!.ended, [undefined]);
+      assert.equal(sockets[0]!.loggedOut, 0);
+      assert.deepEqual(updates.at(-1), { status: 'offline', reason: 'closed' });
+      assert.equal((await driver.authStore.load(sessionId)).state.creds.me?.id, '4915111111111:7@s.whatsapp.net');
+      await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
+      await connection.close();
+      assert.equal(sockets.length, 1);
+    });
+
+    it('logout() logs the device out, clears the auth state and reports logged_out', async () => {
+      const { driver, sessionId, connection, sockets, updates } = await setup();
+      await goOnline(connection, sockets[0]!);
+      await connection.logout();
+      assert.equal(sockets[0]!.loggedOut, 1);
+      assert.deepEqual(
+        updates.filter((u) => u.status === 'logged_out').length,
+        1,
+      );
+      const { state } = await driver.authStore.load(sessionId);
+      assert.equal(state.creds.me, undefined);
+    });
+
+    it('logout() of a session that is not online fails with not_implemented and logs nothing out', async () => {
+      const { connection, sockets } = await setup();
+      await rejectsWith(connection.logout(), 'not_implemented');
+      assert.equal(sockets[0]!.loggedOut, 0);
+      await connection.close();
+    });
+
+    it('requestPairingCode() works while pairing and is a conflict once paired', async () => {
+      const { connection, sockets } = await setup();
+      sockets[0]!.emit('connection.update', { qr: '2@abc' });
+      await tick();
+      assert.equal(await connection.requestPairingCode('+4915111111111'), 'ABCD1234');
+      sockets[0]!.emit('creds.update', { account: { details: Buffer.from('x') } });
+      await goOnline(connection, sockets[0]!);
+      await rejectsWith(connection.requestPairingCode('+4915111111111'), 'conflict');
+      await connection.close();
+    });
+
+    it('refuses a second connection for a session it is already connecting', async () => {
+      const { driver, sessionId, connection } = await setup();
+      await rejectsWith(driver.connect(sessionId), 'conflict');
+      await connection.close();
+    });
+  });
+});

@@ -1,0 +1,37 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SimWorldInput } from '../../worker/driver/sim/world.js';
+import { testEnv } from './hooks.js';
+import { REPO_ROOT, waitFor } from './processes.js';
+
+/** Writes a sim world file for worker processes of this run and returns its path. */
+export function writeSimWorld(name: string, world: SimWorldInput): string {
+  const dir = path.join(REPO_ROOT, '.run', 'test-worlds');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${testEnv.runId}-${name}.json`);
+  writeFileSync(file, JSON.stringify(world, null, 2));
+  return file;
+}
+
+export async function isOnline(sessionId: string): Promise<boolean> {
+  return (await testEnv.redis.exists(`${testEnv.redisPrefix}:presence:${sessionId}`)) === 1;
+}
+
+export async function waitUntilOnline(sessionIds: string[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await Promise.all(sessionIds.map(isOnline))).every(Boolean), `sessions ${sessionIds.join(', ')} to come online`, timeoutMs);
+}
+
+/** Which worker holds each shard's lease right now: worker id → shard count. */
+export async function leaseHolders(shardCount = 16): Promise<Map<string, number>> {
+  const holders = await testEnv.redis.mget(...Array.from({ length: shardCount }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`));
+  const counts = new Map<string, number>();
+  for (const holder of holders) if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
+  return counts;
+}
+
+let phoneCounter = 0;
+/** A distinct E.164 number (digits) per call within a run. */
+export function newPhone(): string {
+  phoneCounter++;
+  return `4915${String(Date.now() % 1e5).padStart(5, '0')}${String(phoneCounter).padStart(3, '0')}`;
+}

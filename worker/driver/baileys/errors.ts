@@ -1,0 +1,77 @@
+/**
+ * Baileys errors → gateway errors. Baileys throws Boom errors in two shapes: WhatsApp's reply codes
+ * (`<error code=…>`) land in `err.data` with `output.statusCode` left at 500, while errors Baileys
+ * raises itself (connection closed, timed out, unresolvable JID) carry their code in
+ * `output.statusCode`. Both are read here, the server's code first.
+ */
+import { DisconnectReason } from '@whiskeysockets/baileys';
+import { AppError, type ErrorCode } from '../../../shared/errors.js';
+
+interface BoomLike {
+  isBoom: true;
+  message: string;
+  data?: unknown;
+  output?: { statusCode?: number };
+}
+
+function isBoomLike(err: unknown): err is BoomLike {
+  return typeof err === 'object' && err !== null && (err as { isBoom?: unknown }).isBoom === true;
+}
+
+/** WhatsApp's own reply codes (err.data). */
+const SERVER_CODES: Record<number, ErrorCode> = {
+  400: 'validation_error', // bad-request: WhatsApp rejected the query itself
+  401: 'not_found', // not-authorized: hidden by the contact's privacy settings
+  404: 'not_found', // item-not-found
+  408: 'timeout',
+  429: 'rate_limited', // rate-overlimit
+};
+
+const SERVER_MESSAGES: Record<ErrorCode, string> = {
+  validation_error: 'WhatsApp rejected the request',
+  not_found: 'not found on WhatsApp, or hidden by privacy settings',
+  timeout: 'WhatsApp did not answer in time',
+  rate_limited: 'WhatsApp rate limit reached; retry later',
+  not_implemented: 'session is offline',
+  internal: 'WhatsApp request failed',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  conflict: 'conflict',
+  unavailable: 'unavailable',
+};
+
+const CONNECTION_GONE = new Set<number>([DisconnectReason.connectionClosed, DisconnectReason.connectionReplaced, DisconnectReason.loggedOut]);
+
+function appError(code: ErrorCode, cause: BoomLike | Error, details: Record<string, unknown> = {}): AppError {
+  const error = new AppError(code, SERVER_MESSAGES[code], { ...details, reason: cause.message });
+  (error as Error & { cause?: unknown }).cause = cause;
+  return error;
+}
+
+export function mapBaileysError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isBoomLike(err)) {
+    if (typeof err.data === 'number') {
+      const code = SERVER_CODES[err.data];
+      if (code) return appError(code, err, { whatsappCode: err.data });
+      if (/rate-overlimit/i.test(err.message)) return appError('rate_limited', err, { whatsappCode: err.data });
+      return appError('internal', err, { whatsappCode: err.data });
+    }
+    const status = err.output?.statusCode;
+    if (status !== undefined && CONNECTION_GONE.has(status)) return appError('not_implemented', err);
+    if (status === DisconnectReason.timedOut) return appError('timeout', err);
+    if (status === 429 || /rate-overlimit/i.test(err.message)) return appError('rate_limited', err);
+    // Raised by Baileys before asking WhatsApp (updateBlockStatus cannot map the JID to a LID or a
+    // phone number). The api has already checked the JID's syntax, so what is left is a user this
+    // account cannot resolve: the caller can act on "not found", not on "bad request".
+    if (status === 400 && /^Unable to resolve/.test(err.message)) return appError('not_found', err);
+    if (status === 400) return appError('validation_error', err);
+    if (/^Connection Closed$/i.test(err.message)) return appError('not_implemented', err);
+    return appError('internal', err);
+  }
+  if (err instanceof Error && /^Connection Closed$/i.test(err.message)) return appError('not_implemented', err);
+  // Not from Baileys' protocol layer (a bug, a driver failure): its text stays in the logs, not in the answer.
+  const error = new AppError('internal', SERVER_MESSAGES.internal);
+  (error as Error & { cause?: unknown }).cause = err;
+  return error;
+}

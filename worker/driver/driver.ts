@@ -1,0 +1,59 @@
+/**
+ * The one interface between the worker and WhatsApp. Two implementations: `baileys` (real) and
+ * `sim` (a simulated network for tests, benchmarks and demos). Driver methods throw AppError with
+ * the gateway's codes: not_found (no such user / privacy), not_implemented (connection closed),
+ * rate_limited, validation_error (bad JID).
+ */
+import type { EventEmitter } from 'node:events';
+
+export interface NumberCheck {
+  /** E.164 digits, as asked. */
+  phone: string;
+  exists: boolean;
+  jid?: string;
+  lid?: string;
+}
+
+export interface ConnectionUpdate {
+  status: 'connecting' | 'pairing' | 'online' | 'offline' | 'logged_out';
+  /** Present while pairing: the QR payload to render. */
+  qr?: string;
+  /** Own identity once known. */
+  phoneJid?: string;
+  lid?: string;
+  /** Why the connection closed, when it did. */
+  reason?: string;
+}
+
+/**
+ * Events in Baileys' own payload shapes (BaileysEventMap), so one ingestion path serves both
+ * drivers: 'messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert',
+ * 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update'.
+ */
+export type WhatsAppEvents = EventEmitter;
+
+export interface WhatsAppConnection {
+  readonly sessionId: string;
+  /** Emits 'connection' (ConnectionUpdate) and the Baileys-shaped data events above. */
+  readonly events: WhatsAppEvents;
+  onWhatsApp(phones: string[]): Promise<NumberCheck[]>;
+  fetchAbout(jid: string): Promise<{ about: string; setAt?: number }>;
+  /** undefined when the contact has no accessible picture. */
+  profilePicture(jid: string, type: 'image' | 'preview'): Promise<{ url: string; id: string | null } | undefined>;
+  updateBlock(jid: string, action: 'block' | 'unblock'): Promise<void>;
+  requestPairingCode(phone: string): Promise<string>;
+  /** All groups the account participates in, as Baileys' groupFetchAllParticipating returns them. */
+  fetchAllGroups(): Promise<Record<string, unknown>>;
+  /** Logs the account out (WhatsApp forgets this device). */
+  logout(): Promise<void>;
+  /** Closes the connection, keeping the credentials for a later resume. */
+  close(): Promise<void>;
+}
+
+export interface WhatsAppDriver {
+  readonly kind: 'baileys' | 'sim';
+  /** Starts connecting; the returned connection reports its progress through `events`. */
+  connect(sessionId: string): Promise<WhatsAppConnection>;
+  /** Releases what the driver itself holds (subscriptions), after every connection was closed. */
+  dispose?(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+/**
+ * The vocabulary ingestion works in. Every Baileys event is read into these operations first, so
+ * the planner and the SQL never see a raw payload: JIDs are normalised, texts bounded, roles mapped.
+ */
+
+export type Role = 'member' | 'admin' | 'superadmin';
+
+/** A person as an event names them. Both ids at once also reveal their LID ↔ phone mapping. */
+export interface PersonRef {
+  lid?: string;
+  /** Phone JID, `<digits>@s.whatsapp.net`. */
+  pn?: string;
+}
+
+/** What one event says about one person's membership of one group. */
+export type MemberChange =
+  /** A member: joined, seen, promoted, demoted or tagged. Absent fields leave the stored value. */
+  | { present: true; role?: Role; tag?: string }
+  | { present: false };
+
+export type IngestOp =
+  | { kind: 'person'; person: PersonRef; savedName?: string; pushName?: string; businessName?: string; dm?: true }
+  | { kind: 'mapping'; lid: string; pn: string }
+  | { kind: 'group'; jid: string; subject?: string }
+  | { kind: 'member'; group: string; person: PersonRef; change: MemberChange }
+  /** The complete member list of a group at this moment: everyone else has left it. */
+  | { kind: 'members-snapshot'; group: string; members: { person: PersonRef; role: Role }[] };
+
+/** The operations read from one event, stamped with the time it arrived. */
+export interface TimedOps {
+  at: number;
+  ops: IngestOp[];
+}

@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { LiveJobEnvelope, LiveReply } from '../../shared/live/live-queues.js';
+import { LIVE_OP_MUTATES, LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
+import type { WhatsAppConnection } from '../driver/driver.js';
+
+type Handlers = { [N in LiveOpName]: (connection: WhatsAppConnection, input: LiveInput<N>) => Promise<LiveOutput<N>> };
+
+const HANDLERS: Handlers = {
+  'contacts.check': async (connection, { phone }) => {
+    const [check] = await connection.onWhatsApp([phone]);
+    const exists = check?.exists === true;
+    return { isOnWhatsApp: exists, jid: exists ? (check?.jid ?? null) : null, query: phone, ...(exists && check?.lid ? { lid: check.lid } : {}) };
+  },
+  'contacts.about': (connection, { jid }) => connection.fetchAbout(jid),
+  'contacts.picture': async (connection, { jid, type }) => {
+    const picture = await connection.profilePicture(jid, type);
+    if (!picture) throw new AppError('not_found', 'the contact has no accessible profile picture', { jid });
+    return { url: picture.url, type, id: picture.id, fetchedAt: Date.now() };
+  },
+  'contacts.block': async (connection, { jid }) => {
+    await connection.updateBlock(jid, 'block');
+    return {};
+  },
+  'contacts.unblock': async (connection, { jid }) => {
+    await connection.updateBlock(jid, 'unblock');
+    return {};
+  },
+  'session.pairingCode': async (connection, { phone }) => ({ code: await connection.requestPairingCode(phone) }),
+  'session.logout': async (connection) => {
+    await connection.logout();
+    return {};
+  },
+};
+
+const MUTATION_MARGIN_MS = 1_000;
+
+/**
+ * Runs one live job on the session's connection and replies to the api instance that asked.
+ * A job past its deadline is answered `timeout` and never executed: its caller has already been
+ * told it failed.
+ */
+export class LiveExecutor {
+  constructor(
+    private readonly connectionOf: (sessionId: string, requires: 'online' | 'held') => WhatsAppConnection | undefined,
+    private readonly publisher: Redis,
+    private readonly logger: Logger,
+    private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
+  ) {}
+
+  async execute(jobId: string, job: LiveJobEnvelope, enqueuedAt: number): Promise<LiveJobResult> {
+    const started = process.hrtime.bigint();
+    const result = await this.run(job, enqueuedAt);
+    this.observe(job.op, result.ok ? 'ok' : result.error.code, Number(process.hrtime.bigint() - started) / 1e9);
+    const reply: LiveReply = { jobId, result };
+    await this.publisher.publish(job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
+    return result;
+  }
+
+  private async run(job: LiveJobEnvelope, enqueuedAt: number): Promise<LiveJobResult> {
+    const log = this.logger.child({ requestId: job.requestId, sessionId: job.sessionId, op: job.op });
+    const remaining = job.deadline - Date.now();
+    const margin = LIVE_OP_MUTATES[job.op] ? Math.min(MUTATION_MARGIN_MS, (job.deadline - enqueuedAt) / 4) : 0;
+    if (remaining <= margin) {
+      log.warn({ lateByMs: -remaining }, 'live job expired before it could run; not executed');
+      return { ok: false, error: { code: 'timeout', message: 'the operation expired before the session could run it' } };
+    }
+    const connection = this.connectionOf(job.sessionId, LIVE_OP_REQUIRES[job.op]);
+    if (!connection) return { ok: false, error: { code: 'not_implemented', message: 'session is not connected' } };
+    const started = Date.now();
+    try {
+      const handler = HANDLERS[job.op] as (c: WhatsAppConnection, input: unknown) => Promise<unknown>;
+      const value = await handler(connection, job.input);
+      log.debug({ ms: Date.now() - started }, 'live operation done');
+      return { ok: true, value } as LiveJobResult;
+    } catch (err) {
+      if (err instanceof AppError) {
+        log.info({ code: err.code, ms: Date.now() - started }, 'live operation failed');
+        return { ok: false, error: { code: err.code, message: err.message, details: err.details } };
+      }
+      log.error({ err }, 'live operation crashed');
+      return { ok: false, error: { code: 'internal', message: 'the operation failed unexpectedly' } };
+    }
+  }
+}

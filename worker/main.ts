@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { loadConfig } from '../shared/config.js';
+import { connectWithRetry } from '../shared/db/connect.js';
+import { createDataSource } from '../shared/db/data-source.js';
+import { createLogger } from '../shared/logger.js';
+import { blockingRedisOptions, createRedis } from '../shared/redis.js';
+import { RedisKeys } from '../shared/redis-keys.js';
+import { createDriver } from './driver/create-driver.js';
+import { startHealthServer } from './health-server.js';
+import { ContactIngestor } from './ingest/contact-ingestor.js';
+import { LiveExecutor } from './live/live-executor.js';
+import { ShardConsumers } from './live/shard-consumers.js';
+import { SessionManager } from './sessions/session-manager.js';
+import { ShardLeases } from './shards/shard-leases.js';
+import { WorkerMetrics } from './worker-metrics.js';
+
+const config = loadConfig();
+const workerId = config.worker.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+const logger = createLogger(config.logLevel, 'worker').child({ workerId });
+const keys = new RedisKeys(config.redis.prefix);
+
+const db = createDataSource(config.db);
+const connection = connectWithRetry(db, logger);
+await connection.ready;
+
+// Lease and presence commands fail fast while Redis is down (the lease fence depends on it);
+// BullMQ's consumers get their own never-give-up connection.
+const redis = createRedis(config.redis);
+const bullConnection = createRedis(config.redis, blockingRedisOptions());
+for (const client of [redis, bullConnection]) client.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
+
+const driver = await createDriver(config, { db, redis, keys, logger });
+const ingestor = new ContactIngestor(db, logger);
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId }, logger);
+const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length });
+const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
+const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
+const leases = new ShardLeases(
+  redis,
+  keys,
+  { workerId, shardCount: config.shards.count, leaseTtlMs: config.shards.leaseTtlMs },
+  {
+    acquire: async (shard) => {
+      consumers.start(shard);
+      await sessions.startShard(shard);
+    },
+    release: async (shard) => {
+      await consumers.stop(shard);
+      await sessions.stopShard(shard);
+    },
+  },
+  logger,
+);
+
+// The api announces created and deleted sessions here, so their owner acts before the next reconcile.
+const control = createRedis(config.redis, blockingRedisOptions());
+control.on('error', (err) => logger.debug({ err: err.message }, 'redis control subscriber error'));
+control.on('message', () => void sessions.reconcile());
+void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
+
+sessions.start();
+leases.start();
+const health = config.worker.metricsPort
+  ? startHealthServer(
+      config.worker.metricsPort,
+      config.http.host,
+      () => ({ workerId, shards: leases.shards, sessions: sessions.count, online: sessions.onlineCount }),
+      async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    )
+  : undefined;
+logger.info({ driver: driver.kind, shardCount: config.shards.count }, 'worker started');
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  logger.info({ signal }, 'shutting down: finishing in-flight jobs and handing shards over');
+  const forced = setTimeout(() => {
+    logger.error('graceful shutdown took too long; exiting');
+    process.exit(1);
+  }, 30_000);
+  forced.unref();
+  control.disconnect();
+  await leases.stop();
+  await sessions.stop();
+  await driver.dispose?.();
+  await ingestor.drain();
+  health?.close();
+  connection.stop();
+  await Promise.allSettled([db.destroy(), redis.quit(), bullConnection.quit()]);
+  logger.info('bye');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

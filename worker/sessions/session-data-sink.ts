@@ -1,0 +1,7 @@
+import type { WhatsAppEvents } from '../driver/driver.js';
+
+/** Where a connected session's contact and group data goes (the MySQL ingestion). */
+export interface SessionDataSink {
+  attach(sessionId: string, events: WhatsAppEvents): { detach(): void; drain(): Promise<void> };
+  ingestGroups(sessionId: string, groups: Record<string, unknown>): Promise<void>;
+}

@@ -1,0 +1,196 @@
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../../shared/logger.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+import { shardOf } from '../../shared/shards.js';
+import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../driver/driver.js';
+import type { SessionDataSink } from './session-data-sink.js';
+
+interface RunningSession {
+  sessionId: string;
+  shard: number;
+  connection: WhatsAppConnection | undefined;
+  status: ConnectionUpdate['status'];
+  detachSink: (() => void) | undefined;
+  drainSink: (() => Promise<void>) | undefined;
+  closing: boolean;
+}
+
+export interface SessionManagerOptions {
+  shardCount: number;
+  presenceTtlMs: number;
+  workerId: string;
+}
+
+/**
+ * Keeps the WhatsApp connections of the shards this worker owns: connects their sessions, mirrors
+ * each connection's status into MySQL and the Redis presence key, feeds their data to ingestion.
+ */
+export class SessionManager {
+  private readonly sessions = new Map<string, RunningSession>();
+  private readonly ownedShards = new Set<number>();
+  private presenceTimer: NodeJS.Timeout | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly driver: WhatsAppDriver,
+    private readonly db: DataSource,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly sink: SessionDataSink,
+    private readonly options: SessionManagerOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(200, Math.floor(this.options.presenceTtlMs / 3)));
+    this.reconcileTimer = setInterval(() => void this.reconcile(), 5_000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    await Promise.all([...this.ownedShards].map((shard) => this.stopShard(shard)));
+  }
+
+  get onlineCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.status === 'online') n++;
+    return n;
+  }
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  /** The connection of a session this worker holds: only when online, or (`held`) in any state but closing. */
+  connectionOf(sessionId: string, requires: 'online' | 'held'): WhatsAppConnection | undefined {
+    const running = this.sessions.get(sessionId);
+    if (!running || running.closing) return undefined;
+    return requires === 'held' || running.status === 'online' ? running.connection : undefined;
+  }
+
+  async startShard(shard: number): Promise<void> {
+    this.ownedShards.add(shard);
+    await this.reconcileShards([shard]);
+  }
+
+  async stopShard(shard: number): Promise<void> {
+    this.ownedShards.delete(shard);
+    const closing = [...this.sessions.values()].filter((s) => s.shard === shard).map((s) => this.disconnect(s));
+    await Promise.all(closing);
+  }
+
+  /** Connects sessions created since, and drops sessions deleted since, on the owned shards. */
+  async reconcile(): Promise<void> {
+    await this.reconcileShards([...this.ownedShards]).catch((err: Error) => this.logger.warn({ err: err.message }, 'reconcile failed'));
+  }
+
+  /** Connects one session now if this worker owns its shard (e.g. right after it was created). */
+  async ensureConnected(sessionId: string): Promise<boolean> {
+    const shard = shardOf(sessionId, this.options.shardCount);
+    if (!this.ownedShards.has(shard)) return false;
+    if (!this.sessions.has(sessionId)) await this.connect(sessionId, shard);
+    return true;
+  }
+
+  private async reconcileShards(shards: number[]): Promise<void> {
+    if (shards.length === 0) return;
+    const rows = (await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)) as { id: string }[];
+    const scope = new Set(shards.filter((s) => this.ownedShards.has(s)));
+    const wanted = new Map<string, number>();
+    for (const { id } of rows) {
+      const shard = shardOf(id, this.options.shardCount);
+      if (scope.has(shard)) wanted.set(id, shard);
+    }
+    for (const [id, shard] of wanted) if (!this.sessions.has(id)) void this.connect(id, shard);
+    for (const running of this.sessions.values()) {
+      if (scope.has(running.shard) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
+    }
+  }
+
+  private async connect(sessionId: string, shard: number): Promise<void> {
+    const running: RunningSession = { sessionId, shard, connection: undefined, status: 'connecting', detachSink: undefined, drainSink: undefined, closing: false };
+    this.sessions.set(sessionId, running);
+    try {
+      const connection = await this.driver.connect(sessionId);
+      running.connection = connection;
+      const attached = this.sink.attach(sessionId, connection.events);
+      running.detachSink = attached.detach;
+      running.drainSink = attached.drain;
+      connection.events.on('connection', (update: ConnectionUpdate) => void this.onConnectionUpdate(running, update));
+      if (running.closing || !this.ownedShards.has(shard)) await connection.close();
+    } catch (err) {
+      this.logger.error({ sessionId, err }, 'could not start session connection');
+      this.sessions.delete(sessionId);
+    }
+  }
+
+  private async onConnectionUpdate(running: RunningSession, update: ConnectionUpdate): Promise<void> {
+    const { sessionId } = running;
+    const previous = running.status;
+    running.status = update.status;
+    const log = this.logger.child({ sessionId });
+    log.info({ status: update.status, reason: update.reason }, 'session status');
+    try {
+      if (update.status === 'online' && !running.closing) {
+        await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
+      } else {
+        await this.redis.del(this.keys.presence(sessionId));
+      }
+      if (update.qr) await this.redis.set(this.keys.qr(sessionId), update.qr, 'PX', 60_000);
+      else if (update.status === 'online' || update.status === 'logged_out') await this.redis.del(this.keys.qr(sessionId));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not update presence');
+    }
+    if (running.closing) return;
+    await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+    if (update.status === 'online' && previous !== 'online' && running.connection) {
+      const connection = running.connection;
+      void connection
+        .fetchAllGroups()
+        .then((groups) => this.sink.ingestGroups(sessionId, groups))
+        .catch((err: Error) => log.warn({ err: err.message }, 'group sync failed'));
+    }
+    if (update.status === 'logged_out') {
+      this.sessions.delete(sessionId);
+      running.detachSink?.();
+    }
+  }
+
+  private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
+    const now = Date.now();
+    await this.db.query(
+      `UPDATE wa_sessions SET status = ?, updated_at = ?,
+              phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid),
+              last_connected_at = IF(? = 'online', ?, last_connected_at)
+        WHERE id = ? AND status <> 'logged_out'`,
+      [update.status, now, update.phoneJid ?? null, update.lid ?? null, update.status, now, sessionId],
+    );
+  }
+
+  private async disconnect(running: RunningSession): Promise<void> {
+    if (running.closing) return;
+    running.closing = true;
+    try {
+      await running.connection?.close();
+    } catch (err) {
+      this.logger.warn({ sessionId: running.sessionId, err: (err as Error).message }, 'error closing connection');
+    }
+    running.detachSink?.();
+    await running.drainSink?.().catch(() => undefined);
+    await this.redis.del(this.keys.presence(running.sessionId)).catch(() => undefined);
+    if (running.status === 'online') {
+      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'worker released the session' }).catch(() => undefined);
+    }
+    this.sessions.delete(running.sessionId);
+  }
+
+  private async refreshPresence(): Promise<void> {
+    const online = [...this.sessions.values()].filter((s) => s.status === 'online' && !s.closing);
+    if (online.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const s of online) pipeline.set(this.keys.presence(s.sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
+    await pipeline.exec().catch((err: Error) => this.logger.warn({ err: err.message }, 'presence refresh failed'));
+  }
+}

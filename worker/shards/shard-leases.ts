@@ -1,0 +1,158 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../shared/logger.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+
+export interface ShardOwner {
+  /** Start consuming the shard's queue and connecting its sessions. */
+  acquire(shard: number): Promise<void>;
+  /** Stop both; must finish before the lease is given up so no two processes hold one connection. */
+  release(shard: number): Promise<void>;
+}
+
+export interface ShardLeaseOptions {
+  workerId: string;
+  shardCount: number;
+  leaseTtlMs: number;
+}
+
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Claims shards with renewed Redis leases and balances them across live workers: every worker
+ * aims for ⌈shards / workers⌉ and one at that ceiling gives a shard up while another is below
+ * ⌊shards / workers⌋, so a joining worker gets its share without anyone restarting.
+ *
+ * A lease that could not be renewed for most of its TTL is fenced locally (shard stopped) before
+ * it can expire in Redis, so a takeover never overlaps with a connection still open here.
+ */
+export class ShardLeases {
+  private readonly owned = new Map<number, { renewedAt: number }>();
+  private readonly tickMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  /** After giving a shard up for balance, don't claim for a moment, or we'd take it straight back. */
+  private claimPausedUntil = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: ShardLeaseOptions,
+    private readonly owner: ShardOwner,
+    private readonly logger: Logger,
+  ) {
+    this.tickMs = Math.max(250, Math.floor(options.leaseTtlMs / 4));
+  }
+
+  get shards(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.tick().catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease tick failed'));
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.tickMs);
+    };
+    void loop();
+  }
+
+  /** Graceful hand-over: stop every shard, then release its lease at once (no waiting for the TTL). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    await Promise.all(this.shards.map((shard) => this.giveUp(shard)));
+    await this.redis.zrem(this.keys.workers(), this.options.workerId).catch(() => undefined);
+    await this.redis.hdel(this.workerCountsKey(), this.options.workerId).catch(() => undefined);
+  }
+
+  private workerCountsKey(): string {
+    return `${this.keys.workers()}:shards`;
+  }
+
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    await this.renewAll(now);
+    const { workerId, shardCount, leaseTtlMs } = this.options;
+    await this.redis
+      .multi()
+      .zadd(this.keys.workers(), now, workerId)
+      .zremrangebyscore(this.keys.workers(), '-inf', now - leaseTtlMs)
+      .hset(this.workerCountsKey(), workerId, this.owned.size)
+      .exec();
+    const live = await this.redis.zrangebyscore(this.keys.workers(), now - leaseTtlMs, '+inf');
+    const workers = Math.max(1, live.length);
+    const floor = Math.floor(shardCount / workers);
+    const ceil = Math.ceil(shardCount / workers);
+
+    if (this.owned.size > ceil) {
+      for (const shard of this.shards.slice(ceil)) await this.giveUp(shard);
+      this.claimPausedUntil = Date.now() + 3 * this.tickMs;
+      return;
+    }
+    if (this.owned.size === ceil && ceil > floor) {
+      const others = live.filter((id) => id !== workerId);
+      const counts = others.length > 0 ? await this.redis.hmget(this.workerCountsKey(), ...others) : [];
+      if (counts.some((c) => Number(c ?? 0) < floor)) {
+        await this.giveUp(this.shards[this.shards.length - 1]!);
+        this.claimPausedUntil = Date.now() + 3 * this.tickMs;
+        return;
+      }
+    }
+    if (this.owned.size < ceil && Date.now() >= this.claimPausedUntil) await this.claimFree(ceil - this.owned.size);
+  }
+
+  private async renewAll(now: number): Promise<void> {
+    for (const [shard, lease] of this.owned) {
+      try {
+        const renewed = await this.redis.eval(RENEW, 1, this.keys.lease(shard), this.options.workerId, this.options.leaseTtlMs);
+        if (renewed === 1) lease.renewedAt = now;
+        else {
+          this.logger.warn({ shard }, 'lease lost to another worker; stopping shard');
+          await this.stopLocally(shard);
+        }
+      } catch (err) {
+        if (now - lease.renewedAt > this.options.leaseTtlMs * 0.6) {
+          this.logger.warn({ shard, err: (err as Error).message }, 'cannot renew lease; fencing shard before it expires');
+          await this.stopLocally(shard);
+        }
+      }
+    }
+  }
+
+  private async claimFree(wanted: number): Promise<void> {
+    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s));
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    for (const shard of candidates) {
+      if (wanted === 0 || this.stopped) return;
+      const ok = await this.redis.set(this.keys.lease(shard), this.options.workerId, 'PX', this.options.leaseTtlMs, 'NX');
+      if (ok !== 'OK') continue;
+      this.owned.set(shard, { renewedAt: Date.now() });
+      wanted--;
+      try {
+        await this.owner.acquire(shard);
+        this.logger.info({ shard }, 'shard acquired');
+      } catch (err) {
+        this.logger.error({ shard, err }, 'could not start shard; giving it back');
+        await this.giveUp(shard);
+      }
+    }
+  }
+
+  private async stopLocally(shard: number): Promise<void> {
+    this.owned.delete(shard);
+    await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+  }
+
+  private async giveUp(shard: number): Promise<void> {
+    await this.stopLocally(shard);
+    await this.redis.eval(RELEASE, 1, this.keys.lease(shard), this.options.workerId).catch(() => undefined);
+    this.logger.info({ shard }, 'shard released');
+  }
+}

@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one worker process. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly liveOps: Histogram<'op' | 'outcome'>;
+  readonly sessionsOnline: Gauge;
+  readonly shardsOwned: Gauge;
+  readonly ingestedRows: Counter<'kind'>;
+
+  constructor(workerId: string, sample: { online: () => number; shards: () => number }) {
+    this.registry.setDefaultLabels({ worker: workerId });
+    collectDefaultMetrics({ register: this.registry });
+    this.liveOps = new Histogram({
+      name: 'wag_live_operation_seconds',
+      help: 'Live operation latency on the worker, by operation and outcome (ok or error code)',
+      labelNames: ['op', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.sessionsOnline = new Gauge({
+      name: 'wag_sessions_online',
+      help: 'WhatsApp sessions online on this worker',
+      registers: [this.registry],
+      collect() {
+        this.set(sample.online());
+      },
+    });
+    this.shardsOwned = new Gauge({
+      name: 'wag_shards_owned',
+      help: 'Shards whose lease this worker holds',
+      registers: [this.registry],
+      collect() {
+        this.set(sample.shards());
+      },
+    });
+    this.ingestedRows = new Counter({ name: 'wag_ingested_rows_total', help: 'Rows written by ingestion, by kind', labelNames: ['kind'], registers: [this.registry] });
+  }
+}
