@@ -16,10 +16,12 @@ RUN npm run build \
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-# Owned by root and only readable by the node user: the processes cannot rewrite their own code.
+# Owned by root: the node user can read the code but not rewrite it.
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# For WA_DRIVER=sim SIM_WORLD=examples/sim-world.json (an offline demo of the whole deployment).
+COPY --from=build /app/examples ./examples
 USER node
 EXPOSE 3000
 CMD ["node", "dist/api/main.js"]

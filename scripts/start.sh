@@ -12,6 +12,11 @@
 # (PORT, DATABASE_URL, REDIS_URL, WA_DRIVER, …) is passed through — see the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `wait -n -p` (which child exited) arrived in bash 5.1.
+if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
+  echo "bash >= 5.1 is required, found $BASH_VERSION" >&2
+  exit 1
+fi
 
 WORKERS="${WORKERS:-2}"
 STOP_TIMEOUT_S="${STOP_TIMEOUT_S:-30}"
@@ -67,7 +72,14 @@ stop_all() {
   [ "${#pids[@]}" -eq 0 ] && return
   say "stopping ${#pids[@]} process(es); waiting up to ${STOP_TIMEOUT_S}s"
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  (sleep "$STOP_TIMEOUT_S"; say "still running after ${STOP_TIMEOUT_S}s: killing"; kill -KILL "${pids[@]}" 2>/dev/null) &
+  (
+    trap 'kill "$timer" 2>/dev/null; exit 0' TERM
+    sleep "$STOP_TIMEOUT_S" &
+    timer=$!
+    wait "$timer"
+    say "still running after ${STOP_TIMEOUT_S}s: killing"
+    kill -KILL "${pids[@]}" 2>/dev/null
+  ) &
   killer=$!
 }
 trap stop_all INT TERM
@@ -79,15 +91,20 @@ for i in $(seq 1 "$WORKERS"); do spawn_worker "$i"; done
 probe_host="${HOST:-0.0.0.0}"
 case "$probe_host" in 0.0.0.0 | :: | '') probe_host=127.0.0.1 ;; *:*) probe_host="[$probe_host]" ;; esac
 base_url="http://$probe_host:${PORT:-3000}"
+announced=0
 for _ in $(seq 1 120); do
   [ "$stopping" = 1 ] && break
   kill -0 "${pid_of[api]}" 2>/dev/null || break
   if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$base_url/readyz" 2>/dev/null; then
     say "ready: $base_url  (API reference: $base_url/docs, health: $base_url/readyz)"
+    announced=1
     break
   fi
   sleep 0.5
 done
+if [ "$announced" = 0 ] && [ "$stopping" = 0 ] && kill -0 "${pid_of[api]}" 2>/dev/null; then
+  say "$base_url/readyz does not answer 200 yet (MySQL or Redis unreachable?): see the api's log lines"
+fi
 
 set +e
 while [ "${#label_of[@]}" -gt 0 ]; do
@@ -114,8 +131,9 @@ while [ "${#label_of[@]}" -gt 0 ]; do
   say "$label exited with status $status after ${lived}s; restarting it in ${delay}s"
   restart_delay[$i]=$((delay * 2 > 30 ? 30 : delay * 2))
   sleep "$delay" &
-  wait $! # interruptible, unlike a foreground sleep, so a Ctrl-C is acted on at once
-  [ "$stopping" = 1 ] && continue
+  sleeper=$!
+  wait "$sleeper" # interruptible, unlike a foreground sleep, so a Ctrl-C is acted on at once
+  if [ "$stopping" = 1 ]; then kill "$sleeper" 2>/dev/null; continue; fi
   spawn_worker "$i"
 done
 

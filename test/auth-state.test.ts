@@ -188,7 +188,7 @@ describe('MysqlAuthStore', () => {
       const ids = ['a', 'b', 'c', 'd', 'e'];
       const expected = new Map<string, string>();
       const writes: Promise<void>[] = [];
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 30; i++) {
         const batch: SignalDataSet = { 'lid-mapping': {} };
         for (const id of ids) {
           const roll = (i * 7 + id.charCodeAt(0) * 13) % 5;
@@ -204,6 +204,18 @@ describe('MysqlAuthStore', () => {
       }
       await Promise.all(writes);
       assert.deepEqual(await keys.get('lid-mapping', ids), Object.fromEntries(expected));
+    });
+
+    it('does not let a small set() overtake a large one called before it', async () => {
+      const sessionId = await newSessionRow();
+      const keys = store().keyStore(sessionId);
+      for (let round = 0; round < 5; round++) {
+        const large: Record<string, string> = {};
+        for (let i = 0; i < 400; i++) large[`filler-${i}`] = randomBytes(64).toString('hex');
+        large['target'] = `large-${round}`; // written last within its transaction
+        await Promise.all([keys.set({ 'lid-mapping': large }), keys.set({ 'lid-mapping': { target: `small-${round}` } })]);
+        assert.deepEqual(await keys.get('lid-mapping', ['target']), { target: `small-${round}` });
+      }
     });
 
     it('reads a key right after an un-awaited set() of it', async () => {

@@ -7,7 +7,7 @@ import { newTenant, seedContacts, type Tenant } from './support/fixtures.js';
 import { call, get } from './support/http.js';
 import { testEnv } from './support/hooks.js';
 import { newSigningKey, type SigningKey } from './support/jwks-server.js';
-import { waitFor } from './support/processes.js';
+import { freePort, waitFor } from './support/processes.js';
 import type { RunningApi } from './support/test-env.js';
 
 const listPath = (t: Tenant) => `/api/v1/sessions/${t.sessionId}/contacts`;
@@ -267,6 +267,20 @@ describe('authentication', () => {
         assert.equal((await as(oldKey)).status, 200);
       } finally {
         testEnv.jwks.published.splice(testEnv.jwks.published.indexOf(newKey), 1);
+      }
+    });
+
+    it('answers 503 unavailable, not 401, while the JWKS cannot be fetched', async () => {
+      const closedPort = await freePort();
+      for (const [name, jwksUrl] of [
+        ['api-jwks-down', `http://127.0.0.1:${closedPort}/.well-known/jwks.json`],
+        ['api-jwks-404', testEnv.jwks.url.replace('jwks.json', 'missing.json')],
+      ] as const) {
+        await withApi({ JWKS_URL: jwksUrl }, name, async (other) => {
+          const res = await call('GET', listPath(t), { token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }), baseUrl: other.baseUrl });
+          assertError(res, 503, 'unavailable');
+          assert.equal((await call('GET', listPath(t), { token: t.tokens.read, baseUrl: other.baseUrl })).status, 200, 'API keys do not need the JWKS');
+        });
       }
     });
 

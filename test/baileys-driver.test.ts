@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { Boom } from '@hapi/boom';
 import {
   assertNodeErrorFree,
   DisconnectReason,
   makeEventBuffer,
+  makeWASocket,
   promiseTimeout,
   USyncQuery,
   type BaileysEventMap,
@@ -459,6 +461,7 @@ describe('Baileys driver', () => {
       const connection = await driver.connect(sessionId);
       const updates: ConnectionUpdate[] = [];
       connection.events.on('connection', (u: ConnectionUpdate) => updates.push(u));
+      while (sockets.length === 0) await tick();
       return { sessionId, driver, connection, sockets, updates };
     }
 
@@ -668,6 +671,39 @@ describe('Baileys driver', () => {
       await goOnline(connection, sockets[0]!);
       await rejectsWith(connection.requestPairingCode('+4915111111111'), 'conflict');
       await connection.close();
+    });
+
+    it('drives a real Baileys socket: an unreachable WhatsApp endpoint is a transient close, retried until close()', async () => {
+      const org = await testEnv.admin.createOrganization(`Drv ${uniq()}`, `org_${uniq()}`);
+      const sessionId = (await testEnv.admin.createSession(org.id, null)).id;
+      const closed = await new Promise<number>((resolve) => {
+        const server = createServer();
+        server.listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as AddressInfo;
+          server.close(() => resolve(port));
+        });
+      });
+      let built = 0;
+      const driver = new BaileysDriver({
+        db: testEnv.db,
+        logger: silent,
+        socketLogLevel: 'silent',
+        waWebSocketUrl: `ws://127.0.0.1:${closed}/ws/chat`,
+        backoff: { initialMs: 5, maxMs: 10 },
+        makeSocket: (config) => {
+          built++;
+          return makeWASocket(config);
+        },
+      });
+      const connection = await driver.connect(sessionId);
+      const updates: ConnectionUpdate[] = [];
+      connection.events.on('connection', (u: ConnectionUpdate) => updates.push(u));
+      const update = await next(connection, 'offline');
+      assert.deepEqual(updates[0], { status: 'connecting' });
+      assert.match(update.reason ?? '', /^\w+ \(\d{3}\)$/);
+      while (built < 2) await tick();
+      await connection.close();
+      await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
     });
 
     it('refuses a second connection for a session it is already connecting', async () => {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { assertError, assertUnauthorized } from './support/assert-error.js';
 import { newTenant, seedContacts, type Tenant } from './support/fixtures.js';
 import { call, get } from './support/http.js';
@@ -17,6 +19,41 @@ async function startLiveApi(overrides: Record<string, string>, name: string): Pr
     return (await fetch(`${baseUrl}/healthz`)).status === 200;
   }, `${name} to come up`);
   return { process: proc, baseUrl };
+}
+
+/** A TCP hop in front of MySQL that a test can cut and restore, without touching the shared server. */
+class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  async open(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    this.server.listen(this.port, '127.0.0.1');
+    await once(this.server, 'listening');
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    const closed = new Promise((resolve) => this.server!.close(resolve));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    this.server = undefined;
+  }
 }
 
 describe('error envelope', () => {
@@ -144,6 +181,43 @@ describe('error envelope', () => {
       for (let i = 0; i < 5; i++) await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, { token: jwt(), baseUrl: api.baseUrl });
       assert.ok(api.process.running);
       assert.equal((await call('GET', '/healthz', { baseUrl: api.baseUrl })).status, 200);
+    });
+  });
+
+  describe('MySQL lost and back', () => {
+    it('answers 503 while MySQL is unreachable and recovers by itself, at start-up and after losing it', async function () {
+      this.timeout(120_000);
+      const own = await newTenant();
+      await seedContacts(own.sessionId, [{ name: 'Survivor', dm: true }]);
+      const mysql = new URL(testEnv.databaseUrl);
+      const proxy = new TcpProxy(await freePort(), { host: mysql.hostname, port: Number(mysql.port || 3306) });
+      const api = await startLiveApi({ DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}/${testEnv.databaseName}` }, 'api-mysql-flap');
+      const list = async () => {
+        const res = await call('GET', `/api/v1/sessions/${own.sessionId}/contacts`, { token: own.tokens.read, baseUrl: api.baseUrl });
+        if (res.status !== 200) assertError(res, 503, 'unavailable');
+        return res;
+      };
+      try {
+        assert.equal((await list()).status, 503);
+        await proxy.open();
+        const first = await waitFor(async () => {
+          const res = await list();
+          return res.status === 200 && res;
+        }, 'the api to connect once MySQL is reachable', 60_000, 250);
+        assert.equal(first.body.data[0].name, 'Survivor');
+
+        await proxy.close();
+        await waitFor(async () => (await list()).status === 503, 'the api to notice MySQL is gone', 30_000, 100);
+        assert.equal((await call('GET', '/readyz', { baseUrl: api.baseUrl })).status, 503);
+        assert.ok(api.process.running);
+
+        await proxy.open();
+        await waitFor(async () => (await list()).status === 200, 'the api to recover once MySQL is back', 60_000, 250);
+        assert.equal((await call('GET', '/readyz', { baseUrl: api.baseUrl })).status, 200);
+      } finally {
+        await api.process.stop();
+        await proxy.close();
+      }
     });
   });
 });

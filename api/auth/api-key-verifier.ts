@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
 import { ApiKey } from '../../shared/db/entities/api-key.js';
+import { StoreUnavailableError } from '../../shared/db/unavailable.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { parseApiKeyToken, secretMatches } from './api-key-tokens.js';
@@ -50,6 +51,8 @@ export class ApiKeyVerifier {
     const now = Date.now();
     const cached = this.cache.get(keyId);
     if (cached && cached.expiresAt > now) return cached.row;
+    // Repositories need entity metadata, which exists only once MySQL has been reached.
+    if (!this.dataSource.isInitialized) throw new StoreUnavailableError('MySQL is not connected');
     const row = await this.dataSource.getRepository(ApiKey).findOneBy({ id: keyId });
     if (row && this.options.cacheMs > 0) this.cache.set(keyId, { row, expiresAt: now + this.options.cacheMs });
     return row;

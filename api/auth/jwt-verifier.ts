@@ -7,6 +7,9 @@ import type { Principal } from './principal.js';
 
 type JwtConfig = NonNullable<Config['jwt']>;
 
+/** jwks-rsa errors that are an answer about the token's kid; any other failure means the JWKS could not be fetched. */
+const KEY_REFUSALS = new Set(['SigningKeyNotFoundError', 'JwksRateLimitError']);
+
 /**
  * Login JWTs minted by the frontend. Keys come from its JWKS through jwks-rsa, which caches them
  * and refetches (rate-limited) when a token names a kid it has not seen.
@@ -27,6 +30,7 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
+    let keySetUnreachable = false;
     const payload = await new Promise<JwtPayload>((resolve, reject) => {
       jwt.verify(
         token,
@@ -34,7 +38,10 @@ export class JwtVerifier {
           if (!header.kid) return callback(new Error('token has no kid'));
           this.jwks.getSigningKey(header.kid).then(
             (key) => callback(null, key.getPublicKey()),
-            (err: Error) => callback(err),
+            (err: Error) => {
+              keySetUnreachable = !KEY_REFUSALS.has(err.name);
+              callback(err);
+            },
           );
         },
         {
@@ -53,6 +60,8 @@ export class JwtVerifier {
         },
       );
     }).catch((err: Error) => {
+      // The frontend's key set being down says nothing about the token: the caller should retry, not log in again.
+      if (keySetUnreachable) throw new AppError('unavailable', 'the login key set (JWKS) cannot be fetched; retry shortly');
       throw new AppError('unauthorized', `invalid token: ${err.message}`);
     });
 

@@ -128,8 +128,8 @@ class Reader {
 
   /**
    * A GroupMetadata (full, or partial from groups.update). A participant list is the group's whole
-   * membership, so it replaces the stored one, but only when every entry reads cleanly: a list with
-   * broken entries, or an empty one, is applied as additions and never removes anybody.
+   * membership, so it replaces the stored one; a list that is empty or has any unreadable entry
+   * is not trusted at all (the subject still applies) and the stored members stay as they are.
    */
   groupMetadata(entry: unknown, where: string): void {
     if (!isFields(entry)) return this.problem(`${where} is not an object`);
@@ -140,20 +140,12 @@ class Reader {
     if (subject === undefined && participants === undefined) return;
     this.ops.push({ kind: 'group', jid, ...defined({ subject }) });
     if (participants === undefined) return;
-    const members: { person: PersonRef; role: Role }[] = [];
-    let clean = true;
-    this.list(participants, `${where}.participants`).forEach((p, i) => {
-      const member = this.participant(p, `${where}.participants[${i}]`);
-      if (member) members.push(member);
-      else clean = false;
-    });
+    const listed = this.list(participants, `${where}.participants`);
+    const members = listed.map((p, i) => this.participant(p, `${where}.participants[${i}]`));
     if (!Array.isArray(participants)) return;
-    if (clean && members.length > 0) {
-      this.ops.push({ kind: 'members-snapshot', group: jid, members });
-    } else {
-      if (members.length === 0) this.problem(`${where}.participants has no readable member, kept the stored members`);
-      for (const { person, role } of members) this.ops.push({ kind: 'member', group: jid, person, change: { present: true, role } });
-    }
+    if (members.length === 0) return this.problem(`${where}.participants is empty, kept the stored members`);
+    if (members.some((m) => m === undefined)) return this.problem(`${where}.participants has unreadable entries, kept the stored members`);
+    this.ops.push({ kind: 'members-snapshot', group: jid, members: members as { person: PersonRef; role: Role }[] });
   }
 
   /** A GroupParticipant object (Baileys 7), or a bare JID string as older versions sent. */

@@ -42,7 +42,9 @@ export class ShardLeases {
     private readonly owner: ShardOwner,
     private readonly logger: Logger,
   ) {
-    this.tickMs = Math.max(250, Math.floor(options.leaseTtlMs / 4));
+    // Renew well within the TTL, and look for free shards often enough that a released one is
+    // taken in about a second whatever the TTL.
+    this.tickMs = Math.min(2_000, Math.max(250, Math.floor(options.leaseTtlMs / 4)));
   }
 
   get shards(): number[] {

@@ -88,7 +88,8 @@ export class BaileysConnection implements WhatsAppConnection {
       set: (data) => (this.forgotten ? undefined : stored.set(data)),
     };
     this.keys = makeCacheableSignalKeyStore(gated, this.options.socketLogger);
-    this.openSocket();
+    // Opened once the caller holds the connection and listens: Baileys reports 'connecting' on the next tick.
+    setImmediate(() => this.openSocket());
   }
 
   // ---- live calls: only on an open socket (async, so "offline" is a rejection, never a throw) ----
@@ -121,8 +122,6 @@ export class BaileysConnection implements WhatsAppConnection {
     return adaptSocket(this.sock, this.options.logger).requestPairingCode(phone);
   }
 
-  // ---- ending ---------------------------------------------------------------------------------
-
   async logout(): Promise<void> {
     this.requireOnline();
     const sock = this.sock!;
@@ -152,8 +151,6 @@ export class BaileysConnection implements WhatsAppConnection {
     await this.options.authStore.flush(this.sessionId);
     if (wasRunning) this.emitStatus({ status: 'offline', reason: 'closed' });
   }
-
-  // ---- socket lifecycle -----------------------------------------------------------------------
 
   private requireOnline(): LiveCalls {
     if (this.stopped || !this.live) throw new AppError('not_implemented', 'session is offline');

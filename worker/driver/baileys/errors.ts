@@ -27,7 +27,7 @@ const SERVER_CODES: Record<number, ErrorCode> = {
   429: 'rate_limited', // rate-overlimit
 };
 
-const SERVER_MESSAGES: Record<ErrorCode, string> = {
+const MESSAGES: Record<ErrorCode, string> = {
   validation_error: 'WhatsApp rejected the request',
   not_found: 'not found on WhatsApp, or hidden by privacy settings',
   timeout: 'WhatsApp did not answer in time',
@@ -43,7 +43,7 @@ const SERVER_MESSAGES: Record<ErrorCode, string> = {
 const CONNECTION_GONE = new Set<number>([DisconnectReason.connectionClosed, DisconnectReason.connectionReplaced, DisconnectReason.loggedOut]);
 
 function appError(code: ErrorCode, cause: BoomLike | Error, details: Record<string, unknown> = {}): AppError {
-  const error = new AppError(code, SERVER_MESSAGES[code], { ...details, reason: cause.message });
+  const error = new AppError(code, MESSAGES[code], { ...details, reason: cause.message });
   (error as Error & { cause?: unknown }).cause = cause;
   return error;
 }
@@ -71,7 +71,7 @@ export function mapBaileysError(err: unknown): AppError {
   }
   if (err instanceof Error && /^Connection Closed$/i.test(err.message)) return appError('not_implemented', err);
   // Not from Baileys' protocol layer (a bug, a driver failure): its text stays in the logs, not in the answer.
-  const error = new AppError('internal', SERVER_MESSAGES.internal);
+  const error = new AppError('internal', MESSAGES.internal);
   (error as Error & { cause?: unknown }).cause = err;
   return error;
 }

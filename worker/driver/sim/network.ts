@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../../../shared/errors.js';
-import { isLid, normalizeUserJid, phoneOfJid, phoneToJid } from '../../../shared/jid.js';
+import { isLid, normalizeUserJid, phoneOfJid } from '../../../shared/jid.js';
 import {
   FALLIBLE_OPERATIONS,
   type SimAccount,
@@ -122,5 +122,3 @@ export function syntheticIdentity(sessionId: string): { phone: string; lid: stri
     Array.from(digest.subarray(offset, offset + count), (byte) => String(byte % 10)).join('');
   return { phone: `99${digits(0, 10)}`, lid: `9${digits(10, 14)}@lid` };
 }
-
-export const accountJid = (account: SimAccount) => phoneToJid(account.phone);

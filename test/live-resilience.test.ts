@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { Queue } from 'bullmq';
+import { shardOf } from '../shared/shards.js';
+import { SimStateStore } from '../worker/driver/sim/state-store.js';
+import { newTenant, type Tenant } from './support/fixtures.js';
+import { testEnv } from './support/hooks.js';
+import { call, get } from './support/http.js';
+import { freePort, waitFor, type GatewayProcess } from './support/processes.js';
+import { leaseHolders, newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
+
+const uniq = () => Math.random().toString(36).slice(2, 10);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function account(name: string) {
+  const phone = newPhone();
+  return { phone, lid: `9${phone}@lid`, name, about: `about ${name}` };
+}
+
+/** Tenants whose sessions are paired sim accounts, spread over the shards. */
+async function pairedTenants(count: number) {
+  const tenants: Tenant[] = [];
+  const accounts = [];
+  const sessions: Record<string, { phone: string; paired: boolean }> = {};
+  for (let i = 0; i < count; i++) {
+    const t = await newTenant({ sessionId: `sess_res_${uniq()}` });
+    const a = account(`owner ${i}`);
+    tenants.push(t);
+    accounts.push(a);
+    sessions[t.sessionId] = { phone: a.phone, paired: true };
+  }
+  return { tenants, accounts, sessions };
+}
+
+describe('live operations under failure (real worker processes)', function () {
+  this.timeout(120_000);
+  let workers: GatewayProcess[] = [];
+
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    workers = [];
+    // Let the killed workers' leases lapse so the next scenario starts from free shards.
+    await testEnv.redis.del(...Array.from({ length: 16 }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`), `${testEnv.redisPrefix}:workers`, `${testEnv.redisPrefix}:workers:shards`);
+  });
+
+  describe('timeouts', () => {
+    it('answers 504 timeout when the worker does not answer in time, and never runs the expired block later', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(1);
+      const t = tenants[0]!;
+      const target = account('target');
+      const world = writeSimWorld(`slow-${uniq()}`, {
+        accounts: [...accounts, target],
+        operations: { fetchAbout: { latencyMs: 2_500 } },
+        sessions,
+      });
+      workers.push(testEnv.startWorker(world, { WORKER_CONCURRENCY: '1' }, `slow-${uniq()}`));
+      await waitUntilOnline([t.sessionId]);
+      const api = await testEnv.startApi({ LIVE_TIMEOUT_MS: '1000' }, `api-timeout-${uniq()}`);
+
+      // The slow about occupies the worker's only slot; the block waits behind it past its deadline.
+      const about = call('GET', `/api/v1/sessions/${t.sessionId}/contacts/${target.phone}@s.whatsapp.net/about`, { token: t.tokens.read, baseUrl: api.baseUrl });
+      await sleep(200);
+      const block = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/${target.phone}@s.whatsapp.net/block`, { token: t.tokens.send, baseUrl: api.baseUrl });
+      assert.equal(block.status, 504);
+      assert.equal(block.body.error.code, 'timeout');
+      assert.equal((await about).status, 504);
+
+      // Once the slow about has finished the worker is free: the block is either gone from the
+      // queue (the api removed it on timeout) or was taken and dropped as expired.
+      await sleep(3_500);
+      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(t.sessionId, 16)}}`, connection: testEnv.redis });
+      const blockJobs = (await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed'])).filter((j) => j.data.op === 'contacts.block' && j.data.sessionId === t.sessionId);
+      for (const job of blockJobs) assert.equal(job.returnvalue?.error?.code, 'timeout', 'an expired block job is answered timeout, not run');
+      const blocked = await new SimStateStore(testEnv.redis, testEnv.redisPrefix).blocklist(t.sessionId);
+      assert.deepEqual(blocked, [], 'the block must never run after its caller was told it timed out');
+      await queue.close();
+      await api.process.stop();
+    });
+  });
+
+  describe('shard ownership', () => {
+    it('balances 16 shards 8/8 over two workers, and about 5–6 each when a third joins, without restarts', async () => {
+      const world = writeSimWorld(`balance-${uniq()}`, {});
+      const env = { LEASE_TTL_MS: '3000' };
+      workers.push(testEnv.startWorker(world, env, `bal-a-${uniq()}`), testEnv.startWorker(world, env, `bal-b-${uniq()}`));
+      await waitFor(async () => {
+        const counts = [...(await leaseHolders()).values()];
+        return counts.length === 2 && counts.every((c) => c === 8);
+      }, 'an 8/8 split', 30_000);
+      workers.push(testEnv.startWorker(world, env, `bal-c-${uniq()}`));
+      await waitFor(async () => {
+        const holders = await leaseHolders();
+        const counts = [...holders.values()];
+        return counts.length === 3 && counts.reduce((a, b) => a + b, 0) === 16 && counts.every((c) => c >= 5 && c <= 6);
+      }, 'a 5–6 each split', 30_000);
+      assert.ok(workers.every((w) => w.running), 'no worker restarted');
+    });
+
+    it('hands shards over at once on SIGTERM, without waiting for the lease TTL', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(6);
+      const world = writeSimWorld(`term-${uniq()}`, { accounts, sessions });
+      const env = { LEASE_TTL_MS: '60000' };
+      const [a, b] = [testEnv.startWorker(world, env, `term-a-${uniq()}`), testEnv.startWorker(world, env, `term-b-${uniq()}`)];
+      workers.push(a, b);
+      await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 60_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId));
+      assert.equal(await a.stop('SIGTERM'), 0, 'graceful exit code');
+      // With a 60 s TTL, only a released lease can be taken this quickly.
+      await waitFor(async () => (await leaseHolders()).size === 1 && [...(await leaseHolders()).values()][0] === 16, 'the other worker to own all 16 shards', 20_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId), 20_000);
+      for (const t of tenants) {
+        const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, t.tokens.read);
+        assert.equal(res.status, 200);
+      }
+    });
+
+    it('survives kill -9 of a worker mid-load: every request is answered in time and the shards are taken over', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(8);
+      const world = writeSimWorld(`kill-${uniq()}`, { accounts, sessions, latencyMs: { min: 5, max: 50 } });
+      const env = { LEASE_TTL_MS: '5000' };
+      const [a, b] = [testEnv.startWorker(world, env, `kill-a-${uniq()}`), testEnv.startWorker(world, env, `kill-b-${uniq()}`)];
+      workers.push(a, b);
+      await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 30_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId));
+      const timeoutMs = 3_000;
+      const api = await testEnv.startApi({ LIVE_TIMEOUT_MS: String(timeoutMs) }, `api-kill-${uniq()}`);
+
+      const outcomes: { status: number; ms: number }[] = [];
+      let stop = false;
+      const client = async (n: number) => {
+        for (let i = 0; !stop; i++) {
+          const t = tenants[(n + i) % tenants.length]!;
+          const started = Date.now();
+          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, { token: t.tokens.read, baseUrl: api.baseUrl });
+          outcomes.push({ status: res.status, ms: Date.now() - started });
+        }
+      };
+      const load = Promise.all(Array.from({ length: 16 }, (_, n) => client(n)));
+      await sleep(1_500);
+      const killedAt = Date.now();
+      await b.stop('SIGKILL');
+      await waitFor(async () => (await leaseHolders()).size === 1 && [...(await leaseHolders()).values()][0] === 16, 'the survivor to take every shard', 15_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId), Math.max(1_000, 15_000 - (Date.now() - killedAt)));
+      await sleep(1_000);
+      stop = true;
+      await load;
+
+      assert.ok(outcomes.length > 50, `load ran (${outcomes.length} requests)`);
+      const unexpected = outcomes.filter((o) => ![200, 501, 504].includes(o.status));
+      assert.deepEqual(unexpected, [], 'every answer is a result, 501 or 504');
+      const late = outcomes.filter((o) => o.ms > timeoutMs + 1_000);
+      assert.deepEqual(late, [], 'no request waited longer than LIVE_TIMEOUT_MS + 1 s');
+      assert.ok(outcomes.slice(-16).every((o) => o.status === 200), 'after the takeover the sessions answer again');
+      await api.process.stop();
+    });
+  });
+
+  describe('Redis outage', () => {
+    let redis: ChildProcess | undefined;
+    afterEach(() => {
+      redis?.kill('SIGKILL');
+    });
+
+    async function startRedis(port: number): Promise<ChildProcess> {
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      await waitFor(async () => {
+        const { Redis } = await import('ioredis');
+        const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on('error', () => undefined);
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } finally {
+          probe.disconnect();
+        }
+      }, 'redis to start', 10_000);
+      return child;
+    }
+
+    it('answers 503 for live operations while Redis is down, keeps stored endpoints working, and recovers without a restart', async () => {
+      const port = await freePort();
+      redis = await startRedis(port);
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      const { tenants, accounts, sessions } = await pairedTenants(1);
+      const t = tenants[0]!;
+      const world = writeSimWorld(`redis-${uniq()}`, { accounts, sessions });
+      workers.push(testEnv.startWorker(world, { REDIS_URL: redisUrl, LEASE_TTL_MS: '3000' }, `redis-w-${uniq()}`));
+      const api = await testEnv.startApi({ REDIS_URL: redisUrl, LIVE_TIMEOUT_MS: '3000' }, `api-redis-${uniq()}`);
+      const about = () => call('GET', `/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, { token: t.tokens.read, baseUrl: api.baseUrl });
+      await waitFor(async () => (await about()).status === 200, 'the session to answer', 20_000);
+
+      redis.kill('SIGTERM');
+      await once(redis, 'exit');
+      const down = await waitFor(async () => {
+        const res = await about();
+        return res.status === 503 ? res : undefined;
+      }, 'live operations to answer 503', 10_000);
+      assert.equal(down.body.error.code, 'unavailable');
+      const stored = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl: api.baseUrl });
+      assert.equal(stored.status, 200);
+      const ready = await call('GET', '/readyz', { baseUrl: api.baseUrl });
+      assert.equal(ready.status, 503);
+
+      redis = await startRedis(port);
+      await waitFor(async () => (await about()).status === 200, 'live operations to recover', 40_000);
+      assert.equal((await call('GET', '/readyz', { baseUrl: api.baseUrl })).status, 200);
+      await api.process.stop();
+    });
+  });
+});
