@@ -6,6 +6,10 @@ import { authenticate } from './auth/authenticate.js';
 import { ApiKeyVerifier } from './auth/api-key-verifier.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { registerStoredContactRoutes } from './contacts/contact-routes.js';
+import { checkBatchBodyParsers } from './batches/check-batch-body.js';
+import { CheckBatchQueue } from './batches/check-batch-queue.js';
+import { registerCheckBatchRoutes } from './batches/check-batch-routes.js';
+import { CheckBatchStore } from './batches/check-batch-store.js';
 import { registerLiveContactRoutes } from './live/live-routes.js';
 import type { LiveClient } from './live/live-client.js';
 import { ContactStore } from './contacts/contact-store.js';
@@ -21,6 +25,14 @@ import { SessionViews } from './sessions/session-views.js';
 import { AdminService } from './admin/admin-service.js';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/redis-keys.js';
+import { AdminAccess } from './bull-board/admin-access.js';
+import { registerAdminRoutes, BULL_BOARD_PATH } from './bull-board/admin-routes.js';
+import { AdminSessionCodec } from './bull-board/admin-session.js';
+import { organizationRateLimit } from './http/rate-limit.js';
+import type { ApiMetrics } from './metrics/api-metrics.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { metricsEndpoint } from './metrics/metrics-endpoint.js';
+import type { WatchedQueue } from './queues/watched-queues.js';
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +41,9 @@ export interface AppDeps {
   live: LiveClient;
   redis: Redis;
   keys: RedisKeys;
+  metrics: ApiMetrics;
+  /** The queues Bull Board shows (every shard's live queue and the batch queue). */
+  queues: readonly WatchedQueue[];
   readiness: () => Promise<Record<string, boolean>>;
 }
 
@@ -44,7 +59,10 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.disable('x-powered-by');
   app.set('trust proxy', true);
   app.set('query parser', 'simple');
+  const api = new ApiRouter();
   app.use(requestLogging(logger));
+  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH] }));
+  app.use(checkBatchBodyParsers());
   app.use(express.json({ limit: '2mb' }));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
@@ -53,8 +71,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
+  app.get('/metrics', metricsEndpoint(deps.metrics.registry, config.metrics.token));
 
-  const api = new ApiRouter();
   const sessions = new SessionAccess(db);
   const cursors = new CursorCodec(config.cursorSecret);
   registerSessionRoutes(api, {
@@ -67,6 +85,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     keys: deps.keys,
     db,
   });
+  registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
 
@@ -76,7 +95,9 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const apiKeys = new ApiKeyVerifier(db, config.apiKeys, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
+  registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin), deps.queues);
   app.use('/api', authenticate(apiKeys, jwts));
+  app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));
   app.use(api.router);
 
   app.use(notFoundHandler);

@@ -7,6 +7,8 @@ import { createRedis, pingWithin } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { createApp } from './app.js';
 import { LiveClient } from './live/live-client.js';
+import { ApiMetrics } from './metrics/api-metrics.js';
+import { closeWatchedQueues, watchedQueues } from './queues/watched-queues.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
@@ -17,7 +19,9 @@ redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
 const subscriber = createRedis(config.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
 subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
 const keys = new RedisKeys(config.redis.prefix);
-const live = new LiveClient(config, keys, redis, subscriber, logger);
+const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
+const metrics = new ApiMetrics(queues, logger);
+const live = new LiveClient(config, keys, redis, subscriber, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 void live.start();
 
 const connection = connectWithRetry(db, logger);
@@ -28,6 +32,8 @@ const { app, apiKeys } = createApp({
   live,
   redis,
   keys,
+  metrics,
+  queues,
   readiness: async () => {
     const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);
     return { mysql, redis: redisUp };
@@ -53,6 +59,7 @@ async function shutdown(signal: string): Promise<void> {
   connection.stop();
   await apiKeys.stop().catch(() => undefined);
   await live.stop();
+  await closeWatchedQueues(queues);
   await Promise.allSettled([db.isInitialized ? db.destroy() : Promise.resolve(), redis.quit(), subscriber.quit()]);
   logger.info('bye');
   process.exit(0);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseCapabilities, type Capability } from './capabilities.js';
 
@@ -56,6 +57,32 @@ const envSchema = z.object({
   API_KEY_CACHE_MS: intFrom(0),
   API_KEY_TOUCH_INTERVAL_MS: intFrom(60_000, 1000),
   CURSOR_SECRET: z.string().min(16).default('change-me-cursor-secret-please'),
+
+  /** Numbers per onWhatsApp query in a bulk check. */
+  BATCH_CHUNK_SIZE: intFrom(50, 1),
+  /** Numbers a session may check per minute in bulk, across all workers; 0 lifts the limit. */
+  BATCH_RATE_PER_MINUTE: intFrom(60),
+  /** Batches one worker runs at once per owned shard. */
+  BATCH_CONCURRENCY: intFrom(4, 1),
+  /** How often a batch waiting for its session looks again. */
+  BATCH_SESSION_POLL_MS: intFrom(5_000, 50),
+  /** First pause after WhatsApp answers rate-overlimit (doubles on each repeat, up to 32×) or a server error. */
+  BATCH_BACKOFF_MS: intFrom(60_000, 10),
+  /** A chunk failing this many times in a row (server errors, not rate limits or disconnects) fails the batch. */
+  BATCH_MAX_FAILURES: intFrom(10, 1),
+
+  /** Requests per minute per organization on /api/*, counted in Redis; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: intFrom(600),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** HMAC key of the Bull Board session cookie; unset, a random key per process (one api instance only). */
+  ADMIN_SESSION_SECRET: z.string().min(32).optional(),
+  ADMIN_SESSION_TTL_MS: intFrom(12 * 3600_000, 60_000),
+  /** Operator credentials for Bull Board (login form or HTTP Basic); both unset disables them. */
+  ADMIN_USER: z.string().min(1).optional(),
+  ADMIN_PASSWORD: z.string().min(12).optional(),
+  /** Organizations whose `manage` callers may open Bull Board; empty admits every organization's. */
+  ADMIN_ORGANIZATIONS: list(''),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -85,6 +112,15 @@ export interface Config {
     | undefined;
   apiKeys: { cacheMs: number; touchIntervalMs: number };
   cursorSecret: string;
+  batches: { chunkSize: number; ratePerMinute: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number };
+  rateLimit: { perMinute: number };
+  metrics: { token: string | undefined };
+  admin: {
+    sessionSecret: string;
+    sessionTtlMs: number;
+    basic: { user: string; password: string } | undefined;
+    organizations: string[];
+  };
 }
 
 export class ConfigError extends Error {}
@@ -97,6 +133,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if ((e.ADMIN_USER === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('invalid configuration:\n  ADMIN_USER and ADMIN_PASSWORD must be set together');
+  }
   let roleCapabilities: Record<string, Capability[]>;
   try {
     roleCapabilities = parseRoleMap(e.JWT_ROLE_CAPABILITIES);
@@ -128,5 +167,22 @@ export function loadConfig(env: Env = process.env): Config {
       : undefined,
     apiKeys: { cacheMs: e.API_KEY_CACHE_MS, touchIntervalMs: e.API_KEY_TOUCH_INTERVAL_MS },
     cursorSecret: e.CURSOR_SECRET,
+    batches: {
+      chunkSize: e.BATCH_CHUNK_SIZE,
+      ratePerMinute: e.BATCH_RATE_PER_MINUTE,
+      concurrency: e.BATCH_CONCURRENCY,
+      sessionPollMs: e.BATCH_SESSION_POLL_MS,
+      backoffMs: e.BATCH_BACKOFF_MS,
+      maxFailures: e.BATCH_MAX_FAILURES,
+    },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE },
+    metrics: { token: e.METRICS_TOKEN },
+    admin: {
+      // A random key keeps cookies unforgeable when none is configured; they then hold on this instance only.
+      sessionSecret: e.ADMIN_SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+      sessionTtlMs: e.ADMIN_SESSION_TTL_MS,
+      basic: e.ADMIN_USER !== undefined && e.ADMIN_PASSWORD !== undefined ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
+      organizations: e.ADMIN_ORGANIZATIONS,
+    },
   };
 }

@@ -12,11 +12,17 @@ export class RedisKeys {
 
   readonly liveQueueName = 'live';
 
-  batchQueuePrefix(): string {
-    return `${this.prefix}:{batch}`;
+  /** BullMQ prefix for a shard's bulk-check queue: batches follow the shard lease like live jobs. */
+  batchQueuePrefix(shard: number): string {
+    return `${this.prefix}:{batch-${shard}}`;
   }
 
   readonly batchQueueName = 'batch';
+
+  /** Token bucket pacing a session's bulk number checks, shared by every worker. */
+  batchRateBucket(sessionId: string): string {
+    return `${this.prefix}:batch-rate:${sessionId}`;
+  }
 
   /** Written by the owning worker, with a TTL, while the session's WhatsApp connection is open. */
   presence(sessionId: string): string {

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { createDataSource } from '../shared/db/data-source.js';
 import { ContactIngestor } from '../worker/ingest/contact-ingestor.js';
-import { newTenant, type Tenant } from './support/fixtures.js';
+import { newTenant } from './support/fixtures.js';
 import { get } from './support/http.js';
 import { testEnv } from './support/hooks.js';
 
@@ -545,6 +545,16 @@ describe('Contact ingestion (worker → MySQL)', () => {
       assert.deepEqual((await contacts(sessionId)).map((r) => r.name), ['Alice']);
     });
 
+    it("keeps each session's people apart when sessions ingest at the same time", async () => {
+      const a = await ingesting();
+      const b = await ingesting();
+      a.ev.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice' }]);
+      b.ev.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alicia' }, { id: lid(2), name: 'Bob' }]);
+      await Promise.all([a.flush(), b.flush()]);
+      assert.deepEqual((await contacts(a.sessionId)).map((r) => r.name), ['Alice']);
+      assert.deepEqual((await contacts(b.sessionId)).map((r) => r.name), ['Alicia', 'Bob']);
+    });
+
     it('ingests what Baileys releases from its event buffer as one consolidated map', async () => {
       const s = await ingesting();
       s.ev.buffer();
@@ -592,10 +602,8 @@ describe('Contact ingestion (worker → MySQL)', () => {
   });
 
   describe('history sync and the stored API', () => {
-    let t: Tenant;
-
     it('lists exactly the people of the synced direct chats and groups', async () => {
-      t = await newTenant();
+      const t = await newTenant();
       const s = await ingesting(t.sessionId);
       await s.emit('messaging-history.set', {
         chats: [

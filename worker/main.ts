@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { loadConfig } from '../shared/config.js';
 import { connectWithRetry } from '../shared/db/connect.js';
@@ -6,6 +7,7 @@ import { createDataSource } from '../shared/db/data-source.js';
 import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
+import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
 import { ContactIngestor } from './ingest/contact-ingestor.js';
@@ -36,6 +38,7 @@ const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCo
 const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length });
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
+const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger });
 const leases = new ShardLeases(
   redis,
   keys,
@@ -43,10 +46,11 @@ const leases = new ShardLeases(
   {
     acquire: async (shard) => {
       consumers.start(shard);
+      batches.start(shard);
       await sessions.startShard(shard);
     },
     release: async (shard) => {
-      await consumers.stop(shard);
+      await Promise.all([consumers.stop(shard), batches.stop(shard)]);
       await sessions.stopShard(shard);
     },
   },
@@ -59,6 +63,8 @@ control.on('error', (err) => logger.debug({ err: err.message }, 'redis control s
 control.on('message', () => void sessions.reconcile());
 void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
+// Leases are Redis commands that fail fast; start claiming once Redis has answered.
+if (redis.status !== 'ready') await once(redis, 'ready');
 sessions.start();
 leases.start();
 const health = config.worker.metricsPort

@@ -7,6 +7,8 @@ export class WorkerMetrics {
   readonly sessionsOnline: Gauge;
   readonly shardsOwned: Gauge;
   readonly ingestedRows: Counter<'kind'>;
+  /** Batch throughput: the batch worker adds each chunk's size once its results are stored. */
+  readonly batchNumbersChecked: Counter;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -35,5 +37,10 @@ export class WorkerMetrics {
       },
     });
     this.ingestedRows = new Counter({ name: 'wag_ingested_rows_total', help: 'Rows written by ingestion, by kind', labelNames: ['kind'], registers: [this.registry] });
+    this.batchNumbersChecked = new Counter({
+      name: 'wag_batch_numbers_checked_total',
+      help: 'Phone numbers of bulk check batches checked on this worker (results stored)',
+      registers: [this.registry],
+    });
   }
 }

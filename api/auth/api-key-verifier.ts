@@ -1,14 +1,33 @@
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
-import { ApiKey } from '../../shared/db/entities/api-key.js';
-import { StoreUnavailableError } from '../../shared/db/unavailable.js';
+import type { ApiKey } from '../../shared/db/entities/api-key.js';
+import { poolQuery } from '../../shared/db/pool-query.js';
+import { capabilityList, nullableEpochMs } from '../../shared/db/transformers.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { parseApiKeyToken, secretMatches } from './api-key-tokens.js';
 import type { Principal } from './principal.js';
 
+type VerifiableKey = Pick<ApiKey, 'id' | 'organizationId' | 'secretHash' | 'capabilities' | 'revokedAt'>;
+
+interface ApiKeyRow {
+  id: string;
+  organization_id: string;
+  secret_hash: string;
+  capabilities: string;
+  revoked_at: number | string | null;
+}
+
+const toVerifiableKey = (r: ApiKeyRow): VerifiableKey => ({
+  id: r.id,
+  organizationId: r.organization_id,
+  secretHash: r.secret_hash,
+  capabilities: capabilityList.from(r.capabilities),
+  revokedAt: nullableEpochMs.from(r.revoked_at),
+});
+
 interface CachedKey {
-  row: ApiKey;
+  row: VerifiableKey;
   expiresAt: number;
 }
 
@@ -47,13 +66,13 @@ export class ApiKeyVerifier {
     return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
   }
 
-  private async load(keyId: string): Promise<ApiKey | null> {
+  private async load(keyId: string): Promise<VerifiableKey | null> {
     const now = Date.now();
     const cached = this.cache.get(keyId);
     if (cached && cached.expiresAt > now) return cached.row;
-    // Repositories need entity metadata, which exists only once MySQL has been reached.
-    if (!this.dataSource.isInitialized) throw new StoreUnavailableError('MySQL is not connected');
-    const row = await this.dataSource.getRepository(ApiKey).findOneBy({ id: keyId });
+    // Straight on the pool: this runs on every request while the cache is off (the default).
+    const [found] = await poolQuery<ApiKeyRow>(this.dataSource, 'SELECT id, organization_id, secret_hash, capabilities, revoked_at FROM api_keys WHERE id = ?', [keyId]);
+    const row = found ? toVerifiableKey(found) : null;
     if (row && this.options.cacheMs > 0) this.cache.set(keyId, { row, expiresAt: now + this.options.cacheMs });
     return row;
   }

@@ -14,16 +14,22 @@ export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefi
   return async (req, res, next) => {
     const header = req.headers.authorization;
     if (!header) throw new AppError('unauthorized', 'missing Authorization: Bearer <token> header');
-    const match = BEARER.exec(header);
-    if (!match) throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>"');
-    const token = match[1]!;
-    let principal: Principal;
-    if (token.startsWith(API_KEY_TOKEN_PREFIX)) principal = await apiKeys.verify(token);
-    else if (JWT_SHAPE.test(token) && jwts) principal = await jwts.verify(token);
-    else throw new AppError('unauthorized', 'token is neither a valid API key nor a login JWT');
-    res.locals.principal = principal;
+    const token = bearerToken(header);
+    if (!token) throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>"');
+    res.locals.principal = await verifyToken(token, apiKeys, jwts);
     next();
   };
+}
+
+export function bearerToken(header: string): string | undefined {
+  return BEARER.exec(header)?.[1];
+}
+
+/** The bearer token check on its own, for callers that receive the token some other way (the admin login form). */
+export async function verifyToken(token: string, apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined): Promise<Principal> {
+  if (token.startsWith(API_KEY_TOKEN_PREFIX)) return apiKeys.verify(token);
+  if (JWT_SHAPE.test(token) && jwts) return jwts.verify(token);
+  throw new AppError('unauthorized', 'token is neither a valid API key nor a login JWT');
 }
 
 export function requireCapability(capability: Capability): RequestHandler {

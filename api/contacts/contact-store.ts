@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { poolQuery } from '../../shared/db/pool-query.js';
 import type { ContactDetail, ContactSummary } from './contact-schemas.js';
 
 export interface ContactListFilter {
@@ -36,7 +37,9 @@ interface MembershipRow {
   last_seen: number | string;
 }
 
-const IN_ANY_GROUP = 'EXISTS (SELECT 1 FROM group_members gm_any WHERE gm_any.contact_id = c.id)';
+// A scalar subquery rather than EXISTS: MariaDB rewrites EXISTS into IN and materialises every
+// membership row of the table for each page; this form stays a per-row index probe on both servers.
+const IN_ANY_GROUP = '(SELECT 1 FROM group_members gm_any WHERE gm_any.contact_id = c.id LIMIT 1) IS NOT NULL';
 const SUMMARY_COLUMNS = 'c.id, c.lid, c.name, c.phone_number, c.business_name, c.dm';
 
 /** `%` and `_` in a search term match themselves, not LIKE wildcards. */
@@ -65,7 +68,9 @@ export class ContactStore {
       where.push('gm.session_id = ?', 'gm.group_jid = ?', 'gm.contact_id > ?');
       args.push(sessionId, filter.group, afterId);
     } else {
-      from = 'contacts c';
+      // Forced: left to itself the optimizer may take a ref on session_id alone and step through
+      // every earlier contact to reach the cursor, so page 2,000 would cost 2,000 times page 1.
+      from = 'contacts c FORCE INDEX (idx_contacts_session_list)';
       where.push('c.session_id = ?', 'c.id > ?');
       args.push(sessionId, afterId);
     }
@@ -86,7 +91,8 @@ export class ContactStore {
     }
     const order = filter.group !== undefined ? 'gm.contact_id' : 'c.id';
     args.push(limit + 1);
-    const rows: SummaryRow[] = await this.db.query(
+    const rows = await poolQuery<SummaryRow>(
+      this.db,
       `SELECT ${SUMMARY_COLUMNS} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`,
       args,
     );
@@ -109,12 +115,14 @@ export class ContactStore {
   async get(sessionId: string, lid: string): Promise<ContactDetail | undefined> {
     // Stored lids are ASCII; a non-ASCII value cannot match, and MySQL refuses to compare it with the ascii column.
     if (!/^[\x20-\x7e]+$/.test(lid)) return undefined;
-    const [row] = (await this.db.query(
+    const [row] = await poolQuery<DetailRow>(
+      this.db,
       `SELECT ${SUMMARY_COLUMNS}, c.phone_jid, c.first_seen_at, c.updated_at FROM contacts c WHERE c.session_id = ? AND c.lid = ?`,
       [sessionId, lid],
-    )) as DetailRow[];
+    );
     if (!row) return undefined;
-    const memberships: MembershipRow[] = await this.db.query(
+    const memberships = await poolQuery<MembershipRow>(
+      this.db,
       `SELECT gm.group_jid, g.subject, gm.role, gm.tag, gm.last_seen
          FROM group_members gm JOIN wa_groups g ON g.session_id = gm.session_id AND g.jid = gm.group_jid
         WHERE gm.contact_id = ? ORDER BY gm.last_seen DESC, gm.group_jid`,

@@ -32,6 +32,7 @@ export class LiveClient {
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly logger: Logger,
+    private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
   ) {
     this.channel = replyChannel(keys, this.instanceId);
     for (let shard = 0; shard < config.shards.count; shard++) {
@@ -59,6 +60,19 @@ export class LiveClient {
   }
 
   async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string): Promise<LiveOutput<N>> {
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return await this.runOnWorker(op, sessionId, input, requestId);
+    } catch (err) {
+      outcome = err instanceof AppError ? err.code : 'internal';
+      throw err;
+    } finally {
+      this.observe(op, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async runOnWorker<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId: string | undefined): Promise<LiveOutput<N>> {
     const online = LIVE_OP_REQUIRES[op] === 'online' ? await this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : 1;
     if (online === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
     const jobId = randomUUID();

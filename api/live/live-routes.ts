@@ -29,7 +29,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const phone = normalizeE164(query.phone)!;
       const result = await deps.live.run('contacts.check', session.id, { phone }, String(req.id));
-      return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: query.phone, ...(result.lid ? { lid: result.lid } : {}) };
+      return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
     },
   });
 

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 
 export interface OwnedSession {
@@ -15,11 +16,11 @@ export class SessionAccess {
   constructor(private readonly db: DataSource) {}
 
   async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
-    const [row] = (await this.db.query('SELECT id, organization_id, status FROM wa_sessions WHERE id = ?', [sessionId])) as {
-      id: string;
-      organization_id: string;
-      status: string;
-    }[];
+    const [row] = await poolQuery<{ id: string; organization_id: string; status: string }>(
+      this.db,
+      'SELECT id, organization_id, status FROM wa_sessions WHERE id = ?',
+      [sessionId],
+    );
     if (!row || row.organization_id !== organizationId) throw new AppError('not_found', 'session not found');
     return { id: row.id, organizationId: row.organization_id, status: row.status };
   }

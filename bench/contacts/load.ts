@@ -1,5 +1,12 @@
 import autocannon from 'autocannon';
 
+/** What one timed round of closed-loop load produced. */
+export interface Round {
+  latencies: number[];
+  failures: number;
+  seconds: number;
+}
+
 export interface LoadResult {
   requests: number;
   rps: number;
@@ -13,35 +20,38 @@ export interface HttpLoad {
   baseUrl: string;
   token: string;
   connections: number;
-  durationS: number;
   /** Called for every request, so a scenario can vary its path (e.g. a different contact each time). */
   nextPath: () => string;
 }
 
 /** Closed-loop HTTP load with autocannon: `connections` clients, each sending its next request on the previous reply. */
-export async function httpLoad(load: HttpLoad): Promise<LoadResult> {
-  const result = await autocannon({
-    url: load.baseUrl,
-    connections: load.connections,
-    duration: load.durationS,
-    headers: { authorization: `Bearer ${load.token}` },
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: load.nextPath() }) }],
+export function httpRound(load: HttpLoad, durationS: number): Promise<Round> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    const instance = autocannon(
+      {
+        url: load.baseUrl,
+        connections: load.connections,
+        duration: durationS,
+        headers: { authorization: `Bearer ${load.token}` },
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: load.nextPath() }) }],
+      },
+      (err, result) => {
+        if (err) return reject(err);
+        resolve({ latencies, failures: result.non2xx + result.errors + result.timeouts, seconds: result.duration });
+      },
+    );
+    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
   });
-  const requests = result['2xx'];
-  return {
-    requests,
-    rps: requests / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.non2xx + result.errors + result.timeouts,
-  };
 }
 
 /**
  * The same closed loop without HTTP: `concurrency` async loops, each awaiting `work()` back to
  * back for `durationS` seconds.
  */
-export async function loopLoad(work: () => Promise<unknown>, concurrency: number, durationS: number): Promise<LoadResult> {
+export async function loopRound(work: () => Promise<unknown>, concurrency: number, durationS: number): Promise<Round> {
   const latencies: number[] = [];
   let failures = 0;
   const started = performance.now();
@@ -58,8 +68,18 @@ export async function loopLoad(work: () => Promise<unknown>, concurrency: number
     }
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const elapsedS = (performance.now() - started) / 1000;
-  return { requests: latencies.length, rps: latencies.length / elapsedS, ...percentiles(latencies), failures };
+  return { latencies, failures, seconds: (performance.now() - started) / 1000 };
+}
+
+export function summarize(rounds: Round[]): LoadResult {
+  const latencies = rounds.flatMap((r) => r.latencies);
+  const seconds = rounds.reduce((s, r) => s + r.seconds, 0);
+  return {
+    requests: latencies.length,
+    rps: latencies.length / seconds,
+    ...percentiles(latencies),
+    failures: rounds.reduce((n, r) => n + r.failures, 0),
+  };
 }
 
 export function percentiles(latencies: number[]): { p50: number; p99: number } {

@@ -11,12 +11,15 @@ import type { Logger } from '../../shared/logger.js';
 import { GROUP_FETCH, INGESTED_EVENTS, readEvent, type IngestSource } from './event-readers.js';
 import { IngestWriter } from './ingest-writer.js';
 import { describeError, SessionIngestQueue } from './session-ingest-queue.js';
+import { WriteSlots } from './write-slots.js';
 
 export interface IngestorOptions {
   /** Rows per multi-row statement. */
   chunkSize?: number;
   /** Operations coalesced into one transaction before a batch is cut. */
   maxOpsPerBatch?: number;
+  /** Ingestion transactions running at once across all sessions. */
+  maxConcurrentWrites?: number;
   /** Attempts per batch for transient database failures. */
   attempts?: number;
   retryDelayMs?: number;
@@ -45,6 +48,7 @@ interface Subscribable {
 export class ContactIngestor {
   private readonly queues = new Map<string, SessionIngestQueue>();
   private readonly writer: IngestWriter;
+  private readonly slots: WriteSlots;
   private readonly now: () => number;
 
   constructor(
@@ -53,6 +57,7 @@ export class ContactIngestor {
     private readonly options: IngestorOptions = {},
   ) {
     this.writer = new IngestWriter(db, options.chunkSize ?? 2000);
+    this.slots = new WriteSlots(options.maxConcurrentWrites ?? 4);
     this.now = options.now ?? Date.now;
   }
 
@@ -112,7 +117,7 @@ export class ContactIngestor {
   private queueOf(sessionId: string): SessionIngestQueue {
     let queue = this.queues.get(sessionId);
     if (!queue) {
-      const created: SessionIngestQueue = new SessionIngestQueue(sessionId, (batch) => this.writer.write(sessionId, batch), this.logger, {
+      const created: SessionIngestQueue = new SessionIngestQueue(sessionId, (batch) => this.slots.run(() => this.writer.write(sessionId, batch)), this.logger, {
         maxOpsPerBatch: this.options.maxOpsPerBatch ?? 20_000,
         attempts: this.options.attempts ?? 3,
         retryDelayMs: this.options.retryDelayMs ?? 100,

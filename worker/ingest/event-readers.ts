@@ -89,7 +89,11 @@ class Reader {
     const carriesData = savedName !== undefined || pushName !== undefined || businessName !== undefined || (person.lid !== undefined && person.pn !== undefined);
     // A contacts.update carrying only a picture change says nothing we store.
     if (requireSomething && !carriesData) return;
-    this.ops.push({ kind: 'person', person, ...defined({ savedName, pushName, businessName }) });
+    const op: IngestOp = { kind: 'person', person };
+    if (savedName !== undefined) op.savedName = savedName;
+    if (pushName !== undefined) op.pushName = pushName;
+    if (businessName !== undefined) op.businessName = businessName;
+    this.ops.push(op);
   }
 
   /** A chat: a direct chat marks the person dm; a group chat names the group and may list members. */
@@ -100,7 +104,7 @@ class Reader {
     if (reading === 'other') return;
     if ('group' in reading) {
       const subject = readText(entry['name']);
-      this.ops.push({ kind: 'group', jid: reading.group, ...defined({ subject }) });
+      this.ops.push(subject === undefined ? { kind: 'group', jid: reading.group } : { kind: 'group', jid: reading.group, subject });
       if (entry['participant'] !== undefined && entry['participant'] !== null) this.historyParticipants(reading.group, entry['participant'], where);
       return;
     }
@@ -122,7 +126,7 @@ class Reader {
       if (person === 'invalid' || person === 'other') return this.problem(`${at}.userJid is not a person's JID`);
       if (role === undefined) return this.problem(`${at}.rank is unknown`);
       const label = isFields(entry['memberLabel']) ? readText(entry['memberLabel']['label']) : undefined;
-      this.ops.push({ kind: 'member', group, person, change: { present: true, role, ...defined({ tag: label }) } });
+      this.ops.push({ kind: 'member', group, person, change: label === undefined ? { present: true, role } : { present: true, role, tag: label } });
     });
   }
 
@@ -138,7 +142,7 @@ class Reader {
     const subject = readText(entry['subject']);
     const participants = entry['participants'] ?? undefined;
     if (subject === undefined && participants === undefined) return;
-    this.ops.push({ kind: 'group', jid, ...defined({ subject }) });
+    this.ops.push(subject === undefined ? { kind: 'group', jid } : { kind: 'group', jid, subject });
     if (participants === undefined) return;
     const listed = this.list(participants, `${where}.participants`);
     const members = listed.map((p, i) => this.participant(p, `${where}.participants[${i}]`));
@@ -172,12 +176,6 @@ class Reader {
     }
     return { person, role };
   }
-}
-
-function defined<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 function readHistorySet(r: Reader, payload: Fields): void {

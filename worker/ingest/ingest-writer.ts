@@ -9,7 +9,7 @@
  */
 import type { DataSource, QueryRunner } from 'typeorm';
 import { phoneOfJid } from '../../shared/jid.js';
-import type { TimedOps } from './ingest-ops.js';
+import type { Role, TimedOps } from './ingest-ops.js';
 import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type NameSource, type Person, type StoredContact } from './ingest-plan.js';
 import { chunks, list, tuples } from './sql-chunks.js';
 
@@ -189,45 +189,94 @@ class BatchWrite {
   }
 
   private async writeMemberships(plans: MembershipPlan[]): Promise<void> {
-    for (const plan of plans) {
-      if (plan.replace) {
-        const keep = plan.staying.map((m) => idOf(m.person));
-        const result = await this.query<Affected>(
-          `DELETE FROM group_members WHERE session_id = ? AND group_jid = ?${keep.length > 0 ? ` AND contact_id NOT IN (${list(keep.length)})` : ''}`,
-          [this.sessionId, plan.group, ...keep],
-        );
-        this.counts.removedMemberships += result.affectedRows ?? 0;
-      }
-      for (const part of chunks(plan.leaving, this.chunkSize)) {
-        const result = await this.query<Affected>(
-          `DELETE FROM group_members WHERE session_id = ? AND group_jid = ? AND contact_id IN (${list(part.length)})`,
-          [this.sessionId, plan.group, ...part.map(idOf)],
-        );
-        this.counts.removedMemberships += result.affectedRows ?? 0;
-      }
+    const ending = new Map<string, Set<number>>();
+    for (const plan of plans) if (plan.leaving.length > 0) ending.set(plan.group, new Set(plan.leaving.map(idOf)));
+    for (const [group, gone] of await this.leaversOfReplacedGroups(plans.filter((p) => p.replace))) {
+      const set = ending.get(group) ?? new Set<number>();
+      for (const id of gone) set.add(id);
+      ending.set(group, set);
     }
-    // Rows differ in which columns they know; each shape gets its own statement.
-    const shapes = new Map<string, unknown[][]>();
+    await this.deleteMemberships(ending);
+
+    // Rows differ in which columns they know; each shape gets its own statement. Sorted in primary
+    // key order so InnoDB appends rather than splitting pages all over the index.
+    const shapes = new Map<string, [string, number, string | null, Role | undefined, number][]>();
     for (const plan of plans) {
       for (const m of plan.staying) {
         const shape = `${m.role !== undefined ? 'role' : ''}|${m.tag !== undefined ? 'tag' : ''}`;
         let rows = shapes.get(shape);
         if (!rows) shapes.set(shape, (rows = []));
-        rows.push([this.sessionId, plan.group, idOf(m.person), m.tag ?? null, m.role ?? 'member', m.lastSeen]);
+        rows.push([plan.group, idOf(m.person), m.tag ?? null, m.role, m.lastSeen]);
       }
     }
     for (const [shape, rows] of shapes) {
+      rows.sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1));
       const [role, tag] = shape.split('|');
       const updates = [role ? 'role = VALUES(role)' : '', tag ? 'tag = VALUES(tag)' : '', 'last_seen = GREATEST(last_seen, VALUES(last_seen))'].filter(Boolean);
       for (const part of chunks(rows, this.chunkSize)) {
         await this.query(
           `INSERT INTO group_members (session_id, group_jid, contact_id, tag, role, last_seen) VALUES ${tuples(part.length, 6)}
            ON DUPLICATE KEY UPDATE ${updates.join(', ')}`,
-          part.flat(),
+          part.flatMap(([group, contactId, tagValue, roleValue, lastSeen]) => [this.sessionId, group, contactId, tagValue, roleValue ?? 'member', lastSeen]),
         );
         this.counts.memberships += part.length;
       }
     }
+  }
+
+  /** Stored members of fully listed groups who are not on the list, read in a few statements. */
+  private async leaversOfReplacedGroups(plans: MembershipPlan[]): Promise<Map<string, number[]>> {
+    const leavers = new Map<string, number[]>();
+    const staying = new Map(plans.map((p) => [p.group, new Set(p.staying.map((m) => idOf(m.person)))]));
+    // Cut the group list so each read returns roughly a few chunks of rows.
+    const batches: string[][] = [[]];
+    let expected = 0;
+    for (const plan of plans) {
+      if (expected > this.chunkSize * 4) {
+        batches.push([]);
+        expected = 0;
+      }
+      batches[batches.length - 1]!.push(plan.group);
+      expected += plan.staying.length;
+    }
+    for (const groupJids of batches.filter((b) => b.length > 0)) {
+      const rows = await this.query<{ group_jid: string; contact_id: number | string }[]>(
+        `SELECT group_jid, contact_id FROM group_members WHERE session_id = ? AND group_jid IN (${list(groupJids.length)})`,
+        [this.sessionId, ...groupJids],
+      );
+      for (const row of rows) {
+        const id = Number(row.contact_id);
+        if (staying.get(row.group_jid)?.has(id)) continue;
+        let gone = leavers.get(row.group_jid);
+        if (!gone) leavers.set(row.group_jid, (gone = []));
+        gone.push(id);
+      }
+    }
+    return leavers;
+  }
+
+  /** Deletes (group, contact) memberships, several groups per statement. */
+  private async deleteMemberships(ending: Map<string, Set<number>>): Promise<void> {
+    let clauses: string[] = [];
+    let params: unknown[] = [];
+    let rows = 0;
+    const flush = async () => {
+      if (clauses.length === 0) return;
+      const result = await this.query<Affected>(`DELETE FROM group_members WHERE session_id = ? AND (${clauses.join(' OR ')})`, [this.sessionId, ...params]);
+      this.counts.removedMemberships += result.affectedRows ?? 0;
+      clauses = [];
+      params = [];
+      rows = 0;
+    };
+    for (const [group, ids] of ending) {
+      for (const part of chunks([...ids], this.chunkSize)) {
+        if (rows + part.length > this.chunkSize) await flush();
+        clauses.push(`(group_jid = ? AND contact_id IN (${list(part.length)}))`);
+        params.push(group, ...part);
+        rows += part.length;
+      }
+    }
+    await flush();
   }
 }
 

@@ -2,7 +2,7 @@
  * Defensive readers for the fields of Baileys payloads. Nothing here trusts a type annotation:
  * payloads come from the network (or a simulator) and any field may be missing or of another type.
  */
-import { isGroupJid, jidKind, normalizeUserJid, phoneToJid } from '../../shared/jid.js';
+import { GROUP_SERVER, isGroupJid, isLid, isUserJid, LID_SERVER, normalizeUserJid, phoneToJid, USER_SERVER } from '../../shared/jid.js';
 import type { PersonRef, Role } from './ingest-ops.js';
 
 /** The widest text any ingested column holds (names, business names, subjects, tags). */
@@ -33,19 +33,21 @@ export function readJid(value: unknown): JidReading {
   if (typeof value !== 'string') return 'invalid';
   const at = value.indexOf('@');
   if (at <= 0) return 'invalid';
-  const jid = normalizeUserJid(value);
-  switch (jidKind(jid)) {
-    case 'lid':
-      return { lid: jid };
-    case 'user':
-      return { pn: jid };
-    case 'group':
-      return { group: jid };
-    default: {
-      const server = value.slice(at + 1);
-      // A known server with a user part that does not parse is a broken JID, not another kind.
-      return server === 's.whatsapp.net' || server === 'lid' || server === 'g.us' ? 'invalid' : 'other';
+  const server = value.slice(at + 1);
+  // Dispatch on the server first: history syncs carry hundreds of thousands of JIDs.
+  switch (server) {
+    case LID_SERVER: {
+      const jid = value.includes(':') ? normalizeUserJid(value) : value;
+      return isLid(jid) ? { lid: jid } : 'invalid';
     }
+    case USER_SERVER: {
+      const jid = value.includes(':') ? normalizeUserJid(value) : value;
+      return isUserJid(jid) ? { pn: jid } : 'invalid';
+    }
+    case GROUP_SERVER:
+      return isGroupJid(value) ? { group: value } : 'invalid';
+    default:
+      return 'other';
   }
 }
 

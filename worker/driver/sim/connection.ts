@@ -10,6 +10,7 @@ import { AppError } from '../../../shared/errors.js';
 import { isGroupJid, jidKind, normalizeE164, phoneToJid } from '../../../shared/jid.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { ConnectionUpdate, NumberCheck, WhatsAppConnection } from '../driver.js';
+import type { SimCallLog } from './call-log.js';
 import type { SimControlMessage } from './control.js';
 import { sampleLatency, syntheticIdentity, type SimNetwork } from './network.js';
 import { groupMetadata, historySync, memberTagUpdates } from './payloads.js';
@@ -22,6 +23,8 @@ type Status = ConnectionUpdate['status'];
 export interface SimConnectionContext {
   network: SimNetwork;
   store: SimStateStore;
+  /** Counts onWhatsApp queries for tests and benchmarks (call-log.ts). */
+  callLog?: SimCallLog;
   logger?: Logger;
   /** Called once when the connection is closed, so the driver forgets it. */
   onClosed(connection: SimConnection): void;
@@ -80,6 +83,7 @@ export class SimConnection implements WhatsAppConnection {
       if (normalized === undefined) throw new AppError('validation_error', `not an E.164 phone number: ${phone}`, { phone });
       return normalized;
     });
+    if (!this.closed && this.current === 'online') await this.ctx.callLog?.onWhatsApp(this.sessionId, digits);
     return this.live('onWhatsApp', () =>
       digits.map((phone): NumberCheck => {
         const account = this.ctx.network.accountByPhone(phone);

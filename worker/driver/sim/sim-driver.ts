@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { WhatsAppDriver } from '../driver.js';
+import { SimCallLog } from './call-log.js';
 import { simControlChannel, simControlMessageSchema } from './control.js';
 import { SimConnection } from './connection.js';
 import { SimNetwork } from './network.js';
@@ -29,6 +30,7 @@ export class SimDriver implements WhatsAppDriver {
   readonly kind = 'sim' as const;
   readonly network: SimNetwork;
   private readonly store: SimStateStore;
+  private readonly callLog: SimCallLog;
   private readonly connections = new Map<string, SimConnection>();
   private subscriber: Redis | undefined;
   private subscribed: Promise<void> | undefined;
@@ -37,6 +39,7 @@ export class SimDriver implements WhatsAppDriver {
   constructor(private readonly options: SimDriverOptions) {
     this.network = new SimNetwork(options.world);
     this.store = new SimStateStore(options.redis, options.prefix);
+    this.callLog = new SimCallLog(options.redis, options.prefix);
   }
 
   async connect(sessionId: string): Promise<SimConnection> {
@@ -47,6 +50,7 @@ export class SimDriver implements WhatsAppDriver {
     const connection = new SimConnection(sessionId, {
       network: this.network,
       store: this.store,
+      callLog: this.callLog,
       ...(this.options.logger ? { logger: this.options.logger } : {}),
       onClosed: (closed) => {
         if (this.connections.get(sessionId) === closed) this.connections.delete(sessionId);

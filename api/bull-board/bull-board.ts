@@ -1,0 +1,18 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { RequestHandler } from 'express';
+import type { WatchedQueue } from '../queues/watched-queues.js';
+
+/** Bull Board's own Express app, serving the given queues under `basePath`. */
+export function bullBoardRouter(queues: readonly WatchedQueue[], basePath: string): RequestHandler {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({
+    // Bull Board keys queues by name and every shard's queue is called `live`: the adapter prefix makes each unique.
+    queues: queues.map((w) => new BullMQAdapter(w.queue, { displayName: w.label, prefix: w.shard === undefined ? '' : `shard-${w.shard}.` })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'WhatsApp Gateway' } },
+  });
+  return serverAdapter.getRouter() as RequestHandler;
+}

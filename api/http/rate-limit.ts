@@ -1,0 +1,58 @@
+import type { RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { within } from '../../shared/within.js';
+import { principalOf } from '../auth/authenticate.js';
+
+const WINDOW_SECONDS = 60;
+/** A request never waits longer than this on the limiter; past it, it is let through. */
+const REDIS_BUDGET_MS = 250;
+
+/**
+ * Requests per minute per organization, counted in Redis so every api instance draws on the same
+ * budget (a fixed window that starts with the organization's first request). Runs after
+ * authentication. While Redis is unreachable requests are let through: stored endpoints must keep
+ * working without Redis, and the limit guards capacity, not access.
+ */
+export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
+  if (perMinute <= 0) return (_req, _res, next) => next();
+  const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true });
+  const policy = `${perMinute};w=${WINDOW_SECONDS}`;
+  let failingOpen = false;
+
+  return async (req, res, next) => {
+    const organizationId = principalOf(res.locals).organizationId;
+    let verdict: RateLimiterRes;
+    try {
+      verdict = await within(limiter.consume(organizationId), REDIS_BUDGET_MS);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        setRateLimitHeaders(res, perMinute, policy, err);
+        const retryAfterSeconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        throw new AppError('rate_limited', `this organization exceeded ${perMinute} requests per minute; retry in ${retryAfterSeconds} s`, {
+          limit: perMinute,
+          windowSeconds: WINDOW_SECONDS,
+          retryAfterSeconds,
+        });
+      }
+      // One line per outage, not one per request.
+      if (!failingOpen) (req.log ?? logger).warn({ err: (err as Error).message }, 'rate limiter cannot reach Redis; letting requests through unlimited');
+      failingOpen = true;
+      return next();
+    }
+    if (failingOpen) (req.log ?? logger).info('rate limiter reaches Redis again; limiting resumed');
+    failingOpen = false;
+    setRateLimitHeaders(res, perMinute, policy, verdict);
+    next();
+  };
+}
+
+/** The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers, the widely deployed form). */
+function setRateLimitHeaders(res: Response, limit: number, policy: string, verdict: RateLimiterRes): void {
+  res.setHeader('RateLimit-Limit', String(limit));
+  res.setHeader('RateLimit-Remaining', String(verdict.remainingPoints));
+  res.setHeader('RateLimit-Reset', String(Math.max(0, Math.ceil(verdict.msBeforeNext / 1000))));
+  res.setHeader('RateLimit-Policy', policy);
+}

@@ -1,0 +1,33 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { batchQueueOptions } from '../../shared/batches/check-batch-jobs.js';
+import { liveQueueOptions } from '../../shared/live/live-queues.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+
+/** A BullMQ queue operators watch: shown in Bull Board and measured by the queue depth gauge. */
+export interface WatchedQueue {
+  kind: 'live' | 'batch';
+  /** The shard a live queue belongs to; undefined for a queue shared by all shards. */
+  shard: number | undefined;
+  /** What operators read, e.g. `live shard 3`: every shard's BullMQ queue has the same name, `live`. */
+  label: string;
+  queue: Queue;
+}
+
+/** Every queue of the gateway, built in this one place so the board and the metrics see the same list. */
+export function watchedQueues(keys: RedisKeys, shardCount: number, connection: Redis, onError: (err: Error, label: string) => void): WatchedQueue[] {
+  const watched: WatchedQueue[] = [];
+  for (let shard = 0; shard < shardCount; shard++) {
+    watched.push({ kind: 'live', shard, label: `live shard ${shard}`, queue: new Queue(keys.liveQueueName, liveQueueOptions(keys, shard, connection)) });
+  }
+  for (let shard = 0; shard < shardCount; shard++) {
+    watched.push({ kind: 'batch', shard, label: `batch shard ${shard}`, queue: new Queue(keys.batchQueueName, batchQueueOptions(keys, shard, connection)) });
+  }
+  // An EventEmitter 'error' without a listener would crash the process.
+  for (const w of watched) w.queue.on('error', (err) => onError(err, w.label));
+  return watched;
+}
+
+export async function closeWatchedQueues(watched: WatchedQueue[]): Promise<void> {
+  await Promise.allSettled(watched.map((w) => w.queue.close()));
+}

@@ -1,0 +1,158 @@
+/**
+ * Live-path benchmark (issue 3): one api and two sim workers, 16 shards, 1,000 online sessions
+ * with zero sim latency; 64 HTTP clients call `about` on random sessions and contacts. Beside it,
+ * in the same run, the floor: a Redis round trip and the driver call in-process.
+ *   npm run bench:live [-- --duration 15 --connections 64 --env API_KEY_CACHE_MS=0 --cpu-prof]
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../../test/support/processes.js';
+import { cpuShares, LiveBenchCluster } from './cluster.js';
+import { inProcessDriverCall, redisRoundTrip } from './floors.js';
+import { httpLoad } from './http-load.js';
+import type { LatencySummary } from './latency.js';
+
+const { values: args } = parseArgs({
+  options: {
+    db: { type: 'string', default: process.env['BENCH_LIVE_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_live' },
+    redis: { type: 'string', default: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
+    sessions: { type: 'string', default: '1000' },
+    workers: { type: 'string', default: '2' },
+    shards: { type: 'string', default: '16' },
+    connections: { type: 'string', default: '64' },
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    /** KEY=VALUE for every gateway process, repeatable (e.g. --env API_KEY_CACHE_MS=0 to measure without caches). */
+    env: { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'boolean', default: false },
+    'keep-db': { type: 'boolean', default: false },
+  },
+});
+
+const SESSIONS = Number(args.sessions);
+const WORKERS = Number(args.workers);
+const CONNECTIONS = Number(args.connections);
+const DURATION_S = Number(args.duration);
+const WARMUP_S = Number(args.warmup);
+const FLOOR_S = 5;
+const TIME_BUDGET_MS = 10 * 60_000;
+const TARGET = { p50Ms: 5, p99Ms: 50, opsPerS: 1_000 };
+
+const log = (line: string) => console.log(line);
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--env wants KEY=VALUE, got "${pair}"`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Random but reproducible, so runs compare. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 1 ? 3 : v < 10 ? 2 : 1) : '-');
+const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
+
+async function main(): Promise<number> {
+  const began = Date.now();
+  const extraEnv = parseEnv(args.env);
+  const cpuProfileDir = args['cpu-prof'] ? path.join(REPO_ROOT, '.run', 'bench', `live-cpu-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
+  log(`live about benchmark — ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const cluster = new LiveBenchCluster({
+    databaseUrl: args.db,
+    redisUrl: args.redis,
+    sessions: SESSIONS,
+    workers: WORKERS,
+    shardCount: Number(args.shards),
+    extraEnv,
+    cpuProfileDir,
+    log,
+  });
+  const overrun = setTimeout(() => {
+    log(`the bench overran its ${TIME_BUDGET_MS / 60_000} min budget: killing its processes`);
+    cluster.kill();
+    process.exit(2);
+  }, TIME_BUDGET_MS);
+  let failed = true;
+  try {
+    await cluster.prepare();
+    await cluster.start();
+    log(`started 1 api + ${WORKERS} workers (SHARD_COUNT=${args.shards}, LOG_LEVEL=warn${Object.keys(extraEnv).length ? `, ${args.env.join(', ')}` : ''}); waiting for sessions:`);
+    await cluster.waitUntilSettled(180_000);
+    const busy = await cluster.waitUntilIdle(0.15, 90_000);
+    log(`start-up work done (gateway CPU ${(busy * 100).toFixed(0)} % of a core over the last second)`);
+    const rssBefore = cluster.workerRss();
+
+    const random = prng(42);
+    const jids = cluster.targetJids();
+    const nextJid = () => jids[Math.floor(random() * jids.length)]!;
+    const nextPath = () => `/api/v1/sessions/${cluster.sessionIds[Math.floor(random() * cluster.sessionIds.length)]!}/contacts/${nextJid()}/about`;
+    const load = { baseUrl: cluster.baseUrl, token: cluster.token, connections: CONNECTIONS, nextPath };
+
+    log(`load: autocannon, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up then ${DURATION_S} s, GET …/sessions/{random of ${SESSIONS}}/contacts/{random of ${jids.length}}/about`);
+    await httpLoad({ ...load, durationS: WARMUP_S });
+    const cpuBefore = await cluster.cpuSnapshot();
+    const http = await httpLoad({ ...load, durationS: DURATION_S });
+    const cpu = cpuShares(cpuBefore, await cluster.cpuSnapshot());
+    const rssAfter = cluster.workerRss();
+    const presence = await cluster.presenceByWorker();
+
+    log(`floor: Redis GET, ${CONNECTIONS} concurrent loops on one ioredis connection, ${FLOOR_S} s`);
+    const redisFloor = await redisRoundTrip(args.redis, cluster.keys.presence(cluster.sessionIds[0]!), CONNECTIONS, FLOOR_S);
+    log(`floor: sim fetchAbout in this process, one call at a time, ${FLOOR_S} s`);
+    const driverFloor = await inProcessDriverCall(cluster.world, args.redis, cluster.redisPrefix, cluster.spareSessionId, nextJid, 1, FLOOR_S);
+
+    log('');
+    const widths = [60, 7, 8, 8, 8];
+    const header = row(['path', 'ops/s', 'p50 ms', 'p99 ms', 'calls'], widths);
+    log(header);
+    log('-'.repeat(header.length));
+    const line = (label: string, s: LatencySummary) => log(row([label, s.opsPerS.toFixed(0), ms(s.p50), ms(s.p99), String(s.count)], widths));
+    line(`HTTP about: api → shard queue → worker → pub/sub (${CONNECTIONS} conn)`, http);
+    line(`floor: Redis GET round trip (${CONNECTIONS} loops)`, redisFloor);
+    line('floor: in-process sim fetchAbout (1 loop)', driverFloor);
+    log('');
+    const statuses = Object.entries(http.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
+    log(`HTTP responses: ${statuses || 'none'}; non-2xx ${http.non2xx}, connection errors/timeouts ${http.errors}`);
+    const perCall = (share: number) => ((share * 1000) / http.opsPerS).toFixed(2);
+    log(`CPU during the load, share of one core (ms per call): ${cpu.map((c) => `${c.name} ${(c.share * 100).toFixed(0)} %${c.name.startsWith('machine') ? '' : ` (${perCall(c.share)})`}`).join(', ')}`);
+    log(`api RSS ${cluster.apiRss().toFixed(0)} MiB`);
+    for (const [i, w] of rssAfter.entries()) {
+      log(`worker ${w.id}: ${presence.get(w.id) ?? 0} sessions online, RSS ${w.rssMiB.toFixed(0)} MiB after the load (${rssBefore[i]!.rssMiB.toFixed(0)} MiB before)`);
+    }
+
+    const checks: [string, boolean][] = [
+      [`p50 ≤ ${TARGET.p50Ms} ms (${ms(http.p50)} ms)`, http.p50 <= TARGET.p50Ms],
+      [`p99 ≤ ${TARGET.p99Ms} ms (${ms(http.p99)} ms)`, http.p99 <= TARGET.p99Ms],
+      [`≥ ${TARGET.opsPerS} ops/s (${http.opsPerS.toFixed(0)} ops/s)`, http.opsPerS >= TARGET.opsPerS],
+      [`no failed request (${http.non2xx} non-2xx, ${http.errors} errors)`, http.non2xx === 0 && http.errors === 0],
+    ];
+    log('');
+    log('targets:');
+    for (const [label, ok] of checks) log(`  ${ok ? 'PASS' : 'FAIL'}  ${label}`);
+    failed = checks.some(([, ok]) => !ok);
+  } finally {
+    log('');
+    log('stopping the gateway processes');
+    await cluster.stop(args['keep-db']);
+    clearTimeout(overrun);
+    if (cpuProfileDir) log(`CPU profiles: ${cpuProfileDir}`);
+    log(`total bench time ${((Date.now() - began) / 1000).toFixed(0)} s`);
+  }
+  return failed ? 1 : 0;
+}
+
+process.exit(await main());

@@ -1,0 +1,45 @@
+/**
+ * The bulk number check contract shared by the api (creates batches, enqueues them, reads them)
+ * and the worker (runs them): statuses, limits, the queue layout and the job payload.
+ *
+ * MySQL is the record of a batch and its numbers; the queue only says "this batch has work". A
+ * job carries nothing but the batch id, so it can be lost, duplicated or re-added at any time
+ * without changing what gets checked.
+ */
+import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
+import type { RedisKeys } from '../redis-keys.js';
+
+export const BATCH_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+/** Statuses a batch never leaves. */
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'cancelled'];
+export const isFinalBatchStatus = (status: string) => (FINAL_BATCH_STATUSES as readonly string[]).includes(status);
+
+export const NUMBER_STATUSES = ['pending', 'on_whatsapp', 'not_on_whatsapp', 'invalid'] as const;
+export type NumberStatus = (typeof NUMBER_STATUSES)[number];
+
+/** Most numbers one batch may carry (before de-duplication). */
+export const MAX_BATCH_NUMBERS = 50_000;
+/** "as given" is stored up to this many characters; longer input cannot be a phone number anyway. */
+export const MAX_GIVEN_PHONE_LENGTH = 64;
+
+export const CHECK_BATCH_JOB = 'check-batch';
+
+export interface CheckBatchJobData {
+  batchId: string;
+  /** Consecutive failed attempts at the current chunk (server errors), for back-off and giving up. */
+  failures?: number;
+  /** Consecutive rate-overlimit answers, for exponential back-off. */
+  rateLimited?: number;
+}
+
+export function batchQueueOptions(keys: RedisKeys, shard: number, connection: ConnectionOptions) {
+  return { prefix: keys.batchQueuePrefix(shard), connection };
+}
+
+/** The job id is the batch id: adding a batch that is already queued is a no-op. */
+export const CHECK_BATCH_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 1,
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+};

@@ -1,0 +1,108 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import type { Logger } from '../../shared/logger.js';
+import type { RedisKeys } from '../../shared/redis-keys.js';
+import { shardOf } from '../../shared/shards.js';
+import type { BatchWorkStore } from './batch-work-store.js';
+import type { CheckBatchJobResult, CheckBatchRunner } from './check-batch-runner.js';
+
+export interface BatchConsumerOptions {
+  shardCount: number;
+  concurrency: number;
+  lockMs: number;
+  /** How often the owned shards' unfinished batches are checked for a missing job. */
+  sweepMs: number;
+}
+
+interface OwnedShard {
+  worker: Worker<CheckBatchJobData, CheckBatchJobResult>;
+  queue: Queue<CheckBatchJobData, CheckBatchJobResult>;
+  abort: AbortController;
+}
+
+/**
+ * Consumes the batch queues of the shards this worker owns, so a batch runs where its session's
+ * connection is. Taking a shard over also re-enqueues its unfinished batches whose job is gone
+ * (MySQL is the record; the queue only carries the batch id), and jobs of a worker that died are
+ * recovered by BullMQ's stalled-job check once their lock lapses. Giving a shard up stops its
+ * batches between two chunks and leaves them delayed in the queue for the next owner.
+ */
+export class BatchConsumers {
+  private readonly owned = new Map<number, OwnedShard>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly blockingConnection: Redis,
+    private readonly commands: Redis,
+    private readonly keys: RedisKeys,
+    private readonly store: BatchWorkStore,
+    private readonly runner: CheckBatchRunner,
+    private readonly options: BatchConsumerOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  start(shard: number): void {
+    if (this.owned.has(shard)) return;
+    const abort = new AbortController();
+    const worker = new Worker<CheckBatchJobData, CheckBatchJobResult>(
+      this.keys.batchQueueName,
+      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => this.runner.process(job, token!, abort.signal),
+      {
+        ...batchQueueOptions(this.keys, shard, this.blockingConnection),
+        concurrency: this.options.concurrency,
+        lockDuration: this.options.lockMs,
+        stalledInterval: Math.max(1_000, Math.floor(this.options.lockMs / 2)),
+        // A stall is a worker dying mid-batch; the batch resumes from MySQL however often that happens.
+        maxStalledCount: 1_000,
+      },
+    );
+    worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'batch queue worker error'));
+    worker.on('failed', (job, err) => this.logger.warn({ shard, jobId: job?.id, err: err.message }, 'batch job failed; the sweep re-enqueues it'));
+    const queue = new Queue<CheckBatchJobData, CheckBatchJobResult>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.commands));
+    queue.on('error', (err) => this.logger.debug({ shard, err: err.message }, 'batch queue error'));
+    this.owned.set(shard, { worker, queue, abort });
+    void this.sweep([shard]);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.sweep([...this.owned.keys()]), this.options.sweepMs);
+      this.timer.unref();
+    }
+  }
+
+  async stop(shard: number): Promise<void> {
+    const owned = this.owned.get(shard);
+    if (!owned) return;
+    this.owned.delete(shard);
+    if (this.owned.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    owned.abort.abort();
+    await owned.worker.close();
+    await owned.queue.close();
+  }
+
+  /** Makes sure every unfinished batch of these shards has a job that will run. */
+  private async sweep(shards: number[]): Promise<void> {
+    if (shards.length === 0) return;
+    try {
+      const wanted = new Set(shards);
+      for (const batch of await this.store.unfinished()) {
+        const shard = shardOf(batch.sessionId, this.options.shardCount);
+        const owned = wanted.has(shard) ? this.owned.get(shard) : undefined;
+        if (owned) await this.ensureQueued(owned.queue, batch.id, shard);
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, shards }, 'batch sweep failed; retrying at the next one');
+    }
+  }
+
+  private async ensureQueued(queue: Queue<CheckBatchJobData, CheckBatchJobResult>, batchId: string, shard: number): Promise<void> {
+    const state = await queue.getJobState(batchId);
+    if (state === 'unknown' || state === 'completed' || state === 'failed') {
+      if (state !== 'unknown') await queue.remove(batchId);
+      await queue.add(CHECK_BATCH_JOB, { batchId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
+      this.logger.info({ batchId, shard, previous: state }, 'unfinished batch had no runnable job; re-enqueued');
+    }
+  }
+}
