@@ -77,6 +77,7 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   /** HMAC key of the Bull Board session cookie; unset, a random key per process (one api instance only). */
   ADMIN_SESSION_SECRET: z.string().min(32).optional(),
+  /** Lifetime of a Bull Board session cookie (a login JWT's own expiry shortens it). */
   ADMIN_SESSION_TTL_MS: intFrom(12 * 3600_000, 60_000),
   /** Operator credentials for Bull Board (login form or HTTP Basic); both unset disables them. */
   ADMIN_USER: z.string().min(1).optional(),

@@ -151,10 +151,10 @@ describe('sessions API', function () {
       // The history sync and group fetch land in the stored API.
       const people = await waitFor(async () => {
         const res = await get(`${base}/contacts`, t.tokens.read);
-        if (process.env.DEBUG_LIFECYCLE) console.log(JSON.stringify(res.body));
         return res.body.data.length === 2 ? res.body.data : undefined;
       }, 'the synced contacts', 20_000);
       const byLid = new Map(people.map((p: { lid: string }) => [p.lid, p]));
+      assert.ok(!byLid.has(me.lid), "the session's own account is not one of its contacts");
       assert.deepEqual(byLid.get(friend.lid), { lid: friend.lid, name: 'Best Friend', phoneNumber: friend.phone, businessName: null, source: 'dm' });
       assert.equal((byLid.get(colleague.lid) as { source: string }).source, 'group');
       const col = await get(`${base}/contacts/${colleague.lid}`, t.tokens.read);

@@ -37,6 +37,7 @@ interface CachedKey {
  */
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, CachedKey>();
+  private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
   private readonly pendingTouches = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
 
@@ -66,10 +67,22 @@ export class ApiKeyVerifier {
     return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
   }
 
-  private async load(keyId: string): Promise<VerifiableKey | null> {
-    const now = Date.now();
+  private load(keyId: string): Promise<VerifiableKey | null> {
     const cached = this.cache.get(keyId);
-    if (cached && cached.expiresAt > now) return cached.row;
+    if (cached && cached.expiresAt > Date.now()) return Promise.resolve(cached.row);
+    // Requests for one key while its lookup is in flight share that lookup: a busy key costs one
+    // query per round trip instead of one per request. A request may so use a row read up to one
+    // query round trip before it arrived: a revocation takes hold within that, not later.
+    let lookup = this.inFlight.get(keyId);
+    if (!lookup) {
+      lookup = this.query(keyId).finally(() => this.inFlight.delete(keyId));
+      this.inFlight.set(keyId, lookup);
+    }
+    return lookup;
+  }
+
+  private async query(keyId: string): Promise<VerifiableKey | null> {
+    const now = Date.now();
     // Straight on the pool: this runs on every request while the cache is off (the default).
     const [found] = await poolQuery<ApiKeyRow>(this.dataSource, 'SELECT id, organization_id, secret_hash, capabilities, revoked_at FROM api_keys WHERE id = ?', [keyId]);
     const row = found ? toVerifiableKey(found) : null;

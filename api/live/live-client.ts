@@ -59,11 +59,15 @@ export class LiveClient {
     await Promise.allSettled(this.queues.map((q) => q.close()));
   }
 
-  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string): Promise<LiveOutput<N>> {
+  /**
+   * `owned` is the caller's check that the session is theirs, still in flight: the presence check
+   * runs beside it rather than after it, and its failure (404) wins over anything presence says.
+   */
+  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string, owned?: Promise<unknown>): Promise<LiveOutput<N>> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      return await this.runOnWorker(op, sessionId, input, requestId);
+      return await this.runOnWorker(op, sessionId, input, requestId, owned);
     } catch (err) {
       outcome = err instanceof AppError ? err.code : 'internal';
       throw err;
@@ -72,8 +76,18 @@ export class LiveClient {
     }
   }
 
-  private async runOnWorker<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId: string | undefined): Promise<LiveOutput<N>> {
-    const online = LIVE_OP_REQUIRES[op] === 'online' ? await this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : 1;
+  private async runOnWorker<N extends LiveOpName>(
+    op: N,
+    sessionId: string,
+    input: LiveInput<N>,
+    requestId: string | undefined,
+    owned: Promise<unknown> | undefined,
+  ): Promise<LiveOutput<N>> {
+    const presence = LIVE_OP_REQUIRES[op] === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
+    const [ownership, checked] = await Promise.allSettled([owned, presence]);
+    if (ownership.status === 'rejected') throw ownership.reason;
+    if (checked.status === 'rejected') throw checked.reason;
+    const online = checked.value;
     if (online === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;

@@ -26,9 +26,9 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'Whether the number is on WhatsApp.', schema: CheckNumberResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async ({ params, query, principal, req }) => {
-      const session = await deps.sessions.require(principal.organizationId, params.session);
+      const owned = deps.sessions.require(principal.organizationId, params.session);
       const phone = normalizeE164(query.phone)!;
-      const result = await deps.live.run('contacts.check', session.id, { phone }, String(req.id));
+      const result = await deps.live.run('contacts.check', params.session, { phone }, String(req.id), owned);
       return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
     },
   });
@@ -45,8 +45,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'The about text.', schema: AboutResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async ({ params, principal, req }) => {
-      const session = await deps.sessions.require(principal.organizationId, params.session);
-      return deps.live.run('contacts.about', session.id, { jid: params.jid }, String(req.id));
+      const owned = deps.sessions.require(principal.organizationId, params.session);
+      return deps.live.run('contacts.about', params.session, { jid: params.jid }, String(req.id), owned);
     },
   });
 
@@ -63,8 +63,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'The picture URL and metadata.', schema: PictureResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async ({ params, query, principal, req }) => {
-      const session = await deps.sessions.require(principal.organizationId, params.session);
-      return deps.live.run('contacts.picture', session.id, { jid: params.jid, type: query.type }, String(req.id));
+      const owned = deps.sessions.require(principal.organizationId, params.session);
+      return deps.live.run('contacts.picture', params.session, { jid: params.jid, type: query.type }, String(req.id), owned);
     },
   });
 
@@ -81,8 +81,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
       success: { status: 204, description: 'Done; empty body.' },
       errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
       handler: async ({ params, principal, req }) => {
-        const session = await deps.sessions.require(principal.organizationId, params.session);
-        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', session.id, { jid: params.jid }, String(req.id));
+        const owned = deps.sessions.require(principal.organizationId, params.session);
+        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', params.session, { jid: params.jid }, String(req.id), owned);
         return undefined;
       },
     });

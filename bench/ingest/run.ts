@@ -1,12 +1,14 @@
 /**
  * Ingestion benchmark: one history sync (default 50,000 contacts and 500 groups × 200 participants)
  * through the ContactIngestor into a dedicated MariaDB database, against a per-row-upsert baseline
- * of the same data in the same run. Also times a replay of the same sync (the idempotent path) and
- * the groupFetchAllParticipating snapshot of the same groups.
+ * of the same data in the same run. The sync is ingested `--runs` times, each into a fresh session
+ * (the median is the headline: the machine is shared). Also times a replay of the same sync (the
+ * idempotent path) and the groupFetchAllParticipating snapshot of the same groups.
  *
- *   npm run bench:ingest [-- --contacts 50000 --groups 500 --members 200 --chunk 2000 --no-baseline]
+ *   npm run bench:ingest [-- --contacts 50000 --groups 500 --members 200 --chunk 2000 --runs 3 --no-baseline]
  */
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     members: { type: 'string', default: '200' },
     'dm-share': { type: 'string', default: '0.2' },
     chunk: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
     'no-baseline': { type: 'boolean', default: false },
   },
 });
@@ -80,12 +83,11 @@ async function timed(phase: string, rows: () => Promise<number>, work: () => Pro
 
 async function main(): Promise<void> {
   log(`ingest bench: ${shape.contacts.toLocaleString('en')} contacts, ${shape.groups} groups × ${shape.membersPerGroup} participants, chunk ${args.chunk}, db ${args.db}`);
+  log(`  ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const db = await freshDatabase(args.db);
   try {
     const admin = new AdminService(db);
     const org = await admin.createOrganization('Ingest bench', 'org_bench_ingest');
-    const batched = (await admin.createSession(org.id, 'batched')).id;
-    const baseline = (await admin.createSession(org.id, 'per-row')).id;
 
     const generating = Date.now();
     const history = historySync(shape);
@@ -94,19 +96,31 @@ async function main(): Promise<void> {
 
     const logger = pino({ level: 'warn' }, pino.destination(2));
     const ingestor = new ContactIngestor(db, logger, { chunkSize: Number(args.chunk) });
+    const results: Measured[] = [];
+    const syncs: Measured[] = [];
+    let batched = '';
+    let first = { contacts: 0, groups: 0, members: 0, total: 0 };
+
+    for (let run = 1; run <= Math.max(1, Number(args.runs)); run++) {
+      batched = (await admin.createSession(org.id, `batched ${run}`)).id;
+      const events = new EventEmitter();
+      const handle = ingestor.attach(batched, events);
+      const sessionId = batched;
+      syncs.push(
+        await timed(`history sync, batched ingestor (run ${run})`, async () => (await storedRows(db, sessionId)).total, async () => {
+          events.emit('messaging-history.set', history);
+          await handle.drain();
+        }),
+      );
+      handle.detach();
+      first = await storedRows(db, batched);
+      log(`    stored ${first.contacts.toLocaleString('en')} contacts, ${first.groups} groups, ${first.members.toLocaleString('en')} memberships`);
+    }
+    const bySpeed = [...syncs].sort((a, b) => a.seconds - b.seconds);
+    results.push({ ...bySpeed[Math.floor((bySpeed.length - 1) / 2)]!, phase: `history sync, batched ingestor (median of ${syncs.length})` });
+
     const events = new EventEmitter();
     const handle = ingestor.attach(batched, events);
-    const results: Measured[] = [];
-
-    results.push(
-      await timed('history sync, batched ingestor', async () => (await storedRows(db, batched)).total, async () => {
-        events.emit('messaging-history.set', history);
-        await handle.drain();
-      }),
-    );
-    const first = await storedRows(db, batched);
-    log(`    stored ${first.contacts.toLocaleString('en')} contacts, ${first.groups} groups, ${first.members.toLocaleString('en')} memberships`);
-
     results.push(
       await timed('same history sync replayed (idempotent)', async () => (await storedRows(db, batched)).total, async () => {
         events.emit('messaging-history.set', history);
@@ -117,12 +131,16 @@ async function main(): Promise<void> {
     if (replayed.total !== first.total) throw new Error(`replay changed the row count: ${first.total} → ${replayed.total}`);
 
     results.push(
-      await timed('groupFetchAllParticipating snapshot', async () => (await storedRows(db, batched)).groups + (await storedRows(db, batched)).members, async () => {
+      await timed('groupFetchAllParticipating snapshot', async () => {
+        const rows = await storedRows(db, batched);
+        return rows.groups + rows.members;
+      }, async () => {
         await ingestor.ingestGroups(batched, groups);
       }),
     );
     handle.detach();
 
+    const baseline = (await admin.createSession(org.id, 'per-row')).id;
     if (!args['no-baseline']) {
       results.push(
         await timed('history sync, per-row upserts (baseline)', async () => (await storedRows(db, baseline)).total, () => perRowIngest(db, baseline, history, Date.now())),
@@ -134,13 +152,14 @@ async function main(): Promise<void> {
     const headline = results[0]!;
     const rate = headline.rows / headline.seconds;
     log('');
-    log(`RESULT batched history sync: ${headline.rows.toLocaleString('en')} rows, wall ${headline.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en')}: ${rate >= TARGET_ROWS_PER_S ? 'met' : 'NOT met'})`);
+    log(`RESULT batched history sync (median of ${syncs.length}): ${headline.rows.toLocaleString('en')} rows, wall ${headline.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en')}: ${rate >= TARGET_ROWS_PER_S ? 'met' : 'NOT met'})`);
+    log(`RESULT batched runs: ${syncs.map((m) => `${m.seconds.toFixed(2)} s`).join(', ')}`);
     const base = results.find((r) => r.phase.includes('baseline'));
     if (base) {
       log(`RESULT per-row baseline:      ${base.rows.toLocaleString('en')} rows, wall ${base.seconds.toFixed(2)} s, ${Math.round(base.rows / base.seconds).toLocaleString('en')} rows/s`);
       log(`RESULT speed-up: ${(base.seconds / headline.seconds).toFixed(1)}×`);
     }
-    log(JSON.stringify({ shape, chunk: Number(args.chunk), results }));
+    log(JSON.stringify({ shape, chunk: Number(args.chunk), load: os.loadavg(), syncs, results }));
   } finally {
     await db.destroy();
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -48,6 +48,7 @@ export class LiveBenchCluster {
   token = '';
   private db: DataSource | undefined;
   private worldPath = '';
+  private mysqlPid: number | undefined;
 
   constructor(private readonly options: ClusterOptions) {
     this.sessionIds = Array.from({ length: options.sessions }, (_, i) => `sess_bl${String(i).padStart(5, '0')}`);
@@ -197,6 +198,8 @@ export class LiveBenchCluster {
   /** CPU seconds used so far by each gateway process, by Redis, and by the whole machine (busy and total). */
   async cpuSnapshot(): Promise<CpuSnapshot> {
     const processes = new Map(this.processes.map((p) => [p.name.replace(`bench-live-${this.runId}-`, ''), cpuTicks(p.child.pid!) / CLOCK_TICKS_PER_S]));
+    this.mysqlPid ??= pidOf(['mariadbd', 'mysqld']) ?? 0;
+    if (this.mysqlPid) processes.set('mariadbd (shared)', cpuTicks(this.mysqlPid) / CLOCK_TICKS_PER_S);
     const info = await this.redis.info('cpu');
     const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
     const [busy, total] = machineTicks();
@@ -257,7 +260,7 @@ export interface CpuSnapshot {
 export function cpuShares(from: CpuSnapshot, to: CpuSnapshot): { name: string; share: number }[] {
   const wall = (to.at - from.at) / 1000;
   const shares = [...to.processes].map(([name, s]) => ({ name, share: (s - (from.processes.get(name) ?? 0)) / wall }));
-  shares.push({ name: 'redis-server', share: (to.redis - from.redis) / wall });
+  shares.push({ name: 'redis-server (shared)', share: (to.redis - from.redis) / wall });
   shares.push({ name: 'machine (all cores)', share: (to.machineBusy - from.machineBusy) / (to.machineTotal - from.machineTotal) });
   return shares;
 }
@@ -286,4 +289,17 @@ function machineTicks(): [number, number] {
   const total = ticks.reduce((a, b) => a + b, 0);
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
   return [total - idle, total];
+}
+
+/** The pid of a local server process by its command name, when it runs on this machine. */
+function pidOf(names: string[]): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) return Number(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return undefined;
 }

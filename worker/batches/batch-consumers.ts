@@ -15,6 +15,9 @@ export interface BatchConsumerOptions {
   sweepMs: number;
 }
 
+/** How long giving a shard up waits for its running batches to stop between two chunks. */
+const HAND_OVER_GRACE_MS = 3_000;
+
 interface OwnedShard {
   worker: Worker<CheckBatchJobData, CheckBatchJobResult>;
   queue: Queue<CheckBatchJobData, CheckBatchJobResult>;
@@ -78,8 +81,22 @@ export class BatchConsumers {
       this.timer = undefined;
     }
     owned.abort.abort();
-    await owned.worker.close();
-    await owned.queue.close();
+    // Normally the running batches hand over within a chunk. A chunk stuck on an unreachable
+    // Redis must not hold up the shard's release (the lease fence waits for it): such a job is
+    // left to lapse and be recovered as stalled by the next owner.
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = await Promise.race([
+      owned.worker.close().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), HAND_OVER_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!graceful) {
+      this.logger.warn({ shard }, 'batch jobs did not hand over in time; closing the shard queue without them');
+      await owned.worker.close(true).catch(() => undefined);
+    }
+    await owned.queue.close().catch(() => undefined);
   }
 
   /** Makes sure every unfinished batch of these shards has a job that will run. */

@@ -79,11 +79,11 @@ export class BatchWorkStore {
     await this.db.query(`UPDATE check_batches SET waiting_for_session = ?, updated_at = ? WHERE id = ? AND ${ACTIVE}`, [waiting ? 1 : 0, Date.now(), batchId]);
   }
 
-  /** The session answers again: the batch is running (from now, if it never ran). */
+  /** The first chunk is about to be asked: the batch runs from now. */
   async markRunning(batchId: string): Promise<void> {
     const now = Date.now();
     await this.db.query(
-      `UPDATE check_batches SET status = 'running', waiting_for_session = 0, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND ${ACTIVE}`,
+      `UPDATE check_batches SET status = 'running', started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND ${ACTIVE}`,
       [now, now, batchId],
     );
   }

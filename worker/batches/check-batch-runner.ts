@@ -81,10 +81,12 @@ export class CheckBatchRunner {
         }
         return { kind: 'later', ms: this.options.sessionPollMs };
       }
+      if (state.waitingForSession) await this.store.setWaiting(batchId, false);
 
       const chunk = await this.store.nextPending(batchId, this.options.chunkSize);
       if (chunk.length === 0) {
-        await this.store.finish(batchId, 'completed');
+        // Not completed when a cancel landed in between: the cancel stands.
+        if (!(await this.store.finish(batchId, 'completed'))) return { kind: 'finished', result: { outcome: 'cancelled' } };
         await job.updateProgress(100);
         log.info({ total: state.total }, 'batch completed');
         return { kind: 'finished', result: { outcome: 'completed' } };
@@ -97,7 +99,8 @@ export class CheckBatchRunner {
         continue;
       }
 
-      if (state.status !== 'running' || state.waitingForSession) await this.store.markRunning(batchId);
+      if (signal.aborted) return { kind: 'later', ms: 0 };
+      if (state.status !== 'running') await this.store.markRunning(batchId);
       let answers;
       try {
         answers = await connection.onWhatsApp(chunk.map((n) => n.normalized));

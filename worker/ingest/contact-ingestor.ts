@@ -9,7 +9,9 @@ import type { BaileysEventEmitter } from '@whiskeysockets/baileys';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../../shared/logger.js';
 import { GROUP_FETCH, INGESTED_EVENTS, readEvent, type IngestSource } from './event-readers.js';
-import { IngestWriter } from './ingest-writer.js';
+import type { PersonRef, TimedOps } from './ingest-ops.js';
+import { IngestWriter, type WriteCounts } from './ingest-writer.js';
+import { withoutOwnAccount } from './own-account-filter.js';
 import { describeError, SessionIngestQueue } from './session-ingest-queue.js';
 import { WriteSlots } from './write-slots.js';
 
@@ -25,6 +27,8 @@ export interface IngestorOptions {
   retryDelayMs?: number;
   /** The clock stamping events (first_seen_at, updated_at, last_seen). */
   now?: () => number;
+  /** Told what each committed batch wrote (for metrics). */
+  onWritten?: (counts: WriteCounts) => void;
 }
 
 export interface IngestHandle {
@@ -47,6 +51,7 @@ interface Subscribable {
 
 export class ContactIngestor {
   private readonly queues = new Map<string, SessionIngestQueue>();
+  private readonly ownAccounts = new Map<string, PersonRef>();
   private readonly writer: IngestWriter;
   private readonly slots: WriteSlots;
   private readonly now: () => number;
@@ -99,10 +104,19 @@ export class ContactIngestor {
     while (this.queues.size > 0) await Promise.all([...this.queues.values()].map((q) => q.idle()));
   }
 
+  /** The session's own account, once known, so it is never stored as one of its contacts. */
+  setOwnAccount(sessionId: string, self: PersonRef | undefined): void {
+    if (self && (self.lid || self.pn)) this.ownAccounts.set(sessionId, self);
+    else this.ownAccounts.delete(sessionId);
+  }
+
   private receive(sessionId: string, source: IngestSource, payload: unknown): Promise<void> {
     try {
       const at = this.now();
-      const { ops, problems } = readEvent(source, payload);
+      const read = readEvent(source, payload);
+      const { problems } = read;
+      const self = this.ownAccounts.get(sessionId);
+      const ops = self ? withoutOwnAccount(read.ops, self) : read.ops;
       if (problems.length > 0) {
         this.logger.warn({ sessionId, event: source, problems, kept: ops.length }, ops.length > 0 ? 'skipped malformed parts of an event payload' : 'skipped a malformed event payload');
       }
@@ -114,10 +128,20 @@ export class ContactIngestor {
     }
   }
 
+  private async write(sessionId: string, batch: TimedOps[]): Promise<WriteCounts> {
+    const counts = await this.writer.write(sessionId, batch);
+    try {
+      this.options.onWritten?.(counts);
+    } catch (err) {
+      this.logger.warn({ err: describeError(err) }, 'ingest observer threw');
+    }
+    return counts;
+  }
+
   private queueOf(sessionId: string): SessionIngestQueue {
     let queue = this.queues.get(sessionId);
     if (!queue) {
-      const created: SessionIngestQueue = new SessionIngestQueue(sessionId, (batch) => this.slots.run(() => this.writer.write(sessionId, batch)), this.logger, {
+      const created: SessionIngestQueue = new SessionIngestQueue(sessionId, (batch) => this.slots.run(() => this.write(sessionId, batch)), this.logger, {
         maxOpsPerBatch: this.options.maxOpsPerBatch ?? 20_000,
         attempts: this.options.attempts ?? 3,
         retryDelayMs: this.options.retryDelayMs ?? 100,

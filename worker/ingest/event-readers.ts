@@ -46,6 +46,10 @@ export interface EventReading {
 
 const MAX_PROBLEMS_KEPT = 5;
 
+/** Where an entry sits in the payload, turned into text only when there is a problem to report. */
+type Where = readonly [list: string, index: number];
+const at = ([list, index]: Where, field = '') => `${list}[${index}]${field}`;
+
 class Reader {
   readonly ops: IngestOp[] = [];
   private readonly kept: string[] = [];
@@ -78,10 +82,10 @@ class Reader {
    * A Contact or Partial<Contact>: `name` is the address-book name, `notify` the push name,
    * `verifiedName` the business name. `requireSomething` skips entries that carry none of those.
    */
-  contact(entry: unknown, where: string, requireSomething: boolean): void {
-    if (!isFields(entry)) return this.problem(`${where} is not an object`);
+  contact(entry: unknown, where: Where, requireSomething: boolean): void {
+    if (!isFields(entry)) return this.problem(`${at(where)} is not an object`);
     const person = readPerson(entry['id'], entry['lid'], entry['phoneNumber']);
-    if (person === 'invalid') return this.problem(`${where}.id is not a JID`);
+    if (person === 'invalid') return this.problem(`${at(where, '.id')} is not a JID`);
     if (person === 'other') return;
     const savedName = readText(entry['name']);
     const pushName = readText(entry['notify']);
@@ -97,10 +101,10 @@ class Reader {
   }
 
   /** A chat: a direct chat marks the person dm; a group chat names the group and may list members. */
-  chat(entry: unknown, where: string): void {
-    if (!isFields(entry)) return this.problem(`${where} is not an object`);
+  chat(entry: unknown, where: Where): void {
+    if (!isFields(entry)) return this.problem(`${at(where)} is not an object`);
     const reading = readJid(entry['id']);
-    if (reading === 'invalid') return this.problem(`${where}.id is not a JID`);
+    if (reading === 'invalid') return this.problem(`${at(where, '.id')} is not a JID`);
     if (reading === 'other') return;
     if ('group' in reading) {
       const subject = readText(entry['name']);
@@ -117,14 +121,14 @@ class Reader {
   }
 
   /** proto.GroupParticipant entries of a history-synced group chat: userJid, rank, memberLabel. */
-  private historyParticipants(group: string, value: unknown, where: string): void {
-    this.list(value, `${where}.participant`).forEach((entry, i) => {
-      const at = `${where}.participant[${i}]`;
-      if (!isFields(entry)) return this.problem(`${at} is not an object`);
+  private historyParticipants(group: string, value: unknown, chat: Where): void {
+    const list = at(chat, '.participant');
+    this.list(value, list).forEach((entry, i) => {
+      if (!isFields(entry)) return this.problem(`${at([list, i])} is not an object`);
       const person = readPerson(entry['userJid'], undefined, undefined);
       const role = readRank(entry['rank']);
-      if (person === 'invalid' || person === 'other') return this.problem(`${at}.userJid is not a person's JID`);
-      if (role === undefined) return this.problem(`${at}.rank is unknown`);
+      if (person === 'invalid' || person === 'other') return this.problem(`${at([list, i], '.userJid')} is not a person's JID`);
+      if (role === undefined) return this.problem(`${at([list, i], '.rank')} is unknown`);
       const label = isFields(entry['memberLabel']) ? readText(entry['memberLabel']['label']) : undefined;
       this.ops.push({ kind: 'member', group, person, change: label === undefined ? { present: true, role } : { present: true, role, tag: label } });
     });
@@ -135,43 +139,43 @@ class Reader {
    * membership, so it replaces the stored one; a list that is empty or has any unreadable entry
    * is not trusted at all (the subject still applies) and the stored members stay as they are.
    */
-  groupMetadata(entry: unknown, where: string): void {
-    if (!isFields(entry)) return this.problem(`${where} is not an object`);
+  groupMetadata(entry: unknown, where: Where): void {
+    if (!isFields(entry)) return this.problem(`${at(where)} is not an object`);
     const jid = readGroupJid(entry['id']);
-    if (jid === undefined) return this.problem(`${where}.id is not a group JID`);
+    if (jid === undefined) return this.problem(`${at(where, '.id')} is not a group JID`);
     const subject = readText(entry['subject']);
     const participants = entry['participants'] ?? undefined;
     if (subject === undefined && participants === undefined) return;
     this.ops.push(subject === undefined ? { kind: 'group', jid } : { kind: 'group', jid, subject });
     if (participants === undefined) return;
-    const listed = this.list(participants, `${where}.participants`);
-    const members = listed.map((p, i) => this.participant(p, `${where}.participants[${i}]`));
+    const list = at(where, '.participants');
+    const members = this.list(participants, list).map((p, i) => this.participant(p, [list, i]));
     if (!Array.isArray(participants)) return;
-    if (members.length === 0) return this.problem(`${where}.participants is empty, kept the stored members`);
-    if (members.some((m) => m === undefined)) return this.problem(`${where}.participants has unreadable entries, kept the stored members`);
+    if (members.length === 0) return this.problem(`${list} is empty, kept the stored members`);
+    if (members.some((m) => m === undefined)) return this.problem(`${list} has unreadable entries, kept the stored members`);
     this.ops.push({ kind: 'members-snapshot', group: jid, members: members as { person: PersonRef; role: Role }[] });
   }
 
   /** A GroupParticipant object (Baileys 7), or a bare JID string as older versions sent. */
-  participant(entry: unknown, where: string): { person: PersonRef; role: Role } | undefined {
+  participant(entry: unknown, where: Where): { person: PersonRef; role: Role } | undefined {
     if (typeof entry === 'string') {
       const person = readPerson(entry, undefined, undefined);
       if (typeof person === 'object') return { person, role: 'member' };
-      this.problem(`${where} is not a person's JID`);
+      this.problem(`${at(where)} is not a person's JID`);
       return undefined;
     }
     if (!isFields(entry)) {
-      this.problem(`${where} is not an object`);
+      this.problem(`${at(where)} is not an object`);
       return undefined;
     }
     const person = readPerson(entry['id'], entry['lid'], entry['phoneNumber']);
     if (typeof person !== 'object') {
-      this.problem(`${where}.id is not a person's JID`);
+      this.problem(`${at(where, '.id')} is not a person's JID`);
       return undefined;
     }
     const role = readParticipantRole(entry);
     if (role === undefined) {
-      this.problem(`${where}.admin is not admin, superadmin or null`);
+      this.problem(`${at(where, '.admin')} is not admin, superadmin or null`);
       return undefined;
     }
     return { person, role };
@@ -186,8 +190,8 @@ function readHistorySet(r: Reader, payload: Fields): void {
       r.mapping(m['lid'], m['pn']);
     });
   }
-  r.list(payload['contacts'], 'contacts').forEach((c, i) => r.contact(c, `contacts[${i}]`, false));
-  r.list(payload['chats'], 'chats').forEach((c, i) => r.chat(c, `chats[${i}]`));
+  r.list(payload['contacts'], 'contacts').forEach((c, i) => r.contact(c, ['contacts', i], false));
+  r.list(payload['chats'], 'chats').forEach((c, i) => r.chat(c, ['chats', i]));
   // Message keys carry the other address of a sender (remoteJidAlt / participantAlt).
   const messages = payload['messages'];
   if (Array.isArray(messages)) {
@@ -215,7 +219,7 @@ function readParticipantsUpdate(r: Reader, payload: Fields): void {
   if (typeof action !== 'string' || !PARTICIPANT_ACTIONS.has(action)) return r.problem(`action ${JSON.stringify(action)} is not one of add, remove, promote, demote, modify`);
   const participants = r.list(payload['participants'], 'participants');
   participants.forEach((entry, i) => {
-    const member = r.participant(entry, `participants[${i}]`);
+    const member = r.participant(entry, ['participants', i]);
     if (!member) return;
     const { person, role } = member;
     switch (action) {
@@ -258,21 +262,21 @@ export function readEvent(source: IngestSource, payload: unknown): EventReading 
   const r = new Reader();
   switch (source) {
     case 'contacts.upsert':
-      r.list(payload, 'payload').forEach((c, i) => r.contact(c, `[${i}]`, false));
+      r.list(payload, 'payload').forEach((c, i) => r.contact(c, ['', i], false));
       break;
     case 'contacts.update':
-      r.list(payload, 'payload').forEach((c, i) => r.contact(c, `[${i}]`, true));
+      r.list(payload, 'payload').forEach((c, i) => r.contact(c, ['', i], true));
       break;
     case 'chats.upsert':
-      r.list(payload, 'payload').forEach((c, i) => r.chat(c, `[${i}]`));
+      r.list(payload, 'payload').forEach((c, i) => r.chat(c, ['', i]));
       break;
     case 'groups.upsert':
     case 'groups.update':
-      r.list(payload, 'payload').forEach((g, i) => r.groupMetadata(g, `[${i}]`));
+      r.list(payload, 'payload').forEach((g, i) => r.groupMetadata(g, ['', i]));
       break;
     case GROUP_FETCH:
       if (!isFields(payload)) r.problem('payload is not a map of group JID to metadata');
-      else for (const [jid, meta] of Object.entries(payload)) r.groupMetadata(meta, `[${JSON.stringify(jid)}]`);
+      else Object.values(payload).forEach((meta, i) => r.groupMetadata(meta, ['groups', i]));
       break;
     default:
       if (!isFields(payload)) {

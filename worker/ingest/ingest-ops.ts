@@ -12,7 +12,11 @@ export interface PersonRef {
   pn?: string;
 }
 
-/** What one event says about one person's membership of one group. */
+/**
+ * What one event says about one person's membership of one group. `tag` is the member's label in
+ * that group (WhatsApp "member tags": group.member-tag.update, or memberLabel in a history sync);
+ * a participant's `notify` / `name` is not a per-group nickname and never becomes a tag.
+ */
 export type MemberChange =
   /** A member: joined, seen, promoted, demoted or tagged. Absent fields leave the stored value. */
   | { present: true; role?: Role; tag?: string }

@@ -59,11 +59,12 @@ export class LiveExecutor {
   }
 
   private async run(job: LiveJobEnvelope, enqueuedAt: number): Promise<LiveJobResult> {
-    const log = this.logger.child({ requestId: job.requestId, sessionId: job.sessionId, op: job.op });
+    // A child logger per job costs more than the sim's whole call: build it only to log.
+    const log = () => this.logger.child({ requestId: job.requestId, sessionId: job.sessionId, op: job.op });
     const remaining = job.deadline - Date.now();
     const margin = LIVE_OP_MUTATES[job.op] ? Math.min(MUTATION_MARGIN_MS, (job.deadline - enqueuedAt) / 4) : 0;
     if (remaining <= margin) {
-      log.warn({ lateByMs: -remaining }, 'live job expired before it could run; not executed');
+      log().warn({ lateByMs: -remaining }, 'live job expired before it could run; not executed');
       return { ok: false, error: { code: 'timeout', message: 'the operation expired before the session could run it' } };
     }
     const connection = this.connectionOf(job.sessionId, LIVE_OP_REQUIRES[job.op]);
@@ -72,14 +73,14 @@ export class LiveExecutor {
     try {
       const handler = HANDLERS[job.op] as (c: WhatsAppConnection, input: unknown) => Promise<unknown>;
       const value = await handler(connection, job.input);
-      log.debug({ ms: Date.now() - started }, 'live operation done');
+      if (this.logger.isLevelEnabled('debug')) log().debug({ ms: Date.now() - started }, 'live operation done');
       return { ok: true, value } as LiveJobResult;
     } catch (err) {
       if (err instanceof AppError) {
-        log.info({ code: err.code, ms: Date.now() - started }, 'live operation failed');
+        if (this.logger.isLevelEnabled('info')) log().info({ code: err.code, ms: Date.now() - started }, 'live operation failed');
         return { ok: false, error: { code: err.code, message: err.message, details: err.details } };
       }
-      log.error({ err }, 'live operation crashed');
+      log().error({ err }, 'live operation crashed');
       return { ok: false, error: { code: 'internal', message: 'the operation failed unexpectedly' } };
     }
   }

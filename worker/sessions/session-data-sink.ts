@@ -4,4 +4,6 @@ import type { WhatsAppEvents } from '../driver/driver.js';
 export interface SessionDataSink {
   attach(sessionId: string, events: WhatsAppEvents): { detach(): void; drain(): Promise<void> };
   ingestGroups(sessionId: string, groups: Record<string, unknown>): Promise<void>;
+  /** The session's own account (phone JID and LID), which must never be stored as a contact. */
+  setOwnAccount(sessionId: string, self: { lid?: string; pn?: string } | undefined): void;
 }

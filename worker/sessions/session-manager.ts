@@ -130,6 +130,10 @@ export class SessionManager {
     const { sessionId } = running;
     const previous = running.status;
     running.status = update.status;
+    // Synchronously, before the history sync that follows 'online' reaches ingestion.
+    if (update.phoneJid || update.lid) {
+      this.sink.setOwnAccount(sessionId, { ...(update.lid ? { lid: update.lid } : {}), ...(update.phoneJid ? { pn: update.phoneJid } : {}) });
+    }
     const log = this.logger.child({ sessionId });
     log.info({ status: update.status, reason: update.reason }, 'session status');
     try {
