@@ -569,6 +569,26 @@ describe('Contact ingestion (worker → MySQL)', () => {
     });
   });
 
+  describe('own account and observers', () => {
+    it("never stores the session's own account, by LID or by phone", async () => {
+      const s = await ingesting();
+      s.ingestor.setOwnAccount(s.sessionId, { lid: lid(99), pn: pn(99) });
+      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(99), 'superadmin', { phoneNumber: pn(99) }), member(lid(1))])]);
+      await s.emit('chats.upsert', [{ id: pn(99) }]);
+      await s.emit('contacts.upsert', [{ id: lid(99), name: 'Me' }]);
+      assert.deepEqual((await contacts(s.sessionId)).map((r) => r.lid), [lid(1)]);
+    });
+
+    it('tells onWritten what each committed batch wrote', async () => {
+      const org = await testEnv.admin.createOrganization('Ingest org', `org_${randomBytes(5).toString('hex')}`);
+      const sessionId = (await testEnv.admin.createSession(org.id, null)).id;
+      const written: Record<string, number>[] = [];
+      const ingestor = new ContactIngestor(testEnv.db, pino({ level: 'silent' }), { onWritten: (counts) => void written.push({ ...counts }) });
+      await ingestor.ingestGroups(sessionId, { [group(1)]: metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2))]) });
+      assert.deepEqual(written, [{ contacts: 2, groups: 1, memberships: 2, merged: 0, removedMemberships: 0 }]);
+    });
+  });
+
   describe('batching', () => {
     it('writes a 3,000-contact upsert in a handful of statements, not one per contact', async () => {
       let statements = 0;

@@ -33,9 +33,13 @@ const bullConnection = createRedis(config.redis, blockingRedisOptions());
 for (const client of [redis, bullConnection]) client.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
 
 const driver = await createDriver(config, { db, redis, keys, logger });
-const ingestor = new ContactIngestor(db, logger);
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId }, logger);
 const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length });
+const ingestor = new ContactIngestor(db, logger, {
+  onWritten: (counts) => {
+    for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
+  },
+});
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId }, logger);
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
 const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n) });

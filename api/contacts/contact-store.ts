@@ -70,7 +70,9 @@ export class ContactStore {
     } else {
       // Forced: left to itself the optimizer may take a ref on session_id alone and step through
       // every earlier contact to reach the cursor, so page 2,000 would cost 2,000 times page 1.
-      from = 'contacts c FORCE INDEX (idx_contacts_session_list)';
+      // Direct chats alone seek (session_id, dm, id); a search needs the names in the list index.
+      const onlyDirectChats = filter.source === 'dm' && (filter.q ?? '') === '';
+      from = `contacts c FORCE INDEX (${onlyDirectChats ? 'idx_contacts_session_dm' : 'idx_contacts_session_list'})`;
       where.push('c.session_id = ?', 'c.id > ?');
       args.push(sessionId, afterId);
     }

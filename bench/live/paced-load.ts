@@ -81,5 +81,6 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   const abandoned = inFlight.size;
   const elapsedS = (performance.now() - started) / 1000;
   agent.destroy();
-  return { ...summarise(latencies, elapsedS), offered: options.rate, statuses, errors, abandoned };
+  // Snapshots: replies to abandoned requests may still trickle in after this.
+  return { ...summarise([...latencies], elapsedS), offered: options.rate, statuses: { ...statuses }, errors, abandoned };
 }

@@ -28,7 +28,8 @@ export interface ConnectionUpdate {
 /**
  * Events in Baileys' own payload shapes (BaileysEventMap), so one ingestion path serves both
  * drivers: 'messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert',
- * 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update'.
+ * 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update',
+ * 'group.member-tag.update' (a member's nickname in a group).
  */
 export type WhatsAppEvents = EventEmitter;
 

@@ -14,6 +14,8 @@ interface RunningSession {
   detachSink: (() => void) | undefined;
   drainSink: (() => Promise<void>) | undefined;
   closing: boolean;
+  /** Status updates are mirrored to Redis and MySQL one after another, so a late write never overtakes a newer one. */
+  mirrored: Promise<void>;
 }
 
 export interface SessionManagerOptions {
@@ -110,7 +112,7 @@ export class SessionManager {
   }
 
   private async connect(sessionId: string, shard: number): Promise<void> {
-    const running: RunningSession = { sessionId, shard, connection: undefined, status: 'connecting', detachSink: undefined, drainSink: undefined, closing: false };
+    const running: RunningSession = { sessionId, shard, connection: undefined, status: 'connecting', detachSink: undefined, drainSink: undefined, closing: false, mirrored: Promise.resolve() };
     this.sessions.set(sessionId, running);
     try {
       const connection = await this.driver.connect(sessionId);
@@ -118,7 +120,7 @@ export class SessionManager {
       const attached = this.sink.attach(sessionId, connection.events);
       running.detachSink = attached.detach;
       running.drainSink = attached.drain;
-      connection.events.on('connection', (update: ConnectionUpdate) => void this.onConnectionUpdate(running, update));
+      connection.events.on('connection', (update: ConnectionUpdate) => this.onConnectionUpdate(running, update));
       if (running.closing || !this.ownedShards.has(shard)) await connection.close();
     } catch (err) {
       this.logger.error({ sessionId, err }, 'could not start session connection');
@@ -126,14 +128,18 @@ export class SessionManager {
     }
   }
 
-  private async onConnectionUpdate(running: RunningSession, update: ConnectionUpdate): Promise<void> {
-    const { sessionId } = running;
+  private onConnectionUpdate(running: RunningSession, update: ConnectionUpdate): void {
     const previous = running.status;
     running.status = update.status;
     // Synchronously, before the history sync that follows 'online' reaches ingestion.
     if (update.phoneJid || update.lid) {
-      this.sink.setOwnAccount(sessionId, { ...(update.lid ? { lid: update.lid } : {}), ...(update.phoneJid ? { pn: update.phoneJid } : {}) });
+      this.sink.setOwnAccount(running.sessionId, { ...(update.lid ? { lid: update.lid } : {}), ...(update.phoneJid ? { pn: update.phoneJid } : {}) });
     }
+    running.mirrored = running.mirrored.then(() => this.mirrorStatus(running, update, previous));
+  }
+
+  private async mirrorStatus(running: RunningSession, update: ConnectionUpdate, previous: ConnectionUpdate['status']): Promise<void> {
+    const { sessionId } = running;
     const log = this.logger.child({ sessionId });
     log.info({ status: update.status, reason: update.reason }, 'session status');
     try {
@@ -183,6 +189,7 @@ export class SessionManager {
     }
     running.detachSink?.();
     await running.drainSink?.().catch(() => undefined);
+    await running.mirrored;
     await this.redis.del(this.keys.presence(running.sessionId)).catch(() => undefined);
     if (running.status === 'online') {
       await this.recordStatus(running.sessionId, { status: 'offline', reason: 'worker released the session' }).catch(() => undefined);

@@ -30,6 +30,7 @@ export const FORWARDED_EVENTS = [
   'groups.update',
   'group-participants.update',
   'lid-mapping.update',
+  'group.member-tag.update',
 ] as const satisfies readonly (keyof BaileysEventMap)[];
 
 /** The part of a Baileys socket a connection drives. */
