@@ -1,29 +1,11 @@
 import { BATCH_STATUSES, MAX_BATCH_NUMBERS, NUMBER_STATUSES } from '../../shared/batches/check-batch-jobs.js';
-import { SessionParam } from '../http/schemas.js';
+import { clampedLimit, CursorParam, SessionParam } from '../http/schemas.js';
 import { z } from '../http/zod.js';
 
 export const RESULTS_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 export const LIST_LIMIT = { min: 1, max: 100, default: 20 } as const;
 
-/** Same rules as the contacts list: an integer, 0 or absent means the default, others are clamped. */
-const clampedLimit = (bounds: { min: number; max: number; default: number }) =>
-  z
-    .string()
-    .regex(/^[+-]?\d{1,30}$/, 'must be an integer')
-    .optional()
-    .transform((raw) => {
-      if (raw === undefined) return bounds.default;
-      const n = Number(raw);
-      if (n === 0) return bounds.default;
-      return Math.min(bounds.max, Math.max(bounds.min, n));
-    })
-    .openapi({ type: 'integer', format: 'int64', description: `Page size, clamped to ${bounds.min}–${bounds.max}; ${bounds.default} when omitted or 0.`, example: bounds.default });
-
-const cursor = z
-  .string()
-  .max(200, 'is not a valid cursor')
-  .optional()
-  .openapi({ description: "Opaque cursor: pass the previous response's nextCursor. Omit on the first request." });
+const cursor = CursorParam;
 
 export const CheckBatchSessionPath = z.object({ session: SessionParam });
 

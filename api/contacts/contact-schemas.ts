@@ -1,5 +1,5 @@
 import { z } from '../http/zod.js';
-import { SessionParam } from '../http/schemas.js';
+import { clampedLimit, CursorParam, SessionParam } from '../http/schemas.js';
 
 export const LIST_LIMIT = { min: 1, max: 200, default: 50 } as const;
 
@@ -22,22 +22,8 @@ export const ListContactsQuery = z.object({
     .max(100, 'must be at most 100 characters')
     .optional()
     .openapi({ description: "Case-insensitive substring search over each contact's name or phone number. % and _ match literally." }),
-  limit: z
-    .string()
-    .regex(/^[+-]?\d{1,30}$/, 'must be an integer')
-    .optional()
-    .transform((raw) => {
-      if (raw === undefined) return LIST_LIMIT.default;
-      const n = Number(raw);
-      if (n === 0) return LIST_LIMIT.default;
-      return Math.min(LIST_LIMIT.max, Math.max(LIST_LIMIT.min, n));
-    })
-    .openapi({ type: 'integer', format: 'int64', description: 'Page size, clamped to 1–200; 50 when omitted or 0.', example: 50 }),
-  cursor: z
-    .string()
-    .max(200, 'is not a valid cursor')
-    .optional()
-    .openapi({ description: 'Opaque cursor: pass the previous response\'s nextCursor. Omit on the first request.' }),
+  limit: clampedLimit(LIST_LIMIT),
+  cursor: CursorParam,
 });
 export type ListContactsQuery = z.output<typeof ListContactsQuery>;
 

@@ -17,3 +17,21 @@ export const SessionParam = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a session id such as sess_01HZX')
   .openapi({ param: { name: 'session', in: 'path' }, description: 'The WhatsApp session id (a session is one attached WhatsApp number).', example: 'sess_01HZX' });
+
+/** A page size: an integer; 0 or absent means the default; values outside the bounds are clamped to them. */
+export const clampedLimit = (bounds: { min: number; max: number; default: number }) =>
+  z
+    .string()
+    .regex(/^[+-]?\d{1,30}$/, 'must be an integer')
+    .optional()
+    .transform((raw) => {
+      const n = raw === undefined ? 0 : Number(raw);
+      return n === 0 ? bounds.default : Math.min(bounds.max, Math.max(bounds.min, n));
+    })
+    .openapi({ type: 'integer', format: 'int64', description: `Page size, clamped to ${bounds.min}–${bounds.max}; ${bounds.default} when omitted or 0.`, example: bounds.default });
+
+export const CursorParam = z
+  .string()
+  .max(200, 'is not a valid cursor')
+  .optional()
+  .openapi({ description: "Opaque cursor: pass the previous response's nextCursor. Omit on the first request; an empty nextCursor means the last page was reached." });

@@ -1,6 +1,6 @@
 import { SESSION_STATUSES } from '../../shared/db/entities/wa-session.js';
 import { normalizeE164 } from '../../shared/jid.js';
-import { SessionParam } from '../http/schemas.js';
+import { clampedLimit, CursorParam, SessionParam } from '../http/schemas.js';
 import { z } from '../http/zod.js';
 import { LIST_LIMIT } from '../contacts/contact-schemas.js';
 
@@ -14,16 +14,8 @@ export const CreateSessionBody = z
   .openapi('CreateSession');
 
 export const ListSessionsQuery = z.object({
-  limit: z
-    .string()
-    .regex(/^[+-]?\d{1,30}$/, 'must be an integer')
-    .optional()
-    .transform((raw) => {
-      const n = raw === undefined ? 0 : Number(raw);
-      return n === 0 ? LIST_LIMIT.default : Math.min(LIST_LIMIT.max, Math.max(LIST_LIMIT.min, n));
-    })
-    .openapi({ type: 'integer', description: 'Page size, clamped to 1–200; 50 when omitted or 0.' }),
-  cursor: z.string().max(200).optional().openapi({ description: "Opaque cursor: the previous page's nextCursor." }),
+  limit: clampedLimit(LIST_LIMIT),
+  cursor: CursorParam,
 });
 
 export const SessionView = z

@@ -24,15 +24,20 @@ export interface HttpLoad {
   nextPath: () => string;
 }
 
-/** Closed-loop HTTP load with autocannon: `connections` clients, each sending its next request on the previous reply. */
-export function httpRound(load: HttpLoad, durationS: number): Promise<Round> {
+/**
+ * Closed-loop HTTP load with autocannon: `connections` clients, each sending its next request on
+ * the previous reply, for `length.seconds` or until `length.requests` have been answered. A round
+ * by count waits for its slowest request, so slow scenarios keep their tail in the percentiles.
+ */
+export function httpRound(load: HttpLoad, length: { seconds: number } | { requests: number }): Promise<Round> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     const instance = autocannon(
       {
         url: load.baseUrl,
         connections: load.connections,
-        duration: durationS,
+        ...('seconds' in length ? { duration: length.seconds } : { amount: length.requests }),
+        timeout: 120,
         headers: { authorization: `Bearer ${load.token}` },
         requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: load.nextPath() }) }],
       },

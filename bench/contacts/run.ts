@@ -217,24 +217,26 @@ async function main(): Promise<void> {
       { name: 'get-one', isList: false, isQ: false, path: () => `${contactsPath()}/${encodeURIComponent(nextLid())}`, raw: () => store.get(BIG_SESSION, nextLid()) },
     ];
 
-    log(`load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per scenario (in ${ROUNDS} rounds taking turns with the floor) after ${WARMUP_S} s warm-up`);
+    log(`load: autocannon, ${CONNECTIONS} connections, about ${DURATION_S} s per scenario after ${WARMUP_S} s warm-up, in ${ROUNDS} rounds taking turns with the floor (api rounds by request count, from the warm-up rate)`);
     log(`api: NODE_ENV=production LOG_LEVEL=warn DB_POOL_SIZE=${POOL_SIZE} API_KEY_CACHE_MS=${args['api-key-cache-ms'] ?? '(default)'}; rate limiter on with a limit it never reaches`);
     log(`floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pool), running the store's own SQL`);
     const measured: Measured[] = [];
     for (const scenario of scenarios) {
       const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: scenario.path };
-      await httpRound(load, WARMUP_S);
+      const warm = await httpRound(load, { seconds: WARMUP_S });
       await loopRound(scenario.raw, CONNECTIONS, WARMUP_S / 2);
+      // Rounds by count (sized from the warm-up rate) so that requests slower than a round still count.
+      const perRound = Math.max(CONNECTIONS, Math.round((warm.latencies.length / warm.seconds) * (DURATION_S / ROUNDS)));
       const apiRounds: Round[] = [];
       const rawRounds: Round[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        apiRounds.push(await httpRound(load, DURATION_S / ROUNDS));
+        apiRounds.push(await httpRound(load, { requests: perRound }));
         rawRounds.push(await loopRound(scenario.raw, CONNECTIONS, DURATION_S / ROUNDS));
       }
       const apiResult = summarize(apiRounds);
       const rawResult = summarize(rawRounds);
       measured.push({ scenario, api: apiResult, raw: rawResult });
-      log(`  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s`);
+      log(`  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s${apiResult.failures + rawResult.failures > 0 ? ` (failed: api ${apiResult.failures}, raw ${rawResult.failures})` : ''}`);
     }
 
     const farCursor = await cursorOfFarPage(api.baseUrl, token);

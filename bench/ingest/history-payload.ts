@@ -4,6 +4,7 @@
  * processHistoryMessage hands a decoded HistorySync to `messaging-history.set`.
  */
 import type { BaileysEventMap, Chat, Contact, GroupMetadata, proto } from '@whiskeysockets/baileys';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 export type HistorySet = BaileysEventMap['messaging-history.set'];
 
@@ -22,21 +23,10 @@ export const groupJidOf = (g: number) => `1203634${String(g).padStart(11, '0')}@
 const FIRST = ['Ayu', 'Budi', 'Citra', 'Dewi', 'Eko', 'Fitri', 'Gilang', 'Hana', 'Indra', 'Joko', 'Kartika', 'Lestari'];
 const LAST = ['Santoso', 'Wijaya', 'Pratama', 'Saputra', 'Hidayat', 'Nugroho', 'Kusuma', 'Halim'];
 
-/** mulberry32: a small deterministic generator, so every run ingests the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** For each group, `size` distinct people and their ranks (first one superadmin, a few admins). */
 export function groupRosters(shape: HistoryShape): { people: number[]; ranks: (0 | 1 | 2)[] }[] {
-  const random = prng(shape.seed + 1);
+  const random = seededRandom(shape.seed + 1);
   return Array.from({ length: shape.groups }, () => {
     const people = new Set<number>();
     while (people.size < Math.min(shape.membersPerGroup, shape.contacts)) people.add(Math.floor(random() * shape.contacts));
@@ -46,7 +36,7 @@ export function groupRosters(shape: HistoryShape): { people: number[]; ranks: (0
 }
 
 export function historySync(shape: HistoryShape): HistorySet {
-  const random = prng(shape.seed);
+  const random = seededRandom(shape.seed);
   const contacts: Contact[] = [];
   const chats: Chat[] = [];
   for (let i = 0; i < shape.contacts; i++) {

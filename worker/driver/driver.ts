@@ -5,6 +5,20 @@
  * rate_limited, validation_error (bad JID).
  */
 import type { EventEmitter } from 'node:events';
+import type { BaileysEventMap } from '@whiskeysockets/baileys';
+
+/** The Baileys events carrying contact and group data: drivers emit them, ingestion stores them. */
+export const WHATSAPP_DATA_EVENTS = [
+  'messaging-history.set',
+  'contacts.upsert',
+  'contacts.update',
+  'chats.upsert',
+  'groups.upsert',
+  'groups.update',
+  'group-participants.update',
+  'group.member-tag.update',
+  'lid-mapping.update',
+] as const satisfies readonly (keyof BaileysEventMap)[];
 
 export interface NumberCheck {
   /** E.164 digits, as asked. */

@@ -4,6 +4,7 @@
  * problem; a bad entry inside a list is skipped on its own and reported. Entries that are fine but
  * not about people or groups (newsletters, broadcasts) are ignored without a report.
  */
+import { WHATSAPP_DATA_EVENTS } from '../driver/driver.js';
 import type { IngestOp, PersonRef, Role } from './ingest-ops.js';
 import {
   isFields,
@@ -19,17 +20,7 @@ import {
 } from './payload-fields.js';
 
 /** The events ingestion subscribes to. */
-export const INGESTED_EVENTS = [
-  'messaging-history.set',
-  'contacts.upsert',
-  'contacts.update',
-  'chats.upsert',
-  'groups.upsert',
-  'groups.update',
-  'group-participants.update',
-  'group.member-tag.update',
-  'lid-mapping.update',
-] as const;
+export const INGESTED_EVENTS = WHATSAPP_DATA_EVENTS;
 
 export type IngestedEvent = (typeof INGESTED_EVENTS)[number];
 

@@ -13,7 +13,7 @@ import {
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
-import type { ConnectionUpdate, WhatsAppConnection } from '../driver.js';
+import { WHATSAPP_DATA_EVENTS, type ConnectionUpdate, type WhatsAppConnection } from '../driver.js';
 import { AppError } from '../../../shared/errors.js';
 import type { MysqlAuthStore, SessionAuthState } from '../../auth-state/mysql-auth-state.js';
 import { mapBaileysError } from './errors.js';
@@ -21,17 +21,7 @@ import { adaptSocket, type LiveCalls, type LiveSocket } from './live-calls.js';
 import { backoffDelay, closeAction, type BackoffOptions } from './reconnect-policy.js';
 
 /** The Baileys data events a connection re-emits unchanged (see driver.ts). */
-export const FORWARDED_EVENTS = [
-  'messaging-history.set',
-  'contacts.upsert',
-  'contacts.update',
-  'chats.upsert',
-  'groups.upsert',
-  'groups.update',
-  'group-participants.update',
-  'lid-mapping.update',
-  'group.member-tag.update',
-] as const satisfies readonly (keyof BaileysEventMap)[];
+export const FORWARDED_EVENTS = WHATSAPP_DATA_EVENTS;
 
 /** The part of a Baileys socket a connection drives. */
 export type DriverSocket = LiveSocket & Pick<WASocket, 'end' | 'logout'> & { ev: Pick<WASocket['ev'], 'process'> };

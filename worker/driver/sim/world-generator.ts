@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseSimWorld, type SimWorld, type SimWorldInput } from './world.js';
+import { seededRandom } from '../../../shared/seeded-random.js';
 
 export interface SimWorldGeneratorOptions {
   sessions: number;
@@ -31,17 +32,6 @@ const LAST = ['Santoso', 'Wijaya', 'Pratama', 'Lestari', 'Hidayat', 'Kusuma', 'S
 const ABOUT = ['Hey there! I am using WhatsApp.', 'Available', 'Busy', 'At work', 'Urgent calls only', 'Sleeping', '🌴 on holiday', 'Battery about to die'];
 const TOPICS = ['Family', 'Climbers', 'Book club', 'Office', 'Neighbours', 'Football', 'Alumni 2012', 'Parents', 'Runners', 'Chess'];
 
-/** mulberry32: tiny, fast, good enough for test data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateSimWorld(options: SimWorldGeneratorOptions): SimWorld {
   const sessions = options.sessions;
@@ -51,7 +41,7 @@ export function generateSimWorld(options: SimWorldGeneratorOptions): SimWorld {
   const membersPerGroup = Math.min(options.membersPerGroup ?? 20, pool + 1);
   const chatShare = options.chatShare ?? 0.3;
   const country = options.countryCode ?? '62';
-  const random = prng(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   if (options.sessionIds && options.sessionIds.length < sessions) throw new Error(`sessionIds has ${options.sessionIds.length} ids for ${sessions} sessions`);
 
