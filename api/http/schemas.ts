@@ -15,7 +15,8 @@ export const ErrorEnvelope = z
 // against the ascii id column in MySQL.
 export const SessionParam = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a session id such as sess_01HZX')
+  .min(1)
+  .max(200)
   .openapi({ param: { name: 'session', in: 'path' }, description: 'The WhatsApp session id (a session is one attached WhatsApp number).', example: 'sess_01HZX' });
 
 /** A page size: an integer; 0 or absent means the default; values outside the bounds are clamped to them. */

@@ -19,6 +19,8 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Ids per `IN (…)` list. */
 const MAX_BATCH = 100;
 
@@ -36,6 +38,8 @@ export class SessionAccess {
   constructor(private readonly db: DataSource) {}
 
   async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
+    // No session can have such an id, so it is simply not found (and never reaches MySQL).
+    if (!SESSION_ID.test(sessionId)) throw new AppError('not_found', 'session not found');
     const row = await this.lookup(sessionId);
     if (!row || row.organization_id !== organizationId) throw new AppError('not_found', 'session not found');
     return { id: row.id, organizationId: row.organization_id, status: row.status };

@@ -221,17 +221,21 @@ async function main(): Promise<void> {
     log(`api: NODE_ENV=production LOG_LEVEL=warn DB_POOL_SIZE=${POOL_SIZE} API_KEY_CACHE_MS=${args['api-key-cache-ms'] ?? '(default)'}; rate limiter on with a limit it never reaches`);
     log(`floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pool), running the store's own SQL`);
     const measured: Measured[] = [];
+    // A fresh process: let the JIT and the pools settle before the first warm-up is used for sizing.
+    await httpRound({ baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: () => contactsPath() }, { seconds: WARMUP_S });
     for (const scenario of scenarios) {
       const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: scenario.path };
       const warm = await httpRound(load, { seconds: WARMUP_S });
       await loopRound(scenario.raw, CONNECTIONS, WARMUP_S / 2);
-      // Rounds by count (sized from the warm-up rate) so that requests slower than a round still count.
-      const perRound = Math.max(CONNECTIONS, Math.round((warm.latencies.length / warm.seconds) * (DURATION_S / ROUNDS)));
+      // api rounds by count, sized from the warm-up rate, so that requests slower than a round still
+      // count; a scenario too slow for short rounds gets one round of two requests per connection.
+      const rounds = warm.latencies.length < 4 * CONNECTIONS ? 1 : ROUNDS;
+      const perRound = Math.max(2 * CONNECTIONS, Math.round((warm.latencies.length / warm.seconds) * (DURATION_S / rounds)));
       const apiRounds: Round[] = [];
       const rawRounds: Round[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < rounds; round++) {
         apiRounds.push(await httpRound(load, { requests: perRound }));
-        rawRounds.push(await loopRound(scenario.raw, CONNECTIONS, DURATION_S / ROUNDS));
+        rawRounds.push(await loopRound(scenario.raw, CONNECTIONS, DURATION_S / rounds));
       }
       const apiResult = summarize(apiRounds);
       const rawResult = summarize(rawRounds);

@@ -200,6 +200,8 @@ export class LiveBenchCluster {
     const processes = new Map(this.processes.map((p) => [p.name.replace(`bench-live-${this.runId}-`, ''), cpuTicks(p.child.pid!) / CLOCK_TICKS_PER_S]));
     this.mysqlPid ??= pidOf(['mariadbd', 'mysqld']) ?? 0;
     if (this.mysqlPid) processes.set('mariadbd (shared)', cpuTicks(this.mysqlPid) / CLOCK_TICKS_PER_S);
+    const own = process.cpuUsage();
+    processes.set('bench client', (own.user + own.system) / 1e6);
     const info = await this.redis.info('cpu');
     const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
     const [busy, total] = machineTicks();

@@ -7,10 +7,9 @@ interface CallbackPool {
 
 /**
  * Runs one statement straight on the DataSource's mysql2 pool. `DataSource.query` costs a query
- * runner, a promise wrapper with a stack capture, and event broadcasts per call: on the hottest
- * read paths that was a third of the api's CPU (bench/contacts). The rows are the same raw rows
- * `DataSource.query` returns, and errors are mysql2's own, codes intact, so an unreachable server
- * still answers 503.
+ * runner, a promise wrapper with a stack capture, and event broadcasts per call: about 15 % of the
+ * api's CPU on the contact list (bench/contacts). The rows are the same raw rows `DataSource.query`
+ * returns, and errors are mysql2's own, codes intact, so an unreachable server still answers 503.
  */
 export function poolQuery<T>(db: DataSource, sql: string, values: unknown[]): Promise<T[]> {
   const pool = db.isInitialized ? (db.driver as unknown as { pool?: CallbackPool }).pool : undefined;
