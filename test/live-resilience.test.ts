@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { shardOf } from '../shared/shards.js';
@@ -7,7 +7,7 @@ import { SimStateStore } from '../worker/driver/sim/state-store.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
-import { freePort, waitFor, type GatewayProcess } from './support/processes.js';
+import { freePort, startPrivateRedis, waitFor, type GatewayProcess } from './support/processes.js';
 import { leaseHolders, newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
@@ -162,25 +162,10 @@ describe('live operations under failure (real worker processes)', function () {
       redis?.kill('SIGKILL');
     });
 
-    async function startRedis(port: number): Promise<ChildProcess> {
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      await waitFor(async () => {
-        const { Redis } = await import('ioredis');
-        const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        probe.on('error', () => undefined);
-        try {
-          await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } finally {
-          probe.disconnect();
-        }
-      }, 'redis to start', 10_000);
-      return child;
-    }
 
     it('answers 503 for live operations while Redis is down, keeps stored endpoints working, and recovers without a restart', async () => {
       const port = await freePort();
-      redis = await startRedis(port);
+      redis = await startPrivateRedis(port);
       const redisUrl = `redis://127.0.0.1:${port}`;
       const { tenants, accounts, sessions } = await pairedTenants(1);
       const t = tenants[0]!;
@@ -202,7 +187,7 @@ describe('live operations under failure (real worker processes)', function () {
       const ready = await call('GET', '/readyz', { baseUrl: api.baseUrl });
       assert.equal(ready.status, 503);
 
-      redis = await startRedis(port);
+      redis = await startPrivateRedis(port);
       await waitFor(async () => (await about()).status === 200, 'live operations to recover', 40_000);
       assert.equal((await call('GET', '/readyz', { baseUrl: api.baseUrl })).status, 200);
       await api.process.stop();

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { assertError } from './support/assert-error.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call } from './support/http.js';
-import { freePort, LOG_DIR, waitFor } from './support/processes.js';
+import { freePort, LOG_DIR, startPrivateRedis, waitFor } from './support/processes.js';
 import type { RunningApi } from './support/test-env.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
@@ -18,20 +17,6 @@ function listContacts(t: Tenant, api: RunningApi, token = t.tokens.read) {
   return call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token, baseUrl: api.baseUrl });
 }
 
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(async () => {
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } finally {
-      probe.disconnect();
-    }
-  }, 'redis to start', 10_000);
-  return child;
-}
 
 describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function () {
   this.timeout(60_000);
@@ -144,7 +129,7 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
 
     it('lets requests through unlimited, logs it once, and limits again when Redis is back', async () => {
       const port = await freePort();
-      redis = await startRedis(port);
+      redis = await startPrivateRedis(port);
       const name = `api-rl-redis-${uniq()}`;
       api = await testEnv.startApi({ REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_PER_MINUTE: '2' }, name);
       const t = await newTenant();
@@ -161,7 +146,7 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
       await waitFor(async () => warnings().length > 0, 'the fail-open warning in the api log');
       assert.equal(warnings().length, 1);
 
-      redis = await startRedis(port);
+      redis = await startPrivateRedis(port);
       const first = await waitFor(async () => {
         const res = await listContacts(t, api!);
         return res.headers.get('ratelimit-limit') === '2' ? res : undefined;

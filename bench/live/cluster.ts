@@ -208,6 +208,16 @@ export class LiveBenchCluster {
     return { at: performance.now(), processes, redis: field('used_cpu_sys') + field('used_cpu_user'), machineBusy: busy / CLOCK_TICKS_PER_S, machineTotal: total / CLOCK_TICKS_PER_S };
   }
 
+  /** Redis's own count and time per command (INFO commandstats), to diff around a load. */
+  async redisCommandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+    const stats = new Map<string, { calls: number; usec: number }>();
+    for (const line of (await this.redis.info('commandstats')).split('\n')) {
+      const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+      if (match) stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+    }
+    return stats;
+  }
+
   /** Resident set size of each worker process (MiB). */
   workerRss(): { id: string; rssMiB: number }[] {
     return this.workers.map((w) => ({ id: w.id, rssMiB: rssMiB(w.process.child.pid!) }));

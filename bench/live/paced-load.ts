@@ -1,4 +1,4 @@
-import http from 'node:http';
+import net from 'node:net';
 import { summarise, type LatencySummary } from './latency.js';
 
 export interface PacedLoadOptions {
@@ -21,6 +21,68 @@ export interface PacedLoadResult extends LatencySummary {
 }
 
 const DRAIN_MS = 10_000;
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+interface Due {
+  path: string;
+  dueAt: number;
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection with at most one request in flight, speaking just enough
+ * HTTP for the gateway's answers (Content-Length bodies). Node's http client costs several times
+ * more CPU per request, and the client shares the machine with what it measures.
+ */
+class Connection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private current: Due | undefined;
+  private readonly socket: net.Socket;
+
+  constructor(
+    host: string,
+    port: number,
+    private readonly head: (path: string) => string,
+    private readonly done: (conn: Connection, due: Due, status: number | undefined) => void,
+  ) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => this.fail());
+    this.socket.on('close', () => this.fail());
+  }
+
+  get idle(): boolean {
+    return this.current === undefined && !this.socket.destroyed;
+  }
+
+  send(due: Due): void {
+    this.current = due;
+    this.socket.write(this.head(due.path));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    const headerEnd = this.buffered.indexOf(HEADER_END);
+    if (headerEnd < 0 || !this.current) return;
+    const head = this.buffered.subarray(0, headerEnd).toString('latin1');
+    const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+    const end = headerEnd + HEADER_END.length + length;
+    if (this.buffered.length < end) return;
+    this.buffered = this.buffered.subarray(end);
+    const due = this.current;
+    this.current = undefined;
+    this.done(this, due, Number(head.slice(9, 12)));
+  }
+
+  private fail(): void {
+    const due = this.current;
+    this.current = undefined;
+    if (due) this.done(this, due, undefined);
+  }
+}
 
 /**
  * Open-loop load at a fixed rate: request i is due at start + i / rate whatever happened to the
@@ -30,57 +92,52 @@ const DRAIN_MS = 10_000;
  */
 export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
   const url = new URL(options.baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections, maxFreeSockets: options.connections });
+  const head = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${options.token}\r\nConnection: keep-alive\r\n\r\n`;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
+  const waiting: Due[] = [];
   let errors = 0;
-  let sent = 0;
-  const inFlight = new Set<Promise<void>>();
+  let answered = 0;
   const total = Math.round(options.rate * options.durationS);
+  let allAnswered: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (allAnswered = resolve));
+
+  const onDone = (conn: Connection, due: Due, status: number | undefined) => {
+    answered++;
+    if (status === undefined) errors++;
+    else {
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status >= 200 && status < 300) latencies.push(performance.now() - due.dueAt);
+    }
+    const next = waiting.shift();
+    if (next && conn.idle) conn.send(next);
+    else if (next) waiting.unshift(next);
+    if (answered === total) allAnswered();
+  };
+  const connections = Array.from({ length: options.connections }, () => new Connection(url.hostname, Number(url.port), head, onDone));
+  const dispatch = (due: Due) => {
+    const free = connections.find((c) => c.idle);
+    if (free) free.send(due);
+    else waiting.push(due);
+  };
+
   const started = performance.now();
-
-  const send = (dueAt: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const req = http.request(
-        { agent, host: url.hostname, port: url.port, method: 'GET', path: options.nextPath(), headers: { authorization: `Bearer ${options.token}` } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            statuses[status] = (statuses[status] ?? 0) + 1;
-            if (status >= 200 && status < 300) latencies.push(performance.now() - dueAt);
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-
-  await new Promise<void>((done) => {
+  let sent = 0;
+  await new Promise<void>((scheduled) => {
     const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor(((now - started) * options.rate) / 1000) + 1);
-      for (; sent < due; sent++) {
-        const p = send(started + (sent * 1000) / options.rate);
-        inFlight.add(p);
-        void p.then(() => inFlight.delete(p));
-      }
-      if (sent >= total) return done();
+      const due = Math.min(total, Math.floor(((performance.now() - started) * options.rate) / 1000) + 1);
+      for (; sent < due; sent++) dispatch({ path: options.nextPath(), dueAt: started + (sent * 1000) / options.rate });
+      if (sent >= total) return scheduled();
       setTimeout(tick, Math.max(0, started + (sent * 1000) / options.rate - performance.now()));
     };
     tick();
   });
   // An overloaded gateway has a backlog: give it a bounded while, then count the rest as abandoned.
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(inFlight), new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+  await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
   clearTimeout(timer);
-  const abandoned = inFlight.size;
   const elapsedS = (performance.now() - started) / 1000;
-  agent.destroy();
-  // Snapshots: replies to abandoned requests may still trickle in after this.
-  return { ...summarise([...latencies], elapsedS), offered: options.rate, statuses: { ...statuses }, errors, abandoned };
+  const result = { ...summarise(latencies, elapsedS), offered: options.rate, statuses: { ...statuses }, errors, abandoned: total - answered };
+  for (const conn of connections) conn.close();
+  return result;
 }

@@ -79,6 +79,13 @@ function cpuLine(from: CpuSnapshot, to: CpuSnapshot, opsPerS: number): string {
     .join(', ');
 }
 
+function redisLine(from: Map<string, { calls: number; usec: number }>, to: Map<string, { calls: number; usec: number }>, calls: number): string {
+  const rows = [...to].map(([name, s]) => ({ name, calls: s.calls - (from.get(name)?.calls ?? 0), usec: s.usec - (from.get(name)?.usec ?? 0) }));
+  const total = rows.reduce((n, r) => n + r.usec, 0);
+  const top = rows.filter((r) => r.calls > 0).sort((a, b) => b.usec - a.usec).slice(0, 8);
+  return `total ${(total / calls).toFixed(0)} µs; ${top.map((r) => `${r.name} ${(r.calls / calls).toFixed(2)} (${(r.usec / calls).toFixed(0)})`).join(', ')}`;
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const extraEnv = parseEnv(args.env);
@@ -119,13 +126,17 @@ async function main(): Promise<number> {
     log(`  ${WARMUP_S} s warm-up, then ${DURATION_S} s closed loop (autocannon: each connection sends on the previous reply)`);
     await httpLoad({ ...load, durationS: WARMUP_S });
     const cpu0 = await cluster.cpuSnapshot();
+    const redis0 = await cluster.redisCommandStats();
     const loadStartedUs = process.hrtime.bigint() / 1000n;
     const closed = await httpLoad({ ...load, durationS: DURATION_S });
     const cpu1 = await cluster.cpuSnapshot();
+    const redis1 = await cluster.redisCommandStats();
     // Same clock as the profiles' sample times: cut them to the measured load with these.
     if (cpuProfileDir) log(`  closed-loop window, monotonic µs: ${loadStartedUs} - ${process.hrtime.bigint() / 1000n}`);
     log(`  then ${DURATION_S} s paced: ${RATE} requests/s evenly spaced over the same connections, latency from each request's due time`);
+    const pacedStartedUs = process.hrtime.bigint() / 1000n;
     const paced = await pacedLoad({ ...load, rate: RATE, durationS: DURATION_S });
+    if (cpuProfileDir) log(`  paced window, monotonic µs: ${pacedStartedUs} - ${process.hrtime.bigint() / 1000n}`);
     const cpu2 = await cluster.cpuSnapshot();
     const rssAfter = cluster.workerRss();
     const presence = await cluster.presenceByWorker();
@@ -153,6 +164,7 @@ async function main(): Promise<number> {
     log(`paced:       ${statusLine(paced.statuses)}; connection errors ${paced.errors}, unanswered 10 s after the end ${paced.abandoned}`);
     log(`CPU, closed loop — share of one core (per call): ${cpuLine(cpu0, cpu1, closed.opsPerS)}`);
     log(`CPU, paced       — share of one core (per call): ${cpuLine(cpu1, cpu2, paced.opsPerS)}`);
+    log(`Redis, closed loop — commands per call (µs of Redis per call): ${redisLine(redis0, redis1, closed.count)}`);
     log(`api RSS ${cluster.apiRss().toFixed(0)} MiB`);
     for (const [i, w] of rssAfter.entries()) {
       log(`worker ${w.id}: ${presence.get(w.id) ?? 0} sessions online, RSS ${w.rssMiB.toFixed(0)} MiB after the load (${rssBefore[i]!.rssMiB.toFixed(0)} MiB before)`);
