@@ -1,7 +1,9 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { ApiRouter } from './api-router.js';
+import { documentOperationalRoutes } from './operational-docs.js';
 
 export function buildOpenApiDocument(api: ApiRouter) {
+  documentOperationalRoutes(api.registry);
   return new OpenApiGeneratorV31(api.registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
