@@ -57,6 +57,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   const { config, logger, db } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Every answer is computed per request; hashing each body for a weak ETag costs CPU on the hot path and no client revalidates API pages.
+  app.set('etag', false);
   app.set('trust proxy', true);
   app.set('query parser', 'simple');
   const api = new ApiRouter();

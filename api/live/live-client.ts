@@ -25,26 +25,18 @@ export class LiveClient {
   private readonly queues: Queue[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly channel: string;
-  /**
-   * Presence checks and job adds go through a connection of their own that sends the commands of
-   * one event-loop turn in one write: under load, requests reach this point in waves, and one
-   * write (and one read) for a wave costs far less than one per command.
-   */
-  private readonly redis: Redis;
 
   constructor(
     private readonly config: Config,
     private readonly keys: RedisKeys,
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly logger: Logger,
     private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
   ) {
     this.channel = replyChannel(keys, this.instanceId);
-    this.redis = redis.duplicate({ enableAutoPipelining: true });
-    this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'live redis error'));
     for (let shard = 0; shard < config.shards.count; shard++) {
-      const queue = new Queue(keys.liveQueueName, { ...liveQueueOptions(keys, shard, this.redis), defaultJobOptions: LIVE_JOB_OPTIONS });
+      const queue = new Queue(keys.liveQueueName, { ...liveQueueOptions(keys, shard, redis), defaultJobOptions: LIVE_JOB_OPTIONS });
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
     }
@@ -65,7 +57,6 @@ export class LiveClient {
     }
     this.pending.clear();
     await Promise.allSettled(this.queues.map((q) => q.close()));
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   /**
