@@ -18,7 +18,8 @@ export function liveQueueOptions(keys: RedisKeys, shard: number, connection: Con
 
 export const LIVE_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 1,
-  removeOnComplete: { age: 300, count: 1000 },
+  // The result travels by pub/sub; keeping finished jobs would only cost Redis writes on the hot path.
+  removeOnComplete: true,
   removeOnFail: { age: 3600, count: 5000 },
 };
 
