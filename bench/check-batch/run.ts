@@ -16,14 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
 import { MAX_BATCH_NUMBERS } from '../../shared/batches/check-batch-jobs.js';
 import { loadConfig } from '../../shared/config.js';
-import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
 import { freePort, GatewayProcess, REPO_ROOT, waitFor } from '../../test/support/processes.js';
 import { SimCallLog } from '../../worker/driver/sim/call-log.js';
 import type { SimWorldInput } from '../../worker/driver/sim/world.js';
+import { freshDatabase } from '../support/fresh-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,20 +46,6 @@ const OFFLINE_SESSION = 'sess_bench_check_batch_off';
 const log = (line: string) => console.log(line);
 const fmt = (n: number) => n.toLocaleString('en');
 
-async function freshDatabase(url: string): Promise<DataSource> {
-  const name = new URL(url).pathname.replace(/^\//, '');
-  if (!/^wag_bench_[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop "${name}": the bench database name must start with wag_bench_`);
-  await ensureDatabase(url);
-  const db = createDataSource({ url, poolSize: 4, connectTimeoutMs: 5000 });
-  await db.initialize();
-  await db.query(`DROP DATABASE \`${name}\``);
-  await db.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-  await db.destroy();
-  const fresh = createDataSource({ url, poolSize: 4, connectTimeoutMs: 5000 });
-  await fresh.initialize();
-  await fresh.runMigrations({ transaction: 'each' });
-  return fresh;
-}
 
 /** 13-digit numbers with a fixed prefix; every `1 / share`-th one has a WhatsApp account. */
 function phones(count: number, share: number): { all: string[]; registered: string[] } {

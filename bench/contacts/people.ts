@@ -1,19 +1,10 @@
+import { seededRandom } from '../../shared/seeded-random.js';
 /**
  * Deterministic fake people for the contacts benchmark: the same seed always produces the same
  * rows, so two bench runs on two machines query the same data.
  */
 
-/** mulberry32: tiny, fast, good enough to spread fake data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = seededRandom;
 
 export type Random = () => number;
 

@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
-import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
 import { ContactIngestor } from '../../worker/ingest/contact-ingestor.js';
 import { groupFetch, historySync, type HistoryShape } from './history-payload.js';
 import { perRowIngest } from './per-row-baseline.js';
+import { freshDatabase } from '../support/fresh-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,20 +48,6 @@ interface Measured {
 
 const log = (line: string) => console.log(line);
 
-async function freshDatabase(url: string): Promise<DataSource> {
-  const name = new URL(url).pathname.replace(/^\//, '');
-  if (!/^wag_bench_[A-Za-z0-9_]+$/.test(name)) throw new Error(`refusing to drop "${name}": the bench database name must start with wag_bench_`);
-  await ensureDatabase(url);
-  const db = createDataSource({ url, poolSize: 4, connectTimeoutMs: 5000 });
-  await db.initialize();
-  await db.query(`DROP DATABASE \`${name}\``);
-  await db.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-  await db.destroy();
-  const fresh = createDataSource({ url, poolSize: 4, connectTimeoutMs: 5000 });
-  await fresh.initialize();
-  await fresh.runMigrations({ transaction: 'each' });
-  return fresh;
-}
 
 /** Rows a session holds: contacts, groups and memberships. */
 async function storedRows(db: DataSource, sessionId: string): Promise<{ contacts: number; groups: number; members: number; total: number }> {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -9,7 +8,7 @@ import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js
 import { RedisKeys } from '../../shared/redis-keys.js';
 import { generateSimWorld, writeSimWorld } from '../../worker/driver/sim/world-generator.js';
 import type { SimWorld } from '../../worker/driver/sim/world.js';
-import { freePort, GatewayProcess, LOG_DIR, REPO_ROOT, waitFor } from '../../test/support/processes.js';
+import { freePort, GatewayProcess, REPO_ROOT, waitFor } from '../../test/support/processes.js';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -124,16 +123,7 @@ export class LiveBenchCluster {
 
   /** As GatewayProcess.start, with V8's CPU profiler on (its flags are refused in NODE_OPTIONS); the profile is written at exit. */
   private spawnProfiled(name: string, script: string, env: Record<string, string>): GatewayProcess {
-    mkdirSync(LOG_DIR, { recursive: true });
-    const log = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`, path.join(REPO_ROOT, script)], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    return new GatewayProcess(name, child);
+    return GatewayProcess.start(name, script, env, ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]);
   }
 
   private assertRunning(): void {

@@ -13,6 +13,7 @@ import { inProcessDriverCall, redisRoundTrip } from './floors.js';
 import { httpLoad } from './http-load.js';
 import type { LatencySummary } from './latency.js';
 import { pacedLoad } from './paced-load.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,17 +58,6 @@ function parseEnv(pairs: string[]): Record<string, string> {
   return env;
 }
 
-/** Random but reproducible, so runs compare. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 1 ? 3 : v < 10 ? 2 : 1) : '-');
 const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
@@ -116,7 +106,7 @@ async function main(): Promise<number> {
     log(`start-up work done (gateway CPU ${(busy * 100).toFixed(0)} % of a core over the last second)`);
     const rssBefore = cluster.workerRss();
 
-    const random = prng(42);
+    const random = seededRandom(42);
     const jids = cluster.targetJids();
     const nextJid = () => jids[Math.floor(random() * jids.length)]!;
     const nextPath = () => `/api/v1/sessions/${cluster.sessionIds[Math.floor(random() * cluster.sessionIds.length)]!}/contacts/${nextJid()}/about`;

@@ -27,10 +27,10 @@ export class GatewayProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static start(name: string, script: string, env: Record<string, string>): GatewayProcess {
+  static start(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): GatewayProcess {
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, script)], {
+    const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, script)], {
       cwd: REPO_ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
