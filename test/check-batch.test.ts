@@ -11,7 +11,7 @@ import { newSession, newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get, type JsonResponse } from './support/http.js';
 import { waitFor, type GatewayProcess } from './support/processes.js';
-import { leaseHolders, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
+import { killWorkersAndFreeShards, leaseHolders, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
 const CHUNK = 50;
@@ -539,9 +539,8 @@ describe('bulk number checks across worker failures', function () {
   let workers: GatewayProcess[] = [];
 
   afterEach(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await killWorkersAndFreeShards(workers);
     workers = [];
-    await testEnv.redis.del(...Array.from({ length: 16 }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`), `${testEnv.redisPrefix}:workers`, `${testEnv.redisPrefix}:workers:shards`);
   });
 
   /** Two workers sharing the shards, and a session holding a 2,000-number batch (400 on WhatsApp) in flight. */

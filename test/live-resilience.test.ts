@@ -8,7 +8,7 @@ import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
 import { freePort, startPrivateRedis, waitFor, type GatewayProcess } from './support/processes.js';
-import { leaseHolders, newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
+import { killWorkersAndFreeShards, leaseHolders, newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,10 +38,8 @@ describe('live operations under failure (real worker processes)', function () {
   let workers: GatewayProcess[] = [];
 
   afterEach(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await killWorkersAndFreeShards(workers);
     workers = [];
-    // Let the killed workers' leases lapse so the next scenario starts from free shards.
-    await testEnv.redis.del(...Array.from({ length: 16 }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`), `${testEnv.redisPrefix}:workers`, `${testEnv.redisPrefix}:workers:shards`);
   });
 
   describe('timeouts', () => {

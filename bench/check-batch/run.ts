@@ -23,6 +23,7 @@ import { freePort, GatewayProcess, REPO_ROOT, waitFor } from '../../test/support
 import { SimCallLog } from '../../worker/driver/sim/call-log.js';
 import type { SimWorldInput } from '../../worker/driver/sim/world.js';
 import { freshDatabase } from '../support/fresh-database.js';
+import { deleteKeysMatching } from '../../test/support/redis-cleanup.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -166,12 +167,7 @@ async function main(): Promise<void> {
     for (const rate of [120, 300, 600]) log(`       for comparison, BATCH_RATE_PER_MINUTE=${rate}: ${hms(paced(rate, defaults.chunkSize))}`);
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop('SIGTERM', 10_000)));
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, `*${prefix}*`);
     redis.disconnect();
     if (!args['keep-db']) await db.query(`DROP DATABASE IF EXISTS \`${new URL(args.db).pathname.slice(1)}\``).catch(() => undefined);
     await db.destroy();

@@ -11,6 +11,7 @@ import { createDataSource } from '../../shared/db/data-source.js';
 import { freePort, GatewayProcess, waitFor } from '../../test/support/processes.js';
 import { httpRound, loopRound, percentiles, summarize, type LoadResult, type Round } from './load.js';
 import { BENCH_ORG, BIG_SESSION, connect, DATASET, DEFAULT_BENCH_DATABASE_URL, ensureSeeded } from './seed.js';
+import { deleteKeysMatching } from '../../test/support/redis-cleanup.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -311,12 +312,7 @@ async function revokeLeftoverKeys(pool: Pool): Promise<void> {
 async function dropRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(args.redis, { maxRetriesPerRequest: 2 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, `*${prefix}*`);
   } finally {
     redis.disconnect();
   }

@@ -9,6 +9,7 @@ import { RedisKeys } from '../../shared/redis-keys.js';
 import { generateSimWorld, writeSimWorld } from '../../worker/driver/sim/world-generator.js';
 import type { SimWorld } from '../../worker/driver/sim/world.js';
 import { freePort, GatewayProcess, REPO_ROOT, waitFor } from '../../test/support/processes.js';
+import { deleteKeysMatching } from '../../test/support/redis-cleanup.js';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -219,12 +220,7 @@ export class LiveBenchCluster {
 
   async stop(keepDatabase: boolean): Promise<void> {
     await Promise.allSettled(this.processes.map((p) => p.stop('SIGTERM', 15_000)));
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `*${this.redisPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await this.redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(this.redis, `*${this.redisPrefix}*`);
     this.redis.disconnect();
     rmSync(this.worldPath, { force: true });
     if (this.db?.isInitialized) await this.db.destroy();

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SimWorldInput } from '../../worker/driver/sim/world.js';
 import { testEnv } from './hooks.js';
-import { REPO_ROOT, waitFor } from './processes.js';
+import { REPO_ROOT, waitFor, type GatewayProcess } from './processes.js';
 
 /** Writes a sim world file for worker processes of this run and returns its path. */
 export function writeSimWorld(name: string, world: SimWorldInput): string {
@@ -34,4 +34,14 @@ let phoneCounter = 0;
 export function newPhone(): string {
   phoneCounter++;
   return `4915${String(Date.now() % 1e5).padStart(5, '0')}${String(phoneCounter).padStart(3, '0')}`;
+}
+
+/**
+ * Kills a scenario's workers and frees every shard lease and worker registration they held, so the
+ * next scenario starts from free shards instead of waiting out the lease TTL.
+ */
+export async function killWorkersAndFreeShards(workers: GatewayProcess[], shardCount = 16): Promise<void> {
+  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+  const p = testEnv.redisPrefix;
+  await testEnv.redis.del(...Array.from({ length: shardCount }, (_, i) => `${p}:lease:${i}`), `${p}:workers`, `${p}:workers:shards`);
 }

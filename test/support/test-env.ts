@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
 import { JwksServer } from './jwks-server.js';
+import { deleteKeysMatching } from './redis-cleanup.js';
 import { freePort, GatewayProcess, waitFor } from './processes.js';
 
 const DB_SERVER = process.env['TEST_DATABASE_SERVER_URL'] ?? 'mysql://root@127.0.0.1:3306';
@@ -50,22 +51,11 @@ export class TestEnv {
       await this.db.destroy();
     }
     if (this.redis) {
-      const keys = await this.scanKeys(`*${this.redisPrefix}*`).catch(() => [] as string[]);
-      for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
+      await deleteKeysMatching(this.redis, `*${this.redisPrefix}*`).catch(() => undefined);
       this.redis.disconnect();
     }
   }
 
-  async scanKeys(pattern: string): Promise<string[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    return keys;
-  }
 
   /** The environment every gateway process of this run shares; `overrides` win. */
   env(overrides: Record<string, string> = {}): Record<string, string> {
