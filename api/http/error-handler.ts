@@ -11,7 +11,7 @@ export const notFoundHandler: RequestHandler = (req) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const appError = toAppError(err);
-    if (appError.status >= 500) (req.log ?? logger).error({ err }, appError.message);
+    if (appError.status >= 500) logger.error({ err, reqId: req.id }, appError.message);
     if (res.headersSent) return void res.end();
     if (appError.code === 'unauthorized') {
       const hadToken = typeof req.headers.authorization === 'string';

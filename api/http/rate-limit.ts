@@ -38,11 +38,11 @@ export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute
         });
       }
       // One line per outage, not one per request.
-      if (!failingOpen) (req.log ?? logger).warn({ err: (err as Error).message }, 'rate limiter cannot reach Redis; letting requests through unlimited');
+      if (!failingOpen) logger.warn({ err: (err as Error).message, reqId: req.id }, 'rate limiter cannot reach Redis; letting requests through unlimited');
       failingOpen = true;
       return next();
     }
-    if (failingOpen) (req.log ?? logger).info('rate limiter reaches Redis again; limiting resumed');
+    if (failingOpen) logger.info({ reqId: req.id }, 'rate limiter reaches Redis again; limiting resumed');
     failingOpen = false;
     setRateLimitHeaders(res, perMinute, policy, verdict);
     next();

@@ -28,7 +28,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     handler: async ({ params, query, principal, req }) => {
       const owned = deps.sessions.require(principal.organizationId, params.session);
       const phone = normalizeE164(query.phone)!;
-      const result = await deps.live.run('contacts.check', params.session, { phone }, String(req.id), owned);
+      const result = await deps.live.run('contacts.check', params.session, { phone }, req.id, owned);
       return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
     },
   });
@@ -46,7 +46,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async ({ params, principal, req }) => {
       const owned = deps.sessions.require(principal.organizationId, params.session);
-      return deps.live.run('contacts.about', params.session, { jid: params.jid }, String(req.id), owned);
+      return deps.live.run('contacts.about', params.session, { jid: params.jid }, req.id, owned);
     },
   });
 
@@ -64,7 +64,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async ({ params, query, principal, req }) => {
       const owned = deps.sessions.require(principal.organizationId, params.session);
-      return deps.live.run('contacts.picture', params.session, { jid: params.jid, type: query.type }, String(req.id), owned);
+      return deps.live.run('contacts.picture', params.session, { jid: params.jid, type: query.type }, req.id, owned);
     },
   });
 
@@ -82,7 +82,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
       errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
       handler: async ({ params, principal, req }) => {
         const owned = deps.sessions.require(principal.organizationId, params.session);
-        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', params.session, { jid: params.jid }, String(req.id), owned);
+        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', params.session, { jid: params.jid }, req.id, owned);
         return undefined;
       },
     });

@@ -105,7 +105,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       if (session.status !== 'logged_out') {
         // Best effort: an offline account cannot be told, its stored data goes regardless.
-        await deps.live.run('session.logout', session.id, {}, String(req.id)).catch(() => undefined);
+        await deps.live.run('session.logout', session.id, {}, req.id).catch(() => undefined);
       }
       await deps.db.query('DELETE FROM wa_sessions WHERE id = ?', [session.id]);
       await deps.redis.del(deps.keys.qr(session.id), deps.keys.presence(session.id)).catch(() => undefined);
@@ -128,7 +128,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     handler: async ({ params, principal, req }) => {
       const session = await deps.access.require(principal.organizationId, params.session);
       if (session.status === 'logged_out') return undefined;
-      await deps.live.run('session.logout', session.id, {}, String(req.id));
+      await deps.live.run('session.logout', session.id, {}, req.id);
       await deps.db.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), session.id]);
       await announce(session.id);
       return undefined;
@@ -175,7 +175,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await announce(session.id);
-      return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, String(req.id));
+      return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
     },
   });
 }
