@@ -54,6 +54,16 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
     assert.equal(refused.headers.get('ratelimit-remaining'), '0');
   });
 
+  it('lets exactly the allowance through when a burst arrives at once, each with its own RateLimit-Remaining', async () => {
+    const t = await newTenant();
+    const burst = await Promise.all(Array.from({ length: LIMIT + 3 }, () => listContacts(t, limited)));
+    const served = burst.filter((res) => res.status === 200);
+    assert.equal(served.length, LIMIT);
+    for (const refused of burst.filter((res) => res.status !== 200)) assertError(refused, 429, 'rate_limited');
+    const remaining = served.map((res) => Number(res.headers.get('ratelimit-remaining'))).sort((a, b) => a - b);
+    assert.deepEqual(remaining, Array.from({ length: LIMIT }, (_, i) => i));
+  });
+
   it('counts each organization on its own', async () => {
     const busy = await newTenant();
     const calm = await newTenant();
