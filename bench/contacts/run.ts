@@ -244,6 +244,13 @@ async function main(): Promise<void> {
       log(`  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s${apiResult.failures + rawResult.failures > 0 ? ` (failed: api ${apiResult.failures}, raw ${rawResult.failures})` : ''}`);
     }
 
+    // The HTTP stack on its own bounds every scenario: on saturated cores a request costs at least
+    // the HTTP work plus the query, so the api can reach at most H·F/(H+F) for a floor of F.
+    const probe = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: () => '/healthz' };
+    await httpRound(probe, { seconds: WARMUP_S });
+    const httpStack = summarize([await httpRound(probe, { seconds: DURATION_S })]);
+    log(`  HTTP stack alone (GET /healthz): ${httpStack.rps.toFixed(0)} req/s`);
+
     const farCursor = await cursorOfFarPage(api.baseUrl, token);
     const farAfterId = await rawAfterIdOfFarPage(store, noFilter);
     const apiPages = await alternate(
@@ -263,6 +270,14 @@ async function main(): Promise<void> {
       log(
         `${pad(m.scenario.name, 34)} | ${lpad(m.api.rps.toFixed(0), 9)} ${lpad(ms(m.api.p50), 7)} ${lpad(ms(m.api.p99), 7)} | ${lpad(m.raw.rps.toFixed(0), 9)} ${lpad(ms(m.raw.p50), 7)} ${lpad(ms(m.raw.p99), 7)} | ${lpad(`${((m.api.rps / m.raw.rps) * 100).toFixed(0)} %`, 7)}`,
       );
+    }
+    log(`${pad('HTTP stack alone: GET /healthz', 34)} | ${lpad(httpStack.rps.toFixed(0), 9)} ${lpad(ms(httpStack.p50), 7)} ${lpad(ms(httpStack.p99), 7)} |`);
+    log('');
+    log('ceiling: with authentication, validation and JSON free, a request still costs the HTTP stack plus the query,');
+    log('so the api can reach at most H·F/(H+F) req/s, where H is the HTTP stack alone and F the floor:');
+    for (const m of measured) {
+      const ceiling = (httpStack.rps * m.raw.rps) / (httpStack.rps + m.raw.rps);
+      log(`  ${pad(m.scenario.name, 32)} ceiling ${lpad(ceiling.toFixed(0), 5)} req/s = ${lpad(((ceiling / m.raw.rps) * 100).toFixed(0), 3)} % of the floor; the api reached ${((m.api.rps / ceiling) * 100).toFixed(0)} % of that ceiling`);
     }
     log('');
     log(`page ${FAR_PAGE} vs page 1 (limit ${PAGE_SIZE}, no filter, one request at a time, ${PAGE_REPS} alternating repetitions each):`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../shared/config.js';
 import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
@@ -83,6 +84,11 @@ export class LiveBenchCluster {
       await Promise.all(this.sessionIds.slice(i, i + 16).map((id) => admin.createSession(BENCH_ORG, id, id)));
     }
     log(`database: ${this.options.databaseUrl} migrated, ${this.sessionIds.length} sessions inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  /** The configuration the gateway processes run with, for clients the bench runs in-process. */
+  gatewayConfig(): Config {
+    return loadConfig(this.env({}));
   }
 
   private env(overrides: Record<string, string>): Record<string, string> {

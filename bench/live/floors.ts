@@ -3,10 +3,69 @@
  * call itself with no queue, no HTTP and no other process in between.
  */
 import { Redis } from 'ioredis';
+import { LiveClient } from '../../api/live/live-client.js';
+import type { Config } from '../../shared/config.js';
+import { createLogger } from '../../shared/logger.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
 import { SimDriver } from '../../worker/driver/sim/sim-driver.js';
 import type { SimWorld } from '../../worker/driver/sim/world.js';
 import type { ConnectionUpdate } from '../../worker/driver/driver.js';
-import { concurrentLoops, type LatencySummary } from './latency.js';
+import { concurrentLoops, summarise, type LatencySummary } from './latency.js';
+
+/**
+ * The live path without the HTTP api in front: the api's own LiveClient, in this process, sends
+ * `about` through the shard queues to the running workers and waits for the pub/sub reply, paced
+ * like the HTTP run. What is left between this and the HTTP run is Express, authentication,
+ * session lookup and rate limiting.
+ */
+export async function queuePathPaced(
+  config: Config,
+  nextCall: () => { sessionId: string; jid: string },
+  rate: number,
+  durationS: number,
+): Promise<LatencySummary & { failures: number }> {
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
+  const subscriber = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+  const live = new LiveClient(config, new RedisKeys(config.redis.prefix), redis, subscriber, createLogger('warn', 'bench-live-client'));
+  try {
+    await live.start();
+    let failures = 0;
+    const call = async () => {
+      const { sessionId, jid } = nextCall();
+      await live.run('contacts.about', sessionId, { jid }).catch(() => failures++);
+    };
+    await pacedCalls(call, rate, 1);
+    failures = 0;
+    return { ...(await pacedCalls(call, rate, durationS)), failures };
+  } finally {
+    await live.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+  }
+}
+
+/** Calls due at start + i / rate whatever happened before; each latency runs from its due time. */
+async function pacedCalls(work: () => Promise<unknown>, rate: number, durationS: number): Promise<LatencySummary> {
+  const latencies: number[] = [];
+  const inFlight: Promise<unknown>[] = [];
+  const total = Math.round(rate * durationS);
+  const started = performance.now();
+  let sent = 0;
+  await new Promise<void>((scheduled) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+      for (; sent < due; sent++) {
+        const dueAt = started + (sent * 1000) / rate;
+        inFlight.push(work().then(() => latencies.push(performance.now() - dueAt)));
+      }
+      if (sent >= total) return scheduled();
+      setTimeout(tick, Math.max(0, started + (sent * 1000) / rate - performance.now()));
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  return summarise(latencies, (performance.now() - started) / 1000);
+}
 
 /** GET of a presence key on one ioredis connection, like the api's own client. */
 export async function redisRoundTrip(redisUrl: string, key: string, concurrency: number, durationS: number): Promise<LatencySummary> {

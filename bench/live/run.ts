@@ -1,7 +1,8 @@
 /**
  * Live-path benchmark (issue 3): one api and two sim workers, 16 shards, 1,000 online sessions
  * with zero sim latency; 64 HTTP clients call `about` on random sessions and contacts. Beside it,
- * in the same run, the floor: a Redis round trip and the driver call in-process.
+ * in the same run, the floors: the same live path without HTTP (the api's LiveClient in-process),
+ * the HTTP stack alone, a Redis round trip and the driver call in-process.
  *   npm run bench:live [-- --duration 15 --connections 64 --rate 1000 --env API_KEY_CACHE_MS=1000 --cpu-prof]
  */
 import os from 'node:os';
@@ -9,10 +10,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../test/support/processes.js';
 import { cpuShares, LiveBenchCluster, type CpuSnapshot } from './cluster.js';
-import { inProcessDriverCall, redisRoundTrip } from './floors.js';
+import { inProcessDriverCall, queuePathPaced, redisRoundTrip } from './floors.js';
 import { httpLoad } from './http-load.js';
 import type { LatencySummary } from './latency.js';
-import { pacedLoad } from './paced-load.js';
+import { pacedLoad, type PacedLoadResult } from './paced-load.js';
 import { seededRandom } from '../../shared/seeded-random.js';
 
 const { values: args } = parseArgs({
@@ -41,6 +42,8 @@ const DURATION_S = Number(args.duration);
 const WARMUP_S = Number(args.warmup);
 const RATE = Number(args.rate);
 const FLOOR_S = 5;
+const SWEEP_S = 8;
+const SWEEP_SHARES = [0.25, 0.5, 0.75];
 const TIME_BUDGET_MS = 10 * 60_000;
 const TARGET = { p50Ms: 5, p99Ms: 50, opsPerS: 1_000 };
 /** A paced run that completes less than this share of its offered rate did not hold the rate. */
@@ -62,6 +65,11 @@ function parseEnv(pairs: string[]): Record<string, string> {
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 1 ? 3 : v < 10 ? 2 : 1) : '-');
 const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
 const statusLine = (statuses: Record<string, number>) => Object.entries(statuses).map(([status, n]) => `${status}: ${n}`).join(', ') || 'none';
+
+/** Requests of a paced run that did not end in a 2xx answer. */
+function pacedFailures(r: PacedLoadResult): number {
+  return r.errors + r.abandoned + Object.entries(r.statuses).reduce((n, [status, count]) => n + (status.startsWith('2') ? 0 : count), 0);
+}
 
 function cpuLine(from: CpuSnapshot, to: CpuSnapshot, opsPerS: number): string {
   return cpuShares(from, to)
@@ -129,8 +137,19 @@ async function main(): Promise<number> {
     if (cpuProfileDir) log(`  paced window, monotonic µs: ${pacedStartedUs} - ${process.hrtime.bigint() / 1000n}`);
     const cpu2 = await cluster.cpuSnapshot();
     const rssAfter = cluster.workerRss();
+    // Where the latency targets stop holding: the same paced load at lower rates.
+    const sweep: { rate: number; result: PacedLoadResult }[] = [];
+    for (const rate of SWEEP_SHARES.map((share) => Math.round(RATE * share))) {
+      log(`  then ${SWEEP_S} s paced at ${rate}/s`);
+      sweep.push({ rate, result: await pacedLoad({ ...load, rate, durationS: SWEEP_S }) });
+    }
     const presence = await cluster.presenceByWorker();
 
+    log(`floor: the live path without HTTP (the api's LiveClient in this process → shard queues → workers → reply), paced ${RATE}/s, ${FLOOR_S * 2} s`);
+    const nextCall = () => ({ sessionId: cluster.sessionIds[Math.floor(random() * cluster.sessionIds.length)]!, jid: nextJid() });
+    const cpu3 = await cluster.cpuSnapshot();
+    const queueFloor = await queuePathPaced(cluster.gatewayConfig(), nextCall, RATE, FLOOR_S * 2);
+    const cpu4 = await cluster.cpuSnapshot();
     log(`floor: GET /healthz closed loop (HTTP stack only: no auth, no Redis, no MySQL), ${FLOOR_S} s`);
     const healthz = await httpLoad({ ...load, nextPath: () => '/healthz', durationS: FLOOR_S });
     log(`floor: Redis GET, ${CONNECTIONS} concurrent loops on one ioredis connection, ${FLOOR_S} s`);
@@ -146,21 +165,27 @@ async function main(): Promise<number> {
     const line = (label: string, s: LatencySummary) => log(row([label, s.opsPerS.toFixed(0), ms(s.p50), ms(s.p99), String(s.count)], widths));
     line(`about, closed loop, ${CONNECTIONS} connections (autocannon)`, closed);
     line(`about, paced ${RATE}/s over ${CONNECTIONS} connections`, paced);
+    for (const { rate, result } of sweep) line(`about, paced ${rate}/s (${SWEEP_S} s)`, result);
+    line(`floor: queue path without HTTP, paced ${RATE}/s`, queueFloor);
     line(`floor: GET /healthz, closed loop, ${CONNECTIONS} connections`, healthz);
     line(`floor: Redis GET round trip, ${CONNECTIONS} loops`, redisFloor);
     line('floor: in-process sim fetchAbout, 1 loop', driverFloor);
     log('');
     log(`closed loop: ${statusLine(closed.statuses)}; non-2xx ${closed.non2xx}, connection errors/timeouts ${closed.errors}`);
+    const meetsTargets = (r: LatencySummary) => r.p50 <= TARGET.p50Ms && r.p99 <= TARGET.p99Ms;
+    const highestMet = [...sweep].reverse().find(({ result }) => meetsTargets(result));
+    log(`latency targets (p50 ≤ ${TARGET.p50Ms} ms, p99 ≤ ${TARGET.p99Ms} ms) ${meetsTargets(paced) ? `hold at ${RATE}/s` : highestMet ? `hold up to ${highestMet.rate}/s of the rates tried` : 'hold at none of the rates tried'}`);
     log(`paced:       ${statusLine(paced.statuses)}; connection errors ${paced.errors}, unanswered 10 s after the end ${paced.abandoned}`);
     log(`CPU, closed loop — share of one core (per call): ${cpuLine(cpu0, cpu1, closed.opsPerS)}`);
     log(`CPU, paced       — share of one core (per call): ${cpuLine(cpu1, cpu2, paced.opsPerS)}`);
+    log(`CPU, queue path without HTTP (bench client = the LiveClient) — share of one core (per call): ${cpuLine(cpu3, cpu4, queueFloor.opsPerS)}`);
     log(`Redis, closed loop — commands per call (µs of Redis per call): ${redisLine(redis0, redis1, closed.count)}`);
     log(`api RSS ${cluster.apiRss().toFixed(0)} MiB`);
     for (const [i, w] of rssAfter.entries()) {
       log(`worker ${w.id}: ${presence.get(w.id) ?? 0} sessions online, RSS ${w.rssMiB.toFixed(0)} MiB after the load (${rssBefore[i]!.rssMiB.toFixed(0)} MiB before)`);
     }
 
-    const failures = closed.non2xx + closed.errors + paced.errors + paced.abandoned + Object.entries(paced.statuses).reduce((n, [s, c]) => n + (s.startsWith('2') ? 0 : c), 0);
+    const failures = queueFloor.failures + closed.non2xx + closed.errors + [paced, ...sweep.map(({ result }) => result)].reduce((n, r) => n + pacedFailures(r), 0);
     const checks: [string, boolean][] = [
       [`≥ ${TARGET.opsPerS} ops/s, closed loop at ${CONNECTIONS} connections (${closed.opsPerS.toFixed(0)} ops/s)`, closed.opsPerS >= TARGET.opsPerS],
       [`holds ${RATE}/s paced (${paced.opsPerS.toFixed(0)}/s completed)`, paced.opsPerS >= RATE * HELD_RATE],
