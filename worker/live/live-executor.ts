@@ -54,7 +54,9 @@ export class LiveExecutor {
     const result = await this.run(job, enqueuedAt);
     this.observe(job.op, result.ok ? 'ok' : result.error.code, Number(process.hrtime.bigint() - started) / 1e9);
     const reply: LiveReply = { jobId, result };
-    await this.publisher.publish(job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
+    // Not awaited: the job is finished whether or not the reply arrives (the caller times out on its
+    // own), and BullMQ's completion write then leaves together with the reply instead of a round trip later.
+    void this.publisher.publish(job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
     return result;
   }
 
