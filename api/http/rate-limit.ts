@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
 import { within } from '../../shared/within.js';
 import { principalOf } from '../auth/authenticate.js';
 
@@ -18,7 +19,7 @@ const REDIS_BUDGET_MS = 250;
  */
 export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
-  const limiter = new TickBatchedLimiter(new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }), perMinute);
+  const limiter = new TurnBatchedLimiter(new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }), perMinute);
   const policy = `${perMinute};w=${WINDOW_SECONDS}`;
   let failingOpen = false;
 
@@ -49,18 +50,13 @@ export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute
   };
 }
 
-interface Waiter {
-  resolve: (verdict: RateLimiterRes) => void;
-  reject: (err: unknown) => void;
-}
-
 /**
  * Requests of one organization that arrive in the same turn of the event loop consume their
- * points in one Redis call (`consume(org, n)`), and the verdict is handed out in arrival order:
+ * points in one Redis call (`consume(org, n)`), and the verdicts are handed out in arrival order:
  * exactly what n separate calls at that moment would answer, for one round trip instead of n.
  */
-class TickBatchedLimiter {
-  private batch: Map<string, Waiter[]> | undefined;
+class TurnBatchedLimiter {
+  private readonly consumptions = new TurnBatch<string, RateLimiterRes>((batch) => this.flush(batch));
 
   constructor(
     private readonly limiter: RateLimiterRedis,
@@ -68,21 +64,10 @@ class TickBatchedLimiter {
   ) {}
 
   consume(key: string): Promise<RateLimiterRes> {
-    if (!this.batch) {
-      this.batch = new Map();
-      setImmediate(() => this.flush());
-    }
-    const batch = this.batch;
-    return new Promise((resolve, reject) => {
-      const waiters = batch.get(key);
-      if (waiters) waiters.push({ resolve, reject });
-      else batch.set(key, [{ resolve, reject }]);
-    });
+    return this.consumptions.add(key);
   }
 
-  private flush(): void {
-    const batch = this.batch!;
-    this.batch = undefined;
+  private flush(batch: Map<string, Waiter<RateLimiterRes>[]>): void {
     for (const [key, waiters] of batch) {
       this.limiter.consume(key, waiters.length).then(
         (verdict) => this.settle(waiters, verdict),
@@ -95,7 +80,7 @@ class TickBatchedLimiter {
   }
 
   /** `verdict` counts all of `waiters`: the first ones fit under the limit, the rest are refused. */
-  private settle(waiters: Waiter[], verdict: RateLimiterRes): void {
+  private settle(waiters: Waiter<RateLimiterRes>[], verdict: RateLimiterRes): void {
     const consumedBefore = verdict.consumedPoints - waiters.length;
     waiters.forEach((w, i) => {
       const consumed = consumedBefore + i + 1;

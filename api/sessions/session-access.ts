@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
+import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
 
 export interface OwnedSession {
   id: string;
@@ -14,11 +15,6 @@ interface SessionRow {
   status: string;
 }
 
-interface Waiter {
-  resolve: (row: SessionRow | undefined) => void;
-  reject: (err: unknown) => void;
-}
-
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Ids per `IN (…)` list. */
@@ -29,38 +25,22 @@ const MAX_BATCH = 100;
  * one, so ids cannot be probed across tenants.
  *
  * Lookups that arrive in the same turn of the event loop go to MySQL as one `WHERE id IN (…)`
- * query: under load that is one statement for many requests instead of one each. Every lookup is
- * still sent after its request arrived, so nothing is served from a stale copy.
+ * query: under load that is one statement for many requests instead of one each.
  */
 export class SessionAccess {
-  private batch: Map<string, Waiter[]> | undefined;
+  private readonly lookups = new TurnBatch<string, SessionRow | undefined>((batch) => this.flush(batch));
 
   constructor(private readonly db: DataSource) {}
 
   async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
     // No session can have such an id, so it is simply not found (and never reaches MySQL).
     if (!SESSION_ID.test(sessionId)) throw new AppError('not_found', 'session not found');
-    const row = await this.lookup(sessionId);
+    const row = await this.lookups.add(sessionId);
     if (!row || row.organization_id !== organizationId) throw new AppError('not_found', 'session not found');
     return { id: row.id, organizationId: row.organization_id, status: row.status };
   }
 
-  private lookup(sessionId: string): Promise<SessionRow | undefined> {
-    if (!this.batch) {
-      this.batch = new Map();
-      setImmediate(() => this.flush());
-    }
-    const batch = this.batch;
-    return new Promise((resolve, reject) => {
-      const waiters = batch.get(sessionId);
-      if (waiters) waiters.push({ resolve, reject });
-      else batch.set(sessionId, [{ resolve, reject }]);
-    });
-  }
-
-  private flush(): void {
-    const batch = this.batch!;
-    this.batch = undefined;
+  private flush(batch: Map<string, Waiter<SessionRow | undefined>[]>): void {
     const ids = [...batch.keys()];
     for (let i = 0; i < ids.length; i += MAX_BATCH) {
       const chunk = ids.slice(i, i + MAX_BATCH);
