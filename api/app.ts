@@ -69,7 +69,6 @@ export function createApp(deps: AppDeps): GatewayApp {
   // Most requests are GETs without a body; skipping the parsers' own checks for them is measurable per request.
   app.use((req, res, next) => (hasBody(req) ? bodyParsers(req, res, next) : next()));
 
-
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const checks = await deps.readiness();
