@@ -11,6 +11,7 @@ import { SimDriver } from '../../worker/driver/sim/sim-driver.js';
 import type { SimWorld } from '../../worker/driver/sim/world.js';
 import type { ConnectionUpdate } from '../../worker/driver/driver.js';
 import { concurrentLoops, summarise, type LatencySummary } from './latency.js';
+import { paceSchedule } from './paced-load.js';
 
 /**
  * The live path without the HTTP api in front: the api's own LiveClient, in this process, sends
@@ -48,20 +49,9 @@ export async function queuePathPaced(
 async function pacedCalls(work: () => Promise<unknown>, rate: number, durationS: number): Promise<LatencySummary> {
   const latencies: number[] = [];
   const inFlight: Promise<unknown>[] = [];
-  const total = Math.round(rate * durationS);
   const started = performance.now();
-  let sent = 0;
-  await new Promise<void>((scheduled) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-      for (; sent < due; sent++) {
-        const dueAt = started + (sent * 1000) / rate;
-        inFlight.push(work().then(() => latencies.push(performance.now() - dueAt)));
-      }
-      if (sent >= total) return scheduled();
-      setTimeout(tick, Math.max(0, started + (sent * 1000) / rate - performance.now()));
-    };
-    tick();
+  await paceSchedule(rate, Math.round(rate * durationS), started, (dueAt) => {
+    inFlight.push(work().then(() => latencies.push(performance.now() - dueAt)));
   });
   await Promise.all(inFlight);
   return summarise(latencies, (performance.now() - started) / 1000);

@@ -122,16 +122,7 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   };
 
   const started = performance.now();
-  let sent = 0;
-  await new Promise<void>((scheduled) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * options.rate) / 1000) + 1);
-      for (; sent < due; sent++) dispatch({ path: options.nextPath(), dueAt: started + (sent * 1000) / options.rate });
-      if (sent >= total) return scheduled();
-      setTimeout(tick, Math.max(0, started + (sent * 1000) / options.rate - performance.now()));
-    };
-    tick();
-  });
+  await paceSchedule(options.rate, total, started, (dueAt) => dispatch({ path: options.nextPath(), dueAt }));
   // An overloaded gateway has a backlog: give it a bounded while, then count the rest as abandoned.
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
@@ -140,4 +131,21 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   const result = { ...summarise(latencies, elapsedS), offered: options.rate, statuses: { ...statuses }, errors, abandoned: total - answered };
   for (const conn of connections) conn.close();
   return result;
+}
+
+/**
+ * Calls `due` for request i at `started + i / rate` (in batches when timers fire late, never
+ * early), whatever happened to the ones before; resolves once all `total` are due.
+ */
+export function paceSchedule(rate: number, total: number, started: number, due: (dueAt: number) => void): Promise<void> {
+  let sent = 0;
+  return new Promise<void>((scheduled) => {
+    const tick = () => {
+      const dueNow = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+      for (; sent < dueNow; sent++) due(started + (sent * 1000) / rate);
+      if (sent >= total) return scheduled();
+      setTimeout(tick, Math.max(0, started + (sent * 1000) / rate - performance.now()));
+    };
+    tick();
+  });
 }
