@@ -48,7 +48,7 @@ interface Scenario {
   name: string;
   isList: boolean;
   isQ: boolean;
-  path: () => string;
+  paths: readonly string[];
   raw: () => Promise<unknown>;
 }
 
@@ -193,29 +193,29 @@ async function main(): Promise<void> {
     const nextLid = () => fx.lids[lidTurn++ % fx.lids.length]!;
     const noFilter: ContactListFilter = { source: undefined, group: undefined, q: undefined };
     const scenarios: Scenario[] = [
-      { name: 'list (no filter)', isList: true, isQ: false, path: () => contactsPath(), raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE) },
+      { name: 'list (no filter)', isList: true, isQ: false, paths: [contactsPath()], raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE) },
       {
         name: `list q=${Q_COMMON} (${fx.matches[Q_COMMON]} hits)`,
         isList: true,
         isQ: true,
-        path: () => contactsPath(`?q=${Q_COMMON}`),
+        paths: [contactsPath(`?q=${Q_COMMON}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_COMMON }, 0, PAGE_SIZE),
       },
       {
         name: `list q=${Q_RARE} (${fx.matches[Q_RARE]} hits)`,
         isList: true,
         isQ: true,
-        path: () => contactsPath(`?q=${Q_RARE}`),
+        paths: [contactsPath(`?q=${Q_RARE}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_RARE }, 0, PAGE_SIZE),
       },
       {
         name: 'list group=<100 members>',
         isList: true,
         isQ: false,
-        path: () => contactsPath(`?group=${encodeURIComponent(fx.groupJid)}`),
+        paths: [contactsPath(`?group=${encodeURIComponent(fx.groupJid)}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, group: fx.groupJid }, 0, PAGE_SIZE),
       },
-      { name: 'get-one', isList: false, isQ: false, path: () => `${contactsPath()}/${encodeURIComponent(nextLid())}`, raw: () => store.get(BIG_SESSION, nextLid()) },
+      { name: 'get-one', isList: false, isQ: false, paths: fx.lids.map((lid) => `${contactsPath()}/${encodeURIComponent(lid)}`), raw: () => store.get(BIG_SESSION, nextLid()) },
     ];
 
     log(`load: autocannon, ${CONNECTIONS} connections, about ${DURATION_S} s per scenario after ${WARMUP_S} s warm-up, in ${ROUNDS} rounds taking turns with the floor (api rounds by request count, from the warm-up rate)`);
@@ -223,9 +223,9 @@ async function main(): Promise<void> {
     log(`floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pool), running the store's own SQL`);
     const measured: Measured[] = [];
     // A fresh process: let the JIT and the pools settle before the first warm-up is used for sizing.
-    await httpRound({ baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: () => contactsPath() }, { seconds: WARMUP_S });
+    await httpRound({ baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: [contactsPath()] }, { seconds: WARMUP_S });
     for (const scenario of scenarios) {
-      const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: scenario.path };
+      const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: scenario.paths };
       const warm = await httpRound(load, { seconds: WARMUP_S });
       await loopRound(scenario.raw, CONNECTIONS, WARMUP_S / 2);
       // api rounds by count, sized from the warm-up rate, so that requests slower than a round still
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
 
     // The HTTP stack on its own bounds every scenario: on saturated cores a request costs at least
     // the HTTP work plus the query, so the api can reach at most H·F/(H+F) for a floor of F.
-    const probe = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, nextPath: () => '/healthz' };
+    const probe = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: ['/healthz'] };
     await httpRound(probe, { seconds: WARMUP_S });
     const httpStack = summarize([await httpRound(probe, { seconds: DURATION_S })]);
     log(`  HTTP stack alone (GET /healthz): ${httpStack.rps.toFixed(0)} req/s`);
