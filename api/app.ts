@@ -20,6 +20,7 @@ import { apiDocs } from './http/docs.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { requestLogging } from './http/request-logging.js';
+import type { OwnershipCache } from './sessions/ownership-cache.js';
 import { SessionAccess } from './sessions/session-access.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
 import { SessionViews } from './sessions/session-views.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** The queues Bull Board shows (every shard's live queue and the batch queue). */
   queues: readonly WatchedQueue[];
+  /** Which organization owns a session, shared by every route; fed by the control channel in production. */
+  ownership: OwnershipCache;
   readiness: () => Promise<Record<string, boolean>>;
 }
 
@@ -77,7 +80,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
   app.get('/metrics', metricsEndpoint(deps.metrics.registry, config.metrics.token));
 
-  const sessions = new SessionAccess(db);
+  const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);
   registerSessionRoutes(api, {
     admin: new AdminService(db),

@@ -55,6 +55,8 @@ const envSchema = z.object({
   JWKS_REQUESTS_PER_MINUTE: intFrom(10, 1),
 
   API_KEY_CACHE_MS: intFrom(0),
+  /** How long an api process remembers which organization owns a session; deletions reach it at once over Redis. 0 turns it off. */
+  SESSION_OWNER_CACHE_MS: intFrom(60_000),
   API_KEY_TOUCH_INTERVAL_MS: intFrom(60_000, 1000),
   CURSOR_SECRET: z.string().min(16).default('change-me-cursor-secret-please'),
 
@@ -112,6 +114,7 @@ export interface Config {
       }
     | undefined;
   apiKeys: { cacheMs: number; touchIntervalMs: number };
+  sessionOwnerCacheMs: number;
   cursorSecret: string;
   batches: { chunkSize: number; ratePerMinute: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number };
   rateLimit: { perMinute: number };
@@ -167,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
         }
       : undefined,
     apiKeys: { cacheMs: e.API_KEY_CACHE_MS, touchIntervalMs: e.API_KEY_TOUCH_INTERVAL_MS },
+    sessionOwnerCacheMs: e.SESSION_OWNER_CACHE_MS,
     cursorSecret: e.CURSOR_SECRET,
     batches: {
       chunkSize: e.BATCH_CHUNK_SIZE,

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { simControl } from '../worker/driver/sim/control.js';
 import { newTenant, seedContacts, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
-import { waitFor, type GatewayProcess } from './support/processes.js';
+import { freePort, startPrivateRedis, waitFor, type GatewayProcess } from './support/processes.js';
 import { leaseHolders, newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
@@ -207,6 +209,48 @@ describe('sessions API', function () {
       }, 'the other worker to bring the session online', 20_000);
       const res = await get(`/api/v1/sessions/${id}`, t.tokens.read);
       assert.equal(res.body.status, 'online');
+    });
+  });
+
+  describe('deletion seen by every api process', () => {
+    const contactsOf = (t: Tenant, baseUrl: string) => call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl });
+
+    it('answers 404 on another api process right after the delete, though it served the session a moment before', async () => {
+      const other = await testEnv.startApi({}, `api-peer-${uniq()}`);
+      try {
+        const t = await newTenant();
+        await seedContacts(t.sessionId, [{ name: 'Kept until deleted', dm: true }]);
+        for (let i = 0; i < 3; i++) assert.equal((await contactsOf(t, other.baseUrl)).status, 200);
+        assert.equal((await call('DELETE', `/api/v1/sessions/${t.sessionId}`, { token: t.tokens.manage })).status, 204);
+        const [here, there] = await Promise.all([contactsOf(t, testEnv.api.baseUrl), contactsOf(t, other.baseUrl)]);
+        assert.equal(here.status, 404);
+        assert.equal(there.status, 404);
+        assert.equal(there.body.error.code, 'not_found');
+      } finally {
+        await other.process.stop();
+      }
+    });
+
+    it('answers 404 for a session deleted while that api process was cut off from Redis', async () => {
+      const port = await freePort();
+      let redis: ChildProcess = await startPrivateRedis(port);
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      const deleting = await testEnv.startApi({ REDIS_URL: redisUrl }, `api-del-${uniq()}`);
+      const serving = await testEnv.startApi({ REDIS_URL: redisUrl }, `api-cut-${uniq()}`);
+      try {
+        const t = await newTenant();
+        assert.equal((await contactsOf(t, serving.baseUrl)).status, 200);
+        redis.kill('SIGTERM');
+        await once(redis, 'exit');
+        assert.equal((await call('DELETE', `/api/v1/sessions/${t.sessionId}`, { token: t.tokens.manage, baseUrl: deleting.baseUrl })).status, 204);
+        assert.equal((await contactsOf(t, serving.baseUrl)).status, 404, 'while Redis is down');
+        redis = await startPrivateRedis(port);
+        await waitFor(async () => (await call('GET', '/readyz', { baseUrl: serving.baseUrl })).status === 200, 'the api to reconnect to Redis');
+        assert.equal((await contactsOf(t, serving.baseUrl)).status, 404, 'after Redis is back');
+      } finally {
+        await Promise.all([deleting.process.stop(), serving.process.stop()]);
+        redis.kill('SIGTERM');
+      }
     });
   });
 

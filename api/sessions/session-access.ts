@@ -2,10 +2,14 @@ import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
+import { OwnershipCache } from './ownership-cache.js';
 
 export interface OwnedSession {
   id: string;
   organizationId: string;
+}
+
+export interface CurrentSession extends OwnedSession {
   status: string;
 }
 
@@ -20,24 +24,52 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Ids per `IN (…)` list. */
 const MAX_BATCH = 100;
 
+const notFound = () => new AppError('not_found', 'session not found');
+
 /**
  * Resolves a session for a caller. Another organization's session answers exactly like a missing
  * one, so ids cannot be probed across tenants.
  *
- * Lookups that arrive in the same turn of the event loop go to MySQL as one `WHERE id IN (…)`
- * query: under load that is one statement for many requests instead of one each.
+ * Ownership is served from an OwnershipCache when it holds the session (its deletion reaches the
+ * cache before or with any later request); otherwise lookups that arrive in the same turn of the
+ * event loop go to MySQL as one `WHERE id IN (…)` query.
  */
 export class SessionAccess {
   private readonly lookups = new TurnBatch<string, SessionRow | undefined>((batch) => this.flush(batch));
 
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    readonly ownership: OwnershipCache = new OwnershipCache(0),
+  ) {}
 
+  /** The session if the organization owns it; enough for every route that does not read its status. */
   async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
     // No session can have such an id, so it is simply not found (and never reaches MySQL).
-    if (!SESSION_ID.test(sessionId)) throw new AppError('not_found', 'session not found');
-    const row = await this.lookups.add(sessionId);
-    if (!row || row.organization_id !== organizationId) throw new AppError('not_found', 'session not found');
+    if (!SESSION_ID.test(sessionId)) throw notFound();
+    const owner = this.ownership.ownerOf(sessionId) ?? (await this.lookup(sessionId))?.organization_id;
+    if (owner !== organizationId) throw notFound();
+    return { id: sessionId, organizationId };
+  }
+
+  /** Always read from MySQL, for the routes that act on the session's current status. */
+  async requireCurrent(organizationId: string, sessionId: string): Promise<CurrentSession> {
+    if (!SESSION_ID.test(sessionId)) throw notFound();
+    const row = await this.lookup(sessionId);
+    if (!row || row.organization_id !== organizationId) throw notFound();
     return { id: row.id, organizationId: row.organization_id, status: row.status };
+  }
+
+  /** Called by the process that deleted the session, before it answers; other processes learn it from the control channel. */
+  forget(sessionId: string): void {
+    this.ownership.forget(sessionId);
+  }
+
+  private lookup(sessionId: string): Promise<SessionRow | undefined> {
+    const epoch = this.ownership.epoch();
+    return this.lookups.add(sessionId).then((row) => {
+      if (row) this.ownership.remember(epoch, row.id, row.organization_id);
+      return row;
+    });
   }
 
   private flush(batch: Map<string, Waiter<SessionRow | undefined>[]>): void {

@@ -4,6 +4,7 @@ import type { AdminService } from '../admin/admin-service.js';
 import { AppError } from '../../shared/errors.js';
 import { normalizeE164 } from '../../shared/jid.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import { sessionChangedMessage } from '../../shared/session-changes.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import type { LiveClient } from '../live/live-client.js';
@@ -27,7 +28,7 @@ const QR_WAIT_MS = 5_000;
 export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): void {
   /** Tells the workers a session appeared or went away, so its owner acts now rather than at the next reconcile. */
   const announce = (sessionId: string) =>
-    deps.redis.publish(deps.keys.control(), JSON.stringify({ type: 'session.changed', sessionId })).catch(() => undefined);
+    deps.redis.publish(deps.keys.control(), sessionChangedMessage(sessionId)).catch(() => undefined);
 
   const viewOf = async (sessionId: string): Promise<SessionView> => {
     const view = await deps.views.one(sessionId);
@@ -102,12 +103,13 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     success: { status: 204, description: 'Deleted.' },
     errors: ['not_found'],
     handler: async ({ params, principal, req }) => {
-      const session = await deps.access.require(principal.organizationId, params.session);
+      const session = await deps.access.requireCurrent(principal.organizationId, params.session);
       if (session.status !== 'logged_out') {
         // Best effort: an offline account cannot be told, its stored data goes regardless.
         await deps.live.run('session.logout', session.id, {}, req.id).catch(() => undefined);
       }
       await deps.db.query('DELETE FROM wa_sessions WHERE id = ?', [session.id]);
+      deps.access.forget(session.id);
       await deps.redis.del(deps.keys.qr(session.id), deps.keys.presence(session.id)).catch(() => undefined);
       await announce(session.id);
       return undefined;
@@ -126,7 +128,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     success: { status: 204, description: 'Logged out.' },
     errors: ['not_found', 'not_implemented', 'timeout'],
     handler: async ({ params, principal, req }) => {
-      const session = await deps.access.require(principal.organizationId, params.session);
+      const session = await deps.access.requireCurrent(principal.organizationId, params.session);
       if (session.status === 'logged_out') return undefined;
       await deps.live.run('session.logout', session.id, {}, req.id);
       await deps.db.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), session.id]);
