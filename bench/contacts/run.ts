@@ -40,6 +40,11 @@ const BUFFER_POOL_BYTES = 1024 ** 3;
 /** A fragment of many first names (Maria, Sari, Hariyanto, …) and one of a rare surname. */
 const Q_COMMON = 'ari';
 const Q_RARE = 'elowo';
+/**
+ * Contacts get-one cycles through, spread over the session. Every connection builds a request for
+ * each once per round, so a few dozen: thousands would spend a round's first second building them.
+ */
+const GET_ONE_CONTACTS = 64;
 
 const log = (line: string) => console.log(line);
 const contactsPath = (query = '') => `/api/v1/sessions/${BIG_SESSION}/contacts${query}`;
@@ -86,7 +91,7 @@ async function raiseBufferPool(): Promise<string> {
 async function fixtures(pool: Pool): Promise<{ groupJid: string; lids: string[]; matches: Record<string, number> }> {
   const [groups] = await pool.query('SELECT jid FROM wa_groups WHERE session_id = ? ORDER BY jid LIMIT 1', [BIG_SESSION]);
   const [lids] = await pool.query(
-    `SELECT c.lid FROM contacts c WHERE c.session_id = ? AND c.lid IS NOT NULL AND c.id % 61 = 0 ORDER BY c.id LIMIT 2000`,
+    `SELECT c.lid FROM contacts c WHERE c.session_id = ? AND c.lid IS NOT NULL AND c.id % 61 = 0 ORDER BY c.id LIMIT ${GET_ONE_CONTACTS}`,
     [BIG_SESSION],
   );
   const matches: Record<string, number> = {};
