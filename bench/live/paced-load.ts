@@ -115,10 +115,18 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     if (answered === total) allAnswered();
   };
   const connections = Array.from({ length: options.connections }, () => new Connection(url.hostname, Number(url.port), head, onDone));
+  // Round robin, as 64 independent clients would spread their calls: always taking the first idle
+  // connection leaves the last ones unused past the server's keep-alive timeout, and a request
+  // sent as the server closes such a connection fails.
+  let turn = 0;
   const dispatch = (due: Due) => {
-    const free = connections.find((c) => c.idle);
-    if (free) free.send(due);
-    else waiting.push(due);
+    for (let k = 0; k < connections.length; k++) {
+      const conn = connections[(turn + k) % connections.length]!;
+      if (!conn.idle) continue;
+      turn = (turn + k + 1) % connections.length;
+      return conn.send(due);
+    }
+    waiting.push(due);
   };
 
   const started = performance.now();
