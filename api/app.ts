@@ -91,6 +91,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     redis: deps.redis,
     keys: deps.keys,
     db,
+    pairingWindowMs: config.pairing.windowMs,
   });
   registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });

@@ -37,6 +37,8 @@ const envSchema = z.object({
   LIVE_TIMEOUT_MS: intFrom(10_000, 100),
   LEASE_TTL_MS: intFrom(10_000, 1000),
   PRESENCE_TTL_MS: intFrom(15_000, 1000),
+  /** How long an unpaired session keeps showing QR codes after it was last asked for one; then its connection is closed until the next request. */
+  PAIRING_WINDOW_MS: intFrom(600_000, 1000),
   WORKER_ID: z.string().optional(),
   WORKER_CONCURRENCY: intFrom(32, 1),
   WORKER_METRICS_PORT: intFrom(0),
@@ -98,6 +100,7 @@ export interface Config {
   redis: { url: string; prefix: string };
   shards: { count: number; leaseTtlMs: number };
   live: { timeoutMs: number; presenceTtlMs: number };
+  pairing: { windowMs: number };
   worker: { id: string | undefined; concurrency: number; metricsPort: number };
   driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined };
   jwt:
@@ -154,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
     shards: { count: e.SHARD_COUNT, leaseTtlMs: e.LEASE_TTL_MS },
     live: { timeoutMs: e.LIVE_TIMEOUT_MS, presenceTtlMs: e.PRESENCE_TTL_MS },
+    pairing: { windowMs: e.PAIRING_WINDOW_MS },
     worker: { id: e.WORKER_ID, concurrency: e.WORKER_CONCURRENCY, metricsPort: e.WORKER_METRICS_PORT },
     driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD },
     jwt: e.JWKS_URL

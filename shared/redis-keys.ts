@@ -43,6 +43,14 @@ export class RedisKeys {
     return `${this.prefix}:qr:${sessionId}`;
   }
 
+  /**
+   * Present while someone is pairing a session (asked for its QR code or a pairing code); it
+   * expires after the pairing window, and an unpaired session nobody is pairing is then let go.
+   */
+  pairingWanted(sessionId: string): string {
+    return `${this.prefix}:pairing:${sessionId}`;
+  }
+
   /** Pub/sub channel the api uses to ask a session's owner for a command (pairing code, logout). */
   control(): string {
     return `${this.prefix}:control`;

@@ -212,6 +212,47 @@ describe('sessions API', function () {
     });
   });
 
+  describe('pairing window (a worker that lets unpaired sessions go after 1.5 s)', () => {
+    let worker: GatewayProcess;
+    const qrKey = (id: string) => `${testEnv.redisPrefix}:qr:${id}`;
+
+    before(async () => {
+      const world = writeSimWorld(`pairing-window-${uniq()}`, { accounts: [], sessions: {}, pairing: { qrIntervalMs: 500 } });
+      const workerId = `pairing-${uniq()}`;
+      worker = testEnv.startWorker(world, { PAIRING_WINDOW_MS: '1500' }, workerId);
+      await waitFor(async () => (await leaseHolders()).get(workerId) === 16, 'the worker to own every shard', 30_000);
+    });
+
+    after(async () => {
+      await worker.stop();
+    });
+
+    it('stops showing QR codes for an unpaired session nobody asks about, and shows them again on GET /qr', async () => {
+      const t = await newTenant();
+      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) !== null, 'the worker to show a QR code', 20_000);
+      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) === null, 'the worker to let the session go', 20_000);
+      const view = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
+      assert.equal(view.body.status, 'pairing', 'still waiting to be paired');
+      const qr = await waitFor(async () => {
+        const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
+        return res.status === 200 ? res : undefined;
+      }, 'a QR code after asking', 20_000);
+      assert.equal(typeof qr.body.qr, 'string');
+      // Asked for within the api's window (10 minutes by default): it keeps showing codes past the worker's 1.5 s.
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      assert.notEqual(await testEnv.redis.get(qrKey(t.sessionId)), null);
+    });
+
+    it('connects a let-go session again to answer a pairing-code request', async () => {
+      const t = await newTenant();
+      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) !== null, 'the worker to show a QR code', 20_000);
+      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) === null, 'the worker to let the session go', 20_000);
+      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: `+${newPhone()}` } });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.body.code, /^[A-Z0-9]{8}$/);
+    });
+  });
+
   describe('deletion seen by every api process', () => {
     const contactsOf = (t: Tenant, baseUrl: string) => call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl });
 

@@ -39,7 +39,7 @@ const ingestor = new ContactIngestor(db, logger, {
     for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId }, logger);
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs }, logger);
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
 const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n) });

@@ -21,6 +21,8 @@ export interface SessionRouteDeps {
   redis: Redis;
   keys: RedisKeys;
   db: { query: (sql: string, args?: unknown[]) => Promise<unknown> };
+  /** How long a pairing request keeps an unpaired session's connection (and its QR codes) alive. */
+  pairingWindowMs: number;
 }
 
 const QR_WAIT_MS = 5_000;
@@ -29,6 +31,9 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
   /** Tells the workers a session appeared or went away, so its owner acts now rather than at the next reconcile. */
   const announce = (sessionId: string) =>
     deps.redis.publish(deps.keys.control(), sessionChangedMessage(sessionId)).catch(() => undefined);
+
+  /** Someone is pairing this session now: its worker keeps (or takes back) its connection for another window. */
+  const wantPairing = (sessionId: string) => deps.redis.set(deps.keys.pairingWanted(sessionId), '1', 'PX', deps.pairingWindowMs).catch(() => undefined);
 
   const viewOf = async (sessionId: string): Promise<SessionView> => {
     const view = await deps.views.one(sessionId);
@@ -49,6 +54,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     errors: ['validation_error'],
     handler: async ({ body, principal }) => {
       const session = await deps.admin.createSession(principal.organizationId, body.name ?? null);
+      await wantPairing(session.id);
       await announce(session.id);
       return viewOf(session.id);
     },
@@ -152,7 +158,9 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     handler: async ({ params, principal, req, res }) => {
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
+      await wantPairing(session.id);
       const qr = await waitForQr(deps, session.id, announce);
+      if (!qr) throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
       if (req.accepts(['application/json', 'image/png']) === 'image/png') {
         res.type('image/png').send(await QRCode.toBuffer(qr, { margin: 2, width: 320 }));
         return undefined;
@@ -176,7 +184,9 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     handler: async ({ params, body, principal, req }) => {
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
-      await announce(session.id);
+      await wantPairing(session.id);
+      // A session let go after its pairing window is connected again first; its QR code shows when it is ready for a pairing code.
+      await waitForQr(deps, session.id, announce).catch(() => undefined);
       return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
     },
   });
@@ -189,7 +199,8 @@ async function requireUnpaired(deps: SessionRouteDeps, sessionId: string): Promi
   if (view.phoneJid !== null || view.status === 'online') throw new AppError('conflict', 'session is already paired', { status: view.status });
 }
 
-async function waitForQr(deps: SessionRouteDeps, sessionId: string, announce: (id: string) => Promise<unknown>): Promise<string> {
+/** The session's current QR code, waiting a few seconds for its worker to show one; undefined if none came. */
+async function waitForQr(deps: SessionRouteDeps, sessionId: string, announce: (id: string) => Promise<unknown>): Promise<string | undefined> {
   const key = deps.keys.qr(sessionId);
   let qr = await deps.redis.get(key);
   if (qr) return qr;
@@ -199,7 +210,6 @@ async function waitForQr(deps: SessionRouteDeps, sessionId: string, announce: (i
     await new Promise((resolve) => setTimeout(resolve, 150));
     qr = await deps.redis.get(key);
   }
-  if (!qr) throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
-  return qr;
+  return qr ?? undefined;
 }
 

@@ -14,6 +14,8 @@ interface RunningSession {
   detachSink: (() => void) | undefined;
   drainSink: (() => Promise<void>) | undefined;
   closing: boolean;
+  /** When the session began showing QR codes without ever having been online in this connection. */
+  pairingSince: number | undefined;
   /** Status updates are mirrored to Redis and MySQL one after another, so a late write never overtakes a newer one. */
   mirrored: Promise<void>;
 }
@@ -22,6 +24,8 @@ export interface SessionManagerOptions {
   shardCount: number;
   presenceTtlMs: number;
   workerId: string;
+  /** An unpaired session that has shown QR codes this long with nobody asking for them is let go. */
+  pairingWindowMs: number;
 }
 
 /**
@@ -30,6 +34,8 @@ export interface SessionManagerOptions {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, RunningSession>();
+  /** Unpaired sessions let go after their pairing window: connected again when pairing is asked for. */
+  private readonly parked = new Set<string>();
   private readonly ownedShards = new Set<number>();
   private presenceTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
@@ -79,6 +85,7 @@ export class SessionManager {
 
   async stopShard(shard: number): Promise<void> {
     this.ownedShards.delete(shard);
+    for (const id of this.parked) if (shardOf(id, this.options.shardCount) === shard) this.parked.delete(id);
     const closing = [...this.sessions.values()].filter((s) => s.shard === shard).map((s) => this.disconnect(s));
     await Promise.all(closing);
   }
@@ -86,14 +93,6 @@ export class SessionManager {
   /** Connects sessions created since, and drops sessions deleted since, on the owned shards. */
   async reconcile(): Promise<void> {
     await this.reconcileShards([...this.ownedShards]).catch((err: Error) => this.logger.warn({ err: err.message }, 'reconcile failed'));
-  }
-
-  /** Connects one session now if this worker owns its shard (e.g. right after it was created). */
-  async ensureConnected(sessionId: string): Promise<boolean> {
-    const shard = shardOf(sessionId, this.options.shardCount);
-    if (!this.ownedShards.has(shard)) return false;
-    if (!this.sessions.has(sessionId)) await this.connect(sessionId, shard);
-    return true;
   }
 
   private async reconcileShards(shards: number[]): Promise<void> {
@@ -105,14 +104,62 @@ export class SessionManager {
       const shard = shardOf(id, this.options.shardCount);
       if (scope.has(shard)) wanted.set(id, shard);
     }
-    for (const [id, shard] of wanted) if (!this.sessions.has(id)) void this.connect(id, shard);
+    for (const id of this.parked) if (scope.has(shardOf(id, this.options.shardCount)) && !wanted.has(id)) this.parked.delete(id);
+    await this.reviewPairing(scope);
+    for (const [id, shard] of wanted) if (!this.sessions.has(id) && !this.parked.has(id)) void this.connect(id, shard);
     for (const running of this.sessions.values()) {
       if (scope.has(running.shard) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
     }
   }
 
+  /**
+   * Lets go of unpaired sessions that have shown QR codes for a whole pairing window while nobody
+   * asked for one (WhatsApp would otherwise be asked for new codes forever), and takes parked ones
+   * back once someone does. Without an answer from Redis nothing changes.
+   */
+  private async reviewPairing(scope: Set<number>): Promise<void> {
+    const now = Date.now();
+    const expired = [...this.sessions.values()].filter(
+      (s) => scope.has(s.shard) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
+    );
+    const parked = [...this.parked].filter((id) => scope.has(shardOf(id, this.options.shardCount)));
+    const ids = [...expired.map((s) => s.sessionId), ...parked];
+    if (ids.length === 0) return;
+    let wanted: (string | null)[];
+    try {
+      wanted = await this.redis.mget(ids.map((id) => this.keys.pairingWanted(id)));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not read pairing requests');
+      return;
+    }
+    expired.forEach((running, i) => {
+      if (wanted[i] !== null) running.pairingSince = now;
+      else void this.park(running);
+    });
+    parked.forEach((id, i) => {
+      if (wanted[expired.length + i] !== null) this.parked.delete(id);
+    });
+  }
+
+  private async park(running: RunningSession): Promise<void> {
+    this.logger.info({ sessionId: running.sessionId, windowMs: this.options.pairingWindowMs }, 'nobody is pairing this session: closing its connection until a QR or pairing code is asked for');
+    this.parked.add(running.sessionId);
+    await this.disconnect(running);
+    await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
+  }
+
   private async connect(sessionId: string, shard: number): Promise<void> {
-    const running: RunningSession = { sessionId, shard, connection: undefined, status: 'connecting', detachSink: undefined, drainSink: undefined, closing: false, mirrored: Promise.resolve() };
+    const running: RunningSession = {
+      sessionId,
+      shard,
+      connection: undefined,
+      status: 'connecting',
+      detachSink: undefined,
+      drainSink: undefined,
+      closing: false,
+      pairingSince: undefined,
+      mirrored: Promise.resolve(),
+    };
     this.sessions.set(sessionId, running);
     try {
       const connection = await this.driver.connect(sessionId);
@@ -131,6 +178,8 @@ export class SessionManager {
   private onConnectionUpdate(running: RunningSession, update: ConnectionUpdate): void {
     const previous = running.status;
     running.status = update.status;
+    if (update.status === 'online' || update.status === 'logged_out') running.pairingSince = undefined;
+    else if (update.status === 'pairing') running.pairingSince ??= Date.now();
     // Synchronously, before the history sync that follows 'online' reaches ingestion.
     if (update.phoneJid || update.lid) {
       this.sink.setOwnAccount(running.sessionId, { ...(update.lid ? { lid: update.lid } : {}), ...(update.phoneJid ? { pn: update.phoneJid } : {}) });
