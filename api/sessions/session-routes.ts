@@ -149,7 +149,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     operationId: 'getSessionQr',
     summary: 'Get the pairing QR code',
     description:
-      'The current QR code to scan in WhatsApp → Linked devices. JSON with the QR payload and a PNG data URL, or the PNG itself with `Accept: image/png`. WhatsApp rotates the code about every 20 s: fetch it again when it expires. 409 when the session is already paired.',
+      'The current QR code to scan in WhatsApp → Linked devices. JSON with the QR payload and a PNG data URL, or the PNG itself with `Accept: image/png`. WhatsApp rotates the code about every 20 s: fetch it again when it expires. Asking keeps the session connected for another pairing window (`PAIRING_WINDOW_MS`); a session nobody asked about for that long is disconnected, and this request brings it back (the answer may then take a few seconds). 409 when the session is already paired.',
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
