@@ -39,6 +39,8 @@ const envSchema = z.object({
   PRESENCE_TTL_MS: intFrom(15_000, 1000),
   /** How long an unpaired session keeps showing QR codes after it was last asked for one; then its connection is closed until the next request. */
   PAIRING_WINDOW_MS: intFrom(600_000, 1000),
+  /** How often a worker reads back all sessions of its shards, for changes it was not told about. */
+  RECONCILE_INTERVAL_MS: intFrom(5_000, 500),
   WORKER_ID: z.string().optional(),
   WORKER_CONCURRENCY: intFrom(32, 1),
   WORKER_METRICS_PORT: intFrom(0),
@@ -101,6 +103,7 @@ export interface Config {
   shards: { count: number; leaseTtlMs: number };
   live: { timeoutMs: number; presenceTtlMs: number };
   pairing: { windowMs: number };
+  reconcileIntervalMs: number;
   worker: { id: string | undefined; concurrency: number; metricsPort: number };
   driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined };
   jwt:
@@ -158,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
     shards: { count: e.SHARD_COUNT, leaseTtlMs: e.LEASE_TTL_MS },
     live: { timeoutMs: e.LIVE_TIMEOUT_MS, presenceTtlMs: e.PRESENCE_TTL_MS },
     pairing: { windowMs: e.PAIRING_WINDOW_MS },
+    reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     worker: { id: e.WORKER_ID, concurrency: e.WORKER_CONCURRENCY, metricsPort: e.WORKER_METRICS_PORT },
     driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD },
     jwt: e.JWKS_URL

@@ -15,6 +15,17 @@ function account(name: string) {
   return { phone, lid: `9${phone}@lid`, name };
 }
 
+const qrKey = (sessionId: string) => `${testEnv.redisPrefix}:qr:${sessionId}`;
+
+/** One sim worker owning every shard, in a world that knows no account (every session stays unpaired). */
+async function soloWorker(label: string, env: Record<string, string>): Promise<GatewayProcess> {
+  const world = writeSimWorld(`${label}-${uniq()}`, { accounts: [], sessions: {}, pairing: { qrIntervalMs: 500 } });
+  const workerId = `${label}-${uniq()}`;
+  const worker = testEnv.startWorker(world, env, workerId);
+  await waitFor(async () => (await leaseHolders()).get(workerId) === 16, 'the worker to own every shard', 30_000);
+  return worker;
+}
+
 describe('sessions API', function () {
   this.timeout(90_000);
 
@@ -214,23 +225,24 @@ describe('sessions API', function () {
 
   describe('pairing window (a worker that lets unpaired sessions go after 1.5 s)', () => {
     let worker: GatewayProcess;
-    const qrKey = (id: string) => `${testEnv.redisPrefix}:qr:${id}`;
 
     before(async () => {
-      const world = writeSimWorld(`pairing-window-${uniq()}`, { accounts: [], sessions: {}, pairing: { qrIntervalMs: 500 } });
-      const workerId = `pairing-${uniq()}`;
-      worker = testEnv.startWorker(world, { PAIRING_WINDOW_MS: '1500' }, workerId);
-      await waitFor(async () => (await leaseHolders()).get(workerId) === 16, 'the worker to own every shard', 30_000);
+      worker = await soloWorker('pairing', { PAIRING_WINDOW_MS: '1500' });
     });
 
     after(async () => {
       await worker.stop();
     });
 
+    /** The worker showed QR codes for the session, then closed its connection and dropped the code. */
+    const untilLetGo = async (sessionId: string) => {
+      await waitFor(async () => (await testEnv.redis.get(qrKey(sessionId))) !== null, 'the worker to show a QR code', 20_000);
+      await waitFor(async () => (await testEnv.redis.get(qrKey(sessionId))) === null, 'the worker to let the session go', 20_000);
+    };
+
     it('stops showing QR codes for an unpaired session nobody asks about, and shows them again on GET /qr', async () => {
       const t = await newTenant();
-      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) !== null, 'the worker to show a QR code', 20_000);
-      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) === null, 'the worker to let the session go', 20_000);
+      await untilLetGo(t.sessionId);
       const view = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
       assert.equal(view.body.status, 'pairing', 'still waiting to be paired');
       const qr = await waitFor(async () => {
@@ -245,11 +257,38 @@ describe('sessions API', function () {
 
     it('connects a let-go session again to answer a pairing-code request', async () => {
       const t = await newTenant();
-      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) !== null, 'the worker to show a QR code', 20_000);
-      await waitFor(async () => (await testEnv.redis.get(qrKey(t.sessionId))) === null, 'the worker to let the session go', 20_000);
+      await untilLetGo(t.sessionId);
       const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: `+${newPhone()}` } });
       assert.equal(res.status, 200, res.text);
       assert.match(res.body.code, /^[A-Z0-9]{8}$/);
+    });
+  });
+
+  describe('announced changes (a worker whose periodic reconcile is 10 minutes away)', () => {
+    let worker: GatewayProcess;
+
+    before(async () => {
+      worker = await soloWorker('announced', { RECONCILE_INTERVAL_MS: '600000' });
+    });
+
+    after(async () => {
+      await worker.stop();
+    });
+
+    it('connects a session created through the API without waiting for the periodic reconcile', async () => {
+      const t = await newTenant();
+      const created = await call('POST', '/api/v1/sessions', { token: t.tokens.manage, body: {} });
+      assert.equal(created.status, 201);
+      await waitFor(async () => (await testEnv.redis.get(qrKey(created.body.id))) !== null, 'a QR code for the new session', 20_000);
+    });
+
+    it('connects a session made with the CLI once its QR code is asked for', async () => {
+      const t = await newTenant();
+      const qr = await waitFor(async () => {
+        const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
+        return res.status === 200 ? res : undefined;
+      }, 'a QR code', 20_000);
+      assert.equal(typeof qr.body.qr, 'string');
     });
   });
 
@@ -293,6 +332,16 @@ describe('sessions API', function () {
         redis.kill('SIGTERM');
       }
     });
+  });
+
+  it('shows a session online as soon as its worker has marked it present, before MySQL records it', async () => {
+    const t = await newTenant();
+    await testEnv.db.query(`UPDATE wa_sessions SET status = 'connecting', phone_jid = '4915100000001@s.whatsapp.net' WHERE id = ?`, [t.sessionId]);
+    await testEnv.redis.set(`${testEnv.redisPrefix}:presence:${t.sessionId}`, 'some-worker', 'PX', 10_000);
+    const res = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
+    assert.equal(res.body.status, 'online');
+    await testEnv.redis.del(`${testEnv.redisPrefix}:presence:${t.sessionId}`);
+    assert.equal((await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read)).body.status, 'connecting');
   });
 
   it('keeps stored data readable for a session whose worker is gone (status offline)', async () => {

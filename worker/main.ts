@@ -7,6 +7,7 @@ import { createDataSource } from '../shared/db/data-source.js';
 import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
+import { changedSessionOf } from '../shared/session-changes.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
@@ -39,7 +40,7 @@ const ingestor = new ContactIngestor(db, logger, {
     for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs }, logger);
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger);
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
 const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n) });
@@ -61,10 +62,10 @@ const leases = new ShardLeases(
   logger,
 );
 
-// The api announces created and deleted sessions here, so their owner acts before the next reconcile.
+// The api announces created, deleted and pairing sessions here, so their owner acts on them before the next reconcile.
 const control = createRedis(config.redis, blockingRedisOptions());
 control.on('error', (err) => logger.debug({ err: err.message }, 'redis control subscriber error'));
-control.on('message', () => void sessions.reconcile());
+control.on('message', (_channel: string, raw: string) => void sessions.reconcile(changedSessionOf(raw)));
 void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.

@@ -45,17 +45,27 @@ export class SessionViews {
     return { rows: await this.present(hasMore ? rows.slice(0, limit) : rows), hasMore };
   }
 
+  /**
+   * The presence key is the truth about `online`: the worker sets it a moment before it records
+   * `online` in MySQL, and it expires when the worker dies without recording anything. Without an
+   * answer from Redis the recorded status is shown.
+   */
   private async present(rows: SessionRow[]): Promise<SessionView[]> {
-    const recordedOnline = rows.filter((r) => r.status === 'online');
-    let live = new Set<string>(recordedOnline.map((r) => r.id));
-    if (recordedOnline.length > 0 && this.redis.status === 'ready') {
-      const present = await this.redis.mget(...recordedOnline.map((r) => this.keys.presence(r.id))).catch(() => undefined);
-      if (present) live = new Set(recordedOnline.filter((_, i) => present[i] !== null).map((r) => r.id));
+    const candidates = rows.filter((r) => r.status !== 'logged_out');
+    let live: Set<string> | undefined;
+    if (candidates.length > 0 && this.redis.status === 'ready') {
+      const present = await this.redis.mget(...candidates.map((r) => this.keys.presence(r.id))).catch(() => undefined);
+      if (present) live = new Set(candidates.filter((_, i) => present[i] !== null).map((r) => r.id));
     }
+    const shownStatus = (r: SessionRow): SessionStatus => {
+      if (live === undefined) return r.status;
+      if (live.has(r.id)) return 'online';
+      return r.status === 'online' ? 'offline' : r.status;
+    };
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
-      status: r.status === 'online' && !live.has(r.id) ? 'offline' : r.status,
+      status: shownStatus(r),
       phoneJid: r.phone_jid,
       lid: r.lid,
       shard: shardOf(r.id, this.shardCount),

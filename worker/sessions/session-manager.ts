@@ -26,6 +26,8 @@ export interface SessionManagerOptions {
   workerId: string;
   /** An unpaired session that has shown QR codes this long with nobody asking for them is let go. */
   pairingWindowMs: number;
+  /** How often every session of the owned shards is read back (announced changes are acted on at once). */
+  reconcileIntervalMs: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export class SessionManager {
 
   start(): void {
     this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(200, Math.floor(this.options.presenceTtlMs / 3)));
-    this.reconcileTimer = setInterval(() => void this.reconcile(), 5_000);
+    this.reconcileTimer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
   }
 
   async stop(): Promise<void> {
@@ -90,25 +92,32 @@ export class SessionManager {
     await Promise.all(closing);
   }
 
-  /** Connects sessions created since, and drops sessions deleted since, on the owned shards. */
-  async reconcile(): Promise<void> {
-    await this.reconcileShards([...this.ownedShards]).catch((err: Error) => this.logger.warn({ err: err.message }, 'reconcile failed'));
+  /**
+   * Connects sessions created since, and drops sessions deleted since, on the owned shards. Given a
+   * session (one the api announced as changed), looks at that one alone: an announcement then costs
+   * one primary-key read rather than a read of every session.
+   */
+  async reconcile(sessionId?: string): Promise<void> {
+    const shards = sessionId === undefined ? [...this.ownedShards] : [shardOf(sessionId, this.options.shardCount)];
+    await this.reconcileShards(shards, sessionId).catch((err: Error) => this.logger.warn({ err: err.message }, 'reconcile failed'));
   }
 
-  private async reconcileShards(shards: number[]): Promise<void> {
-    if (shards.length === 0) return;
-    const rows = (await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)) as { id: string }[];
+  private async reconcileShards(shards: number[], only?: string): Promise<void> {
     const scope = new Set(shards.filter((s) => this.ownedShards.has(s)));
+    if (scope.size === 0) return;
+    const inReach = (id: string) => scope.has(shardOf(id, this.options.shardCount)) && (only === undefined || id === only);
+    const rows = (
+      only === undefined
+        ? await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
+        : await this.db.query(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only])
+    ) as { id: string }[];
     const wanted = new Map<string, number>();
-    for (const { id } of rows) {
-      const shard = shardOf(id, this.options.shardCount);
-      if (scope.has(shard)) wanted.set(id, shard);
-    }
-    for (const id of this.parked) if (scope.has(shardOf(id, this.options.shardCount)) && !wanted.has(id)) this.parked.delete(id);
-    await this.reviewPairing(scope);
+    for (const { id } of rows) if (inReach(id)) wanted.set(id, shardOf(id, this.options.shardCount));
+    for (const id of this.parked) if (inReach(id) && !wanted.has(id)) this.parked.delete(id);
+    await this.reviewPairing(inReach);
     for (const [id, shard] of wanted) if (!this.sessions.has(id) && !this.parked.has(id)) void this.connect(id, shard);
     for (const running of this.sessions.values()) {
-      if (scope.has(running.shard) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
+      if (inReach(running.sessionId) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
     }
   }
 
@@ -117,12 +126,12 @@ export class SessionManager {
    * asked for one (WhatsApp would otherwise be asked for new codes forever), and takes parked ones
    * back once someone does. Without an answer from Redis nothing changes.
    */
-  private async reviewPairing(scope: Set<number>): Promise<void> {
+  private async reviewPairing(inReach: (sessionId: string) => boolean): Promise<void> {
     const now = Date.now();
     const expired = [...this.sessions.values()].filter(
-      (s) => scope.has(s.shard) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
+      (s) => inReach(s.sessionId) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
     );
-    const parked = [...this.parked].filter((id) => scope.has(shardOf(id, this.options.shardCount)));
+    const parked = [...this.parked].filter(inReach);
     const ids = [...expired.map((s) => s.sessionId), ...parked];
     if (ids.length === 0) return;
     let wanted: (string | null)[];
