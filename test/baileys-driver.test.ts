@@ -426,8 +426,10 @@ describe('Baileys driver', () => {
       close(statusCode: number): void {
         this.emit('connection.update', { connection: 'close', lastDisconnect: { error: new Boom('closed', { statusCode }), date: new Date() } });
       }
+      private driverSocket: DriverSocket | undefined;
+      /** The one socket object the connection drives (a test may replace its live calls). */
       asDriverSocket(): DriverSocket {
-        return {
+        return (this.driverSocket ??= {
           ...this.live.sock,
           ev: this.ev,
           end: async (error) => {
@@ -439,7 +441,7 @@ describe('Baileys driver', () => {
             this.loggedOut++;
             await this.asDriverSocket().end(new Boom('Intentional Logout', { statusCode: DisconnectReason.loggedOut }));
           },
-        };
+        });
       }
     }
 
@@ -508,6 +510,57 @@ describe('Baileys driver', () => {
         updates.map((u) => u.status),
         ['connecting', 'pairing', 'online'],
       );
+    });
+
+    describe("the groups.update Baileys emits for its own group fetch", () => {
+      const team = { id: '120363000000000002@g.us', subject: 'Team', participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: null }], addressingMode: 'lid' } as GroupMetadata;
+
+      async function onlineWithGroups() {
+        const { connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        await goOnline(connection, sock);
+        const forwarded: GroupMetadata[][] = [];
+        connection.events.on('groups.update', (updates: GroupMetadata[]) => forwarded.push(updates));
+        return { connection, sock, forwarded };
+      }
+
+      it('is not passed on when it arrives during the fetch, as Baileys emits it; later changes are', async () => {
+        const { connection, sock, forwarded } = await onlineWithGroups();
+        sock.asDriverSocket().groupFetchAllParticipating = async () => {
+          const data = { [team.id]: team };
+          sock.emit('groups.update', Object.values(data));
+          return data;
+        };
+        assert.deepEqual(Object.keys(await connection.fetchAllGroups()), [team.id]);
+        await tick();
+        assert.deepEqual(forwarded, []);
+        sock.emit('groups.update', [{ id: team.id, subject: 'Team (renamed)' }]);
+        await tick();
+        assert.deepEqual(forwarded, [[{ id: team.id, subject: 'Team (renamed)' }]]);
+      });
+
+      it('is not passed on when buffered past the fetch, and only once', async () => {
+        const { connection, sock, forwarded } = await onlineWithGroups();
+        sock.asDriverSocket().groupFetchAllParticipating = async () => ({ [team.id]: team });
+        await connection.fetchAllGroups();
+        sock.emit('groups.update', [{ ...team }]);
+        await tick();
+        assert.deepEqual(forwarded, []);
+        sock.emit('groups.update', [{ ...team }]);
+        await tick();
+        assert.deepEqual(forwarded, [[team]]);
+      });
+
+      it('is passed on when the fetch fails', async () => {
+        const { connection, sock, forwarded } = await onlineWithGroups();
+        sock.asDriverSocket().groupFetchAllParticipating = async () => {
+          sock.emit('groups.update', [team]);
+          throw new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed });
+        };
+        await assert.rejects(connection.fetchAllGroups());
+        await tick();
+        assert.deepEqual(forwarded, [[team]]);
+      });
     });
 
     it('saves the credentials on creds.update', async () => {

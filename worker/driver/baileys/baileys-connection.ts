@@ -45,6 +45,10 @@ export interface BaileysConnectionOptions {
 
 type Status = ConnectionUpdate['status'];
 type EventBatch = Partial<BaileysEventMap>;
+type GroupUpdates = BaileysEventMap['groups.update'];
+
+/** How long after a group fetch an identical `groups.update` counts as that fetch's echo (Baileys may buffer it). */
+const GROUP_ECHO_MS = 30_000;
 
 export class BaileysConnection implements WhatsAppConnection {
   readonly sessionId: string;
@@ -61,6 +65,15 @@ export class BaileysConnection implements WhatsAppConnection {
   /** Set once the account is unlinked: late writes from the dying socket must not resurrect its auth state. */
   private forgotten = false;
   private loggedOut: Promise<void> | undefined;
+  /**
+   * Baileys' groupFetchAllParticipating also emits every group it returns as `groups.update`; the
+   * caller ingests the returned record, so that echo would write every group and membership twice.
+   * `groups.update` batches are held while a fetch runs, and afterwards items equal to what it
+   * returned are dropped.
+   */
+  private groupFetches = 0;
+  private heldGroupUpdates: GroupUpdates[] = [];
+  private groupEcho: { byJid: Map<string, string>; until: number } | undefined;
 
   constructor(private readonly options: BaileysConnectionOptions) {
     this.sessionId = options.sessionId;
@@ -102,7 +115,21 @@ export class BaileysConnection implements WhatsAppConnection {
   }
 
   async fetchAllGroups() {
-    return this.requireOnline().fetchAllGroups();
+    const live = this.requireOnline();
+    this.groupFetches++;
+    let fetched: Record<string, unknown> | undefined;
+    try {
+      fetched = await live.fetchAllGroups();
+      return fetched;
+    } finally {
+      this.groupFetches--;
+      if (fetched) this.groupEcho = { byJid: new Map(Object.entries(fetched).map(([jid, meta]) => [jid, JSON.stringify(meta)])), until: Date.now() + GROUP_ECHO_MS };
+      if (this.groupFetches === 0) {
+        const held = this.heldGroupUpdates;
+        this.heldGroupUpdates = [];
+        for (const updates of held) this.forwardGroupUpdates(updates);
+      }
+    }
   }
 
   async requestPairingCode(phone: string): Promise<string> {
@@ -143,6 +170,21 @@ export class BaileysConnection implements WhatsAppConnection {
     if (wasRunning) this.emitStatus({ status: 'offline', reason: 'closed' });
   }
 
+  private forwardGroupUpdates(updates: GroupUpdates): void {
+    if (this.groupFetches > 0) {
+      this.heldGroupUpdates.push(updates);
+      return;
+    }
+    const echo = this.groupEcho && this.groupEcho.until > Date.now() ? this.groupEcho.byJid : undefined;
+    const isEcho = (update: GroupUpdates[number]): boolean => {
+      if (!echo || update.id === undefined || echo.get(update.id) !== JSON.stringify(update)) return false;
+      echo.delete(update.id);
+      return true;
+    };
+    const news = updates.filter((update) => !isEcho(update));
+    if (news.length > 0) this.safeEmit('groups.update', news);
+  }
+
   private requireOnline(): LiveCalls {
     if (this.stopped || !this.live) throw new AppError('not_implemented', 'session is offline');
     return this.live;
@@ -180,7 +222,9 @@ export class BaileysConnection implements WhatsAppConnection {
       if (this.stopped) return;
       for (const name of FORWARDED_EVENTS) {
         const payload = batch[name];
-        if (payload !== undefined) this.safeEmit(name, payload);
+        if (payload === undefined) continue;
+        if (name === 'groups.update') this.forwardGroupUpdates(payload as GroupUpdates);
+        else this.safeEmit(name, payload);
       }
     } catch (err) {
       this.options.logger.error({ err }, 'handling WhatsApp events failed');
