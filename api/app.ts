@@ -92,6 +92,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     keys: deps.keys,
     db,
     pairingWindowMs: config.pairing.windowMs,
+    shardCount: config.shards.count,
   });
   registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });

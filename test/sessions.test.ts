@@ -96,6 +96,18 @@ describe('sessions API', function () {
       assert.equal((await get(base, t.tokens.read)).status, 200, 'the owner still has it');
     });
 
+    it('answers 501 at once for a pairing code while no worker runs the session', async () => {
+      // An api of its own key prefix: no worker has ever held a shard lease there.
+      const lonely = await testEnv.startApi({ REDIS_PREFIX: `${testEnv.redisPrefix}_noworkers` }, `api-noworkers-${uniq()}`);
+      try {
+        const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915112345678' }, baseUrl: lonely.baseUrl });
+        assert.equal(res.status, 501);
+        assert.equal(res.body.error.code, 'not_implemented');
+      } finally {
+        await lonely.process.stop();
+      }
+    });
+
     it('rejects a malformed pairing-code phone with 400', async () => {
       const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: 'abc' } });
       assert.equal(res.status, 400);

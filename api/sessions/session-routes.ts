@@ -5,6 +5,7 @@ import { AppError } from '../../shared/errors.js';
 import { normalizeE164 } from '../../shared/jid.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { sessionChangedMessage } from '../../shared/session-changes.js';
+import { shardOf } from '../../shared/shards.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import type { LiveClient } from '../live/live-client.js';
@@ -23,6 +24,7 @@ export interface SessionRouteDeps {
   db: { query: (sql: string, args?: unknown[]) => Promise<unknown> };
   /** How long a pairing request keeps an unpaired session's connection (and its QR codes) alive. */
   pairingWindowMs: number;
+  shardCount: number;
 }
 
 const QR_WAIT_MS = 5_000;
@@ -185,6 +187,8 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
+      const held = await deps.redis.exists(deps.keys.lease(shardOf(session.id, deps.shardCount))).catch(() => 1);
+      if (held === 0) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
       // A session let go after its pairing window is connected again first; its QR code shows when it is ready for a pairing code.
       await waitForQr(deps, session.id, announce).catch(() => undefined);
       return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
