@@ -96,13 +96,16 @@ describe('sessions API', function () {
       assert.equal((await get(base, t.tokens.read)).status, 200, 'the owner still has it');
     });
 
-    it('answers 501 at once for a pairing code while no worker runs the session', async () => {
+    it('answers a pairing code with 501 and a QR code with 503 at once while no worker runs the session', async () => {
       // An api of its own key prefix: no worker has ever held a shard lease there.
       const lonely = await testEnv.startApi({ REDIS_PREFIX: `${testEnv.redisPrefix}_noworkers` }, `api-noworkers-${uniq()}`);
       try {
-        const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915112345678' }, baseUrl: lonely.baseUrl });
-        assert.equal(res.status, 501);
-        assert.equal(res.body.error.code, 'not_implemented');
+        const code = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915112345678' }, baseUrl: lonely.baseUrl });
+        assert.equal(code.status, 501);
+        assert.equal(code.body.error.code, 'not_implemented');
+        const qr = await call('GET', `/api/v1/sessions/${t.sessionId}/qr`, { token: t.tokens.manage, baseUrl: lonely.baseUrl });
+        assert.equal(qr.status, 503);
+        assert.equal(qr.body.error.code, 'unavailable');
       } finally {
         await lonely.process.stop();
       }

@@ -37,6 +37,9 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
   /** Someone is pairing this session now: its worker keeps (or takes back) its connection for another window. */
   const wantPairing = (sessionId: string) => deps.redis.set(deps.keys.pairingWanted(sessionId), '1', 'PX', deps.pairingWindowMs).catch(() => undefined);
 
+  /** Whether some worker holds the session's shard (so a QR code or pairing code can come); true when Redis cannot tell. */
+  const workerHolds = async (sessionId: string) => (await deps.redis.exists(deps.keys.lease(shardOf(sessionId, deps.shardCount))).catch(() => 1)) === 1;
+
   const viewOf = async (sessionId: string): Promise<SessionView> => {
     const view = await deps.views.one(sessionId);
     if (!view) throw new AppError('not_found', 'session not found');
@@ -161,6 +164,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
+      if (!(await workerHolds(session.id))) throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', { retryAfterSeconds: 5 });
       const qr = await waitForQr(deps, session.id, announce);
       if (!qr) throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
       if (req.accepts(['application/json', 'image/png']) === 'image/png') {
@@ -187,8 +191,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
-      const held = await deps.redis.exists(deps.keys.lease(shardOf(session.id, deps.shardCount))).catch(() => 1);
-      if (held === 0) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
+      if (!(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
       // A session let go after its pairing window is connected again first; its QR code shows when it is ready for a pairing code.
       await waitForQr(deps, session.id, announce).catch(() => undefined);
       return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
