@@ -96,7 +96,7 @@ describe('sessions API', function () {
       assert.equal((await get(base, t.tokens.read)).status, 200, 'the owner still has it');
     });
 
-    it('answers a pairing code with 501 and a QR code with 503 at once while no worker runs the session', async () => {
+    it('answers a pairing code with 501 and a QR code with 503 while no worker runs the session', async () => {
       // An api of its own key prefix: no worker has ever held a shard lease there.
       const lonely = await testEnv.startApi({ REDIS_PREFIX: `${testEnv.redisPrefix}_noworkers` }, `api-noworkers-${uniq()}`);
       try {

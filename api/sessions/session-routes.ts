@@ -164,9 +164,11 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
-      if (!(await workerHolds(session.id))) throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', { retryAfterSeconds: 5 });
       const qr = await waitForQr(deps, session.id, announce);
-      if (!qr) throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
+      if (!qr) {
+        if (!(await workerHolds(session.id))) throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', { retryAfterSeconds: 5 });
+        throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
+      }
       if (req.accepts(['application/json', 'image/png']) === 'image/png') {
         res.type('image/png').send(await QRCode.toBuffer(qr, { margin: 2, width: 320 }));
         return undefined;
@@ -191,9 +193,10 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
-      if (!(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
-      // A session let go after its pairing window is connected again first; its QR code shows when it is ready for a pairing code.
-      await waitForQr(deps, session.id, announce).catch(() => undefined);
+      // A session let go after its pairing window is connected again first; its QR code shows when
+      // it is ready for a pairing code. Without one, a job nobody will run would only time out.
+      const qr = await waitForQr(deps, session.id, announce).catch(() => undefined);
+      if (!qr && !(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
       return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
     },
   });
