@@ -17,13 +17,21 @@ function account(name: string) {
 
 const qrKey = (sessionId: string) => `${testEnv.redisPrefix}:qr:${sessionId}`;
 
-/** One sim worker owning every shard, in a world that knows no account (every session stays unpaired). */
-async function soloWorker(label: string, env: Record<string, string>): Promise<GatewayProcess> {
-  const world = writeSimWorld(`${label}-${uniq()}`, { accounts: [], sessions: {}, pairing: { qrIntervalMs: 500 } });
-  const workerId = `${label}-${uniq()}`;
-  const worker = testEnv.startWorker(world, env, workerId);
-  await waitFor(async () => (await leaseHolders()).get(workerId) === 16, 'the worker to own every shard', 30_000);
-  return worker;
+/**
+ * For the enclosing describe: one sim worker owning every shard, in a world that knows no account
+ * (every session stays unpaired), started before its tests and stopped after them.
+ */
+function withSoloWorker(label: string, env: Record<string, string>): void {
+  let worker: GatewayProcess | undefined;
+  before(async () => {
+    const world = writeSimWorld(`${label}-${uniq()}`, { accounts: [], sessions: {}, pairing: { qrIntervalMs: 500 } });
+    const workerId = `${label}-${uniq()}`;
+    worker = testEnv.startWorker(world, env, workerId);
+    await waitFor(async () => (await leaseHolders()).get(workerId) === 16, 'the worker to own every shard', 30_000);
+  });
+  after(async () => {
+    await worker?.stop();
+  });
 }
 
 describe('sessions API', function () {
@@ -239,15 +247,7 @@ describe('sessions API', function () {
   });
 
   describe('pairing window (a worker that lets unpaired sessions go after 1.5 s)', () => {
-    let worker: GatewayProcess;
-
-    before(async () => {
-      worker = await soloWorker('pairing', { PAIRING_WINDOW_MS: '1500' });
-    });
-
-    after(async () => {
-      await worker.stop();
-    });
+    withSoloWorker('pairing', { PAIRING_WINDOW_MS: '1500' });
 
     /** The worker showed QR codes for the session, then closed its connection and dropped the code. */
     const untilLetGo = async (sessionId: string) => {
@@ -280,15 +280,7 @@ describe('sessions API', function () {
   });
 
   describe('announced changes (a worker whose periodic reconcile is 10 minutes away)', () => {
-    let worker: GatewayProcess;
-
-    before(async () => {
-      worker = await soloWorker('announced', { RECONCILE_INTERVAL_MS: '600000' });
-    });
-
-    after(async () => {
-      await worker.stop();
-    });
+    withSoloWorker('announced', { RECONCILE_INTERVAL_MS: '600000' });
 
     it('connects a session created through the API without waiting for the periodic reconcile', async () => {
       const t = await newTenant();

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
-import { OwnershipCache } from './ownership-cache.js';
+import type { OwnershipCache } from './ownership-cache.js';
 
 export interface OwnedSession {
   id: string;
@@ -39,7 +39,7 @@ export class SessionAccess {
 
   constructor(
     private readonly db: DataSource,
-    readonly ownership: OwnershipCache = new OwnershipCache(0),
+    private readonly ownership: OwnershipCache,
   ) {}
 
   /** The session if the organization owns it; enough for every route that does not read its status. */

@@ -154,7 +154,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     operationId: 'getSessionQr',
     summary: 'Get the pairing QR code',
     description:
-      'The current QR code to scan in WhatsApp → Linked devices. JSON with the QR payload and a PNG data URL, or the PNG itself with `Accept: image/png`. WhatsApp rotates the code about every 20 s: fetch it again when it expires. Asking keeps the session connected for another pairing window (`PAIRING_WINDOW_MS`); a session nobody asked about for that long is disconnected, and this request brings it back (the answer may then take a few seconds). 409 when the session is already paired.',
+      'The current QR code to scan in WhatsApp → Linked devices. JSON with the QR payload and a PNG data URL, or the PNG itself with `Accept: image/png`. WhatsApp rotates the code about every 20 s: fetch it again when it expires. Asking keeps the session connected for another pairing window (`PAIRING_WINDOW_MS`); a session nobody asked about for that long is disconnected, and this request brings it back (the answer may then take a few seconds). 409 when the session is already paired; 503 when no code came within 5 s (no worker runs the session, or it is still connecting).',
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
@@ -182,7 +182,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}/pairing-code',
     operationId: 'requestPairingCode',
     summary: 'Request a pairing code',
-    description: "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone. 409 when already paired.",
+    description: "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone. 409 when already paired; 501 when no worker runs the session.",
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,

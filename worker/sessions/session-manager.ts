@@ -37,7 +37,7 @@ export interface SessionManagerOptions {
 export class SessionManager {
   private readonly sessions = new Map<string, RunningSession>();
   /** Unpaired sessions let go after their pairing window: connected again when pairing is asked for. */
-  private readonly parked = new Set<string>();
+  private readonly parked = new Map<string, number>();
   private readonly ownedShards = new Set<number>();
   private presenceTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
@@ -87,7 +87,7 @@ export class SessionManager {
 
   async stopShard(shard: number): Promise<void> {
     this.ownedShards.delete(shard);
-    for (const id of this.parked) if (shardOf(id, this.options.shardCount) === shard) this.parked.delete(id);
+    for (const [id, parkedShard] of this.parked) if (parkedShard === shard) this.parked.delete(id);
     const closing = [...this.sessions.values()].filter((s) => s.shard === shard).map((s) => this.disconnect(s));
     await Promise.all(closing);
   }
@@ -105,19 +105,22 @@ export class SessionManager {
   private async reconcileShards(shards: number[], only?: string): Promise<void> {
     const scope = new Set(shards.filter((s) => this.ownedShards.has(s)));
     if (scope.size === 0) return;
-    const inReach = (id: string) => scope.has(shardOf(id, this.options.shardCount)) && (only === undefined || id === only);
+    const inReach = (id: string, shard: number) => scope.has(shard) && (only === undefined || id === only);
     const rows = (
       only === undefined
         ? await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
         : await this.db.query(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only])
     ) as { id: string }[];
     const wanted = new Map<string, number>();
-    for (const { id } of rows) if (inReach(id)) wanted.set(id, shardOf(id, this.options.shardCount));
-    for (const id of this.parked) if (inReach(id) && !wanted.has(id)) this.parked.delete(id);
+    for (const { id } of rows) {
+      const shard = shardOf(id, this.options.shardCount);
+      if (inReach(id, shard)) wanted.set(id, shard);
+    }
+    for (const [id, shard] of this.parked) if (inReach(id, shard) && !wanted.has(id)) this.parked.delete(id);
     await this.reviewPairing(inReach);
     for (const [id, shard] of wanted) if (!this.sessions.has(id) && !this.parked.has(id)) void this.connect(id, shard);
     for (const running of this.sessions.values()) {
-      if (inReach(running.sessionId) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
+      if (inReach(running.sessionId, running.shard) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
     }
   }
 
@@ -126,12 +129,12 @@ export class SessionManager {
    * asked for one (WhatsApp would otherwise be asked for new codes forever), and takes parked ones
    * back once someone does. Without an answer from Redis nothing changes.
    */
-  private async reviewPairing(inReach: (sessionId: string) => boolean): Promise<void> {
+  private async reviewPairing(inReach: (sessionId: string, shard: number) => boolean): Promise<void> {
     const now = Date.now();
     const expired = [...this.sessions.values()].filter(
-      (s) => inReach(s.sessionId) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
+      (s) => inReach(s.sessionId, s.shard) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
     );
-    const parked = [...this.parked].filter(inReach);
+    const parked = [...this.parked].filter(([id, shard]) => inReach(id, shard)).map(([id]) => id);
     const ids = [...expired.map((s) => s.sessionId), ...parked];
     if (ids.length === 0) return;
     let wanted: (string | null)[];
@@ -152,7 +155,7 @@ export class SessionManager {
 
   private async park(running: RunningSession): Promise<void> {
     this.logger.info({ sessionId: running.sessionId, windowMs: this.options.pairingWindowMs }, 'nobody is pairing this session: closing its connection until a QR or pairing code is asked for');
-    this.parked.add(running.sessionId);
+    this.parked.set(running.sessionId, running.shard);
     await this.disconnect(running);
     await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
   }

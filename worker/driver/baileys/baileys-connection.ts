@@ -175,7 +175,8 @@ export class BaileysConnection implements WhatsAppConnection {
       this.heldGroupUpdates.push(updates);
       return;
     }
-    const echo = this.groupEcho && this.groupEcho.until > Date.now() ? this.groupEcho.byJid : undefined;
+    if (this.groupEcho && this.groupEcho.until <= Date.now()) this.groupEcho = undefined;
+    const echo = this.groupEcho?.byJid;
     const isEcho = (update: GroupUpdates[number]): boolean => {
       if (!echo || update.id === undefined || echo.get(update.id) !== JSON.stringify(update)) return false;
       echo.delete(update.id);
