@@ -20,7 +20,8 @@ import { apiDocs } from './http/docs.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { requestLogging } from './http/request-logging.js';
-import type { OwnershipCache } from './sessions/ownership-cache.js';
+import type { PushedCache } from './cache/pushed-cache.js';
+import type { VerifiableKey } from './auth/api-key-verifier.js';
 import { SessionAccess } from './sessions/session-access.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
 import { SessionViews } from './sessions/session-views.js';
@@ -47,7 +48,9 @@ export interface AppDeps {
   /** The queues Bull Board shows (every shard's live queue and the batch queue). */
   queues: readonly WatchedQueue[];
   /** Which organization owns a session, shared by every route; fed by the control channel in production. */
-  ownership: OwnershipCache;
+  ownership: PushedCache<string>;
+  /** API key rows by key id; revocations arrive over the control channel in production. */
+  apiKeyCache: PushedCache<VerifiableKey>;
   readiness: () => Promise<Record<string, boolean>>;
 }
 
@@ -102,7 +105,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.get('/openapi.json', (_req, res) => void res.json(openApi));
   app.use('/docs', apiDocs('/openapi.json'));
 
-  const apiKeys = new ApiKeyVerifier(db, config.apiKeys, logger);
+  const apiKeys = new ApiKeyVerifier(db, deps.apiKeyCache, config.apiKeys.touchIntervalMs, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
   registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin), deps.queues);
   app.use('/api', authenticate(apiKeys, jwts));

@@ -8,8 +8,9 @@ import { RedisKeys } from '../shared/redis-keys.js';
 import { createApp } from './app.js';
 import { LiveClient } from './live/live-client.js';
 import { ApiMetrics } from './metrics/api-metrics.js';
-import { followSessionChanges } from './sessions/session-change-feed.js';
-import { OwnershipCache } from './sessions/ownership-cache.js';
+import { PushedCache } from './cache/pushed-cache.js';
+import { followControlChannel } from './control/control-feed.js';
+import type { VerifiableKey } from './auth/api-key-verifier.js';
 import { closeWatchedQueues, watchedQueues } from './queues/watched-queues.js';
 
 const config = loadConfig();
@@ -25,8 +26,9 @@ const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => l
 const metrics = new ApiMetrics(queues, logger);
 const live = new LiveClient(config, keys, redis, subscriber, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 void live.start();
-const ownership = new OwnershipCache(config.sessionOwnerCacheMs);
-followSessionChanges(subscriber, keys.control(), ownership, logger);
+const ownership = new PushedCache<string>(config.sessionOwnerCacheMs);
+const apiKeyCache = new PushedCache<VerifiableKey>(config.apiKeys.cacheMs);
+followControlChannel(subscriber, keys.control(), { sessionOwners: ownership, apiKeys: apiKeyCache }, logger);
 
 const connection = connectWithRetry(db, logger);
 const { app, apiKeys } = createApp({
@@ -39,6 +41,7 @@ const { app, apiKeys } = createApp({
   metrics,
   queues,
   ownership,
+  apiKeyCache,
   readiness: async () => {
     const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);
     return { mysql, redis: redisUp };

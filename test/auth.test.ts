@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createHmac, sign as rsaSign } from 'node:crypto';
 import { JwtVerifier } from '../api/auth/jwt-verifier.js';
 import { loadConfig } from '../shared/config.js';
@@ -7,7 +9,7 @@ import { newTenant, seedContacts, type Tenant } from './support/fixtures.js';
 import { call, get } from './support/http.js';
 import { testEnv } from './support/hooks.js';
 import { newSigningKey, type SigningKey } from './support/jwks-server.js';
-import { freePort, waitFor } from './support/processes.js';
+import { freePort, REPO_ROOT, startPrivateRedis, waitFor } from './support/processes.js';
 import type { RunningApi } from './support/test-env.js';
 
 const listPath = (t: Tenant) => `/api/v1/sessions/${t.sessionId}/contacts`;
@@ -24,6 +26,15 @@ function rawJwt(header: Record<string, unknown>, payload: Record<string, unknown
 }
 
 const rs256 = (key: SigningKey) => (input: string) => rsaSign('sha256', Buffer.from(input), key.privateKey).toString('base64url');
+
+/** The admin CLI as an operator runs it (`npm run gateway -- …`), with the given environment. */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['dist/api/cli/main.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 async function withApi(overrides: Record<string, string>, name: string, body: (api: RunningApi) => Promise<void>): Promise<void> {
   const api = await testEnv.startApi(overrides, name);
@@ -144,6 +155,65 @@ describe('authentication', () => {
       });
       const [row] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.read])) as { last_used_at: string | null }[];
       assert.notEqual(row?.last_used_at, null);
+    });
+  });
+
+  describe('revocation seen by every api process', () => {
+    const contactsOf = (own: Tenant, baseUrl: string) => call('GET', listPath(own), { token: own.tokens.read, baseUrl });
+    const revokedAt = async (keyId: string) => {
+      const [row] = (await testEnv.db.query('SELECT revoked_at FROM api_keys WHERE id = ?', [keyId])) as { revoked_at: string | null }[];
+      return row?.revoked_at ?? null;
+    };
+
+    it('refuses a revoked key on another api process that accepted it a moment before', async () => {
+      const own = await newTenant();
+      await withApi({}, 'api-key-peer', async (peer) => {
+        for (let i = 0; i < 3; i++) assert.equal((await contactsOf(own, peer.baseUrl)).status, 200);
+        await testEnv.admin.revokeApiKey(own.keyIds.read);
+        const [here, there] = await Promise.all([contactsOf(own, testEnv.api.baseUrl), contactsOf(own, peer.baseUrl)]);
+        assertUnauthorized(here);
+        assertUnauthorized(there);
+      });
+    });
+
+    it('refuses a key revoked with the CLI from the next request on', async () => {
+      const own = await newTenant();
+      assert.equal((await contactsOf(own, testEnv.api.baseUrl)).status, 200);
+      const cli = await runCli(['key', 'revoke', own.keyIds.read], testEnv.env());
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /revoked/);
+      assertUnauthorized(await contactsOf(own, testEnv.api.baseUrl));
+    });
+
+    it('revokes with the CLI even when Redis is unreachable, and says the running api processes were not told', async () => {
+      const own = await newTenant();
+      const cli = await runCli(['key', 'revoke', own.keyIds.read], testEnv.env({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }));
+      assert.equal(cli.code, 1);
+      assert.match(cli.stderr, /revoked, but running api processes could not be told/);
+      assert.notEqual(await revokedAt(own.keyIds.read), null);
+      // This api process never saw the key, so it reads the revocation from MySQL.
+      assertUnauthorized(await contactsOf(own, testEnv.api.baseUrl));
+    });
+
+    it('refuses a key revoked while that api process was cut off from Redis', async () => {
+      const port = await freePort();
+      let redis: ChildProcess = await startPrivateRedis(port);
+      const redisUrl = `redis://127.0.0.1:${port}`;
+      const api = await testEnv.startApi({ REDIS_URL: redisUrl }, 'api-key-cut');
+      try {
+        const own = await newTenant();
+        assert.equal((await contactsOf(own, api.baseUrl)).status, 200);
+        redis.kill('SIGTERM');
+        await once(redis, 'exit');
+        await testEnv.admin.revokeApiKey(own.keyIds.read);
+        assertUnauthorized(await contactsOf(own, api.baseUrl));
+        redis = await startPrivateRedis(port);
+        await waitFor(async () => (await call('GET', '/readyz', { baseUrl: api.baseUrl })).status === 200, 'the api to reconnect to Redis');
+        assertUnauthorized(await contactsOf(own, api.baseUrl));
+      } finally {
+        await api.process.stop();
+        redis.kill('SIGTERM');
+      }
     });
   });
 

@@ -3,7 +3,7 @@ import type { Router } from 'express';
 import { createApp, type GatewayApp } from '../api/app.js';
 import { LiveClient } from '../api/live/live-client.js';
 import { ApiMetrics } from '../api/metrics/api-metrics.js';
-import { OwnershipCache } from '../api/sessions/ownership-cache.js';
+import { PushedCache } from '../api/cache/pushed-cache.js';
 import { closeWatchedQueues, watchedQueues } from '../api/queues/watched-queues.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -100,7 +100,7 @@ describe('OpenAPI document (/openapi.json)', function () {
     const live = new LiveClient(config, keys, testEnv.redis, subscriber, logger);
     let gateway: GatewayApp | undefined;
     try {
-      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new OwnershipCache(0), readiness: async () => ({}) });
+      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), readiness: async () => ({}) });
       const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
       const served = [...servedRoutes(gateway.app.router as unknown as Router), ...servedRoutes(gateway.api.router)].filter((r) => !PAGES.some((p) => r.split(' ')[1]!.startsWith(p)));
       assert.ok(served.length > 15, `found the served routes (${served.length})`);

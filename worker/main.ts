@@ -7,7 +7,7 @@ import { createDataSource } from '../shared/db/data-source.js';
 import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
-import { changedSessionOf } from '../shared/session-changes.js';
+import { parseControlMessage } from '../shared/control-messages.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
@@ -65,7 +65,10 @@ const leases = new ShardLeases(
 // The api announces created, deleted and pairing sessions here, so their owner acts on them before the next reconcile.
 const control = createRedis(config.redis, blockingRedisOptions());
 control.on('error', (err) => logger.debug({ err: err.message }, 'redis control subscriber error'));
-control.on('message', (_channel: string, raw: string) => void sessions.reconcile(changedSessionOf(raw)));
+control.on('message', (_channel: string, raw: string) => {
+  const message = parseControlMessage(raw);
+  if (message?.type === 'session.changed') void sessions.reconcile(message.sessionId);
+});
 void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.

@@ -4,12 +4,20 @@ import type { Capability } from '../../shared/capabilities.js';
 import { ApiKey } from '../../shared/db/entities/api-key.js';
 import { Organization } from '../../shared/db/entities/organization.js';
 import { WaSession } from '../../shared/db/entities/wa-session.js';
+import { apiKeyRevokedMessage, type Announce } from '../../shared/control-messages.js';
 import { AppError } from '../../shared/errors.js';
 import { newOrganizationId, newSessionId } from '../../shared/ids.js';
 
-/** Administrative writes used by the CLI and by tests: organizations, API keys, session records. */
+/**
+ * Administrative writes used by the CLI and by tests: organizations, API keys, session records.
+ * Without `announce` a revocation is not pushed to running api processes, which then refuse the
+ * key only once their cached row expires (API_KEY_CACHE_MS).
+ */
 export class AdminService {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly announce?: Announce,
+  ) {}
 
   async createOrganization(name: string, id: string = newOrganizationId()): Promise<Organization> {
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) throw new AppError('validation_error', 'organization id must be 1-64 of [A-Za-z0-9._:-]');
@@ -32,6 +40,7 @@ export class AdminService {
     return this.db.getRepository(ApiKey).find({ where: { organizationId }, order: { createdAt: 'ASC' } });
   }
 
+  /** Rejects after the row is written when the announcement fails: the key is revoked, but running api processes may not know yet. */
   async revokeApiKey(keyId: string): Promise<ApiKey> {
     const repo = this.db.getRepository(ApiKey);
     const key = await repo.findOneBy({ id: keyId });
@@ -40,6 +49,8 @@ export class AdminService {
       key.revokedAt = Date.now();
       await repo.update({ id: keyId }, { revokedAt: key.revokedAt });
     }
+    // Announced again for a key revoked earlier: running it twice is how an operator retries a lost announcement.
+    if (this.announce) await this.announce(apiKeyRevokedMessage(keyId)).catch((err: Error) => Promise.reject(new RevocationNotAnnounced(key, err)));
     return key;
   }
 
@@ -54,5 +65,15 @@ export class AdminService {
 
   private async requireOrganization(id: string): Promise<void> {
     if (!(await this.db.getRepository(Organization).existsBy({ id }))) throw new AppError('not_found', `organization ${id} not found`);
+  }
+}
+
+/** The key is revoked in MySQL, but running api processes could not be told. */
+export class RevocationNotAnnounced extends Error {
+  constructor(
+    readonly key: ApiKey,
+    cause: Error,
+  ) {
+    super(`API key ${key.id} is revoked, but running api processes could not be told (${cause.message})`);
   }
 }

@@ -1,14 +1,14 @@
 import type { DataSource } from 'typeorm';
-import type { Config } from '../../shared/config.js';
 import type { ApiKey } from '../../shared/db/entities/api-key.js';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { capabilityList, nullableEpochMs } from '../../shared/db/transformers.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import type { PushedCache } from '../cache/pushed-cache.js';
 import { parseApiKeyToken, secretMatches } from './api-key-tokens.js';
 import type { Principal } from './principal.js';
 
-type VerifiableKey = Pick<ApiKey, 'id' | 'organizationId' | 'secretHash' | 'capabilities' | 'revokedAt'>;
+export type VerifiableKey = Pick<ApiKey, 'id' | 'organizationId' | 'secretHash' | 'capabilities' | 'revokedAt'>;
 
 interface ApiKeyRow {
   id: string;
@@ -26,29 +26,26 @@ const toVerifiableKey = (r: ApiKeyRow): VerifiableKey => ({
   revokedAt: nullableEpochMs.from(r.revoked_at),
 });
 
-interface CachedKey {
-  row: VerifiableKey;
-  expiresAt: number;
-}
-
 /**
- * Verifies API key tokens against the hashed secrets in MySQL. Usage times are collected in memory
- * and written in one batch per interval, so a busy key costs no write per request.
+ * Verifies API key tokens against the hashed secrets in MySQL. A key's row is remembered while
+ * revocations are known to reach this process (see PushedCache), so a busy key costs no read per
+ * request either. Usage times are collected in memory and written in one batch per interval, so it
+ * costs no write per request.
  */
 export class ApiKeyVerifier {
-  private readonly cache = new Map<string, CachedKey>();
   private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
   private readonly pendingTouches = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly options: Config['apiKeys'],
+    private readonly cache: PushedCache<VerifiableKey>,
+    private readonly touchIntervalMs: number,
     private readonly logger: Logger,
   ) {}
 
   start(): void {
-    this.flushTimer = setInterval(() => void this.flushTouches(), this.options.touchIntervalMs);
+    this.flushTimer = setInterval(() => void this.flushTouches(), this.touchIntervalMs);
     this.flushTimer.unref();
   }
 
@@ -69,7 +66,7 @@ export class ApiKeyVerifier {
 
   private load(keyId: string): Promise<VerifiableKey | null> {
     const cached = this.cache.get(keyId);
-    if (cached && cached.expiresAt > Date.now()) return Promise.resolve(cached.row);
+    if (cached) return Promise.resolve(cached);
     // Requests for one key while its lookup is in flight share that lookup: a busy key costs one
     // query per round trip instead of one per request. A request may so use a row read up to one
     // query round trip before it arrived: a revocation takes hold within that, not later.
@@ -82,11 +79,11 @@ export class ApiKeyVerifier {
   }
 
   private async query(keyId: string): Promise<VerifiableKey | null> {
-    const now = Date.now();
-    // Straight on the pool: this runs on every request while the cache is off (the default).
+    const epoch = this.cache.epoch();
+    // Straight on the pool: this runs on every request while the cache is off or not trusted.
     const [found] = await poolQuery<ApiKeyRow>(this.dataSource, 'SELECT id, organization_id, secret_hash, capabilities, revoked_at FROM api_keys WHERE id = ?', [keyId]);
     const row = found ? toVerifiableKey(found) : null;
-    if (row && this.options.cacheMs > 0) this.cache.set(keyId, { row, expiresAt: now + this.options.cacheMs });
+    if (row) this.cache.remember(epoch, keyId, row);
     return row;
   }
 

@@ -3,7 +3,11 @@ import { parseCapabilities } from '../../shared/capabilities.js';
 import { loadConfig } from '../../shared/config.js';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
 import { AppError } from '../../shared/errors.js';
-import { AdminService } from '../admin/admin-service.js';
+import { AdminService, RevocationNotAnnounced } from '../admin/admin-service.js';
+import type { Config } from '../../shared/config.js';
+import { announcer } from '../../shared/control-messages.js';
+import { createRedis } from '../../shared/redis.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
 
 const USAGE = `Usage: npm run gateway -- <command> [options]
 
@@ -12,11 +16,13 @@ const USAGE = `Usage: npm run gateway -- <command> [options]
   key create --org ORG --name NAME --capabilities read,send,manage
                                                    create an API key; the token is printed once
   key list --org ORG                               list an organization's API keys (never the secrets)
-  key revoke KEY_ID                                revoke an API key (takes effect on the next request)
+  key revoke KEY_ID                                revoke an API key (refused from the next request on;
+                                                   running api processes are told over Redis)
   session create --org ORG [--name NAME] [--id sess_…]
                                                    create a session record
 
-Add --json for machine-readable output. Reads DATABASE_URL like the gateway does.`;
+Add --json for machine-readable output. Reads DATABASE_URL (and, for key revoke, REDIS_URL and
+REDIS_PREFIX) like the gateway does.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -50,7 +56,7 @@ async function run(): Promise<void> {
   const db = createDataSource({ ...config.db, poolSize: 2 });
   await db.initialize();
   try {
-    const admin = new AdminService(db);
+    const admin = new AdminService(db, noun === 'key' && verb === 'revoke' ? announceOnce(config) : undefined);
     switch (`${noun} ${verb ?? ''}`.trim()) {
       case 'migrate': {
         const applied = await db.runMigrations({ transaction: 'each' });
@@ -95,8 +101,24 @@ async function run(): Promise<void> {
   }
 }
 
+/** One publish on the gateway's control channel, on a connection opened for it and closed after. */
+function announceOnce(config: Config) {
+  return async (message: string) => {
+    const redis = createRedis(config.redis, { lazyConnect: true, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      await announcer(redis, new RedisKeys(config.redis.prefix).control())(message);
+    } finally {
+      redis.disconnect();
+    }
+  };
+}
+
 run().catch((err: unknown) => {
-  if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
+  if (err instanceof RevocationNotAnnounced)
+    console.error(`${err.message}.\nThey refuse it once their cached copy expires (API_KEY_CACHE_MS), or at once if you run "key revoke ${err.key.id}" again when Redis is reachable.`);
+  else if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
   else if (err instanceof AppError) console.error(`error (${err.code}): ${err.message}`);
   else console.error(err instanceof Error ? err.message : err);
   process.exit(err instanceof UsageError ? 64 : 1);

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
-import type { OwnershipCache } from './ownership-cache.js';
+import type { PushedCache } from '../cache/pushed-cache.js';
 
 export interface OwnedSession {
   id: string;
@@ -30,7 +30,7 @@ const notFound = () => new AppError('not_found', 'session not found');
  * Resolves a session for a caller. Another organization's session answers exactly like a missing
  * one, so ids cannot be probed across tenants.
  *
- * Ownership is served from an OwnershipCache when it holds the session (its deletion reaches the
+ * Ownership is served from a PushedCache when it holds the session (its deletion reaches the
  * cache before or with any later request); otherwise lookups that arrive in the same turn of the
  * event loop go to MySQL as one `WHERE id IN (…)` query.
  */
@@ -39,14 +39,14 @@ export class SessionAccess {
 
   constructor(
     private readonly db: DataSource,
-    private readonly ownership: OwnershipCache,
+    private readonly ownership: PushedCache<string>,
   ) {}
 
   /** The session if the organization owns it; enough for every route that does not read its status. */
   async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
     // No session can have such an id, so it is simply not found (and never reaches MySQL).
     if (!SESSION_ID.test(sessionId)) throw notFound();
-    const owner = this.ownership.ownerOf(sessionId) ?? (await this.lookup(sessionId))?.organization_id;
+    const owner = this.ownership.get(sessionId) ?? (await this.lookup(sessionId))?.organization_id;
     if (owner !== organizationId) throw notFound();
     return { id: sessionId, organizationId };
   }

@@ -4,7 +4,7 @@ import type { AdminService } from '../admin/admin-service.js';
 import { AppError } from '../../shared/errors.js';
 import { normalizeE164 } from '../../shared/jid.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
-import { sessionChangedMessage } from '../../shared/session-changes.js';
+import { sessionChangedMessage } from '../../shared/control-messages.js';
 import { shardOf } from '../../shared/shards.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';

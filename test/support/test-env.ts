@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
+import { announcer } from '../../shared/control-messages.js';
 import { JwksServer } from './jwks-server.js';
 import { deleteKeysMatching } from './redis-cleanup.js';
 import { freePort, GatewayProcess, waitFor } from './processes.js';
@@ -38,8 +40,9 @@ export class TestEnv {
     this.db = createDataSource({ url: this.databaseUrl, poolSize: 5, connectTimeoutMs: 3000 });
     await this.db.initialize();
     await this.db.runMigrations({ transaction: 'each' });
-    this.admin = new AdminService(this.db);
     this.redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 2 });
+    // Revocations are announced like the CLI does, so the api processes refuse a key at once.
+    this.admin = new AdminService(this.db, announcer(this.redis, new RedisKeys(this.redisPrefix).control()));
     this.api = await this.startApi();
   }
 

@@ -1,16 +1,15 @@
 /**
- * Which organization owns a session, remembered between requests. A session's owner never changes
- * while it exists; the one event that matters, its deletion, is pushed to every api process (see
- * SessionChangeFeed), and the time limit is only a backstop for changes made behind the gateway's
- * back (a row deleted by hand).
+ * Rows remembered between requests whose changes are pushed to every api process (see
+ * followControlChannel): a session's owner, an API key. The time limit is only a backstop for
+ * changes made behind the gateway's back (a row edited in MySQL by hand).
  *
  * Entries are kept only while that push is known to arrive: `distrust()` (the subscription is
  * down) drops everything and stops storing until `trust()`. A lookup that was overtaken by an
- * invalidation while it ran is not stored either, so a deletion can never be undone by a read that
+ * invalidation while it ran is not stored either, so a change can never be undone by a read that
  * started before it.
  */
-export class OwnershipCache {
-  private readonly entries = new Map<string, { organizationId: string; expiresAt: number }>();
+export class PushedCache<V> {
+  private readonly entries = new Map<string, { value: V; expiresAt: number }>();
   private generation = 0;
   private trusted = false;
 
@@ -24,11 +23,11 @@ export class OwnershipCache {
     return this.ttlMs > 0 && this.trusted;
   }
 
-  ownerOf(sessionId: string): string | undefined {
-    const entry = this.entries.get(sessionId);
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAt > this.now()) return entry.organizationId;
-    this.entries.delete(sessionId);
+    if (entry.expiresAt > this.now()) return entry.value;
+    this.entries.delete(key);
     return undefined;
   }
 
@@ -37,18 +36,18 @@ export class OwnershipCache {
     return this.generation;
   }
 
-  remember(epoch: number, sessionId: string, organizationId: string): void {
+  remember(epoch: number, key: string, value: V): void {
     if (!this.enabled || epoch !== this.generation) return;
-    if (this.entries.size >= this.maxEntries && !this.entries.has(sessionId)) {
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
       // Maps iterate in insertion order: the first key is the longest-held entry.
       this.entries.delete(this.entries.keys().next().value!);
     }
-    this.entries.set(sessionId, { organizationId, expiresAt: this.now() + this.ttlMs });
+    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
   }
 
-  forget(sessionId: string): void {
+  forget(key: string): void {
     this.generation++;
-    this.entries.delete(sessionId);
+    this.entries.delete(key);
   }
 
   /** Invalidations may be missed from now on: hold nothing until `trust()`. */
