@@ -6,6 +6,7 @@ import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
 import type { GatewayProcess } from './support/processes.js';
+import type { RunningApi } from './support/test-env.js';
 import { newPhone, waitUntilOnline, writeSimWorld } from './support/sim-world.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
@@ -21,19 +22,23 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
   const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', id: '1717' } });
   const hidden = person('Hidden', { about: 'secret', aboutHidden: true, picture: { url: 'https://pps.sim.invalid/h.jpg', id: '9' }, pictureHidden: true });
   const quiet = person('Quiet', { about: null, picture: null });
+  const cappedSelf = person('Rate-limited account');
   let online: Tenant;
   let offline: Tenant;
+  /** Online, and used only against an api with a tiny rate limit (the budget is per organization). */
+  let capped: Tenant;
   let workers: GatewayProcess[] = [];
 
   before(async () => {
     online = await newTenant({ sessionId: `sess_live_${uniq()}` });
     offline = await newTenant({ sessionId: `sess_off_${uniq()}` });
+    capped = await newTenant({ sessionId: `sess_cap_${uniq()}` });
     const world = writeSimWorld(`live-${uniq()}`, {
-      accounts: [self, alice, hidden, quiet],
-      sessions: { [online.sessionId]: { phone: self.phone, paired: true } },
+      accounts: [self, alice, hidden, quiet, cappedSelf],
+      sessions: { [online.sessionId]: { phone: self.phone, paired: true }, [capped.sessionId]: { phone: cappedSelf.phone, paired: true } },
     });
     workers = [testEnv.startWorker(world, {}, `live-w1-${uniq()}`), testEnv.startWorker(world, {}, `live-w2-${uniq()}`)];
-    await waitUntilOnline([online.sessionId]);
+    await waitUntilOnline([online.sessionId, capped.sessionId]);
   });
 
   after(async () => {
@@ -199,6 +204,42 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     it('refuses a group JID with 400', async () => {
       const res = await call('POST', path(online, `/120363000000000001@g.us/block`), { token: online.tokens.send });
       assert.equal(res.status, 400);
+    });
+  });
+
+  describe('under the organization rate limit', () => {
+    const LIMIT = 2;
+    let limited: RunningApi;
+    const blocklist = () => new SimStateStore(testEnv.redis, testEnv.redisPrefix).blocklist(capped.sessionId);
+
+    before(async () => {
+      limited = await testEnv.startApi({ RATE_LIMIT_PER_MINUTE: String(LIMIT) }, `api-live-rl-${uniq()}`);
+    });
+
+    after(async () => {
+      await limited?.process.stop();
+    });
+
+    it('answers 429 past the limit and never runs the operation, though the limiter and the operation start together', async () => {
+      for (let i = 0; i < LIMIT; i++) {
+        const res = await call('GET', path(capped, `/${alice.phone}@s.whatsapp.net/about`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('ratelimit-remaining'), String(LIMIT - 1 - i));
+      }
+      const refused = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), { token: capped.tokens.send, baseUrl: limited.baseUrl });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, 'rate_limited');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.equal(refused.headers.get('ratelimit-remaining'), '0');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(!(await blocklist()).includes(quiet.lid), 'the refused block never ran');
+    });
+
+    it("answers 429 rather than 404 for another organization's session, and rather than 403, once the budget is spent", async () => {
+      const res = await call('GET', path(online, `/${alice.phone}@s.whatsapp.net/about`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+      assert.equal(res.status, 429);
+      const forbidden = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+      assert.equal(forbidden.status, 429);
     });
   });
 });

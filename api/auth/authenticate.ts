@@ -32,15 +32,10 @@ export async function verifyToken(token: string, apiKeys: ApiKeyVerifier, jwts: 
   throw new AppError('unauthorized', 'token is neither a valid API key nor a login JWT');
 }
 
-export function requireCapability(capability: Capability): RequestHandler {
-  return (_req, res, next) => {
-    const principal = res.locals.principal;
-    if (!principal) throw new AppError('unauthorized', 'not authenticated');
-    if (!principal.capabilities.has(capability)) {
-      throw new AppError('forbidden', `this operation needs the "${capability}" capability`, { required: capability });
-    }
-    next();
-  };
+export function assertCapability(principal: Principal, capability: Capability): void {
+  if (!principal.capabilities.has(capability)) {
+    throw new AppError('forbidden', `this operation needs the "${capability}" capability`, { required: capability });
+  }
 }
 
 export function principalOf(locals: { principal?: Principal }): Principal {

@@ -3,7 +3,8 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import type { Capability } from '../../shared/capabilities.js';
 import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
-import { principalOf, requireCapability } from '../auth/authenticate.js';
+import { assertCapability, principalOf } from '../auth/authenticate.js';
+import { admissionOf } from './admission.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorEnvelope } from './schemas.js';
 import { parseRequestPart } from './validate.js';
@@ -16,6 +17,8 @@ export interface RouteContext<P, Q, B> {
   query: Q;
   body: B;
   principal: Principal;
+  /** The rate limiter's verdict; only routes with `overlapsAdmission` see it still pending. */
+  admitted: Promise<void>;
   req: Request;
   res: Response;
 }
@@ -34,6 +37,12 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   body?: B;
   success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType; contentTypes?: string[] };
   errors: ErrorCode[];
+  /**
+   * The handler starts while the rate limiter decides, so its first round trips overlap the
+   * limiter's; it must await `admitted` (directly or through its gate) before any side effect. The
+   * answer still waits for the verdict, and a refusal wins over whatever the handler found.
+   */
+  overlapsAdmission?: true;
   /** Returns the JSON body; a route that writes its own response (CSV, PNG) returns undefined after doing so. */
   handler: (ctx: RouteContext<Out<P>, Out<Q>, Out<B>>) => Promise<unknown>;
 }
@@ -62,11 +71,26 @@ export class ApiRouter {
     this.declared.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(toOpenApi(spec));
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    this.router[spec.method](expressPath, requireCapability(spec.capability), async (req, res) => {
-      const params = (spec.params ? parseRequestPart(spec.params, req.params, 'path') : {}) as Out<P>;
-      const query = (spec.query ? parseRequestPart(spec.query, req.query, 'query') : {}) as Out<Q>;
-      const body = (spec.body ? parseRequestPart(spec.body, req.body, 'body') : undefined) as Out<B>;
-      const result = await spec.handler({ params, query, body, principal: principalOf(res.locals), req, res });
+    this.router[spec.method](expressPath, async (req, res) => {
+      const admitted = admissionOf(res);
+      const work = async () => {
+        const principal = principalOf(res.locals);
+        assertCapability(principal, spec.capability);
+        const params = (spec.params ? parseRequestPart(spec.params, req.params, 'path') : {}) as Out<P>;
+        const query = (spec.query ? parseRequestPart(spec.query, req.query, 'query') : {}) as Out<Q>;
+        const body = (spec.body ? parseRequestPart(spec.body, req.body, 'body') : undefined) as Out<B>;
+        return spec.handler({ params, query, body, principal, admitted, req, res });
+      };
+      let result: unknown;
+      if (spec.overlapsAdmission) {
+        const [admission, outcome] = await Promise.allSettled([admitted, work()]);
+        if (admission.status === 'rejected') throw admission.reason;
+        if (outcome.status === 'rejected') throw outcome.reason;
+        result = outcome.value;
+      } else {
+        await admitted;
+        result = await work();
+      }
       if (res.headersSent) return;
       if (spec.success.status === 204) return void res.status(204).end();
       res.status(spec.success.status).json(result);

@@ -2,8 +2,10 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError } from '../../shared/errors.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import type { Logger } from '../../shared/logger.js';
+import { admissionOf } from './admission.js';
 
-export const notFoundHandler: RequestHandler = (req) => {
+export const notFoundHandler: RequestHandler = async (req, res) => {
+  await admissionOf(res);
   throw new AppError('not_found', `no route for ${req.method} ${req.path}`);
 };
 

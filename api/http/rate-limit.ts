@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../shared/errors.js';
@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
 import { within } from '../../shared/within.js';
 import { principalOf } from '../auth/authenticate.js';
+import { setAdmission } from './admission.js';
 
 const WINDOW_SECONDS = 60;
 /** A request never waits longer than this on the limiter; past it, it is let through. */
@@ -14,8 +15,9 @@ const REDIS_BUDGET_MS = 250;
 /**
  * Requests per minute per organization, counted in Redis so every api instance draws on the same
  * budget (a fixed window that starts with the organization's first request). Runs after
- * authentication. While Redis is unreachable requests are let through: stored endpoints must keep
- * working without Redis, and the limit guards capacity, not access.
+ * authentication and hands the verdict on as the request's admission (see admission.ts) instead of
+ * holding the request for it. While Redis is unreachable requests are let through: stored
+ * endpoints must keep working without Redis, and the limit guards capacity, not access.
  */
 export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
@@ -23,8 +25,7 @@ export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute
   const policy = `${perMinute};w=${WINDOW_SECONDS}`;
   let failingOpen = false;
 
-  return async (req, res, next) => {
-    const organizationId = principalOf(res.locals).organizationId;
+  const admit = async (req: Request, res: Response, organizationId: string): Promise<void> => {
     let verdict: RateLimiterRes;
     try {
       verdict = await within(limiter.consume(organizationId), REDIS_BUDGET_MS);
@@ -41,11 +42,15 @@ export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute
       // One line per outage, not one per request.
       if (!failingOpen) logger.warn({ err: (err as Error).message, reqId: req.id }, 'rate limiter cannot reach Redis; letting requests through unlimited');
       failingOpen = true;
-      return next();
+      return;
     }
     if (failingOpen) logger.info({ reqId: req.id }, 'rate limiter reaches Redis again; limiting resumed');
     failingOpen = false;
     setRateLimitHeaders(res, perMinute, policy, verdict);
+  };
+
+  return (req, res, next) => {
+    setAdmission(res, admit(req, res, principalOf(res.locals).organizationId));
     next();
   };
 }

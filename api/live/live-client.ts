@@ -60,14 +60,15 @@ export class LiveClient {
   }
 
   /**
-   * `owned` is the caller's check that the session is theirs, still in flight: the presence check
-   * runs beside it rather than after it, and its failure (404) wins over anything presence says.
+   * `gate` is the caller's own checks, still in flight (the rate limit, that the session is
+   * theirs): the presence check runs beside them rather than after, nothing is enqueued before they
+   * pass, and their refusal (429, 404) wins over anything presence says.
    */
-  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string, owned?: Promise<unknown>): Promise<LiveOutput<N>> {
+  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string, gate?: Promise<unknown>): Promise<LiveOutput<N>> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      return await this.runOnWorker(op, sessionId, input, requestId, owned);
+      return await this.runOnWorker(op, sessionId, input, requestId, gate);
     } catch (err) {
       outcome = err instanceof AppError ? err.code : 'internal';
       throw err;
@@ -81,11 +82,11 @@ export class LiveClient {
     sessionId: string,
     input: LiveInput<N>,
     requestId: string | undefined,
-    owned: Promise<unknown> | undefined,
+    gate: Promise<unknown> | undefined,
   ): Promise<LiveOutput<N>> {
     const presence = LIVE_OP_REQUIRES[op] === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
-    const [ownership, checked] = await Promise.allSettled([owned, presence]);
-    if (ownership.status === 'rejected') throw ownership.reason;
+    const [passed, checked] = await Promise.allSettled([gate, presence]);
+    if (passed.status === 'rejected') throw passed.reason;
     if (checked.status === 'rejected') throw checked.reason;
     const online = checked.value;
     if (online === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
