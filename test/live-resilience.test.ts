@@ -113,6 +113,45 @@ describe('live operations under failure (real worker processes)', function () {
       }
     });
 
+    it('finishes an operation in flight on SIGTERM before closing its session, then hands the shard over', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(1);
+      const t = tenants[0]!;
+      const world = writeSimWorld(`term-inflight-${uniq()}`, { accounts, sessions, operations: { fetchAbout: { latencyMs: 1_500 } } });
+      const env = { LEASE_TTL_MS: '60000' };
+      const first = testEnv.startWorker(world, env, `inflight-a-${uniq()}`);
+      workers.push(first);
+      await waitUntilOnline([t.sessionId]);
+      const about = () => get(`/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, t.tokens.read);
+      const inFlight = about();
+      await sleep(400);
+      const second = testEnv.startWorker(world, env, `inflight-b-${uniq()}`);
+      workers.push(second);
+      assert.equal(await first.stop('SIGTERM'), 0, 'graceful exit code');
+      const answered = await inFlight;
+      assert.equal(answered.status, 200, JSON.stringify(answered.body));
+      await waitUntilOnline([t.sessionId], 20_000);
+      assert.equal((await about()).status, 200, 'the other worker serves the session');
+    });
+
+    it('runs at most WORKER_CONCURRENCY operations of a shard at once and queues the rest', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(1);
+      const t = tenants[0]!;
+      const world = writeSimWorld(`conc-${uniq()}`, { accounts, sessions, operations: { fetchAbout: { latencyMs: 600 } } });
+      workers.push(testEnv.startWorker(world, { WORKER_CONCURRENCY: '2' }, `conc-${uniq()}`));
+      await waitUntilOnline([t.sessionId]);
+      const about = async () => {
+        const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, t.tokens.read);
+        assert.equal(res.status, 200);
+        return Date.now();
+      };
+      const started = Date.now();
+      const finished = (await Promise.all(Array.from({ length: 6 }, about))).map((at) => at - started).sort((a, b) => a - b);
+      // Two at a time: three waves of two answers, about 600 ms apart.
+      const waves = [finished[1]! - finished[0]!, finished[3]! - finished[2]!, finished[5]! - finished[4]!];
+      assert.ok(waves.every((gap) => gap < 300), `answers of one wave ${waves.join(', ')} ms apart (${finished.join(', ')})`);
+      assert.ok(finished[2]! - finished[1]! >= 400 && finished[4]! - finished[3]! >= 400, `waves not separated: ${finished.join(', ')}`);
+    });
+
     it('survives kill -9 of a worker mid-load: every request is answered in time and the shards are taken over', async () => {
       const { tenants, accounts, sessions } = await pairedTenants(8);
       const world = writeSimWorld(`kill-${uniq()}`, { accounts, sessions, latencyMs: { min: 5, max: 50 } });

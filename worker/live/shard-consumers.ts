@@ -2,13 +2,26 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { liveQueueOptions, type LiveJobEnvelope } from '../../shared/live/live-queues.js';
-import type { LiveJobResult } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { LiveExecutor } from './live-executor.js';
 
-/** One BullMQ worker per owned shard queue; closing waits for its in-flight jobs to finish. */
+interface Shard {
+  worker: Worker<LiveJobEnvelope, void>;
+  /** Operations handed to their sessions and not yet answered. */
+  running: Set<Promise<void>>;
+}
+
+/**
+ * One BullMQ consumer per owned shard queue. A live job is done, as far as the queue goes, once
+ * its operation has been handed to the session: the answer travels to the caller by pub/sub, never
+ * through the job, so nothing is gained by holding the job active during the WhatsApp call. Taking
+ * jobs one at a time then spares BullMQ's look for a second job before it starts the first (a Redis
+ * round trip on every job of a quiet queue), while up to `concurrency` operations per shard run
+ * at once. Stopping a shard waits for its running operations: its sessions' connections close
+ * only after them.
+ */
 export class ShardConsumers {
-  private readonly workers = new Map<number, Worker<LiveJobEnvelope, LiveJobResult>>();
+  private readonly consumers = new Map<number, Shard>();
 
   constructor(
     private readonly connection: Redis,
@@ -19,24 +32,39 @@ export class ShardConsumers {
   ) {}
 
   get shards(): number[] {
-    return [...this.workers.keys()];
+    return [...this.consumers.keys()];
   }
 
   start(shard: number): void {
-    if (this.workers.has(shard)) return;
-    const worker = new Worker<LiveJobEnvelope, LiveJobResult>(
-      this.keys.liveQueueName,
-      (job: Job<LiveJobEnvelope, LiveJobResult>) => this.executor.execute(job.id!, job.data, job.timestamp),
-      { ...liveQueueOptions(this.keys, shard, this.connection), concurrency: this.concurrency, maxStalledCount: 1 },
-    );
-    worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'live queue worker error'));
-    this.workers.set(shard, worker);
+    if (this.consumers.has(shard)) return;
+    const state: Shard = { running: new Set(), worker: undefined as unknown as Shard['worker'] };
+    state.worker = new Worker<LiveJobEnvelope, void>(this.keys.liveQueueName, (job) => this.handOver(shard, state, job), {
+      ...liveQueueOptions(this.keys, shard, this.connection),
+      concurrency: 1,
+      maxStalledCount: 1,
+    });
+    state.worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'live queue worker error'));
+    this.consumers.set(shard, state);
   }
 
   async stop(shard: number): Promise<void> {
-    const worker = this.workers.get(shard);
-    if (!worker) return;
-    this.workers.delete(shard);
-    await worker.close();
+    const state = this.consumers.get(shard);
+    if (!state) return;
+    this.consumers.delete(shard);
+    await state.worker.close();
+    await Promise.allSettled([...state.running]);
+  }
+
+  /** Waits for a free slot (which holds further jobs back in the queue), then starts the operation without waiting for it. */
+  private async handOver(shard: number, state: Shard, job: Job<LiveJobEnvelope, void>): Promise<void> {
+    while (state.running.size >= this.concurrency) await Promise.race(state.running);
+    const operation: Promise<void> = this.executor
+      .execute(job.id!, job.data, job.timestamp)
+      .then(
+        () => undefined,
+        (err: Error) => this.logger.error({ shard, jobId: job.id, err: err.message }, 'live job crashed'),
+      )
+      .finally(() => state.running.delete(operation));
+    state.running.add(operation);
   }
 }
