@@ -1,6 +1,7 @@
 import { normalizeE164 } from '../../shared/jid.js';
 import { firstRefusal } from '../http/admission.js';
 import type { ApiRouter } from '../http/api-router.js';
+import type { Principal } from '../auth/principal.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import type { LiveClient } from './live-client.js';
 import { AboutResult, CheckNumberQuery, CheckNumberResult, LiveSessionPath, PictureQuery, PictureResult, UserJidPath, AnyJidPath } from './live-schemas.js';
@@ -11,6 +12,11 @@ export interface LiveRouteDeps {
 }
 
 const LIVE_NOTE = 'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented`. No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
+
+/** Passes once the rate limiter admits the caller and the session is theirs; the live call checks presence meanwhile. */
+function callerGate(deps: LiveRouteDeps, ctx: { admitted: Promise<void>; principal: Principal; params: { session: string } }): Promise<void> {
+  return firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
+}
 
 /** Must be registered before the stored `/contacts/{lid}` route so `/contacts/check` is not taken for a lid. */
 export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): void {
@@ -27,11 +33,10 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     query: CheckNumberQuery,
     success: { status: 200, description: 'Whether the number is on WhatsApp.', schema: CheckNumberResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
-    handler: async ({ params, query, principal, admitted, req }) => {
-      const gate = firstRefusal([admitted, deps.sessions.require(principal.organizationId, params.session)]);
-      const phone = normalizeE164(query.phone)!;
-      const result = await deps.live.run('contacts.check', params.session, { phone }, req.id, gate);
-      return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
+    handler: async (ctx) => {
+      const phone = normalizeE164(ctx.query.phone)!;
+      const result = await deps.live.run('contacts.check', ctx.params.session, { phone }, ctx.req.id, callerGate(deps, ctx));
+      return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: ctx.query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
     },
   });
 
@@ -47,9 +52,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     params: UserJidPath,
     success: { status: 200, description: 'The about text.', schema: AboutResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
-    handler: async ({ params, principal, admitted, req }) => {
-      const gate = firstRefusal([admitted, deps.sessions.require(principal.organizationId, params.session)]);
-      return deps.live.run('contacts.about', params.session, { jid: params.jid }, req.id, gate);
+    handler: async (ctx) => {
+      return deps.live.run('contacts.about', ctx.params.session, { jid: ctx.params.jid }, ctx.req.id, callerGate(deps, ctx));
     },
   });
 
@@ -66,9 +70,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     query: PictureQuery,
     success: { status: 200, description: 'The picture URL and metadata.', schema: PictureResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
-    handler: async ({ params, query, principal, admitted, req }) => {
-      const gate = firstRefusal([admitted, deps.sessions.require(principal.organizationId, params.session)]);
-      return deps.live.run('contacts.picture', params.session, { jid: params.jid, type: query.type }, req.id, gate);
+    handler: async (ctx) => {
+      return deps.live.run('contacts.picture', ctx.params.session, { jid: ctx.params.jid, type: ctx.query.type }, ctx.req.id, callerGate(deps, ctx));
     },
   });
 
@@ -85,9 +88,8 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
       params: UserJidPath,
       success: { status: 204, description: 'Done; empty body.' },
       errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
-      handler: async ({ params, principal, admitted, req }) => {
-        const gate = firstRefusal([admitted, deps.sessions.require(principal.organizationId, params.session)]);
-        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', params.session, { jid: params.jid }, req.id, gate);
+      handler: async (ctx) => {
+        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', ctx.params.session, { jid: ctx.params.jid }, ctx.req.id, callerGate(deps, ctx));
         return undefined;
       },
     });
