@@ -58,7 +58,7 @@ const envSchema = z.object({
   JWT_ROLE_CAPABILITIES: z.string().default('owner:read+send+manage,admin:read+send+manage,member:read+send,viewer:read'),
   JWKS_REQUESTS_PER_MINUTE: intFrom(10, 1),
 
-  API_KEY_CACHE_MS: intFrom(60_000),
+  API_KEY_CACHE_MS: intFrom(10_000),
   /** How long an api process remembers which organization owns a session; deletions reach it at once over Redis. 0 turns it off. */
   SESSION_OWNER_CACHE_MS: intFrom(60_000),
   API_KEY_TOUCH_INTERVAL_MS: intFrom(60_000, 1000),
