@@ -137,15 +137,24 @@ describe('live operations under failure (real worker processes)', function () {
       const { tenants, accounts, sessions } = await pairedTenants(1);
       const t = tenants[0]!;
       const world = writeSimWorld(`conc-${uniq()}`, { accounts, sessions, operations: { fetchAbout: { latencyMs: 600 } } });
-      workers.push(testEnv.startWorker(world, { WORKER_CONCURRENCY: '2' }, `conc-${uniq()}`));
+      const metricsPort = await freePort();
+      workers.push(testEnv.startWorker(world, { WORKER_CONCURRENCY: '2', WORKER_METRICS_PORT: String(metricsPort) }, `conc-${uniq()}`));
       await waitUntilOnline([t.sessionId]);
+      const running = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return Number(/^wag_live_operations_running\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+      };
+      assert.equal(await running(), 0);
       const about = async () => {
         const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, t.tokens.read);
         assert.equal(res.status, 200);
         return Date.now();
       };
       const started = Date.now();
-      const finished = (await Promise.all(Array.from({ length: 6 }, about))).map((at) => at - started).sort((a, b) => a - b);
+      const calls = Promise.all(Array.from({ length: 6 }, about));
+      await sleep(250);
+      assert.equal(await running(), 2, 'two operations running while four wait in the queue');
+      const finished = (await calls).map((at) => at - started).sort((a, b) => a - b);
       // Two at a time: three waves of two answers, about 600 ms apart.
       const waves = [finished[1]! - finished[0]!, finished[3]! - finished[2]!, finished[5]! - finished[4]!];
       assert.ok(waves.every((gap) => gap < 300), `answers of one wave ${waves.join(', ')} ms apart (${finished.join(', ')})`);

@@ -34,7 +34,7 @@ const bullConnection = createRedis(config.redis, blockingRedisOptions());
 for (const client of [redis, bullConnection]) client.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
 
 const driver = await createDriver(config, { db, redis, keys, logger });
-const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length });
+const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length, liveRunning: () => consumers.running });
 const ingestor = new ContactIngestor(db, logger, {
   onWritten: (counts) => {
     for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);

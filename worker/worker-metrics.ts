@@ -6,11 +6,12 @@ export class WorkerMetrics {
   readonly liveOps: Histogram<'op' | 'outcome'>;
   readonly sessionsOnline: Gauge;
   readonly shardsOwned: Gauge;
+  readonly liveRunning: Gauge;
   readonly ingestedRows: Counter<'kind'>;
   /** Batch throughput: the batch worker adds each chunk's size once its results are stored. */
   readonly batchNumbersChecked: Counter;
 
-  constructor(workerId: string, sample: { online: () => number; shards: () => number }) {
+  constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
     collectDefaultMetrics({ register: this.registry });
     this.liveOps = new Histogram({
@@ -34,6 +35,14 @@ export class WorkerMetrics {
       registers: [this.registry],
       collect() {
         this.set(sample.shards());
+      },
+    });
+    this.liveRunning = new Gauge({
+      name: 'wag_live_operations_running',
+      help: 'Live operations started on this worker and not answered yet (Bull Board counts a live job completed once its operation starts)',
+      registers: [this.registry],
+      collect() {
+        this.set(sample.liveRunning());
       },
     });
     this.ingestedRows = new Counter({ name: 'wag_ingested_rows_total', help: 'Rows written by ingestion, by kind', labelNames: ['kind'], registers: [this.registry] });

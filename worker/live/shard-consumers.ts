@@ -35,6 +35,13 @@ export class ShardConsumers {
     return [...this.consumers.keys()];
   }
 
+  /** Operations started and not answered yet, over every shard. */
+  get running(): number {
+    let n = 0;
+    for (const state of this.consumers.values()) n += state.running.size;
+    return n;
+  }
+
   start(shard: number): void {
     if (this.consumers.has(shard)) return;
     const state: Shard = { running: new Set(), worker: undefined as unknown as Shard['worker'] };
