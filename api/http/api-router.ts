@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { Capability } from '../../shared/capabilities.js';
 import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import { assertCapability, principalOf } from '../auth/authenticate.js';
-import { admissionOf } from './admission.js';
+import { admissionOf, firstRefusal } from './admission.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorEnvelope } from './schemas.js';
 import { parseRequestPart } from './validate.js';
@@ -81,16 +81,15 @@ export class ApiRouter {
         const body = (spec.body ? parseRequestPart(spec.body, req.body, 'body') : undefined) as Out<B>;
         return spec.handler({ params, query, body, principal, admitted, req, res });
       };
-      let result: unknown;
+      let outcome: Promise<unknown>;
       if (spec.overlapsAdmission) {
-        const [admission, outcome] = await Promise.allSettled([admitted, work()]);
-        if (admission.status === 'rejected') throw admission.reason;
-        if (outcome.status === 'rejected') throw outcome.reason;
-        result = outcome.value;
+        outcome = work();
+        await firstRefusal([admitted, outcome]);
       } else {
         await admitted;
-        result = await work();
+        outcome = work();
       }
+      const result = await outcome;
       if (res.headersSent) return;
       if (spec.success.status === 204) return void res.status(204).end();
       res.status(spec.success.status).json(result);

@@ -9,6 +9,7 @@ import { LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, 
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
+import { firstRefusal } from '../http/admission.js';
 
 interface Pending {
   resolve: (result: LiveJobResult) => void;
@@ -85,11 +86,8 @@ export class LiveClient {
     gate: Promise<unknown> | undefined,
   ): Promise<LiveOutput<N>> {
     const presence = LIVE_OP_REQUIRES[op] === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
-    const [passed, checked] = await Promise.allSettled([gate, presence]);
-    if (passed.status === 'rejected') throw passed.reason;
-    if (checked.status === 'rejected') throw checked.reason;
-    const online = checked.value;
-    if (online === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    await firstRefusal([gate ?? Promise.resolve(), presence]);
+    if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
     const data: LiveJobEnvelope<N> = { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) };

@@ -44,14 +44,14 @@ export class ShardConsumers {
 
   start(shard: number): void {
     if (this.consumers.has(shard)) return;
-    const state: Shard = { running: new Set(), worker: undefined as unknown as Shard['worker'] };
-    state.worker = new Worker<LiveJobEnvelope, void>(this.keys.liveQueueName, (job) => this.handOver(shard, state, job), {
+    const running = new Set<Promise<void>>();
+    const worker = new Worker<LiveJobEnvelope, void>(this.keys.liveQueueName, (job) => this.handOver(shard, running, job), {
       ...liveQueueOptions(this.keys, shard, this.connection),
       concurrency: 1,
       maxStalledCount: 1,
     });
-    state.worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'live queue worker error'));
-    this.consumers.set(shard, state);
+    worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'live queue worker error'));
+    this.consumers.set(shard, { worker, running });
   }
 
   async stop(shard: number): Promise<void> {
@@ -63,15 +63,15 @@ export class ShardConsumers {
   }
 
   /** Waits for a free slot (which holds further jobs back in the queue), then starts the operation without waiting for it. */
-  private async handOver(shard: number, state: Shard, job: Job<LiveJobEnvelope, void>): Promise<void> {
-    while (state.running.size >= this.concurrency) await Promise.race(state.running);
+  private async handOver(shard: number, running: Set<Promise<void>>, job: Job<LiveJobEnvelope, void>): Promise<void> {
+    while (running.size >= this.concurrency) await Promise.race(running);
     const operation: Promise<void> = this.executor
       .execute(job.id!, job.data, job.timestamp)
       .then(
         () => undefined,
         (err: Error) => this.logger.error({ shard, jobId: job.id, err: err.message }, 'live job crashed'),
       )
-      .finally(() => state.running.delete(operation));
-    state.running.add(operation);
+      .finally(() => running.delete(operation));
+    running.add(operation);
   }
 }
