@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { assertError, assertUnauthorized } from './support/assert-error.js';
 import { newSession, newTenant, seedContacts, type ContactSeed, type Tenant } from './support/fixtures.js';
 import { get } from './support/http.js';
+import { likeContains } from '../api/contacts/contact-store.js';
+import { seededRandom } from '../shared/seeded-random.js';
 import { testEnv } from './support/hooks.js';
 
 const G1 = '120363000000000001@g.us';
@@ -230,6 +232,56 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       assert.deepEqual(await listNames(t, { q: '|' }), ['pipe|x']);
       assert.deepEqual(await listNames(t, { q: '\\' }), ['back\\slash']);
       assert.deepEqual(await listNames(t, { q: "'" }), ["O'Brien"]);
+    });
+  });
+
+  describe('q over the name trigram index', () => {
+    let t: Tenant;
+    let names: string[];
+    // Characters the collation folds in every way it can: case, accents, ligatures (ß, æ, ﬁ),
+    // look-alikes (ø, ł, fullwidth), ignorables (zero-width space, combining accent), wildcards.
+    const ALPHABET = ['a', 'r', 'i', 'n', 's', 'e', 'A', 'R', 'É', 'é', 'è', 'ß', 'ss', 'æ', 'ae', 'ﬁ', 'fi', 'ø', 'o', 'ł', 'l', 'Ａ', '\u200b', '\u0301', ' ', '%', '_', '李'];
+    const rand = seededRandom(20261130);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
+    const randomText = (min: number, max: number) => Array.from({ length: min + Math.floor(rand() * (max - min + 1)) }, () => pick(ALPHABET)).join('');
+
+    before(async () => {
+      t = await newTenant();
+      names = Array.from({ length: 160 }, (_, i) => (i % 6 === 0 ? `Ma${randomText(0, 2)}rian${randomText(0, 3)}` : randomText(4, 12)));
+      await seedContacts(t.sessionId, names.map((name) => ({ name, dm: true })));
+    });
+
+    /** What a plain LIKE over every stored name of the session finds: the meaning of q. */
+    async function scanned(term: string): Promise<string[]> {
+      const rows = (await testEnv.db.query(`SELECT name FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|'`, [t.sessionId, likeContains(term)])) as { name: string }[];
+      return rows.map((r) => r.name).sort();
+    }
+
+    it('finds exactly what a LIKE scan of every name finds, for terms folded every way the collation folds', async () => {
+      const terms = [
+        ...Array.from({ length: 40 }, () => {
+          const name = pick(names);
+          const chars = [...name];
+          const start = Math.floor(rand() * Math.max(1, chars.length - 3));
+          return chars.slice(start, start + 3 + Math.floor(rand() * 4)).join('');
+        }),
+        ...Array.from({ length: 20 }, () => randomText(3, 6)),
+        'ARI', 'strasse', 'STRAßE', 'aes', 'æs', 'fin', 'ﬁn', 'øl', 'ol', 'ａｒｉ', 'e\u0301r',
+      ];
+      let withMatches = 0;
+      for (const term of terms) {
+        const expected = await scanned(term);
+        if (expected.length > 0) withMatches++;
+        assert.deepEqual(await listNames(t, { q: term }), expected, `q=${JSON.stringify(term)}`);
+      }
+      assert.ok(withMatches >= 30, `only ${withMatches} of ${terms.length} terms matched anything`);
+    });
+
+    it('pages through the matches of a search exactly once, in id order', async () => {
+      const rows = (await testEnv.db.query(`SELECT lid FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|' ORDER BY id`, [t.sessionId, likeContains('rian')])) as { lid: string }[];
+      const { lids, pageSizes } = await walk(t, { q: 'rian', limit: '4' });
+      assert.deepEqual(lids, rows.map((r) => r.lid));
+      assert.ok(pageSizes.length >= 6, `${rows.length} matches in ${pageSizes.length} pages`);
     });
   });
 

@@ -5,6 +5,8 @@ import { pino } from 'pino';
 import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { createDataSource } from '../shared/db/data-source.js';
 import { ContactIngestor } from '../worker/ingest/contact-ingestor.js';
+import { GRAM_ROWS_PER_STATEMENT } from '../shared/search/contact-name-grams.js';
+import { nameGrams } from '../shared/search/name-grams.js';
 import { newTenant } from './support/fixtures.js';
 import { get } from './support/http.js';
 import { testEnv } from './support/hooks.js';
@@ -431,6 +433,55 @@ describe('Contact ingestion (worker → MySQL)', () => {
     });
   });
 
+  describe('the name trigram index', () => {
+    /** Every stored name's trigrams and nothing else: what a `q` search relies on. */
+    async function assertGramsMatchNames(sessionId: string): Promise<void> {
+      const stored = (await testEnv.db.query('SELECT id, name FROM contacts WHERE session_id = ?', [sessionId])) as { id: number | string; name: string | null }[];
+      const expected = stored.flatMap((row) => [...nameGrams(row.name)].map((gram) => `${Number(row.id)} ${gram}`)).sort();
+      const indexed = (await testEnv.db.query('SELECT contact_id, gram FROM contact_name_grams WHERE session_id = ?', [sessionId])) as { contact_id: number | string; gram: string }[];
+      assert.deepEqual(indexed.map((row) => `${Number(row.contact_id)} ${row.gram}`).sort(), expected);
+    }
+
+    it('follows new names, renames, merges and replays', async () => {
+      const t = await newTenant();
+      const s = await ingesting(t.sessionId);
+      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Bartholomew Kuswanto' }, { id: lid(2), notify: 'Dewi' }, { id: lid(3) }]);
+      await assertGramsMatchNames(s.sessionId);
+
+      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Zebediah Kuswanto' }]);
+      await s.emit('contacts.update', [{ id: lid(3), notify: 'Ｓüßmann' }]);
+      await assertGramsMatchNames(s.sessionId);
+      const found = async (q: string) => {
+        const res = await get(`/api/v1/sessions/${t.sessionId}/contacts?q=${encodeURIComponent(q)}`, t.tokens.read);
+        assert.equal(res.status, 200, res.text);
+        return (res.body.data as { lid: string }[]).map((c) => c.lid);
+      };
+      await s.emit('chats.upsert', [{ id: lid(1) }, { id: lid(3) }]);
+      assert.deepEqual(await found('zebed'), [lid(1)]);
+      assert.deepEqual(await found('bartho'), []);
+      assert.deepEqual(await found('SÜßMA'), [lid(3)]);
+
+      await s.emit('contacts.update', [{ id: pn(4), notify: 'Pat Phone' }]);
+      await s.emit('contacts.upsert', [{ id: lid(4), name: 'Patricia Park' }]);
+      await s.emit('lid-mapping.update', { lid: lid(4), pn: pn(4) });
+      assert.equal((await contacts(s.sessionId)).length, 4);
+      await assertGramsMatchNames(s.sessionId);
+
+      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Zebediah Kuswanto' }, { id: lid(4), name: 'Patricia Park' }]);
+      await assertGramsMatchNames(s.sessionId);
+    });
+
+    it('is deleted with its session', async () => {
+      const t = await newTenant();
+      const s = await ingesting(t.sessionId);
+      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Someone Searchable' }]);
+      const count = async () => Number(((await testEnv.db.query('SELECT COUNT(*) AS n FROM contact_name_grams WHERE session_id = ?', [s.sessionId])) as { n: number | string }[])[0]!.n);
+      assert.ok((await count()) > 0);
+      await testEnv.db.query('DELETE FROM wa_sessions WHERE id = ?', [s.sessionId]);
+      assert.equal(await count(), 0);
+    });
+  });
+
   describe('idempotency', () => {
     const script: [keyof Events, unknown][] = [
       ['contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice' }, { id: pn(2), name: 'Bob' }]],
@@ -613,8 +664,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
         ev.emit('contacts.upsert', people);
         await handle.flush();
         assert.equal((await contacts(sessionId)).length, 3000);
-        // 3 chunks each: load by LID, load by phone, upsert, read back ids; plus begin and commit.
-        assert.ok(statements <= 14, `used ${statements} statements`);
+        // 3 chunks each: load by LID, load by phone, upsert, read back ids; plus begin and commit,
+        // and the names' trigrams in statements of GRAM_ROWS_PER_STATEMENT rows.
+        const gramRows = people.reduce((n, p) => n + nameGrams(p.name).size, 0);
+        assert.ok(statements <= 14 + Math.ceil(gramRows / GRAM_ROWS_PER_STATEMENT), `used ${statements} statements for ${gramRows} trigram rows`);
       } finally {
         await counted.destroy();
       }

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
+import { nameGrams } from '../../shared/search/name-grams.js';
 import type { ContactDetail, ContactSummary } from './contact-schemas.js';
 
 export interface ContactListFilter {
@@ -40,6 +41,8 @@ interface MembershipRow {
 // A scalar subquery rather than EXISTS: MariaDB rewrites EXISTS into IN and materialises every
 // membership row of the table for each page; this form stays a per-row index probe on both servers.
 const IN_ANY_GROUP = '(SELECT 1 FROM group_members gm_any WHERE gm_any.contact_id = c.id LIMIT 1) IS NOT NULL';
+/** Enough to narrow any real name to a handful of candidates; each one more is a join. */
+const MAX_SEARCH_GRAMS = 4;
 const SUMMARY_COLUMNS = 'c.id, c.lid, c.name, c.phone_number, c.business_name, c.dm';
 
 /** `%` and `_` in a search term match themselves, not LIKE wildcards. */
@@ -54,6 +57,18 @@ function phoneDigits(term: string): string | undefined {
   return digits.length > 0 ? digits : undefined;
 }
 
+/**
+ * The trigrams a search walks: none for a phone-like term (it may match a phone number, which has
+ * no trigrams stored) or a term under three characters; otherwise up to MAX_SEARCH_GRAMS of them,
+ * spread over the term.
+ */
+function searchGrams(term: string | undefined): string[] {
+  if (term === undefined || term === '' || phoneDigits(term) !== undefined) return [];
+  const grams = [...nameGrams(term)];
+  if (grams.length <= MAX_SEARCH_GRAMS) return grams;
+  return Array.from({ length: MAX_SEARCH_GRAMS }, (_, i) => grams[Math.round((i * (grams.length - 1)) / (MAX_SEARCH_GRAMS - 1))]!);
+}
+
 /** Stored contact queries, straight SQL: keyset pagination on contacts.id, no OFFSET anywhere. */
 export class ContactStore {
   constructor(private readonly db: DataSource) {}
@@ -62,11 +77,23 @@ export class ContactStore {
     const where: string[] = [];
     const args: unknown[] = [];
     let from: string;
+    let order: string;
+    const grams = filter.group === undefined ? searchGrams(filter.q) : [];
     if (filter.group !== undefined) {
       // Walk the group's membership index in contact-id order, then join the contact rows.
       from = 'group_members gm JOIN contacts c ON c.id = gm.contact_id';
       where.push('gm.session_id = ?', 'gm.group_jid = ?', 'gm.contact_id > ?');
       args.push(sessionId, filter.group, afterId);
+      order = 'gm.contact_id';
+    } else if (grams.length > 0) {
+      // Only contacts holding every one of these trigrams can match; the optimizer starts from the
+      // rarest (it estimates each gram's rows from the index), and LIKE below still decides.
+      from = grams.map((_, i) => (i === 0 ? 'contact_name_grams g0' : `JOIN contact_name_grams g${i} ON g${i}.session_id = g0.session_id AND g${i}.gram = ? AND g${i}.contact_id = g0.contact_id`)).join(' ');
+      from += ' JOIN contacts c ON c.id = g0.contact_id';
+      args.push(...grams.slice(1));
+      where.push('g0.session_id = ?', 'g0.gram = ?', 'g0.contact_id > ?');
+      args.push(sessionId, grams[0], afterId);
+      order = 'g0.contact_id';
     } else {
       // Forced: left to itself the optimizer may take a ref on session_id alone and step through
       // every earlier contact to reach the cursor, so page 2,000 would cost 2,000 times page 1.
@@ -75,6 +102,7 @@ export class ContactStore {
       from = `contacts c FORCE INDEX (${onlyDirectChats ? 'idx_contacts_session_dm' : 'idx_contacts_session_list'})`;
       where.push('c.session_id = ?', 'c.id > ?');
       args.push(sessionId, afterId);
+      order = 'c.id';
     }
     if (filter.source === 'dm') where.push('c.dm = 1');
     else if (filter.source === 'group' && filter.group === undefined) where.push(IN_ANY_GROUP);
@@ -91,7 +119,6 @@ export class ContactStore {
         args.push(likeContains(filter.q));
       }
     }
-    const order = filter.group !== undefined ? 'gm.contact_id' : 'c.id';
     args.push(limit + 1);
     const rows = await poolQuery<SummaryRow>(
       this.db,

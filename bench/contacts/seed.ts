@@ -2,6 +2,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
+import { GRAM_ROWS_PER_STATEMENT } from '../../shared/search/contact-name-grams.js';
+import { nameGrams } from '../../shared/search/name-grams.js';
 import { businessName, lidFor, personName, phoneNumber, pick, prng, type Random } from './people.js';
 
 /** The shape of the benchmark data set. Changing it means a --reseed. */
@@ -102,6 +104,7 @@ async function isComplete(conn: Connection): Promise<boolean> {
     [`SELECT COUNT(*) AS n FROM wa_groups`, DATASET.groups],
     [`SELECT COUNT(*) AS n FROM wa_groups WHERE session_id = '${BIG_SESSION}'`, DATASET.bigSessionGroups],
     [`SELECT COUNT(*) AS n FROM group_members`, DATASET.groups * DATASET.groupSize],
+    [`SELECT COUNT(DISTINCT contact_id) AS n FROM contact_name_grams WHERE session_id = '${BIG_SESSION}' AND gram = 'ari'`, await count(conn, `SELECT COUNT(*) AS n FROM contacts WHERE session_id = '${BIG_SESSION}' AND name LIKE '%ari%'`)],
   ];
   for (const [sql, expected] of checks) if ((await count(conn, sql)) !== expected) return false;
   return true;
@@ -149,6 +152,7 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
     ]);
 
     const membersOf: number[][] = sessionIds.map(() => []);
+    const names: (string | null)[] = [];
     const inFlight = new Set<Promise<unknown>>();
     const loadStarted = Date.now();
     for (let start = 1; start <= DATASET.contacts; start += CONTACTS_PER_INSERT) {
@@ -157,6 +161,7 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
         const session = owners[id - 1]!;
         membersOf[session]!.push(id);
         const name = personName(rand);
+        names[id] = name;
         const phone = rand() < 0.9 ? phoneNumber(rand, id) : null;
         const firstSeen = SEEDED_AT - Math.floor(rand() * 2 * YEAR_MS);
         rows.push([
@@ -183,13 +188,39 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
     await Promise.all(inFlight);
     log(`  contacts: ${DATASET.contacts} (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
 
+    await seedNameGrams(conns, sessionIds, membersOf, names);
+    log(`  name trigrams (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
+
     await seedGroups(conns, rand, sessionIds, membersOf);
     log(`  groups: ${DATASET.groups} × ${DATASET.groupSize} members (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
     for (const conn of conns) await conn.query('SET SESSION unique_checks = 1, foreign_key_checks = 1');
-    await main.query('ANALYZE TABLE contacts, group_members, wa_groups');
+    await main.query('ANALYZE TABLE contacts, group_members, wa_groups, contact_name_grams');
   } finally {
     await Promise.all(conns.map((c) => c.end()));
   }
+}
+
+/**
+ * The trigram index ingestion keeps (shared/search), written session by session in primary-key
+ * order so that every insert appends.
+ */
+async function seedNameGrams(conns: Connection[], sessionIds: string[], membersOf: number[][], names: (string | null)[]): Promise<void> {
+  const inFlight = new Set<Promise<unknown>>();
+  let turn = 0;
+  for (const session of sessionIds.map((id, i) => [id, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const [sessionId, index] = session;
+    const rows: [string, string, number][] = [];
+    for (const id of membersOf[index]!) for (const gram of nameGrams(names[id])) rows.push([sessionId, gram, id]);
+    rows.sort((a, b) => (a[1] === b[1] ? a[2] - b[2] : a[1] < b[1] ? -1 : 1));
+    for (let i = 0; i < rows.length; i += GRAM_ROWS_PER_STATEMENT) {
+      if (inFlight.size >= PARALLEL_INSERTS) await Promise.race(inFlight);
+      const insert = conns[turn++ % PARALLEL_INSERTS]!.query('INSERT INTO contact_name_grams (session_id, gram, contact_id) VALUES ?', [rows.slice(i, i + GRAM_ROWS_PER_STATEMENT)]).finally(() =>
+        inFlight.delete(insert),
+      );
+      inFlight.add(insert);
+    }
+  }
+  await Promise.all(inFlight);
 }
 
 const GROUP_SUBJECTS = ['Keluarga Besar', 'Alumni SMA', 'Arisan Ibu-Ibu', 'RT 05 / RW 02', 'Team Jakarta ⚽', 'Jual Beli', 'Family', 'Office', 'Семья', 'Работа', 'العائلة', 'परिवार', '家族群', 'Futsal Kamis', 'Pengajian', 'Project Alpha'];

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Capability } from '../../shared/capabilities.js';
+import { applyNameChanges } from '../../shared/search/contact-name-grams.js';
 import { testEnv } from './hooks.js';
 
 export interface Tenant {
@@ -45,7 +46,7 @@ export interface ContactSeed {
 let lidCounter = 100_000_000 + Math.floor(Math.random() * 1_000_000);
 export const newLid = () => `${++lidCounter}${uniq().replace(/\D/g, '').slice(0, 4)}@lid`;
 
-/** Inserts stored contacts (and their group memberships) directly, as ingestion would have. Returns their ids. */
+/** Inserts stored contacts (with their name trigrams and group memberships) directly, as ingestion would have. Returns their ids. */
 export async function seedContacts(sessionId: string, seeds: ContactSeed[]): Promise<number[]> {
   const ids: number[] = [];
   const now = Date.now();
@@ -57,6 +58,7 @@ export async function seedContacts(sessionId: string, seeds: ContactSeed[]): Pro
       [sessionId, seed.lid === undefined ? newLid() : seed.lid, phone ? `${phone}@s.whatsapp.net` : null, phone, seed.name ?? null, seed.businessName ?? null, seed.dm ? 1 : 0, seed.firstSeenAt ?? now, seed.updatedAt ?? now],
     )) as { insertId: number };
     ids.push(Number(result.insertId));
+    await applyNameChanges((sql, params) => testEnv.db.query(sql, params), sessionId, [{ contactId: Number(result.insertId), before: null, after: seed.name ?? null }]);
     for (const group of seed.groups ?? []) {
       await testEnv.db.query(
         `INSERT INTO wa_groups (session_id, jid, subject, updated_at) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE subject = COALESCE(VALUES(subject), subject)`,

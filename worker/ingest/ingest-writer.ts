@@ -12,6 +12,7 @@ import { phoneOfJid } from '../../shared/jid.js';
 import type { Role, TimedOps } from './ingest-ops.js';
 import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type NameSource, type Person, type StoredContact } from './ingest-plan.js';
 import { chunks, list, tuples } from './sql-chunks.js';
+import { applyNameChanges, type NameChange } from '../../shared/search/contact-name-grams.js';
 
 export interface WriteCounts {
   contacts: number;
@@ -73,11 +74,13 @@ class BatchWrite {
 
   async run(batch: TimedOps[]): Promise<WriteCounts> {
     const { lids, pns } = referencedIds(batch);
-    const plan = planIngest(await this.loadContacts([...lids], [...pns]), batch);
+    const stored = await this.loadContacts([...lids], [...pns]);
+    const plan = planIngest(stored, batch);
     await this.mergeRows(plan.merges);
     await this.releasePhones(plan.phoneReleases);
     await this.upsertContacts(plan.contacts);
     await this.learnNewIds(plan.contacts.filter((p) => p.id === undefined));
+    await applyNameChanges((sql, params) => this.query(sql, params), this.sessionId, nameChanges(plan, stored));
     await this.upsertGroups(plan.groups);
     await this.writeMemberships(plan.memberships);
     return this.counts;
@@ -278,6 +281,14 @@ class BatchWrite {
     }
     await flush();
   }
+}
+
+/** What each written or folded row's name was before this batch and is after it (the upsert keeps a stored name over a missing one). */
+function nameChanges(plan: IngestPlan, stored: StoredContact[]): NameChange[] {
+  const storedById = new Map(stored.map((row) => [row.id, row]));
+  const changes: NameChange[] = plan.contacts.map((p) => ({ contactId: p.id!, before: p.stored?.name ?? null, after: p.name ?? p.stored?.name ?? null }));
+  for (const merge of plan.merges) changes.push({ contactId: merge.from, before: storedById.get(merge.from)?.name ?? null, after: null });
+  return changes;
 }
 
 function idOf(person: Person): number {
