@@ -52,6 +52,8 @@ export interface AppDeps {
   /** API key rows by key id; revocations arrive over the control channel in production. */
   apiKeyCache: PushedCache<VerifiableKey>;
   readiness: () => Promise<Record<string, boolean>>;
+  /** The text GET /metrics serves: this process's registry, or the whole cluster's. */
+  metricsText: () => Promise<string>;
 }
 
 export interface GatewayApp {
@@ -81,7 +83,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
-  app.get('/metrics', metricsEndpoint(deps.metrics.registry, config.metrics.token));
+  app.get('/metrics', metricsEndpoint(deps.metricsText, deps.metrics.registry.contentType, config.metrics.token));
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);

@@ -24,6 +24,8 @@ const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().default('0.0.0.0'),
   PORT: intFrom(3000),
+  /** api processes sharing PORT (Node's cluster); more than one puts a supervising process in front of them. */
+  API_PROCESSES: intFrom(1, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DATABASE_URL: z.string().url().default('mysql://root@127.0.0.1:3306/wa_gateway'),
@@ -96,7 +98,7 @@ export type Env = Record<string, string | undefined>;
 
 export interface Config {
   env: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; processes: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   db: { url: string; poolSize: number; connectTimeoutMs: number };
   redis: { url: string; prefix: string };
@@ -154,7 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return {
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT },
+    http: { host: e.HOST, port: e.PORT, processes: e.API_PROCESSES },
     logLevel: e.LOG_LEVEL,
     db: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },

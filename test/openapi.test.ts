@@ -100,7 +100,7 @@ describe('OpenAPI document (/openapi.json)', function () {
     const live = new LiveClient(config, keys, testEnv.redis, subscriber, logger);
     let gateway: GatewayApp | undefined;
     try {
-      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), readiness: async () => ({}) });
+      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), readiness: async () => ({}), metricsText: async () => '' });
       const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
       const served = [...servedRoutes(gateway.app.router as unknown as Router), ...servedRoutes(gateway.api.router)].filter((r) => !PAGES.some((p) => r.split(' ')[1]!.startsWith(p)));
       assert.ok(served.length > 15, `found the served routes (${served.length})`);

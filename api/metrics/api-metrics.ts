@@ -39,6 +39,8 @@ export class ApiMetrics {
       help: 'Jobs in a queue by state (waiting, active, delayed), read from Redis on each scrape; shard is empty for queues shared by all shards',
       labelNames: ['queue', 'shard', 'state'],
       registers: [this.registry],
+      // Every api process reads the same queues; across a cluster the depth is one reading, not a sum.
+      aggregator: 'max',
       async collect() {
         this.reset();
         try {

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Registry } from 'prom-client';
 import { AppError } from '../../shared/errors.js';
 import { bearerToken } from '../auth/authenticate.js';
 
 /** GET /metrics in the Prometheus text format; when a token is configured, only a scraper presenting it is served. */
-export function metricsEndpoint(registry: Registry, token: string | undefined): RequestHandler {
+export function metricsEndpoint(metricsText: () => Promise<string>, contentType: string, token: string | undefined): RequestHandler {
   const expected = token === undefined ? undefined : digest(token);
   return async (req, res) => {
     if (expected) {
@@ -13,8 +12,8 @@ export function metricsEndpoint(registry: Registry, token: string | undefined): 
       const presented = header ? bearerToken(header) : undefined;
       if (!presented || !timingSafeEqual(digest(presented), expected)) throw new AppError('unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>');
     }
-    const body = await registry.metrics();
-    res.setHeader('Content-Type', registry.contentType);
+    const body = await metricsText();
+    res.setHeader('Content-Type', contentType);
     res.setHeader('Cache-Control', 'no-store');
     res.send(body);
   };
