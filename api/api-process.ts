@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import { createRedis, pingWithin } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { createApp } from './app.js';
+import { createExpressServer } from './http/express-server.js';
 import { LiveClient } from './live/live-client.js';
 import { ApiMetrics } from './metrics/api-metrics.js';
 import { PushedCache } from './cache/pushed-cache.js';
@@ -52,7 +53,7 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
   });
   apiKeys.start();
 
-  const server = app.listen(config.http.port, config.http.host);
+  const server = createExpressServer(app).listen(config.http.port, config.http.host);
   await once(server, 'listening');
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.http.port }, 'api listening');
