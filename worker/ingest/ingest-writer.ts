@@ -1,8 +1,9 @@
 /**
  * Writes a batch of ingest operations in one transaction: loads the stored contacts the batch
  * mentions, plans the result (ingest-plan.ts), then writes it with multi-row statements of at most
- * `chunkSize` rows each. Every write is an upsert or a targeted delete, so replaying a batch leaves
- * the same rows.
+ * `chunkSize` rows each, and keeps the name trigram index (shared/search) in step in the same
+ * transaction. Every write is an upsert or a targeted delete, so replaying a batch leaves the same
+ * rows.
  *
  * One writer per session at a time (the session queue and shard ownership guarantee it), so the
  * rows read at the start stay valid for the transaction without locking them.
