@@ -16,7 +16,7 @@ import { closeWatchedQueues, watchedQueues } from './queues/watched-queues.js';
 import type { MetricsSource } from './cluster/cluster-metrics.js';
 
 /** One api process: HTTP server, pools and caches, until SIGTERM or SIGINT drains it. */
-export async function runApiProcess(config: Config, logger: Logger, metricsSource?: MetricsSource): Promise<void> {
+export async function runApiProcess(config: Config, logger: Logger, metricsSource: MetricsSource): Promise<void> {
   const db = createDataSource(config.db);
   const redis = createRedis(config.redis);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
@@ -26,7 +26,6 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
   const keys = new RedisKeys(config.redis.prefix);
   const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
   const metrics = new ApiMetrics(queues, logger);
-  metricsSource?.serve(metrics.registry);
   const live = new LiveClient(config, keys, redis, subscriber, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
   void live.start();
   const ownership = new PushedCache<string>(config.sessionOwnerCacheMs);
@@ -45,7 +44,7 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
     queues,
     ownership,
     apiKeyCache,
-    metricsText: metricsSource ? () => metricsSource.text() : () => metrics.registry.metrics(),
+    metricsText: metricsSource(metrics.registry),
     readiness: async () => {
       const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);
       return { mysql, redis: redisUp };

@@ -19,18 +19,23 @@ interface MetricsReply {
 }
 
 /**
- * Where an api process gets the text of GET /metrics. Behind a cluster primary every api process
- * answers with the whole cluster's figures (summed; gauges by their own aggregator), so a scrape
- * means the same whichever process the connection lands on.
+ * Where an api process gets the text of GET /metrics, given its own registry. Behind a cluster
+ * primary every api process answers with the whole cluster's figures (summed; gauges by their own
+ * aggregator), so a scrape means the same whichever process the connection lands on.
  */
-export interface MetricsSource {
-  /** Offers this process's registry to the primary's aggregation. */
-  serve(registry: Registry): void;
-  text(): Promise<string>;
-}
+export type MetricsSource = (registry: Registry) => () => Promise<string>;
 
-/** The api-process side: asks the primary, which gathers every process's registry over IPC. */
-export function clusterMetricsSource(): MetricsSource {
+/** A process on its own: its registry is the whole api. */
+export const localMetrics: MetricsSource = (registry) => () => registry.metrics();
+
+/**
+ * The api-process side of a cluster: offers the registry to the primary's aggregation and asks the
+ * primary, which gathers every process's registry over IPC.
+ */
+export const clusterMetrics: MetricsSource = (registry) => {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's listener that answers the primary's requests.
+  new AggregatorRegistry();
   const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   let nextId = 0;
   process.on('message', (message: unknown) => {
@@ -42,26 +47,19 @@ export function clusterMetricsSource(): MetricsSource {
     if (message.text !== undefined) pending.resolve(message.text);
     else pending.reject(new Error(message.error ?? 'the primary sent no metrics'));
   });
-  return {
-    serve(registry) {
-      AggregatorRegistry.setRegistries([registry]);
-      // Constructing one installs prom-client's listener that answers the primary's requests.
-      new AggregatorRegistry();
-    },
-    text() {
-      const id = nextId++;
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(new Error('the cluster primary did not answer with metrics in time'));
-        }, REPLY_TIMEOUT_MS);
-        waiting.set(id, { resolve, reject, timer });
-        const request: MetricsRequest = { type: REQUEST, id };
-        process.send!(request);
-      });
-    },
+  return () => {
+    const id = nextId++;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the cluster primary did not answer with metrics in time'));
+      }, REPLY_TIMEOUT_MS);
+      waiting.set(id, { resolve, reject, timer });
+      const request: MetricsRequest = { type: REQUEST, id };
+      process.send!(request);
+    });
   };
-}
+};
 
 /** The primary side: answers each process's request with the aggregate of all of them. */
 export function serveClusterMetrics(): void {
