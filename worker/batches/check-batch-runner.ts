@@ -29,8 +29,6 @@ type Next = { kind: 'finished'; result: CheckBatchJobResult } | { kind: 'later';
 const SLEEP_AT_MOST_MS = 2_000;
 /** Back-off grows 2× per consecutive failure, up to this many doublings. */
 const MAX_DOUBLINGS = 5;
-/** A session at its daily cap looks again this often (a cancel, or a raised cap after a restart, is seen within it). */
-const DAILY_LIMIT_RECHECK_MS = 5 * 60_000;
 
 export class LockLostError extends Error {
   override name = 'LockLostError';
@@ -105,7 +103,9 @@ export class CheckBatchRunner {
       const grant = await this.limiter.take(sessionId, this.options.chunkSize);
       if (grant.kind === 'daily_limit') {
         await this.waitFor(batchId, sessionId, member, 'daily_limit', grant.resumesAt, log);
-        return { kind: 'later', ms: Math.min(grant.waitMs, DAILY_LIMIT_RECHECK_MS) };
+        // Looked at again like an offline session, not only at midnight: a raised cap (after a
+        // restart) or a budget handed back by a refund is used as soon as it is there.
+        return { kind: 'later', ms: Math.min(grant.waitMs, this.options.sessionPollMs) };
       }
       if (grant.kind === 'pace') {
         if (grant.waitMs > SLEEP_AT_MOST_MS) return { kind: 'later', ms: grant.waitMs };
