@@ -127,6 +127,11 @@ export class BatchWorkStore {
     await this.db.query(`UPDATE check_batch_numbers SET claimed_by = NULL, claim_token = NULL, claim_until = NULL WHERE batch_id = ? AND claim_token = ? AND status = 'pending'`, [batchId, token]);
   }
 
+  async hasPending(batchId: string): Promise<boolean> {
+    const rows = (await this.db.query(`SELECT 1 FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' LIMIT 1`, [batchId])) as unknown[];
+    return rows.length > 0;
+  }
+
   /**
    * Nothing was left to claim: undefined when no number is pending at all (the batch is done),
    * else when the earliest claim another session holds lapses (if it never writes, its rows come back).

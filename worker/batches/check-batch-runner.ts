@@ -100,6 +100,17 @@ export class CheckBatchRunner {
         return { kind: 'later', ms: this.options.sessionPollMs };
       }
 
+      // Before spending budget: the last chunk's answers may have completed the batch, and a session
+      // at its cap must still be able to see that.
+      if (!(await this.store.hasPending(batchId))) {
+        if (await this.store.finish(batchId, 'completed')) {
+          await job.updateProgress(100);
+          log.info({ total: state.total }, 'batch completed');
+          return { kind: 'finished', result: { outcome: 'completed' } };
+        }
+        continue;
+      }
+
       const grant = await this.limiter.take(sessionId, this.options.chunkSize);
       if (grant.kind === 'daily_limit') {
         await this.waitFor(batchId, sessionId, member, 'daily_limit', grant.resumesAt, log);
@@ -119,14 +130,7 @@ export class CheckBatchRunner {
       if (chunk.length < grant.count) await this.limiter.refund(sessionId, grant.count - chunk.length);
       if (chunk.length === 0) {
         const claimLapses = await this.store.nextClaimExpiry(batchId);
-        if (claimLapses === undefined) {
-          if (await this.store.finish(batchId, 'completed')) {
-            await job.updateProgress(100);
-            log.info({ total: state.total }, 'batch completed');
-            return { kind: 'finished', result: { outcome: 'completed' } };
-          }
-          continue;
-        }
+        if (claimLapses === undefined) continue;
         // Other sessions are asking about the last chunks; look again when the first claim lapses.
         return { kind: 'later', ms: Math.min(this.options.sessionPollMs, Math.max(100, claimLapses - Date.now())) };
       }
