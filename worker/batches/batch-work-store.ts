@@ -165,12 +165,12 @@ export class BatchWorkStore {
    * a session that took them over after the claim lapsed, or the batch was deleted) are left alone
    * and not counted again.
    */
-  async record(batchId: string, sessionId: string, token: string, outcomes: NumberOutcome[]): Promise<BatchProgress> {
+  async record(batchId: string, sessionId: string, token: string, outcomes: NumberOutcome[], checkedAt: number): Promise<BatchProgress> {
     const finals = outcomes.flatMap((o) => (o.kind === 'final' ? [o] : []));
     const on = finals.filter((o) => o.answer.onWhatsApp);
     const off = finals.filter((o) => !o.answer.onWhatsApp);
     const retry = outcomes.filter((o) => o.kind === 'retry').map((o) => o.seq);
-    const now = Date.now();
+    const now = checkedAt;
     const mine = `batch_id = ? AND status = 'pending' AND claim_token = ?`;
     const seqs = (list: { seq: number }[] | number[]) => list.map((x) => (typeof x === 'number' ? x : x.seq));
     return this.db.transaction(async (tx) => {

@@ -147,8 +147,9 @@ export class CheckBatchRunner {
         await this.store.release(batchId, claim);
         return this.checkFailed(job, err, log);
       }
-      const outcomes = chunkOutcomes(chunk, answers, Date.now());
-      const progress = await this.store.record(batchId, sessionId, claim, outcomes);
+      const answeredAt = Date.now();
+      const outcomes = chunkOutcomes(chunk, answers, answeredAt);
+      const progress = await this.store.record(batchId, sessionId, claim, outcomes, answeredAt);
       await this.remember(state.organizationId, outcomes, log);
       this.onChecked(chunk.length);
       if (job.data.failures || job.data.rateLimited) await job.updateData({ batchId, sessionId });
