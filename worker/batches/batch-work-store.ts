@@ -37,6 +37,10 @@ interface StateRow {
 }
 
 const ACTIVE = `status IN ('queued', 'running')`;
+/** Rounds of reading and claiming free rows before settling for a smaller chunk. */
+const CLAIM_ATTEMPTS = 4;
+/** A chunk's answers are written again this often when MySQL picks the write as a deadlock victim, rather than asking WhatsApp again. */
+const RECORD_ATTEMPTS = 3;
 const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v));
 
 /**
@@ -107,14 +111,29 @@ export class BatchWorkStore {
    * national variant to be asked goes in the next chunk). Rows whose claim lapsed are free again,
    * and so are rows this same session claimed: one job per batch and session runs at a time, so
    * such a claim is left over from a run of this job that died (a killed worker).
+   *
+   * The candidates are read without locks and then claimed by primary key, each guarded by still
+   * being free: an UPDATE … ORDER BY seq LIMIT n over the status index would lock index entries
+   * before rows, the opposite order of a chunk's answers being written, and deadlocked against
+   * them (measured in the bench). A row another session claimed in between is skipped and the
+   * shortfall read again, so chunks stay full.
    */
   async claim(batchId: string, sessionId: string, token: string, limit: number, claimMs: number): Promise<ClaimedNumber[]> {
-    const now = Date.now();
-    await this.db.query(
-      `UPDATE check_batch_numbers SET claimed_by = ?, claim_token = ?, claim_until = ?
-        WHERE batch_id = ? AND status = 'pending' AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?) ORDER BY seq LIMIT ?`,
-      [sessionId, token, now + claimMs, batchId, now, sessionId, limit],
-    );
+    const free = `status = 'pending' AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)`;
+    let claimed = 0;
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS && claimed < limit; attempt++) {
+      const now = Date.now();
+      const candidates = (await this.db.query(`SELECT seq FROM check_batch_numbers WHERE batch_id = ? AND ${free} ORDER BY seq LIMIT ?`, [batchId, now, sessionId, limit - claimed])) as {
+        seq: number;
+      }[];
+      if (candidates.length === 0) break;
+      const result = (await this.db.query(
+        `UPDATE check_batch_numbers SET claimed_by = ?, claim_token = ?, claim_until = ? WHERE batch_id = ? AND seq IN (${candidates.map(() => '?').join(', ')}) AND ${free}`,
+        [sessionId, token, now + claimMs, batchId, ...candidates.map((c) => Number(c.seq)), now, sessionId],
+      )) as { affectedRows: number };
+      claimed += result.affectedRows;
+    }
+    if (claimed === 0) return [];
     const rows = (await this.db.query(
       `SELECT seq, normalized, tried FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' AND claim_token = ? ORDER BY seq`,
       [batchId, token],
@@ -173,7 +192,7 @@ export class BatchWorkStore {
     const now = checkedAt;
     const mine = `batch_id = ? AND status = 'pending' AND claim_token = ?`;
     const seqs = (list: { seq: number }[] | number[]) => list.map((x) => (typeof x === 'number' ? x : x.seq));
-    return this.db.transaction(async (tx) => {
+    return retryDeadlocks(RECORD_ATTEMPTS, () => this.db.transaction(async (tx) => {
       let onCount = 0;
       let offCount = 0;
       if (on.length > 0) {
@@ -218,7 +237,7 @@ export class BatchWorkStore {
         sessionId,
       ]);
       return this.progress(tx, batchId);
-    });
+    }));
   }
 
   private async progress(tx: EntityManager, batchId: string): Promise<BatchProgress> {
@@ -229,5 +248,22 @@ export class BatchWorkStore {
       not_on_whatsapp: number;
     }[];
     return { total: Number(row?.total ?? 0), done: Number(row?.done ?? 0), onWhatsApp: Number(row?.on_whatsapp ?? 0), notOnWhatsApp: Number(row?.not_on_whatsapp ?? 0) };
+  }
+}
+
+/** MySQL's "try restarting transaction" errors: a deadlock victim or a lock wait that timed out. */
+export function isLockConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.driverError?.code;
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
+}
+
+async function retryDeadlocks<T>(attempts: number, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= attempts || !isLockConflict(err)) throw err;
+    }
   }
 }

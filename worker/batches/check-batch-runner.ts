@@ -7,7 +7,7 @@ import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
-import type { BatchWorkStore, MemberState } from './batch-work-store.js';
+import { isLockConflict, type BatchWorkStore, type MemberState } from './batch-work-store.js';
 import { chunkOutcomes, formToAsk } from './chunk-outcomes.js';
 import type { SessionRateLimiter } from './session-rate-limiter.js';
 
@@ -195,6 +195,11 @@ export class CheckBatchRunner {
     if (isStoreUnavailable(err)) {
       log.warn({ err: (err as Error).message }, 'MySQL or Redis unreachable during a batch; retrying later');
       return { kind: 'later', ms: this.options.sessionPollMs };
+    }
+    // Sessions of one pool write the same batch at once; MySQL asks to retry, which costs nothing.
+    if (isLockConflict(err)) {
+      log.info({ err: (err as Error).message }, 'lock conflict with another session of the batch; retrying at once');
+      return { kind: 'later', ms: 0 };
     }
     const failures = (job.data.failures ?? 0) + 1;
     const appError = err instanceof AppError ? err : undefined;
