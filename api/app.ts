@@ -10,7 +10,10 @@ import { registerStoredContactRoutes } from './contacts/contact-routes.js';
 import { checkBatchBodyParsers } from './batches/check-batch-body.js';
 import { CheckBatchQueue } from './batches/check-batch-queue.js';
 import { registerCheckBatchRoutes } from './batches/check-batch-routes.js';
+import { CheckBatchService } from './batches/check-batch-service.js';
 import { CheckBatchStore } from './batches/check-batch-store.js';
+import { registerPooledBatchRoutes } from './batches/pooled-batch-routes.js';
+import { CheckAnswerCache } from '../shared/checks/check-answers.js';
 import { registerLiveContactRoutes } from './live/live-routes.js';
 import type { LiveClient } from './live/live-client.js';
 import { ContactStore } from './contacts/contact-store.js';
@@ -99,8 +102,14 @@ export function createApp(deps: AppDeps): GatewayApp {
     pairingWindowMs: config.pairing.windowMs,
     shardCount: config.shards.count,
   });
-  registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
-  registerLiveContactRoutes(api, { sessions, live: deps.live });
+  const answers = new CheckAnswerCache(db, config.checks.cacheTtlMs);
+  const batchStore = new CheckBatchStore(db);
+  const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger);
+  const batchService = new CheckBatchService({ sessions, store: batchStore, queue: batchQueue, answers, cursors, batches: config.batches });
+  // Before the session routes: their registration completes the CSV media types of both.
+  registerPooledBatchRoutes(api, { service: batchService, store: batchStore });
+  registerCheckBatchRoutes(api, { sessions, service: batchService, store: batchStore });
+  registerLiveContactRoutes(api, { sessions, live: deps.live, answers });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
 
   const openApi = buildOpenApiDocument(api);

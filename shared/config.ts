@@ -3,6 +3,17 @@ import { z } from 'zod';
 import { parseCapabilities, type Capability } from './capabilities.js';
 
 const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const DURATION_UNITS_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+/** Whole seconds, or a number with a unit: "604800", "90m", "12h", "7d". */
+const secondsFrom = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhd]?$/, 'must be whole seconds or a number with a unit s, m, h or d (e.g. 7d)')
+    .default(String(fallback))
+    .transform((text) => {
+      const unit = text.trim().slice(-1) as keyof typeof DURATION_UNITS_S;
+      return unit in DURATION_UNITS_S ? Number.parseInt(text, 10) * DURATION_UNITS_S[unit] : Number(text);
+    });
 const list = (fallback: string) =>
   z
     .string()
@@ -78,6 +89,10 @@ const envSchema = z.object({
   BATCH_BACKOFF_MS: intFrom(60_000, 10),
   /** A chunk failing this many times in a row (server errors, not rate limits or disconnects) fails the batch. */
   BATCH_MAX_FAILURES: intFrom(10, 1),
+  /** Numbers a session may check in bulk per UTC day, across all workers; 0 (the default) sets no daily cap. */
+  BATCH_DAILY_LIMIT: intFrom(0),
+  /** How long WhatsApp's answer about a number is reused instead of asking again (seconds, or with a unit: 7d); 0 stores and reuses none. */
+  CHECK_CACHE_TTL: secondsFrom(7 * 86_400),
 
   /** Requests per minute per organization on /api/*, counted in Redis; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: intFrom(600),
@@ -124,7 +139,9 @@ export interface Config {
   apiKeys: { cacheMs: number; touchIntervalMs: number };
   sessionOwnerCacheMs: number;
   cursorSecret: string;
-  batches: { chunkSize: number; ratePerMinute: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number };
+  batches: { chunkSize: number; ratePerMinute: number; dailyLimit: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number };
+  /** Number checks (live and bulk): how long an answer is reused; 0 = no answer cache. */
+  checks: { cacheTtlMs: number };
   rateLimit: { perMinute: number };
   metrics: { token: string | undefined };
   admin: {
@@ -185,11 +202,13 @@ export function loadConfig(env: Env = process.env): Config {
     batches: {
       chunkSize: e.BATCH_CHUNK_SIZE,
       ratePerMinute: e.BATCH_RATE_PER_MINUTE,
+      dailyLimit: e.BATCH_DAILY_LIMIT,
       concurrency: e.BATCH_CONCURRENCY,
       sessionPollMs: e.BATCH_SESSION_POLL_MS,
       backoffMs: e.BATCH_BACKOFF_MS,
       maxFailures: e.BATCH_MAX_FAILURES,
     },
+    checks: { cacheTtlMs: e.CHECK_CACHE_TTL * 1000 },
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE },
     metrics: { token: e.METRICS_TOKEN },
     admin: {

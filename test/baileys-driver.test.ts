@@ -286,9 +286,10 @@ describe('Baileys driver', () => {
     });
 
     describe('matchRegistered', () => {
-      it('leaves a one-digit-apart JID unmatched when two asked numbers could own it', () => {
+      it('pairs a leftover JID with the national variant of an asked number, not with any number one digit apart', () => {
         const matched = matchRegistered(['5511987654321', '5511887654321'], ['551187654321@s.whatsapp.net']);
-        assert.equal(matched.size, 0);
+        assert.deepEqual([...matched], [['5511987654321', '551187654321@s.whatsapp.net']]);
+        assert.equal(matchRegistered(['491511234567'], ['4915112345678@s.whatsapp.net']).size, 0, 'Germany has no national variant');
       });
       it('never pairs a JID with a number that differs by more than one digit', () => {
         assert.equal(matchRegistered(['4915111111111'], ['4915999999999@s.whatsapp.net']).size, 0);

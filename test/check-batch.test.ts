@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { shardOf } from '../shared/shards.js';
+import { batchJobId } from '../shared/batches/check-batch-jobs.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { SessionRateLimiter } from '../worker/batches/session-rate-limiter.js';
 import { SimCallLog } from '../worker/driver/sim/call-log.js';
 import { simControl } from '../worker/driver/sim/control.js';
 import { assertError } from './support/assert-error.js';
+import { account, batchQueue, finished, numbers } from './support/check-batches.js';
 import { newSession, newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get, type JsonResponse } from './support/http.js';
@@ -15,16 +14,6 @@ import { killWorkersAndFreeShards, leaseHolders, waitUntilOnline, writeSimWorld 
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
 const CHUNK = 50;
-
-/** `count` distinct 13-digit numbers sharing a random prefix (so tests never share numbers). */
-function numbers(count: number): string[] {
-  const prefix = `4${randomInt(1, 10)}${String(randomInt(0, 1e6)).padStart(6, '0')}`;
-  return Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
-}
-
-function account(phone: string, name = `person ${phone.slice(-4)}`) {
-  return { phone, lid: `9${phone}@lid`, name };
-}
 
 const batchPath = (t: Tenant, rest = '') => `/api/v1/sessions/${t.sessionId}/contacts/check-batch${rest}`;
 
@@ -54,7 +43,6 @@ async function waitForBatch(t: Tenant, id: string, until: (batch: any) => boolea
   );
 }
 
-const finished = (batch: any) => ['completed', 'failed', 'cancelled'].includes(batch.status);
 
 /** Every result row, following nextCursor. */
 async function allResults(t: Tenant, id: string, query = ''): Promise<any[]> {
@@ -69,9 +57,6 @@ async function allResults(t: Tenant, id: string, query = ''): Promise<any[]> {
   }
 }
 
-function batchQueue(sessionId: string): Queue {
-  return new Queue('batch', { prefix: `${testEnv.redisPrefix}:{batch-${shardOf(sessionId, 16)}}`, connection: testEnv.redis });
-}
 
 describe('bulk number checks (sim WhatsApp, real worker processes)', function () {
   this.timeout(60_000);
@@ -165,24 +150,29 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       assert.equal(res.body.total, 2);
     });
 
-    it('normalises numbers to E.164 digits, de-duplicates them, and gives each invalid entry its own row', async () => {
+    it('normalises numbers to E.164 digits, de-duplicates them, and gives each invalid entry its own row with the reason', async () => {
       const n = onWhatsApp[5]!;
       const spaced = `+${n.slice(0, 2)} ${n.slice(2, 5)}-${n.slice(5, 9)}-${n.slice(9)}`;
-      const res = await createBatch(online, { phones: [`+${n}`, spaced, `00${n}`, `(${n.slice(0, 2)}) ${n.slice(2)}`, n, 'call me', '12', 'call me', '+0123456789', offWhatsApp[5]] });
+      const entries = [`+${n}`, spaced, `00${n}`, `(${n.slice(0, 2)}) ${n.slice(2)}`, n, 'call me', '12', 'call me', '+0123456789', '+4915112345', '+14155550123456', '+447700900123', offWhatsApp[5]];
+      const res = await createBatch(online, { phones: entries });
       assert.equal(res.status, 202, res.text);
-      assert.equal(res.body.total, 5, 'one row for the number, three distinct invalid entries, one other number');
+      assert.equal(res.body.total, 8, 'one row for the number, six distinct invalid entries, one other number');
       const done = await waitForBatch(online, res.body.id, finished, 'to finish');
-      assert.deepEqual(done.progress, { done: 5, total: 5 });
-      assert.deepEqual(done.counts, { onWhatsApp: 1, notOnWhatsApp: 1, invalid: 3 });
+      assert.deepEqual(done.progress, { done: 8, total: 8 });
+      assert.deepEqual(done.counts, { onWhatsApp: 1, notOnWhatsApp: 1, invalid: 6 });
       const rows = await allResults(online, res.body.id);
       assert.deepEqual(
-        rows.map((r) => [r.phone, r.normalized, r.status]),
+        rows.map((r) => [r.phone, r.normalized, r.status, r.reason]),
         [
-          [`+${n}`, n, 'on_whatsapp'],
-          ['call me', null, 'invalid'],
-          ['12', null, 'invalid'],
-          ['+0123456789', null, 'invalid'],
-          [offWhatsApp[5], offWhatsApp[5], 'not_on_whatsapp'],
+          [`+${n}`, n, 'on_whatsapp', null],
+          ['call me', null, 'invalid', 'not_a_number'],
+          ['12', null, 'invalid', 'too_short'],
+          ['+0123456789', null, 'invalid', 'invalid_country_code'],
+          ['+4915112345', null, 'invalid', 'not_in_numbering_plan'],
+          ['+14155550123456', null, 'invalid', 'too_long'],
+          // Ofcom keeps 07700 900xxx for drama: a UK mobile in form, assigned to nobody.
+          ['+447700900123', null, 'invalid', 'not_in_numbering_plan'],
+          [offWhatsApp[5], offWhatsApp[5], 'not_on_whatsapp', null],
         ],
       );
     });
@@ -243,11 +233,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const queue = batchQueue(online.sessionId);
       try {
         const job = await waitFor(async () => {
-          const found = await queue.getJob(res.body.id);
+          const found = await queue.getJob(batchJobId(res.body.id, online.sessionId));
           return found && (await found.getState()) === 'completed' ? found : undefined;
         }, 'the job to complete');
         assert.equal(job.name, 'check-batch');
-        assert.deepEqual(job.data, { batchId: res.body.id });
+        assert.deepEqual(job.data, { batchId: res.body.id, sessionId: online.sessionId });
         assert.equal(job.progress, 100);
       } finally {
         await queue.close();
@@ -258,13 +248,33 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
   describe('GET /contacts/check-batch/{id}', () => {
     it('reports status, progress, counts, timestamps and no ETA once completed', async () => {
       const created = Date.now();
-      const res = await createBatch(online, [...onWhatsApp.slice(0, 3), ...offWhatsApp.slice(0, 2), 'x']);
+      const res = await createBatch(online, { phones: [...onWhatsApp.slice(0, 3), ...offWhatsApp.slice(0, 2), 'x'], maxAgeSeconds: 0 });
       const batch = await waitForBatch(online, res.body.id, finished, 'to finish');
-      assert.deepEqual(Object.keys(batch).sort(), ['counts', 'createdAt', 'error', 'eta', 'finishedAt', 'id', 'progress', 'sessionId', 'startedAt', 'status', 'waitingForSession']);
+      assert.deepEqual(Object.keys(batch).sort(), [
+        'cached',
+        'counts',
+        'createdAt',
+        'error',
+        'eta',
+        'finishedAt',
+        'id',
+        'progress',
+        'resumesAt',
+        'sessionId',
+        'sessions',
+        'startedAt',
+        'status',
+        'waitingFor',
+        'waitingForSession',
+      ]);
       assert.equal(batch.id, res.body.id);
       assert.equal(batch.sessionId, online.sessionId);
       assert.equal(batch.status, 'completed');
       assert.equal(batch.waitingForSession, false);
+      assert.equal(batch.waitingFor, null);
+      assert.equal(batch.resumesAt, null);
+      assert.equal(batch.cached, 0, 'maxAgeSeconds=0 asks WhatsApp afresh');
+      assert.deepEqual(batch.sessions, [{ sessionId: online.sessionId, checked: 5, queries: 1, waitingFor: null, resumesAt: null }]);
       assert.deepEqual(batch.progress, { done: 6, total: 6 });
       assert.deepEqual(batch.counts, { onWhatsApp: 3, notOnWhatsApp: 2, invalid: 1 });
       assert.ok(batch.createdAt >= created - 1000 && batch.createdAt <= batch.startedAt && batch.startedAt <= batch.finishedAt);
@@ -341,14 +351,16 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       );
     });
 
-    it('returns jid and lid for numbers on WhatsApp, null jid and no lid otherwise, and when each was checked', async () => {
+    it('returns jid, lid and the form WhatsApp knows for numbers on WhatsApp, null jid and no lid otherwise, and when and how each was checked', async () => {
       const rows = await allResults(online, batchId);
       const on = rows[0];
-      assert.deepEqual(Object.keys(on).sort(), ['checkedAt', 'jid', 'lid', 'normalized', 'phone', 'status']);
-      assert.deepEqual({ ...on, checkedAt: 0 }, { phone: `+${onWhatsApp[0]}`, normalized: onWhatsApp[0], status: 'on_whatsapp', jid: `${onWhatsApp[0]}@s.whatsapp.net`, lid: `9${onWhatsApp[0]}@lid`, checkedAt: 0 });
+      assert.deepEqual(Object.keys(on).sort(), ['cached', 'checkedAt', 'jid', 'lid', 'matchedAs', 'normalized', 'phone', 'reason', 'status']);
+      const expectedOn = { phone: `+${onWhatsApp[0]}`, normalized: onWhatsApp[0], status: 'on_whatsapp', jid: `${onWhatsApp[0]}@s.whatsapp.net`, lid: `9${onWhatsApp[0]}@lid`, matchedAs: onWhatsApp[0], reason: null };
+      assert.deepEqual({ ...on, checkedAt: 0, cached: false }, { ...expectedOn, checkedAt: 0, cached: false });
       const off = rows[3];
-      assert.deepEqual({ ...off, checkedAt: 0 }, { phone: offWhatsApp[0], normalized: offWhatsApp[0], status: 'not_on_whatsapp', jid: null, checkedAt: 0 });
+      assert.deepEqual({ ...off, checkedAt: 0, cached: false }, { phone: offWhatsApp[0], normalized: offWhatsApp[0], status: 'not_on_whatsapp', jid: null, matchedAs: null, reason: null, checkedAt: 0, cached: false });
       for (const row of rows) assert.equal(typeof row.checkedAt, 'number');
+      for (const row of rows) assert.equal(typeof row.cached, 'boolean');
     });
 
     it('filters by status', async () => {
@@ -387,12 +399,12 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
       const lines = res.text.trimEnd().split('\n');
-      assert.equal(lines[0], 'phone,normalized,status,jid,lid,checkedAt');
+      assert.equal(lines[0], 'phone,normalized,status,jid,lid,checkedAt,cached,matchedAs,reason');
       assert.equal(lines.length, 1 + given.length, 'every row, whatever the limit');
-      assert.match(lines[1]!, new RegExp(`^\\+${onWhatsApp[0]},${onWhatsApp[0]},on_whatsapp,${onWhatsApp[0]}@s\\.whatsapp\\.net,9${onWhatsApp[0]}@lid,\\d+$`));
-      assert.match(lines[4]!, new RegExp(`^${offWhatsApp[0]},${offWhatsApp[0]},not_on_whatsapp,,,\\d+$`));
-      assert.match(lines[7]!, /^"not, a number",,invalid,,,\d+$/);
-      assert.match(lines[8]!, /^'=SUM\(A1\),,invalid,,,\d+$/);
+      assert.match(lines[1]!, new RegExp(`^\\+${onWhatsApp[0]},${onWhatsApp[0]},on_whatsapp,${onWhatsApp[0]}@s\\.whatsapp\\.net,9${onWhatsApp[0]}@lid,\\d+,(true|false),${onWhatsApp[0]},$`));
+      assert.match(lines[4]!, new RegExp(`^${offWhatsApp[0]},${offWhatsApp[0]},not_on_whatsapp,,,\\d+,(true|false),,$`));
+      assert.match(lines[7]!, /^"not, a number",,invalid,,,\d+,false,,not_a_number$/);
+      assert.match(lines[8]!, /^'=SUM\(A1\),,invalid,,,\d+,false,,not_a_number$/);
     });
 
     it('returns the CSV of one status only when filtered', async () => {
@@ -510,27 +522,55 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
   });
 });
 
-describe('SessionRateLimiter (Redis token bucket)', () => {
+describe('SessionRateLimiter (Redis token bucket and daily cap)', () => {
   const keys = () => new RedisKeys(`${testEnv.redisPrefix}:rl${uniq()}`);
 
   it('lets the first chunk through, then makes the next wait for the budget it needs', async () => {
     const limiter = new SessionRateLimiter(testEnv.redis, keys(), 60, 50);
-    assert.equal(await limiter.take('sess_a', 50), 0);
-    const wait = await limiter.take('sess_a', 50);
+    assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
+    const next = await limiter.take('sess_a', 50);
+    assert.equal(next.kind, 'pace');
+    const wait = next.kind === 'pace' ? next.waitMs : 0;
     assert.ok(wait > 49_000 && wait <= 50_000, `50 numbers at 60/min wait about 50 s, got ${wait}`);
   });
 
   it('shares one budget among every limiter (worker) of a session, and not between sessions', async () => {
     const k = keys();
     const [one, two] = [new SessionRateLimiter(testEnv.redis, k, 60, 50), new SessionRateLimiter(testEnv.redis, k, 60, 50)];
-    assert.equal(await one.take('sess_a', 30), 0);
-    assert.ok((await two.take('sess_a', 30)) > 0);
-    assert.equal(await two.take('sess_b', 30), 0);
+    assert.equal((await one.take('sess_a', 30)).kind, 'granted');
+    assert.equal((await two.take('sess_a', 30)).kind, 'pace');
+    assert.equal((await two.take('sess_b', 30)).kind, 'granted');
+  });
+
+  it('gives back what a smaller chunk did not use', async () => {
+    const limiter = new SessionRateLimiter(testEnv.redis, keys(), 60, 50);
+    assert.equal((await limiter.take('sess_a', 50)).kind, 'granted');
+    await limiter.refund('sess_a', 30);
+    assert.deepEqual(await limiter.take('sess_a', 30), { kind: 'granted', count: 30 });
   });
 
   it('never waits when the limit is lifted (0)', async () => {
     const limiter = new SessionRateLimiter(testEnv.redis, keys(), 0, 50);
-    for (let i = 0; i < 5; i++) assert.equal(await limiter.take('sess_a', 50), 0);
+    for (let i = 0; i < 5; i++) assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
+  });
+
+  it('grants at most the daily cap per session and UTC day, the last grant cut to what is left, then says until when', async () => {
+    const k = keys();
+    const limiter = new SessionRateLimiter(testEnv.redis, k, 0, 50, 120);
+    assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
+    assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
+    assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 20 });
+    const capped = await limiter.take('sess_a', 50);
+    const nextMidnight = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
+    assert.equal(capped.kind, 'daily_limit');
+    if (capped.kind === 'daily_limit') {
+      assert.ok(Math.abs(capped.resumesAt - nextMidnight) <= 1_000, `resumes at the next UTC midnight (${new Date(capped.resumesAt).toISOString()})`);
+      assert.ok(capped.waitMs > 0 && capped.waitMs <= 86_400_000);
+    }
+    assert.deepEqual(await limiter.take('sess_b', 50), { kind: 'granted', count: 50 }, 'another session has its own cap');
+    // The day turns: the count recorded for yesterday no longer holds the session back.
+    await testEnv.redis.hset(k.batchRateBucket('sess_a'), 'day', String(Math.floor(Date.now() / 86_400_000) - 1));
+    assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
   });
 });
 

@@ -49,15 +49,18 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
 
   describe('GET /contacts/check', () => {
     it('returns the JID and LID of a number that is on WhatsApp', async () => {
-      const res = await get(path(online, `/check?phone=%2B${alice.phone}`), online.tokens.read);
+      const before = Date.now();
+      const res = await get(path(online, `/check?phone=%2B${alice.phone}&maxAgeSeconds=0`), online.tokens.read);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, { isOnWhatsApp: true, jid: `${alice.phone}@s.whatsapp.net`, query: `+${alice.phone}`, lid: alice.lid });
+      assert.ok(res.body.checkedAt >= before && res.body.checkedAt <= Date.now());
+      assert.deepEqual(res.body, { isOnWhatsApp: true, jid: `${alice.phone}@s.whatsapp.net`, query: `+${alice.phone}`, lid: alice.lid, matchedAs: alice.phone, cached: false, checkedAt: res.body.checkedAt });
     });
 
     it('answers isOnWhatsApp false with a null jid for a number without an account', async () => {
-      const res = await get(path(online, `/check?phone=15550000000`), online.tokens.read);
+      const res = await get(path(online, `/check?phone=15550000000&maxAgeSeconds=0`), online.tokens.read);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, { isOnWhatsApp: false, jid: null, query: '15550000000' });
+      assert.deepEqual(res.body, { isOnWhatsApp: false, jid: null, query: '15550000000', cached: false, checkedAt: res.body.checkedAt });
+      assert.equal(typeof res.body.checkedAt, 'number');
     });
 
     it('is not captured by the stored /contacts/{lid} route', async () => {

@@ -54,7 +54,8 @@ describe('OpenAPI document (/openapi.json)', function () {
     const expected: [string, string, string[]][] = [
       ['get', contacts, ['session', 'source', 'group', 'q', 'limit', 'cursor']],
       ['get', `${contacts}/{lid}`, ['session', 'lid']],
-      ['get', `${contacts}/check`, ['session', 'phone']],
+      // maxAgeSeconds: the answer cache's optional parameter (issue 17), beside the seed page's.
+      ['get', `${contacts}/check`, ['session', 'phone', 'maxAgeSeconds']],
       ['get', `${contacts}/{jid}/about`, ['session', 'jid']],
       ['get', `${contacts}/{jid}/picture`, ['session', 'jid', 'type']],
       ['post', `${contacts}/{jid}/block`, ['session', 'jid']],

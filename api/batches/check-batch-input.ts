@@ -1,11 +1,14 @@
-import { MAX_BATCH_NUMBERS, MAX_GIVEN_PHONE_LENGTH } from '../../shared/batches/check-batch-jobs.js';
+import { MAX_BATCH_NUMBERS, MAX_GIVEN_PHONE_LENGTH, MAX_POOL_SESSIONS } from '../../shared/batches/check-batch-jobs.js';
 import { AppError } from '../../shared/errors.js';
-import { normalizeLoosePhone } from '../../shared/jid.js';
+import { parseGivenNumber, type InvalidNumberReason } from '../../shared/phones/phone-numbers.js';
 
-/** One result row of a new batch: the entry as given and its E.164 digits (null when invalid). */
-export interface BatchInputRow {
-  phone: string;
-  normalized: string | null;
+/** One result row of a new batch: the entry as given, its E.164 digits, or why it is not a number. */
+export type BatchInputRow = { phone: string; normalized: string; reason: null } | { phone: string; normalized: null; reason: InvalidNumberReason };
+
+/** What a batch request may say besides its numbers: in a JSON body, or as query parameters (any body). */
+export interface BatchOptions {
+  sessions: string[] | undefined;
+  maxAgeSeconds: number | undefined;
 }
 
 const HEADER_CELL = /^(phone|phone_?number|number|msisdn)$/i;
@@ -85,7 +88,8 @@ function csvCells(line: string): string[] {
 
 /**
  * Normalises every entry to E.164 digits and keeps the first occurrence of each number; an entry
- * that is not a phone number becomes its own `invalid` row (once per distinct entry).
+ * that is not a valid phone number becomes its own `invalid` row with the reason (once per
+ * distinct entry).
  */
 export function batchRows(entries: string[]): BatchInputRow[] {
   const rows: BatchInputRow[] = [];
@@ -93,15 +97,46 @@ export function batchRows(entries: string[]): BatchInputRow[] {
   const seenInvalid = new Set<string>();
   for (const entry of entries) {
     const phone = entry.slice(0, MAX_GIVEN_PHONE_LENGTH);
-    const normalized = normalizeLoosePhone(entry) ?? null;
-    if (normalized === null) {
+    const parsed = parseGivenNumber(entry);
+    if (!parsed.valid) {
       if (seenInvalid.has(phone)) continue;
       seenInvalid.add(phone);
+      rows.push({ phone, normalized: null, reason: parsed.reason });
     } else {
-      if (seenNumbers.has(normalized)) continue;
-      seenNumbers.add(normalized);
+      if (seenNumbers.has(parsed.digits)) continue;
+      seenNumbers.add(parsed.digits);
+      rows.push({ phone, normalized: parsed.digits, reason: null });
     }
-    rows.push({ phone, normalized });
   }
   return rows;
+}
+
+const invalidOption = (name: string, detail: string) => new AppError('validation_error', `invalid parameter: ${name}`, { [name]: detail });
+
+/**
+ * `sessions` and `maxAgeSeconds`, from a JSON object body or from the query string (where a CSV
+ * body can carry them; sessions comma-separated). Each may be given in one place only.
+ */
+export function batchOptionsOf(body: unknown, query: { sessions?: string | undefined; maxAgeSeconds?: number | undefined }): BatchOptions {
+  const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  for (const name of ['sessions', 'maxAgeSeconds'] as const) {
+    if (fields[name] !== undefined && query[name] !== undefined) throw invalidOption(name, 'give it in the body or in the query string, not both');
+  }
+  let maxAgeSeconds = query.maxAgeSeconds;
+  if (fields['maxAgeSeconds'] !== undefined) {
+    const value = fields['maxAgeSeconds'];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidOption('maxAgeSeconds', 'must be an integer number of seconds, 0 or more');
+    maxAgeSeconds = value;
+  }
+  let sessions = query.sessions?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (fields['sessions'] !== undefined) {
+    const value = fields['sessions'];
+    if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw invalidOption('sessions', 'must be an array of session ids');
+    sessions = value.map((s: string) => s.trim());
+  }
+  if (sessions !== undefined) {
+    sessions = [...new Set(sessions)];
+    if (sessions.length === 0 || sessions.length > MAX_POOL_SESSIONS) throw invalidOption('sessions', `must name 1 to ${MAX_POOL_SESSIONS} sessions`);
+  }
+  return { sessions, maxAgeSeconds };
 }

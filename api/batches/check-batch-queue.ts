@@ -1,14 +1,14 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 
 /**
- * Puts a batch on its session's shard batch queue, where the worker owning the shard picks it up.
- * Best effort by design: the batch is already stored, and a worker taking the shard (or its
- * periodic sweep) enqueues any unfinished batch that has no job.
+ * Puts one job per session of a batch on that session's shard batch queue, where the worker owning
+ * the shard picks it up. Best effort by design: the batch is already stored, and a worker taking
+ * the shard (or its periodic sweep) enqueues any missing job of an unfinished batch.
  */
 export class CheckBatchQueue {
   private readonly queues = new Map<number, Queue<CheckBatchJobData>>();
@@ -20,19 +20,21 @@ export class CheckBatchQueue {
     private readonly logger: Logger,
   ) {}
 
-  async enqueue(batchId: string, sessionId: string): Promise<void> {
-    try {
-      await this.queueOf(sessionId).add(CHECK_BATCH_JOB, { batchId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
-    } catch (err) {
-      this.logger.warn({ batchId, err: (err as Error).message }, 'could not enqueue the batch now; the owning worker will pick it up from MySQL');
-    }
+  async enqueue(batchId: string, sessionIds: string[]): Promise<void> {
+    await Promise.all(
+      sessionIds.map(async (sessionId) => {
+        try {
+          await this.queueOf(sessionId).add(CHECK_BATCH_JOB, { batchId, sessionId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchJobId(batchId, sessionId) });
+        } catch (err) {
+          this.logger.warn({ batchId, sessionId, err: (err as Error).message }, 'could not enqueue the batch now; the owning worker will pick it up from MySQL');
+        }
+      }),
+    );
   }
 
-  /** Drops a cancelled batch's job unless a worker is running it (that worker stops at its next chunk). */
-  async discard(batchId: string, sessionId: string): Promise<void> {
-    await this.queueOf(sessionId)
-      .remove(batchId)
-      .catch(() => undefined);
+  /** Drops a cancelled batch's jobs unless a worker is running them (that worker stops at its next chunk). */
+  async discard(batchId: string, sessionIds: string[]): Promise<void> {
+    await Promise.all(sessionIds.map((sessionId) => this.queueOf(sessionId).remove(batchJobId(batchId, sessionId)).catch(() => undefined)));
   }
 
   async close(): Promise<void> {

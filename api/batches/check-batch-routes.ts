@@ -1,13 +1,11 @@
 import { once } from 'node:events';
 import type { Response } from 'express';
-import { isFinalBatchStatus, MAX_BATCH_NUMBERS, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
-import type { Config } from '../../shared/config.js';
+import { MAX_BATCH_NUMBERS, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
-import type { CursorCodec } from '../http/cursor.js';
 import type { SessionAccess } from '../sessions/session-access.js';
-import { batchRows, entriesOf } from './check-batch-input.js';
-import type { CheckBatchQueue } from './check-batch-queue.js';
+import { batchOptionsOf } from './check-batch-input.js';
+import type { CheckBatchService } from './check-batch-service.js';
 import {
   CheckBatchCreated,
   CheckBatchCsvBody,
@@ -19,23 +17,22 @@ import {
   CheckBatchResultsQuery,
   CheckBatchSessionPath,
   CheckBatchView,
+  CreateCheckBatchQuery,
   ListCheckBatchesQuery,
-  type CheckBatchResult,
+  PooledBatchJsonBody,
 } from './check-batch-schemas.js';
-import type { CheckBatchStore, StoredBatch, StoredResult } from './check-batch-store.js';
+import type { CheckBatchStore, StoredBatch } from './check-batch-store.js';
 
 export interface CheckBatchRouteDeps {
   sessions: SessionAccess;
+  service: CheckBatchService;
   store: CheckBatchStore;
-  queue: CheckBatchQueue;
-  cursors: CursorCodec;
-  batches: Config['batches'];
 }
 
 const CSV_PAGE = 5_000;
-const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt'] as const;
+const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt', 'cached', 'matchedAs', 'reason'] as const;
 
-const BATCH_NOTE = `A batch runs on the worker that holds the session's WhatsApp connection, a chunk of numbers per WhatsApp query, paced by a per-session rate limit (BATCH_RATE_PER_MINUTE numbers a minute) so the account is not banned. Results are stored as they arrive. While the session is disconnected the batch waits (\`waitingForSession: true\`) and resumes by itself.`;
+export const BATCH_NOTE = `A batch runs on the workers that hold its sessions' WhatsApp connections, a chunk of numbers per WhatsApp query, each session paced by its own rate limit (BATCH_RATE_PER_MINUTE numbers a minute, and BATCH_DAILY_LIMIT a day when set) so the account is not banned. Numbers the answer cache knows (answered within CHECK_CACHE_TTL, or within maxAgeSeconds when given) are answered at once without asking WhatsApp. Brazilian, Mexican and Argentine numbers not found are asked again in their other national form; matchedAs says which form WhatsApp knows. Results are stored as they arrive. While no session is connected the batch waits (\`waitingForSession: true\`) and resumes by itself.`;
 
 /** Must be registered before the stored `/contacts/{lid}` and live `/contacts/{jid}/…` routes. */
 export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDeps): void {
@@ -43,9 +40,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
 
   const requireBatch = async (organizationId: string, sessionId: string, id: string): Promise<StoredBatch> => {
     const session = await deps.sessions.require(organizationId, sessionId);
-    const batch = await deps.store.get(session.id, id);
-    if (!batch) throw new AppError('not_found', 'batch not found', { id });
-    return batch;
+    return deps.service.require({ organizationId, sessionId: session.id }, id);
   };
 
   api.add({
@@ -53,17 +48,18 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch',
     operationId: 'createCheckBatch',
     summary: 'Check many phone numbers (bulk batch)',
-    description: `Starts a batch checking up to ${MAX_BATCH_NUMBERS.toLocaleString('en')} phone numbers. Send {"phones": [...]} or a bare JSON array as application/json, or one number per line as text/csv or text/plain (an optional header line \`phone\`). Numbers are normalised to E.164 digits and de-duplicated; an entry that is not a phone number gets its own \`invalid\` result row and never fails the batch. Answers 202 at once with the batch id (and its URL in Location); follow progress with GET. ${BATCH_NOTE}`,
+    description: `Starts a batch checking up to ${MAX_BATCH_NUMBERS.toLocaleString('en')} phone numbers through this session (POST /api/v1/check-batches spreads a batch over several sessions). Send {"phones": [...]} or a bare JSON array as application/json, or one number per line as text/csv or text/plain (an optional header line \`phone\`). Numbers must carry their country code; they are validated against their country's numbering plan, normalised to E.164 digits and de-duplicated; an entry that is not a valid phone number gets its own \`invalid\` result row with the \`reason\` and never fails the batch. Answers 202 at once with the batch id (and its URL in Location); follow progress with GET. ${BATCH_NOTE}`,
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchSessionPath,
+    query: CreateCheckBatchQuery,
     success: { status: 202, description: 'The batch is stored and queued.', schema: CheckBatchCreated },
     errors: ['validation_error', 'not_found'],
-    handler: async ({ params, principal, req, res }) => {
+    handler: async ({ params, query, principal, req, res }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      const rows = batchRows(entriesOf(req.body));
-      const batch = await deps.store.create(session.id, rows);
-      if (!isFinalBatchStatus(batch.status)) await deps.queue.enqueue(batch.id, session.id);
+      const options = batchOptionsOf(req.body, query);
+      if (options.sessions !== undefined) throw new AppError('validation_error', 'invalid parameter: sessions', { sessions: 'a batch on a session\'s route uses that session; POST /api/v1/check-batches takes sessions' });
+      const batch = await deps.service.create(principal.organizationId, session.id, [session.id], req.body, options);
       res.setHeader('Location', pathOf(session.id, batch.id));
       return { id: batch.id, status: batch.status, total: batch.total };
     },
@@ -74,7 +70,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch',
     operationId: 'listCheckBatches',
     summary: "List a session's number-check batches",
-    description: 'Newest first, cursor-paged.',
+    description: 'The batches created on this session\'s route, newest first, cursor-paged (GET /api/v1/check-batches lists every batch of the organization, pooled ones included).',
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchSessionPath,
@@ -83,12 +79,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     errors: ['validation_error', 'not_found'],
     handler: async ({ params, query, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      const scope = `check-batches\u0001${session.id}`;
-      const beforeId = query.cursor ? deps.cursors.decode(query.cursor, scope) : undefined;
-      const page = await deps.store.list(session.id, beforeId, query.limit);
-      const last = page.rows[page.rows.length - 1];
-      const now = Date.now();
-      return { data: page.rows.map((b) => viewOf(b, deps.batches.ratePerMinute, now)), nextCursor: page.hasMore && last ? deps.cursors.encode(last.id, scope) : '' };
+      return deps.service.list({ organizationId: principal.organizationId, sessionId: session.id }, query.cursor, query.limit);
     },
   });
 
@@ -97,13 +88,13 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch/{id}',
     operationId: 'getCheckBatch',
     summary: 'Get the status and progress of a number-check batch',
-    description: `Status, progress (done / total), counts, timestamps and an ETA. ${BATCH_NOTE}`,
+    description: `Status, progress (done / total), counts, what each session did, what the batch waits for, timestamps and an ETA. ${BATCH_NOTE}`,
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchPath,
     success: { status: 200, description: 'The batch.', schema: CheckBatchView },
     errors: ['validation_error', 'not_found'],
-    handler: async ({ params, principal }) => viewOf(await requireBatch(principal.organizationId, params.session, params.id), deps.batches.ratePerMinute, Date.now()),
+    handler: async ({ params, principal }) => deps.service.view(await requireBatch(principal.organizationId, params.session, params.id), Date.now()),
   });
 
   api.add({
@@ -111,8 +102,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch/{id}/results',
     operationId: 'getCheckBatchResults',
     summary: "Get a batch's results",
-    description:
-      'One row per distinct number (and per distinct invalid entry), in input order; rows not checked yet are `pending`. Cursor-paged JSON by default; with `Accept: text/csv` every row (of the status filter, if given) as one CSV download, ignoring limit and cursor.',
+    description: RESULTS_DESCRIPTION,
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchPath,
@@ -125,16 +115,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
         await streamCsv(res, batch, query.status, deps.store);
         return undefined;
       }
-      const scope = ['check-batch-results', batch.id, query.status ?? ''].join('\u0001');
-      let afterSeq = 0;
-      if (query.cursor) {
-        const position = deps.cursors.decode(query.cursor, scope);
-        if (!/^\d{1,10}$/.test(position)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
-        afterSeq = Number(position);
-      }
-      const page = await deps.store.results(batch.id, afterSeq, query.limit, query.status);
-      const last = page.rows[page.rows.length - 1];
-      return { data: page.rows.map(resultOf), nextCursor: page.hasMore && last ? deps.cursors.encode(String(last.seq), scope) : '' };
+      return deps.service.results(batch, query.status, query.cursor, query.limit);
     },
   });
 
@@ -143,20 +124,14 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch/{id}',
     operationId: 'cancelCheckBatch',
     summary: 'Cancel a number-check batch',
-    description:
-      'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. 409 `conflict` when the batch already completed, failed or was cancelled.',
+    description: CANCEL_DESCRIPTION,
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchPath,
     success: { status: 204, description: 'Cancelled; empty body.' },
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
-      const batch = await requireBatch(principal.organizationId, params.session, params.id);
-      if (!(await deps.store.cancel(batch.sessionId, batch.id))) {
-        const now = await deps.store.get(batch.sessionId, batch.id);
-        throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, { status: now?.status ?? batch.status });
-      }
-      await deps.queue.discard(batch.id, batch.sessionId);
+      await deps.service.cancel(await requireBatch(principal.organizationId, params.session, params.id));
       return undefined;
     },
   });
@@ -164,74 +139,40 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
   documentContentTypes(api);
 }
 
+export const RESULTS_DESCRIPTION =
+  'One row per distinct number (and per distinct invalid entry), in input order; rows not checked yet are `pending`. Each row says when WhatsApp gave its answer (`checkedAt`), whether it came from the answer cache (`cached`), which form of the number WhatsApp knows (`matchedAs`) and why an entry is invalid (`reason`). Cursor-paged JSON by default; with `Accept: text/csv` every row (of the status filter, if given) as one CSV download, ignoring limit and cursor.';
+
+export const CANCEL_DESCRIPTION =
+  'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. 409 `conflict` when the batch already completed, failed or was cancelled.';
+
 /**
  * ApiRouter documents JSON bodies and one schema for every response type; these two routes also
  * speak CSV, so their entries are completed here (same declarations, just more media types).
  */
-function documentContentTypes(api: ApiRouter): void {
+export function documentContentTypes(api: ApiRouter): void {
   for (const definition of api.registry.definitions) {
     if (definition.type !== 'route') continue;
     const { route } = definition;
-    if (route.operationId === 'createCheckBatch') {
+    if (route.operationId === 'createCheckBatch' || route.operationId === 'createPooledCheckBatch') {
+      const json = route.operationId === 'createCheckBatch' ? CheckBatchJsonBody : PooledBatchJsonBody;
       route.request = {
         ...route.request,
         body: {
           required: true,
-          content: { 'application/json': { schema: CheckBatchJsonBody }, 'text/csv': { schema: CheckBatchCsvBody }, 'text/plain': { schema: CheckBatchCsvBody } },
+          content: { 'application/json': { schema: json }, 'text/csv': { schema: CheckBatchCsvBody }, 'text/plain': { schema: CheckBatchCsvBody } },
         },
       };
       const created = route.responses['202'];
       if (created && !('$ref' in created)) created.headers = { Location: { description: 'URL of the new batch.', schema: { type: 'string' } } };
     }
-    if (route.operationId === 'getCheckBatchResults') {
+    if (route.operationId === 'getCheckBatchResults' || route.operationId === 'getPooledCheckBatchResults') {
       const ok = route.responses['200'];
       if (ok && !('$ref' in ok)) ok.content = { 'application/json': { schema: CheckBatchResultPage }, 'text/csv': { schema: CheckBatchResultsCsv } };
     }
   }
 }
 
-function viewOf(batch: StoredBatch, ratePerMinute: number, now: number): CheckBatchView {
-  return {
-    id: batch.id,
-    sessionId: batch.sessionId,
-    status: batch.status,
-    waitingForSession: batch.waitingForSession,
-    progress: { done: batch.done, total: batch.total },
-    counts: { onWhatsApp: batch.onWhatsApp, notOnWhatsApp: batch.notOnWhatsApp, invalid: batch.invalid },
-    createdAt: batch.createdAt,
-    startedAt: batch.startedAt,
-    finishedAt: batch.finishedAt,
-    eta: etaOf(batch, ratePerMinute, now),
-    error: batch.errorCode ? { code: batch.errorCode, message: batch.errorMessage ?? '' } : null,
-  };
-}
-
-/** From the pace observed since the batch started, never faster than the configured rate limit. */
-function etaOf(batch: StoredBatch, ratePerMinute: number, now: number): number | null {
-  if (isFinalBatchStatus(batch.status) || batch.waitingForSession) return null;
-  const remaining = batch.total - batch.done;
-  if (remaining <= 0) return now;
-  const checked = batch.onWhatsApp + batch.notOnWhatsApp;
-  const elapsed = batch.startedAt === null ? 0 : now - batch.startedAt;
-  const speeds: number[] = [];
-  if (checked > 0 && elapsed > 0) speeds.push(checked / elapsed);
-  if (ratePerMinute > 0) speeds.push(ratePerMinute / 60_000);
-  if (speeds.length === 0) return null;
-  return now + Math.ceil(remaining / Math.min(...speeds));
-}
-
-function resultOf(row: StoredResult): CheckBatchResult {
-  return {
-    phone: row.phone,
-    normalized: row.normalized,
-    status: row.status,
-    jid: row.jid,
-    ...(row.lid ? { lid: row.lid } : {}),
-    checkedAt: row.checkedAt,
-  };
-}
-
-async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus | undefined, store: CheckBatchStore): Promise<void> {
+export async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus | undefined, store: CheckBatchStore): Promise<void> {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="${batch.id}.csv"`);
@@ -239,7 +180,7 @@ async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus
   let afterSeq = 0;
   for (;;) {
     const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt].map(csvCell).join(',')).join('\n');
+    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map(csvCell).join(',')).join('\n');
     if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
     const last = page.rows[page.rows.length - 1];
     if (!page.hasMore || !last || res.destroyed) break;

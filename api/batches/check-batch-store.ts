@@ -1,18 +1,31 @@
 import type { DataSource } from 'typeorm';
-import type { BatchStatus, NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import type { BatchStatus, NumberStatus, WaitingReason } from '../../shared/batches/check-batch-jobs.js';
+import type { CheckAnswer } from '../../shared/checks/check-answers.js';
 import { ulid } from '../../shared/ids.js';
 import type { BatchInputRow } from './check-batch-input.js';
 
+/** One of the sessions a batch is checked through, and what it did. */
+export interface StoredMember {
+  sessionId: string;
+  checked: number;
+  queries: number;
+  waitingFor: WaitingReason | null;
+  resumesAt: number | null;
+}
+
 export interface StoredBatch {
   id: string;
-  sessionId: string;
+  organizationId: string;
+  /** Set for a batch created on a session's route; null for a pooled one. */
+  sessionId: string | null;
+  members: StoredMember[];
   status: BatchStatus;
-  waitingForSession: boolean;
   total: number;
   done: number;
   onWhatsApp: number;
   notOnWhatsApp: number;
   invalid: number;
+  cached: number;
   errorCode: string | null;
   errorMessage: string | null;
   createdAt: number;
@@ -27,19 +40,26 @@ export interface StoredResult {
   status: NumberStatus;
   jid: string | null;
   lid: string | null;
+  matchedAs: string | null;
+  reason: string | null;
+  cached: boolean;
   checkedAt: number | null;
 }
 
+/** Which batches a caller may see: all of an organization's, or those created on one of its sessions. */
+export type BatchScope = { organizationId: string; sessionId?: string };
+
 interface BatchRow {
   id: string;
-  session_id: string;
+  organization_id: string;
+  session_id: string | null;
   status: BatchStatus;
-  waiting_for_session: number;
   total: number;
   done: number;
   on_whatsapp: number;
   not_on_whatsapp: number;
   invalid: number;
+  cached: number;
   error_code: string | null;
   error_message: string | null;
   created_at: number | string;
@@ -47,95 +67,177 @@ interface BatchRow {
   finished_at: number | string | null;
 }
 
+interface MemberRow {
+  batch_id: string;
+  session_id: string;
+  checked: number;
+  queries: number;
+  waiting_for: WaitingReason | null;
+  resumes_at: number | string | null;
+}
+
 /** Rows per INSERT statement: large enough to be fast, small enough for any max_allowed_packet. */
 const INSERT_ROWS = 2_000;
-const BATCH_COLUMNS = `id, session_id, status, waiting_for_session, total, done, on_whatsapp, not_on_whatsapp, invalid, error_code, error_message, created_at, started_at, finished_at`;
+const BATCH_COLUMNS = `id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, error_code, error_message, created_at, started_at, finished_at`;
 const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v));
 
 export const newBatchId = () => `batch_${ulid()}`;
+
+function scopeSql(scope: BatchScope): { sql: string; args: string[] } {
+  return scope.sessionId === undefined
+    ? { sql: 'organization_id = ?', args: [scope.organizationId] }
+    : { sql: 'organization_id = ? AND session_id = ?', args: [scope.organizationId, scope.sessionId] };
+}
 
 /** The api's side of bulk checks in MySQL: create a batch with its numbers, read progress and results, cancel. */
 export class CheckBatchStore {
   constructor(private readonly db: DataSource) {}
 
   /**
-   * Stores the batch and every input row in one transaction, so a batch is either complete or
-   * absent. Invalid entries are answered at once; a batch of nothing but invalid entries is
-   * completed on creation.
+   * Stores the batch, its sessions and every input row in one transaction, so a batch is either
+   * complete or absent. Invalid entries, and numbers the answer cache already knows (`cached`), are
+   * answered at once; a batch with nothing left to ask is completed on creation.
    */
-  async create(sessionId: string, rows: BatchInputRow[]): Promise<StoredBatch> {
+  async create(organizationId: string, routeSessionId: string | null, sessions: string[], rows: BatchInputRow[], cached: Map<string, CheckAnswer>): Promise<StoredBatch> {
     const id = newBatchId();
     const now = Date.now();
-    const invalid = rows.filter((r) => r.normalized === null).length;
-    const status: BatchStatus = invalid === rows.length ? 'completed' : 'queued';
+    let invalid = 0;
+    let on = 0;
+    let off = 0;
+    for (const row of rows) {
+      if (row.normalized === null) invalid++;
+      else {
+        const answer = cached.get(row.normalized);
+        if (answer) answer.onWhatsApp ? on++ : off++;
+      }
+    }
+    const done = invalid + on + off;
+    const status: BatchStatus = done === rows.length ? 'completed' : 'queued';
     await this.db.transaction(async (tx) => {
       await tx.query(
-        `INSERT INTO check_batches (id, session_id, status, total, done, invalid, created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, sessionId, status, rows.length, invalid, invalid, now, now, status === 'completed' ? now : null],
+        `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, created_at, updated_at, finished_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, organizationId, routeSessionId, status, rows.length, done, on, off, invalid, on + off, now, now, status === 'completed' ? now : null],
+      );
+      await tx.query(
+        `INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES ${sessions.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        sessions.flatMap((sessionId, position) => [id, sessionId, position, now]),
       );
       for (let start = 0; start < rows.length; start += INSERT_ROWS) {
         const slice = rows.slice(start, start + INSERT_ROWS);
         const args: unknown[] = [];
         slice.forEach((row, i) => {
-          const valid = row.normalized !== null;
-          args.push(id, start + i + 1, row.phone, row.normalized, valid ? 'pending' : 'invalid', valid ? null : now);
+          const answer = row.normalized === null ? undefined : cached.get(row.normalized);
+          const status: NumberStatus = row.normalized === null ? 'invalid' : answer ? (answer.onWhatsApp ? 'on_whatsapp' : 'not_on_whatsapp') : 'pending';
+          const checkedAt = row.normalized === null ? now : (answer?.checkedAt ?? null);
+          args.push(id, start + i + 1, row.phone, row.normalized, status, answer?.jid ?? null, answer?.lid ?? null, answer?.matchedAs ?? null, row.reason, answer ? 1 : 0, checkedAt);
         });
-        await tx.query(`INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status, checked_at) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, args);
+        await tx.query(
+          `INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at)
+            VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          args,
+        );
       }
     });
-    return (await this.get(sessionId, id))!;
+    return (await this.get({ organizationId }, id))!;
   }
 
-  async get(sessionId: string, id: string): Promise<StoredBatch | undefined> {
-    const [row] = (await this.db.query(`SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND session_id = ?`, [id, sessionId])) as BatchRow[];
-    return row && toBatch(row);
+  async get(scope: BatchScope, id: string): Promise<StoredBatch | undefined> {
+    const where = scopeSql(scope);
+    const [row] = (await this.db.query(`SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND ${where.sql}`, [id, ...where.args])) as BatchRow[];
+    if (!row) return undefined;
+    const members = await this.members([row.id]);
+    return toBatch(row, members.get(row.id) ?? []);
   }
 
   /** Newest first; `beforeId` is the last id of the previous page (ids sort by creation time). */
-  async list(sessionId: string, beforeId: string | undefined, limit: number): Promise<{ rows: StoredBatch[]; hasMore: boolean }> {
+  async list(scope: BatchScope, beforeId: string | undefined, limit: number): Promise<{ rows: StoredBatch[]; hasMore: boolean }> {
+    const where = scopeSql(scope);
     const rows = (await this.db.query(
-      `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE session_id = ? ${beforeId ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`,
-      beforeId ? [sessionId, beforeId, limit + 1] : [sessionId, limit + 1],
+      `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE ${where.sql} ${beforeId ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`,
+      [...where.args, ...(beforeId ? [beforeId] : []), limit + 1],
     )) as BatchRow[];
-    return { rows: rows.slice(0, limit).map(toBatch), hasMore: rows.length > limit };
+    const page = rows.slice(0, limit);
+    const members = await this.members(page.map((r) => r.id));
+    return { rows: page.map((r) => toBatch(r, members.get(r.id) ?? [])), hasMore: rows.length > limit };
   }
 
   /** Result rows in input order after `afterSeq`; one extra row is read to know whether more follow. */
   async results(batchId: string, afterSeq: number, limit: number, status: NumberStatus | undefined): Promise<{ rows: StoredResult[]; hasMore: boolean }> {
     const rows = (await this.db.query(
-      `SELECT seq, phone, normalized, status, jid, lid, checked_at FROM check_batch_numbers
+      `SELECT seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at FROM check_batch_numbers
         WHERE batch_id = ? ${status ? 'AND status = ?' : ''} AND seq > ? ORDER BY seq LIMIT ?`,
       status ? [batchId, status, afterSeq, limit + 1] : [batchId, afterSeq, limit + 1],
-    )) as { seq: number; phone: string; normalized: string | null; status: NumberStatus; jid: string | null; lid: string | null; checked_at: number | string | null }[];
+    )) as {
+      seq: number;
+      phone: string;
+      normalized: string | null;
+      status: NumberStatus;
+      jid: string | null;
+      lid: string | null;
+      matched_as: string | null;
+      reason: string | null;
+      cached: number;
+      checked_at: number | string | null;
+    }[];
     return {
-      rows: rows.slice(0, limit).map((r) => ({ seq: Number(r.seq), phone: r.phone, normalized: r.normalized, status: r.status, jid: r.jid, lid: r.lid, checkedAt: nullableNumber(r.checked_at) })),
+      rows: rows.slice(0, limit).map((r) => ({
+        seq: Number(r.seq),
+        phone: r.phone,
+        normalized: r.normalized,
+        status: r.status,
+        jid: r.jid,
+        lid: r.lid,
+        matchedAs: r.matched_as,
+        reason: r.reason,
+        cached: Number(r.cached) === 1,
+        checkedAt: nullableNumber(r.checked_at),
+      })),
       hasMore: rows.length > limit,
     };
   }
 
   /** True when the batch was unfinished and is now cancelled. */
-  async cancel(sessionId: string, id: string): Promise<boolean> {
+  async cancel(id: string): Promise<boolean> {
     const now = Date.now();
     const result = (await this.db.query(
-      `UPDATE check_batches SET status = 'cancelled', waiting_for_session = 0, finished_at = ?, updated_at = ?
-        WHERE id = ? AND session_id = ? AND status IN ('queued', 'running')`,
-      [now, now, id, sessionId],
+      `UPDATE check_batches SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+      [now, now, id],
     )) as { affectedRows: number };
+    if (result.affectedRows === 1) await this.db.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, id]);
     return result.affectedRows === 1;
+  }
+
+  private async members(batchIds: string[]): Promise<Map<string, StoredMember[]>> {
+    const byBatch = new Map<string, StoredMember[]>();
+    if (batchIds.length === 0) return byBatch;
+    const rows = (await this.db.query(
+      `SELECT batch_id, session_id, checked, queries, waiting_for, resumes_at FROM check_batch_sessions
+        WHERE batch_id IN (${batchIds.map(() => '?').join(', ')}) ORDER BY batch_id, position`,
+      batchIds,
+    )) as MemberRow[];
+    for (const row of rows) {
+      const list = byBatch.get(row.batch_id) ?? [];
+      list.push({ sessionId: row.session_id, checked: Number(row.checked), queries: Number(row.queries), waitingFor: row.waiting_for, resumesAt: nullableNumber(row.resumes_at) });
+      byBatch.set(row.batch_id, list);
+    }
+    return byBatch;
   }
 }
 
-function toBatch(row: BatchRow): StoredBatch {
+function toBatch(row: BatchRow, members: StoredMember[]): StoredBatch {
   return {
     id: row.id,
+    organizationId: row.organization_id,
     sessionId: row.session_id,
+    members,
     status: row.status,
-    waitingForSession: Number(row.waiting_for_session) === 1,
     total: Number(row.total),
     done: Number(row.done),
     onWhatsApp: Number(row.on_whatsapp),
     notOnWhatsApp: Number(row.not_on_whatsapp),
     invalid: Number(row.invalid),
+    cached: Number(row.cached),
     errorCode: row.error_code,
     errorMessage: row.error_message,
     createdAt: Number(row.created_at),

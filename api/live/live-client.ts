@@ -85,9 +85,7 @@ export class LiveClient {
     requestId: string | undefined,
     gate: Promise<unknown> | undefined,
   ): Promise<LiveOutput<N>> {
-    const presence = LIVE_OP_REQUIRES[op] === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
-    await firstRefusal([gate ?? Promise.resolve(), presence]);
-    if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    await this.admit(sessionId, LIVE_OP_REQUIRES[op], gate);
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
     const data: LiveJobEnvelope<N> = { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) };
@@ -111,6 +109,17 @@ export class LiveClient {
     if (result.ok) return result.value as LiveOutput<N>;
     if (result.error.code === 'timeout') void queue.remove(jobId).catch(() => undefined);
     throw new AppError(result.error.code, result.error.message, result.error.details ?? {});
+  }
+
+  /**
+   * Passes once the caller's gate passes and, for an `online` operation, the session is connected
+   * (else 501): what a live operation needs before it may run, also when its answer comes from
+   * stored data (a cached number check).
+   */
+  async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<void> {
+    const presence = requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
+    await firstRefusal([gate ?? Promise.resolve(), presence]);
+    if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
   }
 
   private onReply(message: string): void {

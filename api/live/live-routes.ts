@@ -1,4 +1,6 @@
+import type { CheckAnswer, CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import { normalizeE164 } from '../../shared/jid.js';
+import { parseGivenNumber } from '../../shared/phones/phone-numbers.js';
 import { firstRefusal } from '../http/admission.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { Principal } from '../auth/principal.js';
@@ -9,6 +11,13 @@ import { AboutResult, CheckNumberQuery, CheckNumberResult, LiveSessionPath, Pict
 export interface LiveRouteDeps {
   sessions: SessionAccess;
   live: LiveClient;
+  answers: CheckAnswerCache;
+}
+
+/** The digits to ask about: as the numbering plan reads them when it knows the number (Argentina's "15" form becomes +54 9), else as given. */
+function checkedNumber(phone: string): string {
+  const parsed = parseGivenNumber(phone);
+  return parsed.valid ? parsed.digits : normalizeE164(phone)!;
 }
 
 const LIVE_NOTE = 'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented`. No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
@@ -18,6 +27,19 @@ function callerGate(deps: LiveRouteDeps, ctx: { admitted: Promise<void>; princip
   return firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
 }
 
+function answerOf(query: string, answer: CheckAnswer, cached: boolean) {
+  const on = answer.onWhatsApp;
+  return {
+    isOnWhatsApp: on,
+    jid: on ? answer.jid : null,
+    query,
+    ...(on && answer.lid ? { lid: answer.lid } : {}),
+    ...(on && answer.matchedAs ? { matchedAs: answer.matchedAs } : {}),
+    cached,
+    checkedAt: answer.checkedAt,
+  };
+}
+
 /** Must be registered before the stored `/contacts/{lid}` route so `/contacts/check` is not taken for a lid. */
 export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): void {
   api.add({
@@ -25,7 +47,7 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     path: '/api/v1/sessions/{session}/contacts/check',
     operationId: 'checkNumber',
     summary: 'Check whether a phone number is on WhatsApp',
-    description: `Asks WhatsApp whether the given phone number has an account and, if so, returns its JID (and LID when revealed). Read-only: it neither adds the number as a contact nor notifies the other party. ${LIVE_NOTE}`,
+    description: `Asks WhatsApp whether the given phone number has an account and, if so, returns its JID (and LID when revealed). Read-only: it neither adds the number as a contact nor notifies the other party. A Brazilian, Mexican or Argentine number is asked in both its national forms in the one query; \`matchedAs\` says which form WhatsApp knows. An answer WhatsApp gave within CHECK_CACHE_TTL (or within \`maxAgeSeconds\`) is served from the organization's answer cache without asking again (\`cached: true\`; \`checkedAt\` says when WhatsApp answered); the session must still be connected. ${LIVE_NOTE}`,
     tags: ['Contacts'],
     capability: 'read',
     overlapsAdmission: true,
@@ -34,9 +56,22 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'Whether the number is on WhatsApp.', schema: CheckNumberResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async (ctx) => {
-      const phone = normalizeE164(ctx.query.phone)!;
-      const result = await deps.live.run('contacts.check', ctx.params.session, { phone }, ctx.req.id, callerGate(deps, ctx));
-      return { isOnWhatsApp: result.isOnWhatsApp, jid: result.jid, query: ctx.query.phone.trim(), ...(result.lid ? { lid: result.lid } : {}) };
+      const phone = checkedNumber(ctx.query.phone);
+      const query = ctx.query.phone.trim();
+      const gate = callerGate(deps, ctx);
+      const organizationId = ctx.principal.organizationId;
+      const maxAgeMs = deps.answers.maxAgeMs(ctx.query.maxAgeSeconds);
+      const cached = maxAgeMs > 0 ? (await deps.answers.find(organizationId, [phone], maxAgeMs)).get(phone) : undefined;
+      if (cached) {
+        // Saves the WhatsApp query, not the contract: the session must still be the caller's and connected.
+        await deps.live.admit(ctx.params.session, 'online', gate);
+        return answerOf(query, cached, true);
+      }
+      const result = await deps.live.run('contacts.check', ctx.params.session, { phone }, ctx.req.id, gate);
+      const answer: CheckAnswer = { phone, onWhatsApp: result.isOnWhatsApp, jid: result.jid, lid: result.lid ?? null, matchedAs: result.matchedAs ?? null, checkedAt: Date.now() };
+      // The caller has WhatsApp's answer either way; a failed cache write only means asking again next time.
+      await deps.answers.save(organizationId, [answer]).catch(() => undefined);
+      return answerOf(query, answer, false);
     },
   });
 

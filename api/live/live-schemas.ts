@@ -22,6 +22,16 @@ export const CheckNumberQuery = z.object({
     .string({ error: 'is required' })
     .refine((p) => normalizeE164(p) !== undefined, 'must be an E.164 number: digits with an optional leading +')
     .openapi({ description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).', example: '+14155550123' }),
+  maxAgeSeconds: z.coerce
+    .number({ error: 'must be an integer number of seconds, 0 or more' })
+    .int('must be an integer number of seconds, 0 or more')
+    .min(0, 'must be an integer number of seconds, 0 or more')
+    .optional()
+    .openapi({
+      type: 'integer',
+      description: "Answer from the organization's answer cache only if WhatsApp gave the answer at most this many seconds ago (never older than CHECK_CACHE_TTL); 0 always asks WhatsApp.",
+      example: 3600,
+    }),
 });
 
 export const CheckNumberResult = z
@@ -30,6 +40,12 @@ export const CheckNumberResult = z
     jid: z.string().nullable().openapi({ description: "The number's WhatsApp JID when it has an account, else null.", example: '14155550123@s.whatsapp.net' }),
     query: z.string().openapi({ description: 'The phone number as asked.', example: '+14155550123' }),
     lid: z.string().optional().openapi({ description: "The account's LID, when WhatsApp reveals it.", example: '205227043110953@lid' }),
+    matchedAs: z
+      .string()
+      .optional()
+      .openapi({ description: "When on WhatsApp: the form of the number WhatsApp knows (its JID's digits) — the number asked, or its national variant (Brazil's ninth digit, Mexico's 1, Argentina's 9).", example: '14155550123' }),
+    cached: z.boolean().openapi({ description: "True when the answer came from the organization's answer cache instead of a WhatsApp query." }),
+    checkedAt: z.number().int().openapi({ description: 'When WhatsApp gave this answer (epoch ms).', example: 1719662400000 }),
   })
   .openapi('NumberCheck');
 

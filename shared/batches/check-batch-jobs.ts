@@ -2,9 +2,10 @@
  * The bulk number check contract shared by the api (creates batches, enqueues them, reads them)
  * and the worker (runs them): statuses, limits, the queue layout and the job payload.
  *
- * MySQL is the record of a batch and its numbers; the queue only says "this batch has work". A
- * job carries nothing but the batch id, so it can be lost, duplicated or re-added at any time
- * without changing what gets checked.
+ * MySQL is the record of a batch and its numbers; the queue only says "this session has work on
+ * this batch". A batch is checked through one session or a pool of them, and each of its sessions
+ * has one job on that session's shard queue. A job carries nothing but the two ids, so it can be
+ * lost, duplicated or re-added at any time without changing what gets checked.
  */
 import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
 import type { RedisKeys } from '../redis-keys.js';
@@ -18,6 +19,13 @@ export const isFinalBatchStatus = (status: string) => (FINAL_BATCH_STATUSES as r
 export const NUMBER_STATUSES = ['pending', 'on_whatsapp', 'not_on_whatsapp', 'invalid'] as const;
 export type NumberStatus = (typeof NUMBER_STATUSES)[number];
 
+/** What a batch's session is waiting for, when it cannot check right now. */
+export const WAITING_REASONS = ['session', 'daily_limit'] as const;
+export type WaitingReason = (typeof WAITING_REASONS)[number];
+
+/** Most sessions one pooled batch may be checked through. */
+export const MAX_POOL_SESSIONS = 20;
+
 /** Most numbers one batch may carry (before de-duplication). */
 export const MAX_BATCH_NUMBERS = 50_000;
 /** "as given" is stored up to this many characters; longer input cannot be a phone number anyway. */
@@ -27,6 +35,8 @@ export const CHECK_BATCH_JOB = 'check-batch';
 
 export interface CheckBatchJobData {
   batchId: string;
+  /** The session this job checks through (absent in jobs queued before pools: the batch's own session). */
+  sessionId?: string;
   /** Consecutive failed attempts at the current chunk (server errors), for back-off and giving up. */
   failures?: number;
   /** Consecutive rate-overlimit answers, for exponential back-off. */
@@ -37,7 +47,9 @@ export function batchQueueOptions(keys: RedisKeys, shard: number, connection: Co
   return { prefix: keys.batchQueuePrefix(shard), connection };
 }
 
-/** The job id is the batch id: adding a batch that is already queued is a no-op. */
+/** One job per batch and session: adding one that is already queued is a no-op. */
+export const batchJobId = (batchId: string, sessionId: string) => `${batchId}.${sessionId}`;
+
 export const CHECK_BATCH_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 1,
   removeOnComplete: { age: 24 * 3600, count: 1000 },

@@ -7,7 +7,8 @@ import type { ErrorCode, ErrorDetails } from '../errors.js';
 export interface LiveOperations {
   'contacts.check': {
     input: { phone: string };
-    output: { isOnWhatsApp: boolean; jid: string | null; query: string; lid?: string };
+    /** `matchedAs`: the form WhatsApp knows the number by (its JID's digits), when on WhatsApp. */
+    output: { isOnWhatsApp: boolean; jid: string | null; query: string; lid?: string; matchedAs?: string };
   };
   'contacts.about': {
     input: { jid: string };

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -11,7 +11,7 @@ export interface BatchConsumerOptions {
   shardCount: number;
   concurrency: number;
   lockMs: number;
-  /** How often the owned shards' unfinished batches are checked for a missing job. */
+  /** How often the owned shards' unfinished batches are checked for a missing job (and old answers pruned). */
   sweepMs: number;
 }
 
@@ -25,11 +25,11 @@ interface OwnedShard {
 }
 
 /**
- * Consumes the batch queues of the shards this worker owns, so a batch runs where its session's
- * connection is. Taking a shard over also re-enqueues its unfinished batches whose job is gone
- * (MySQL is the record; the queue only carries the batch id), and jobs of a worker that died are
- * recovered by BullMQ's stalled-job check once their lock lapses. Giving a shard up stops its
- * batches between two chunks and leaves them delayed in the queue for the next owner.
+ * Consumes the batch queues of the shards this worker owns, so each session's part of a batch runs
+ * where that session's connection is. Taking a shard over also re-enqueues the jobs of its sessions'
+ * unfinished batches that are gone (MySQL is the record; the queue only carries the ids), and jobs
+ * of a worker that died are recovered by BullMQ's stalled-job check once their lock lapses. Giving
+ * a shard up stops its jobs between two chunks and leaves them delayed in the queue for the next owner.
  */
 export class BatchConsumers {
   private readonly owned = new Map<number, OwnedShard>();
@@ -43,6 +43,8 @@ export class BatchConsumers {
     private readonly runner: CheckBatchRunner,
     private readonly options: BatchConsumerOptions,
     private readonly logger: Logger,
+    /** Housekeeping run with each sweep (pruning expired cached answers). */
+    private readonly onSweep: () => Promise<void> = async () => undefined,
   ) {}
 
   start(shard: number): void {
@@ -99,27 +101,29 @@ export class BatchConsumers {
     await owned.queue.close().catch(() => undefined);
   }
 
-  /** Makes sure every unfinished batch of these shards has a job that will run. */
+  /** Makes sure every session of these shards has a job that will run for each of its unfinished batches. */
   private async sweep(shards: number[]): Promise<void> {
     if (shards.length === 0) return;
     try {
       const wanted = new Set(shards);
-      for (const batch of await this.store.unfinished()) {
-        const shard = shardOf(batch.sessionId, this.options.shardCount);
+      for (const { batchId, sessionId } of await this.store.unfinishedMembers()) {
+        const shard = shardOf(sessionId, this.options.shardCount);
         const owned = wanted.has(shard) ? this.owned.get(shard) : undefined;
-        if (owned) await this.ensureQueued(owned.queue, batch.id, shard);
+        if (owned) await this.ensureQueued(owned.queue, batchId, sessionId, shard);
       }
+      await this.onSweep();
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, shards }, 'batch sweep failed; retrying at the next one');
     }
   }
 
-  private async ensureQueued(queue: Queue<CheckBatchJobData, CheckBatchJobResult>, batchId: string, shard: number): Promise<void> {
-    const state = await queue.getJobState(batchId);
+  private async ensureQueued(queue: Queue<CheckBatchJobData, CheckBatchJobResult>, batchId: string, sessionId: string, shard: number): Promise<void> {
+    const jobId = batchJobId(batchId, sessionId);
+    const state = await queue.getJobState(jobId);
     if (state === 'unknown' || state === 'completed' || state === 'failed') {
-      if (state !== 'unknown') await queue.remove(batchId);
-      await queue.add(CHECK_BATCH_JOB, { batchId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
-      this.logger.info({ batchId, shard, previous: state }, 'unfinished batch had no runnable job; re-enqueued');
+      if (state !== 'unknown') await queue.remove(jobId);
+      await queue.add(CHECK_BATCH_JOB, { batchId, sessionId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId });
+      this.logger.info({ batchId, sessionId, shard, previous: state }, 'unfinished batch had no runnable job for this session; re-enqueued');
     }
   }
 }

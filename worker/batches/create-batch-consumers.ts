@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -23,6 +24,12 @@ export interface BatchDeps {
 }
 
 const SWEEP_MS = 30_000;
+/**
+ * A session's claim on a chunk outlives any WhatsApp query (Baileys gives up on a query after 60 s),
+ * so a slow answer is never asked again by another session; a claim left by a dead worker is taken
+ * back at once by the same session's recovered job, and by the pool's other sessions after this.
+ */
+const CLAIM_MS = 90_000;
 
 /** The bulk-check side of a worker, wired from config; start/stop it per owned shard. */
 export function createBatchConsumers(config: Config, deps: BatchDeps): BatchConsumers {
@@ -31,7 +38,12 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   const lockMs = Math.max(5_000, shards.leaseTtlMs);
   const logger = deps.logger.child({ component: 'batches' });
   const store = new BatchWorkStore(deps.db);
-  const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize);
-  const runner = new CheckBatchRunner(store, limiter, deps.connectionOf, { ...batches, lockMs }, logger, deps.onChecked);
-  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, logger);
+  const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize, batches.dailyLimit);
+  const answers = new CheckAnswerCache(deps.db, config.checks.cacheTtlMs);
+  const runner = new CheckBatchRunner(store, answers, limiter, deps.connectionOf, { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) }, logger, deps.onChecked);
+  const prune = async () => {
+    const removed = await answers.prune();
+    if (removed > 0) logger.info({ removed }, 'removed cached answers older than CHECK_CACHE_TTL');
+  };
+  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, logger, prune);
 }

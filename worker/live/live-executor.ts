@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AppError } from '../../shared/errors.js';
+import { phoneOfJid, phoneToJid } from '../../shared/jid.js';
+import { numberForms } from '../../shared/phones/national-variants.js';
 import type { Logger } from '../../shared/logger.js';
 import type { LiveJobEnvelope, LiveReply } from '../../shared/live/live-queues.js';
 import { LIVE_OP_MUTATES, LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
@@ -8,10 +10,15 @@ import type { WhatsAppConnection } from '../driver/driver.js';
 type Handlers = { [N in LiveOpName]: (connection: WhatsAppConnection, input: LiveInput<N>) => Promise<LiveOutput<N>> };
 
 const HANDLERS: Handlers = {
+  // Every form of the number (national-variants.ts) in the one query: a single check waits on the
+  // round trip, not on a bulk pace, so the variant costs no extra query or wait.
   'contacts.check': async (connection, { phone }) => {
-    const [check] = await connection.onWhatsApp([phone]);
-    const exists = check?.exists === true;
-    return { isOnWhatsApp: exists, jid: exists ? (check?.jid ?? null) : null, query: phone, ...(exists && check?.lid ? { lid: check.lid } : {}) };
+    const forms = numberForms(phone);
+    const checks = await connection.onWhatsApp(forms);
+    const found = forms.map((form) => checks.find((c) => c.phone === form && c.exists)).find((c) => c !== undefined);
+    if (!found) return { isOnWhatsApp: false, jid: null, query: phone };
+    const jid = found.jid ?? phoneToJid(found.phone);
+    return { isOnWhatsApp: true, jid, query: phone, ...(found.lid ? { lid: found.lid } : {}), matchedAs: phoneOfJid(jid) ?? found.phone };
   },
   'contacts.about': (connection, { jid }) => connection.fetchAbout(jid),
   'contacts.picture': async (connection, { jid, type }) => {

@@ -6,6 +6,7 @@ import { jidDecode, jidNormalizedUser, type SignalRepositoryWithLIDStore, type W
 import type { Logger } from 'pino';
 import type { NumberCheck, WhatsAppConnection } from '../driver.js';
 import { AppError } from '../../../shared/errors.js';
+import { areNationalVariants } from '../../../shared/phones/national-variants.js';
 import { mapBaileysError } from './errors.js';
 
 /** The part of a Baileys socket the live calls use (a real WASocket satisfies it; tests pass a stub). */
@@ -26,22 +27,12 @@ async function mapped<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `longer` is `shorter` with one digit inserted after the first two (country code stays put). */
-function oneDigitInserted(shorter: string, longer: string): boolean {
-  if (longer.length !== shorter.length + 1) return false;
-  for (let i = 2; i <= shorter.length; i++) {
-    if (longer.slice(0, i) === shorter.slice(0, i) && longer.slice(i + 1) === shorter.slice(i)) return true;
-  }
-  return false;
-}
-
-const oneDigitApart = (a: string, b: string) => oneDigitInserted(a, b) || oneDigitInserted(b, a);
-
 /**
  * Pairs each registered JID WhatsApp returned with the number that was asked. The reply does not echo
  * the query, and for some countries (Brazil's ninth digit, Mexico's "1", Argentina's "9") the
- * account's JID lacks or adds one mobile-prefix digit. So: exact matches first, then a leftover JID
- * that is one digit apart from exactly one leftover number (and vice versa).
+ * account's JID is the other national form of the number asked. So: exact matches first, then a
+ * leftover JID that is the national variant (shared/phones/national-variants.ts) of exactly one
+ * leftover number (and vice versa).
  */
 export function matchRegistered(askedDigits: string[], jids: string[]): Map<string, string> {
   const byDigits = new Map<string, string>();
@@ -55,10 +46,10 @@ export function matchRegistered(askedDigits: string[], jids: string[]): Map<stri
   const leftoverAsked = [...asked].filter((d) => !byDigits.has(d));
   for (const jid of leftoverJids) {
     const user = userOf(jid);
-    const candidates = leftoverAsked.filter((d) => !byDigits.has(d) && oneDigitApart(d, user));
+    const candidates = leftoverAsked.filter((d) => !byDigits.has(d) && areNationalVariants(d, user));
     if (candidates.length !== 1) continue;
     const digits = candidates[0]!;
-    const rivals = leftoverJids.filter((other) => oneDigitApart(digits, userOf(other)));
+    const rivals = leftoverJids.filter((other) => areNationalVariants(digits, userOf(other)));
     if (rivals.length === 1) byDigits.set(digits, jid);
   }
   return byDigits;
