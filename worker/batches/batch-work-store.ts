@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { BatchStatus } from '../../shared/batches/check-batch-jobs.js';
 import type { NumberCheck } from '../driver/driver.js';
+import { NO_BATCH_EVENTS, type BatchEvents } from './batch-events.js';
 
 export interface BatchState {
   id: string;
@@ -42,7 +43,10 @@ const ACTIVE = `status IN ('queued', 'running')`;
  * a row is answered once and a finished (e.g. cancelled) batch is never reopened.
  */
 export class BatchWorkStore {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly events: BatchEvents = NO_BATCH_EVENTS,
+  ) {}
 
   async state(batchId: string): Promise<BatchState | undefined> {
     const [row] = (await this.db.query(
@@ -90,11 +94,15 @@ export class BatchWorkStore {
 
   async finish(batchId: string, status: Extract<BatchStatus, 'completed' | 'failed'>, error?: { code: string; message: string }): Promise<boolean> {
     const now = Date.now();
-    const result = (await this.db.query(
-      `UPDATE check_batches SET status = ?, waiting_for_session = 0, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE}`,
-      [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId],
-    )) as { affectedRows: number };
-    return result.affectedRows === 1;
+    return this.db.transaction(async (tx) => {
+      const result = (await tx.query(
+        `UPDATE check_batches SET status = ?, waiting_for_session = 0, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE}`,
+        [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId],
+      )) as { affectedRows: number };
+      if (result.affectedRows !== 1) return false;
+      await this.events.finished((sql, params) => tx.query(sql, params), batchId);
+      return true;
+    });
   }
 
   /**
@@ -141,7 +149,9 @@ export class BatchWorkStore {
         `UPDATE check_batches SET on_whatsapp = on_whatsapp + ?, not_on_whatsapp = not_on_whatsapp + ?, done = done + ?, updated_at = ? WHERE id = ?`,
         [onCount, offCount, onCount + offCount, now, batchId],
       );
-      return this.progress(tx, batchId);
+      const progress = await this.progress(tx, batchId);
+      await this.events.progressed((sql, params) => tx.query(sql, params), batchId);
+      return progress;
     });
   }
 

@@ -4,6 +4,7 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
+import type { BatchEvents } from './batch-events.js';
 import { BatchConsumers } from './batch-consumers.js';
 import { BatchWorkStore } from './batch-work-store.js';
 import { CheckBatchRunner } from './check-batch-runner.js';
@@ -20,6 +21,8 @@ export interface BatchDeps {
   connectionOf: (sessionId: string) => WhatsAppConnection | undefined;
   logger: Logger;
   onChecked?: (numbers: number) => void;
+  /** Progress and completion, reported from the transactions that record them (webhooks). */
+  events?: BatchEvents;
 }
 
 const SWEEP_MS = 30_000;
@@ -30,7 +33,7 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   // A job's lock outlives a fenced lease, so a takeover never starts a batch still running elsewhere.
   const lockMs = Math.max(5_000, shards.leaseTtlMs);
   const logger = deps.logger.child({ component: 'batches' });
-  const store = new BatchWorkStore(deps.db);
+  const store = new BatchWorkStore(deps.db, deps.events);
   const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize);
   const runner = new CheckBatchRunner(store, limiter, deps.connectionOf, { ...batches, lockMs }, logger, deps.onChecked);
   return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, logger);
