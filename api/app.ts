@@ -36,6 +36,9 @@ import type { ApiMetrics } from './metrics/api-metrics.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { metricsEndpoint } from './metrics/metrics-endpoint.js';
 import type { WatchedQueue } from './queues/watched-queues.js';
+import { documentWebhookEvents } from './webhooks/webhook-docs.js';
+import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 
 export interface AppDeps {
   config: Config;
@@ -45,7 +48,7 @@ export interface AppDeps {
   redis: Redis;
   keys: RedisKeys;
   metrics: ApiMetrics;
-  /** The queues Bull Board shows (every shard's live queue and the batch queue). */
+  /** The queues Bull Board shows (every shard's live and batch queue, the webhook queue). */
   queues: readonly WatchedQueue[];
   /** Which organization owns a session, shared by every route; fed by the control channel in production. */
   ownership: PushedCache<string>;
@@ -99,9 +102,11 @@ export function createApp(deps: AppDeps): GatewayApp {
     pairingWindowMs: config.pairing.windowMs,
     shardCount: config.shards.count,
   });
-  registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
+  registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db, config.publicUrl), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
+  registerWebhookRoutes(api, { webhooks: new WebhookService(db, config.webhooks), cursors, maxEndpoints: config.webhooks.maxEndpoints });
+  documentWebhookEvents(api.registry);
 
   const openApi = buildOpenApiDocument(api);
   app.get('/openapi.json', (_req, res) => void res.json(openApi));

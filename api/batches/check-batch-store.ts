@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { BatchStatus, NumberStatus } from '../../shared/batches/check-batch-jobs.js';
 import { ulid } from '../../shared/ids.js';
+import { writeBatchEvent } from '../../shared/webhooks/batch-events.js';
 import type { BatchInputRow } from './check-batch-input.js';
 
 export interface StoredBatch {
@@ -56,7 +57,11 @@ export const newBatchId = () => `batch_${ulid()}`;
 
 /** The api's side of bulk checks in MySQL: create a batch with its numbers, read progress and results, cancel. */
 export class CheckBatchStore {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    /** Put before the results path in webhook events (PUBLIC_URL). */
+    private readonly publicUrl: string | undefined = undefined,
+  ) {}
 
   /**
    * Stores the batch and every input row in one transaction, so a batch is either complete or
@@ -82,6 +87,7 @@ export class CheckBatchStore {
         });
         await tx.query(`INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status, checked_at) VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, args);
       }
+      if (status === 'completed') await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
     });
     return (await this.get(sessionId, id))!;
   }
@@ -116,12 +122,16 @@ export class CheckBatchStore {
   /** True when the batch was unfinished and is now cancelled. */
   async cancel(sessionId: string, id: string): Promise<boolean> {
     const now = Date.now();
-    const result = (await this.db.query(
-      `UPDATE check_batches SET status = 'cancelled', waiting_for_session = 0, finished_at = ?, updated_at = ?
-        WHERE id = ? AND session_id = ? AND status IN ('queued', 'running')`,
-      [now, now, id, sessionId],
-    )) as { affectedRows: number };
-    return result.affectedRows === 1;
+    return this.db.transaction(async (tx) => {
+      const result = (await tx.query(
+        `UPDATE check_batches SET status = 'cancelled', waiting_for_session = 0, finished_at = ?, updated_at = ?
+          WHERE id = ? AND session_id = ? AND status IN ('queued', 'running')`,
+        [now, now, id, sessionId],
+      )) as { affectedRows: number };
+      if (result.affectedRows !== 1) return false;
+      await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
+      return true;
+    });
   }
 }
 
