@@ -16,7 +16,9 @@ export type Behaviour = (hook: ReceivedHook, index: number) => number | 'hold';
 export class WebhookReceiver {
   readonly received: ReceivedHook[] = [];
   behaviour: Behaviour = () => 200;
-  private readonly held: ServerResponse[] = [];
+  /** Each answer is sent this much later (a slow receiver). */
+  delayMs = 0;
+  private readonly held: { hook: ReceivedHook; res: ServerResponse }[] = [];
   private server: Server | undefined;
   url = '';
 
@@ -28,9 +30,13 @@ export class WebhookReceiver {
         const hook: ReceivedHook = { id: String(req.headers['webhook-id'] ?? ''), headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: undefined };
         const index = this.received.push(hook) - 1;
         const answer = this.behaviour(hook, index);
-        if (answer === 'hold') return void this.held.push(res);
-        hook.status = answer;
-        res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer < 300 ? 'ok' : 'nope');
+        if (answer === 'hold') return void this.held.push({ hook, res });
+        const reply = () => {
+          hook.status = answer;
+          res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer < 300 ? 'ok' : 'nope');
+        };
+        if (this.delayMs > 0) setTimeout(reply, this.delayMs);
+        else reply();
       });
     });
     this.server.listen(0, '127.0.0.1');
@@ -43,11 +49,15 @@ export class WebhookReceiver {
 
   /** Requests held open right now. */
   get holding(): number {
-    return this.held.filter((res) => !res.writableEnded && !res.destroyed).length;
+    return this.held.filter(({ res }) => !res.writableEnded && !res.destroyed).length;
   }
 
   release(status = 200): void {
-    for (const res of this.held.splice(0)) if (!res.writableEnded && !res.destroyed) res.writeHead(status).end();
+    for (const { hook, res } of this.held.splice(0)) {
+      if (res.writableEnded || res.destroyed) continue;
+      hook.status = status;
+      res.writeHead(status).end();
+    }
   }
 
   /** Requests answered 2xx, by webhook-id. */

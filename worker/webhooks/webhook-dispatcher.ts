@@ -55,7 +55,7 @@ export class WebhookDispatcher {
     const { webhooks } = this.config;
     const logger = this.deps.logger.child({ component: 'webhooks' });
     // The lock outlives the slowest attempt; a worker killed mid-attempt hands its jobs back once it lapses.
-    const lockDuration = Math.max(10_000, 2 * webhooks.timeoutMs);
+    const lockDuration = Math.max(5_000, 2 * webhooks.timeoutMs);
     this.worker = new Worker<WebhookJobData, DeliveryJobResult>(this.deps.keys.webhookQueueName, (job, token) => this.attempt.process(job, token!), {
       ...webhookQueueOptions(this.deps.keys, this.deps.bullConnection),
       concurrency: webhooks.concurrency,
