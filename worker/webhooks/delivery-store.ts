@@ -15,6 +15,8 @@ export interface DeliveryToSend {
   enabled: boolean;
   /** Current first, then the previous one while its grace period lasts. */
   secrets: string[];
+  /** The endpoint has failed since then, with no success (null: it is not failing). */
+  failingSince: number | null;
   body: string;
 }
 
@@ -32,6 +34,7 @@ interface DeliveryRow {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: number | string | null;
+  failing_since: number | string | null;
   body: string;
 }
 
@@ -49,7 +52,7 @@ export class DeliveryStore {
     const [row] = await poolQuery<DeliveryRow>(
       this.db,
       `SELECT d.id, d.endpoint_id, d.event_id, d.session_id, d.event_type, d.status, d.generation, d.attempts,
-              e.url, e.enabled, e.secret, e.previous_secret, e.previous_secret_expires_at, ev.body
+              e.url, e.enabled, e.secret, e.previous_secret, e.previous_secret_expires_at, e.failing_since, ev.body
          FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
          JOIN webhook_events ev ON ev.id = d.event_id
@@ -70,6 +73,7 @@ export class DeliveryStore {
       url: row.url,
       enabled: Number(row.enabled) === 1,
       secrets: previousValid ? [row.secret, row.previous_secret!] : [row.secret],
+      failingSince: row.failing_since === null ? null : Number(row.failing_since),
       body: row.body,
     };
   }
@@ -97,7 +101,7 @@ export class DeliveryStore {
         WHERE id = ? AND generation = ? AND ${OPEN}`,
       [result.status ?? null, result.latencyMs, now, now, now, delivery.id, delivery.generation],
     );
-    await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, [delivery.endpointId]);
+    if (delivery.failingSince !== null) await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?`, [delivery.endpointId]);
   }
 
   /**
