@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { WEBHOOK_EVENT_TYPES } from '../shared/webhooks/events.js';
 import { assertError } from './support/assert-error.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
-import { testEnv, } from './support/hooks.js';
+import { testEnv } from './support/hooks.js';
 import { call, type JsonResponse } from './support/http.js';
 import type { RunningApi } from './support/test-env.js';
 
@@ -159,6 +160,24 @@ describe('webhook endpoints API (/api/v1/webhooks)', function () {
     assert.equal((await create({ url: 'http://127.0.0.1:9/x', events: ['session.qr'] }, other.tokens.manage)).status, 201, 'another organization has its own allowance');
     const parallel = await Promise.all([0, 1, 2].map(() => create({ url: 'http://127.0.0.1:9/y', events: ['session.qr'] }, other.tokens.manage)));
     assert.deepEqual(parallel.map((r) => r.status).sort(), [201, 201, 409], 'concurrent creations cannot overshoot the limit');
+  });
+
+  it('is documented: the endpoints in paths, each event type and its payload in the OpenAPI 3.1 webhooks section', async () => {
+    const doc = (await call('GET', '/openapi.json')).body;
+    for (const [path, methods] of [['/api/v1/webhooks', ['get', 'post']], ['/api/v1/webhooks/{id}', ['get', 'patch', 'delete']], ['/api/v1/webhooks/{id}/rotate-secret', ['post']], ['/api/v1/webhooks/{id}/deliveries', ['get']], ['/api/v1/webhooks/{id}/deliveries/{eventId}/redeliver', ['post']]] as const) {
+      for (const method of methods) assert.ok(doc.paths[path]?.[method], `${method} ${path}`);
+    }
+    assert.deepEqual(Object.keys(doc.webhooks).sort(), [...WEBHOOK_EVENT_TYPES].sort());
+    for (const type of WEBHOOK_EVENT_TYPES) {
+      const post = doc.webhooks[type].post;
+      assert.deepEqual(post.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort(), ['header:webhook-id', 'header:webhook-signature', 'header:webhook-timestamp']);
+      const ref = post.requestBody.content['application/json'].schema.$ref as string;
+      const schema = doc.components.schemas[ref.replace('#/components/schemas/', '')];
+      assert.deepEqual(Object.keys(schema.properties).sort(), ['data', 'id', 'organizationId', 'sequence', 'sessionId', 'timestamp', 'type'], type);
+      assert.deepEqual(schema.properties.type.enum, [type]);
+    }
+    const changed = doc.components.schemas['ContactsChangedEvent'].properties.data.properties.contacts.items.properties;
+    assert.deepEqual(Object.keys(changed).sort(), ['changes', 'lid', 'name', 'phoneNumber']);
   });
 
   describe('with the default address policy (https only, public addresses only)', () => {
