@@ -65,7 +65,10 @@ function verified(hook: ReceivedHook, secret: string): any {
   return new Webhook(secret).verify(hook.body, hook.headers as Record<string, string>);
 }
 
-async function waitForAcks(receiver: WebhookReceiver, ids: string[], what: string, timeoutMs = 40_000): Promise<void> {
+/** The first wait after a worker starts includes its boot, slow on a loaded machine. */
+const WORKER_BOOT_MS = 60_000;
+
+async function waitForAcks(receiver: WebhookReceiver, ids: string[], what: string, timeoutMs = WORKER_BOOT_MS): Promise<void> {
   await waitFor(async () => ids.every((id) => receiver.acknowledged().has(id)), what, timeoutMs, 100);
 }
 
@@ -116,7 +119,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
       [...receiver.acknowledged().values()].map((hooks) => JSON.parse(hooks[0]!.body)).filter((e) => e.type === type && (sessionId === undefined || e.sessionId === sessionId));
 
     it('delivers session.qr and session.status while a session pairs, then contacts.changed from its history sync', async () => {
-      await waitFor(async () => ofType('session.qr', pairing).length > 0, 'a session.qr event');
+      await waitFor(async () => ofType('session.qr', pairing).length > 0, 'a session.qr event', WORKER_BOOT_MS);
       await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: pairing, action: 'pair' });
       await waitUntilOnline([pairing]);
       await waitFor(async () => ofType('session.status', pairing).some((e) => e.data.status === 'online'), 'session.status online');
@@ -299,7 +302,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
         await createEndpoint(t, hanging.url, ['contacts.changed']);
         await createEndpoint(neighbour, healthy.url, ['contacts.changed']);
         const stuck = await burst(await quietSession(t), 40, contactEvent);
-        await waitFor(async () => hanging.holding === IN_FLIGHT, 'the hanging receiver to hold a full window');
+        await waitFor(async () => hanging.holding === IN_FLIGHT, 'the hanging receiver to hold a full window', WORKER_BOOT_MS);
         const flowing = await burst(await quietSession(neighbour), 40, contactEvent);
         await waitForAcks(healthy, flowing, "the other organization's events");
         assert.equal(hanging.received.length, IN_FLIGHT, 'nothing beyond the window was sent to the hanging receiver');
@@ -327,7 +330,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
         const env = { ...WORKER_ENV, WEBHOOK_TIMEOUT_MS: '2000' };
         first = testEnv.startWorker(world, env, `wh-kill-a-${uniq()}`);
         const ids = await burst(await quietSession(t), 300, contactEvent, 100);
-        await waitFor(async () => receiver.received.length >= 40, 'the burst to be under way');
+        await waitFor(async () => receiver.received.length >= 40, 'the burst to be under way', WORKER_BOOT_MS);
         await first.stop('SIGKILL');
         const before = receiver.acknowledged().size;
         assert.ok(before < ids.length, `killed in the middle (${before} of ${ids.length} delivered)`);
@@ -369,7 +372,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
           const res = await get(`/api/v1/webhooks/${endpoint.id}/deliveries`, t.tokens.manage);
           const d = res.body.data.find((x: { eventId: string }) => x.eventId === first);
           return d?.status === 'failed' ? d : undefined;
-        }, 'the delivery to give up');
+        }, 'the delivery to give up', WORKER_BOOT_MS);
         assert.equal(failed.attempts, 3);
         assert.match(failed.error, /loopback/);
         assert.equal(failed.responseStatus, null);
@@ -380,7 +383,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
         const disabled = await waitFor(async () => {
           const res = await get(`/api/v1/webhooks/${endpoint.id}`, t.tokens.manage);
           return res.body.enabled === false ? res.body : undefined;
-        }, 'the endpoint to be disabled');
+        }, 'the endpoint to be disabled', WORKER_BOOT_MS);
         assert.match(disabled.disabledReason, /failed/);
         const deliveries = (await get(`/api/v1/webhooks/${endpoint.id}/deliveries`, t.tokens.manage)).body.data;
         assert.equal(deliveries.find((d: { eventId: string }) => d.eventId === second).status, 'failed');
