@@ -39,6 +39,9 @@ import type { ApiMetrics } from './metrics/api-metrics.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { metricsEndpoint } from './metrics/metrics-endpoint.js';
 import type { WatchedQueue } from './queues/watched-queues.js';
+import { documentWebhookEvents } from './webhooks/webhook-docs.js';
+import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 
 export interface AppDeps {
   config: Config;
@@ -48,7 +51,7 @@ export interface AppDeps {
   redis: Redis;
   keys: RedisKeys;
   metrics: ApiMetrics;
-  /** The queues Bull Board shows (every shard's live queue and the batch queue). */
+  /** The queues Bull Board shows (every shard's live and batch queue, the webhook queue). */
   queues: readonly WatchedQueue[];
   /** Which organization owns a session, shared by every route; fed by the control channel in production. */
   ownership: PushedCache<string>;
@@ -103,7 +106,7 @@ export function createApp(deps: AppDeps): GatewayApp {
     shardCount: config.shards.count,
   });
   const answers = new CheckAnswerCache(db, config.checks.cacheTtlMs);
-  const batchStore = new CheckBatchStore(db);
+  const batchStore = new CheckBatchStore(db, config.publicUrl);
   const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger);
   const batchService = new CheckBatchService({ sessions, store: batchStore, queue: batchQueue, answers, cursors, batches: config.batches });
   // Before the session routes: their registration completes the CSV media types of both.
@@ -111,6 +114,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerCheckBatchRoutes(api, { sessions, service: batchService, store: batchStore });
   registerLiveContactRoutes(api, { sessions, live: deps.live, answers });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
+  registerWebhookRoutes(api, { webhooks: new WebhookService(db, config.webhooks), cursors, maxEndpoints: config.webhooks.maxEndpoints });
+  documentWebhookEvents(api.registry);
 
   const openApi = buildOpenApiDocument(api);
   app.get('/openapi.json', (_req, res) => void res.json(openApi));

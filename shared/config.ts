@@ -14,6 +14,11 @@ const secondsFrom = (fallback: number) =>
       const unit = text.trim().slice(-1) as keyof typeof DURATION_UNITS_S;
       return unit in DURATION_UNITS_S ? Number.parseInt(text, 10) * DURATION_UNITS_S[unit] : Number(text);
     });
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
 const list = (fallback: string) =>
   z
     .string()
@@ -107,6 +112,35 @@ const envSchema = z.object({
   ADMIN_PASSWORD: z.string().min(12).optional(),
   /** Organizations whose `manage` callers may open Bull Board; empty admits every organization's. */
   ADMIN_ORGANIZATIONS: list(''),
+
+  /** The gateway's public base URL (e.g. https://wa.example.com), put before the paths that event payloads carry. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** Webhook endpoints one organization may have. */
+  WEBHOOK_MAX_ENDPOINTS: intFrom(10, 1),
+  /** Accept plain http:// endpoint URLs (tests, private networks); https only otherwise. */
+  WEBHOOK_ALLOW_HTTP: flag(false),
+  /** Accept endpoints on loopback, private, link-local, CGNAT and other non-public addresses. */
+  WEBHOOK_ALLOW_PRIVATE: flag(false),
+  /** One delivery attempt's time limit, connection to last response byte. */
+  WEBHOOK_TIMEOUT_MS: intFrom(5_000, 100),
+  /** Attempts per delivery before it is given up; with the default back-off 12 attempts span about a day. */
+  WEBHOOK_MAX_ATTEMPTS: intFrom(12, 1),
+  /** Pause after the first failed attempt; each further pause is 3× longer, up to 6 h. */
+  WEBHOOK_RETRY_BASE_MS: intFrom(5_000, 10),
+  /** An endpoint whose attempts have all failed for this long is disabled (a success resets the clock). */
+  WEBHOOK_DISABLE_AFTER_MS: intFrom(3 * 86_400_000, 1_000),
+  /** How long the previous secret keeps signing beside the new one after a rotation. */
+  WEBHOOK_SECRET_GRACE_MS: intFrom(86_400_000),
+  /** Deliveries of one endpoint in the queue at once, across all workers: its concurrency bound. */
+  WEBHOOK_ENDPOINT_IN_FLIGHT: intFrom(10, 1),
+  /** Delivery attempts one worker makes at once, all endpoints together. */
+  WEBHOOK_CONCURRENCY: intFrom(32, 1),
+  /** At most one check_batch.progress event per batch this often. */
+  WEBHOOK_PROGRESS_INTERVAL_MS: intFrom(5_000, 100),
+  /** How often the outbox is read for deliveries to queue (a worker's own events are queued at once). */
+  WEBHOOK_RELAY_INTERVAL_MS: intFrom(250, 10),
+  /** Finished deliveries and their events are deleted after this long. */
+  WEBHOOK_RETENTION_MS: intFrom(7 * 86_400_000, 60_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -149,6 +183,22 @@ export interface Config {
     sessionTtlMs: number;
     basic: { user: string; password: string } | undefined;
     organizations: string[];
+  };
+  publicUrl: string | undefined;
+  webhooks: {
+    maxEndpoints: number;
+    allowHttp: boolean;
+    allowPrivate: boolean;
+    timeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    disableAfterMs: number;
+    secretGraceMs: number;
+    endpointInFlight: number;
+    concurrency: number;
+    progressIntervalMs: number;
+    relayIntervalMs: number;
+    retentionMs: number;
   };
 }
 
@@ -217,6 +267,22 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTtlMs: e.ADMIN_SESSION_TTL_MS,
       basic: e.ADMIN_USER !== undefined && e.ADMIN_PASSWORD !== undefined ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
       organizations: e.ADMIN_ORGANIZATIONS,
+    },
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    webhooks: {
+      maxEndpoints: e.WEBHOOK_MAX_ENDPOINTS,
+      allowHttp: e.WEBHOOK_ALLOW_HTTP,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+      secretGraceMs: e.WEBHOOK_SECRET_GRACE_MS,
+      endpointInFlight: e.WEBHOOK_ENDPOINT_IN_FLIGHT,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      progressIntervalMs: e.WEBHOOK_PROGRESS_INTERVAL_MS,
+      relayIntervalMs: e.WEBHOOK_RELAY_INTERVAL_MS,
+      retentionMs: e.WEBHOOK_RETENTION_MS,
     },
   };
 }

@@ -19,6 +19,18 @@ export class RedisKeys {
 
   readonly batchQueueName = 'batch';
 
+  /** BullMQ prefix of the webhook delivery queue, shared by all workers (deliveries follow no shard). */
+  get webhookQueuePrefix(): string {
+    return `${this.prefix}:{webhooks}`;
+  }
+
+  readonly webhookQueueName = 'webhooks';
+
+  /** Held by the one worker relaying the webhook outbox to the queue at a time. */
+  webhookRelayLock(): string {
+    return `${this.prefix}:webhook-relay`;
+  }
+
   /** Token bucket pacing a session's bulk number checks, shared by every worker. */
   batchRateBucket(sessionId: string): string {
     return `${this.prefix}:batch-rate:${sessionId}`;

@@ -11,7 +11,7 @@ import type { RunningApi } from './support/test-env.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHARDS = 16;
-const EXPECTED_QUEUES = Array.from({ length: SHARDS }, (_, i) => [`live shard ${i}`, `batch shard ${i}`]).flat();
+const EXPECTED_QUEUES = [...Array.from({ length: SHARDS }, (_, i) => [`live shard ${i}`, `batch shard ${i}`]).flat(), 'webhook deliveries'];
 const uniq = () => Math.random().toString(36).slice(2, 10);
 
 /** A request that does not follow redirects, so a test sees the 302/303 itself. */

@@ -16,6 +16,7 @@ import { LiveExecutor } from './live/live-executor.js';
 import { ShardConsumers } from './live/shard-consumers.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { ShardLeases } from './shards/shard-leases.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 const config = loadConfig();
@@ -35,15 +36,17 @@ for (const client of [redis, bullConnection]) client.on('error', (err) => logger
 
 const driver = await createDriver(config, { db, redis, keys, logger });
 const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length, liveRunning: () => consumers.running });
+const webhooks = new WebhookDispatcher(config, { db, redis, bullConnection, keys, workerId, logger, onDelivered: (outcome) => metrics.webhookDeliveries.inc({ outcome }) });
 const ingestor = new ContactIngestor(db, logger, {
+  events: webhooks.sinks,
   onWritten: (counts) => {
     for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger);
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger, webhooks.sinks);
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
-const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n) });
+const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n), events: webhooks.sinks });
 const leases = new ShardLeases(
   redis,
   keys,
@@ -75,6 +78,7 @@ void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: 
 if (redis.status !== 'ready') await once(redis, 'ready');
 sessions.start();
 leases.start();
+webhooks.start();
 const health = config.worker.metricsPort
   ? startHealthServer(
       config.worker.metricsPort,
@@ -98,6 +102,7 @@ async function shutdown(signal: string): Promise<void> {
   control.disconnect();
   await leases.stop();
   await sessions.stop();
+  await webhooks.stop();
   await driver.dispose?.();
   await ingestor.drain();
   health?.close();

@@ -10,6 +10,8 @@ export class WorkerMetrics {
   readonly ingestedRows: Counter<'kind'>;
   /** Batch throughput: the batch worker adds each chunk's size once its results are stored. */
   readonly batchNumbersChecked: Counter;
+  /** Webhook deliveries ended on this worker: delivered, or failed for good (retries are not counted). */
+  readonly webhookDeliveries: Counter<'outcome'>;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -32,6 +34,12 @@ export class WorkerMetrics {
     this.batchNumbersChecked = new Counter({
       name: 'wag_batch_numbers_checked_total',
       help: 'Phone numbers of bulk check batches checked on this worker (results stored)',
+      registers: [this.registry],
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'wag_webhook_deliveries_total',
+      help: 'Webhook deliveries ended on this worker, by outcome (delivered, failed); retried attempts are not counted',
+      labelNames: ['outcome'],
       registers: [this.registry],
     });
   }

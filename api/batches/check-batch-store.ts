@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { BatchStatus, NumberStatus, WaitingReason } from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswer } from '../../shared/checks/check-answers.js';
 import { ulid } from '../../shared/ids.js';
+import { writeBatchEvent } from '../../shared/webhooks/batch-events.js';
 import type { BatchInputRow } from './check-batch-input.js';
 
 /** One of the sessions a batch is checked through, and what it did. */
@@ -91,7 +92,11 @@ function scopeSql(scope: BatchScope): { sql: string; args: string[] } {
 
 /** The api's side of bulk checks in MySQL: create a batch with its numbers, read progress and results, cancel. */
 export class CheckBatchStore {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    /** Put before the results path in webhook events (PUBLIC_URL). */
+    private readonly publicUrl: string | undefined = undefined,
+  ) {}
 
   /**
    * Stores the batch, its sessions and every input row in one transaction, so a batch is either
@@ -138,6 +143,7 @@ export class CheckBatchStore {
           args,
         );
       }
+      if (status === 'completed') await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
     });
     return (await this.get({ organizationId }, id))!;
   }
@@ -200,12 +206,16 @@ export class CheckBatchStore {
   /** True when the batch was unfinished and is now cancelled. */
   async cancel(id: string): Promise<boolean> {
     const now = Date.now();
-    const result = (await this.db.query(
-      `UPDATE check_batches SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
-      [now, now, id],
-    )) as { affectedRows: number };
-    if (result.affectedRows === 1) await this.db.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, id]);
-    return result.affectedRows === 1;
+    return this.db.transaction(async (tx) => {
+      const result = (await tx.query(
+        `UPDATE check_batches SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+        [now, now, id],
+      )) as { affectedRows: number };
+      if (result.affectedRows !== 1) return false;
+      await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, id]);
+      await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
+      return true;
+    });
   }
 
   private async members(batchIds: string[]): Promise<Map<string, StoredMember[]>> {

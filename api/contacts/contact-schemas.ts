@@ -1,5 +1,6 @@
 import { z } from '../http/zod.js';
-import { clampedLimit, CursorParam, SessionParam } from '../http/schemas.js';
+import { isLid, normalizeE164 } from '../../shared/jid.js';
+import { clampedLimit, CursorParam, E164Param, SessionParam } from '../http/schemas.js';
 
 export const LIST_LIMIT = { min: 1, max: 200, default: 50 } as const;
 
@@ -81,3 +82,41 @@ export const ContactDetail = z
   .openapi('ContactDetail');
 export type ContactDetail = z.output<typeof ContactDetail>;
 export type ContactSummary = z.output<typeof ContactSummary>;
+
+export const LookupContactQuery = z.object({
+  phone: E164Param.openapi({ description: 'The phone number, E.164 (digits, optionally with a leading + sent as %2B).', example: '+6281234567890' }),
+});
+
+/** Most ids one resolve call takes. */
+export const MAX_RESOLVE_IDS = 1_000;
+
+export const ResolveContactsBody = z
+  .object({
+    ids: z
+      .array(
+        z
+          .string()
+          .max(128, 'must be at most 128 characters')
+          .refine((id) => isLid(id) || normalizeE164(id) !== undefined, 'must be an E.164 phone number or a LID (…@lid)'),
+      )
+      .min(1, 'must hold at least one id')
+      .max(MAX_RESOLVE_IDS, `must hold at most ${MAX_RESOLVE_IDS} ids`)
+      .openapi({ description: `Up to ${MAX_RESOLVE_IDS} E.164 phone numbers and LIDs, mixed.`, example: ['+6281234567890', '205227043110953@lid'] }),
+  })
+  .strict()
+  .openapi('ResolveContacts');
+
+export const ResolvedContact = z
+  .object({
+    input: z.string().openapi({ description: 'The id as given.' }),
+    lid: z.string().nullable().openapi({ example: '205227043110953@lid' }),
+    phoneNumber: z.string().nullable().openapi({ example: '6281234567890' }),
+    name: z.string().nullable().openapi({ example: 'Alice' }),
+  })
+  .openapi('ResolvedContact');
+
+export const ResolvedContacts = z
+  .object({
+    data: z.array(ResolvedContact.nullable()).openapi({ description: 'One item per input id, in input order; null when nothing is stored for it.' }),
+  })
+  .openapi('ResolvedContacts');

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
+import { phoneToJid } from '../../shared/jid.js';
 import { nameGrams } from '../../shared/search/name-grams.js';
 import type { ContactDetail, ContactSummary } from './contact-schemas.js';
 
@@ -7,6 +8,12 @@ export interface ContactListFilter {
   source: 'dm' | 'group' | undefined;
   group: string | undefined;
   q: string | undefined;
+}
+
+export interface ContactIdentity {
+  lid: string | null;
+  phoneNumber: string | null;
+  name: string | null;
 }
 
 export interface ContactListPage {
@@ -142,12 +149,46 @@ export class ContactStore {
   }
 
   async get(sessionId: string, lid: string): Promise<ContactDetail | undefined> {
-    // Stored lids are ASCII; a non-ASCII value cannot match, and MySQL refuses to compare it with the ascii column.
-    if (!/^[\x20-\x7e]+$/.test(lid)) return undefined;
+    return this.detail(sessionId, 'lid', lid);
+  }
+
+  /** The contact stored with this phone number (E.164 digits): what get-one answers for them, found by the unique (session, phone JID) index. */
+  async getByPhone(sessionId: string, digits: string): Promise<ContactDetail | undefined> {
+    return this.detail(sessionId, 'phone_jid', phoneToJid(digits));
+  }
+
+  /**
+   * The identities stored for these LIDs and phone numbers (E.164 digits), each found through its
+   * unique index: by LID, and by phone number. Unknown ones are absent from the maps.
+   */
+  async identities(sessionId: string, lids: string[], phones: string[]): Promise<{ byLid: Map<string, ContactIdentity>; byPhone: Map<string, ContactIdentity> }> {
+    const byLid = new Map<string, ContactIdentity>();
+    const byPhone = new Map<string, ContactIdentity>();
+    const read = async (column: 'lid' | 'phone_jid', values: string[]) => {
+      if (values.length === 0) return;
+      const rows = await poolQuery<{ lid: string | null; phone_number: string | null; name: string | null }>(
+        this.db,
+        `SELECT c.lid, c.phone_number, c.name FROM contacts c WHERE c.session_id = ? AND c.${column} IN (${values.map(() => '?').join(', ')})`,
+        [sessionId, ...values],
+      );
+      for (const row of rows) {
+        const identity = { lid: row.lid, phoneNumber: row.phone_number, name: row.name };
+        if (row.lid !== null) byLid.set(row.lid, identity);
+        if (row.phone_number !== null) byPhone.set(row.phone_number, identity);
+      }
+    };
+    await read('lid', [...new Set(lids)]);
+    await read('phone_jid', [...new Set(phones)].map(phoneToJid));
+    return { byLid, byPhone };
+  }
+
+  private async detail(sessionId: string, column: 'lid' | 'phone_jid', value: string): Promise<ContactDetail | undefined> {
+    // Stored ids are ASCII; a non-ASCII value cannot match, and MySQL refuses to compare it with the ascii column.
+    if (!/^[\x20-\x7e]+$/.test(value)) return undefined;
     const [row] = await poolQuery<DetailRow>(
       this.db,
-      `SELECT ${SUMMARY_COLUMNS}, c.phone_jid, c.first_seen_at, c.updated_at FROM contacts c WHERE c.session_id = ? AND c.lid = ?`,
-      [sessionId, lid],
+      `SELECT ${SUMMARY_COLUMNS}, c.phone_jid, c.first_seen_at, c.updated_at FROM contacts c WHERE c.session_id = ? AND c.${column} = ?`,
+      [sessionId, value],
     );
     if (!row) return undefined;
     const memberships = await poolQuery<MembershipRow>(

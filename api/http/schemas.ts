@@ -1,4 +1,5 @@
 import { ERROR_STATUS } from '../../shared/errors.js';
+import { normalizeE164 } from '../../shared/jid.js';
 import { z } from './zod.js';
 
 export const ErrorEnvelope = z
@@ -18,6 +19,11 @@ export const SessionParam = z
   .min(1)
   .max(200)
   .openapi({ param: { name: 'session', in: 'path' }, description: 'The WhatsApp session id (a session is one attached WhatsApp number).', example: 'sess_01HZX' });
+
+/** A phone number in E.164 form (digits with an optional leading +), as the gateway's normaliser accepts it. */
+export const E164Param = z
+  .string({ error: 'is required' })
+  .refine((p) => normalizeE164(p) !== undefined, 'must be an E.164 number: digits with an optional leading +');
 
 /** A page size: an integer; 0 or absent means the default; values outside the bounds are clamped to them. */
 export const clampedLimit = (bounds: { min: number; max: number; default: number }) =>

@@ -1,5 +1,5 @@
-import { jidKind, normalizeE164, type JidKind } from '../../shared/jid.js';
-import { SessionParam } from '../http/schemas.js';
+import { jidKind, type JidKind } from '../../shared/jid.js';
+import { E164Param, SessionParam } from '../http/schemas.js';
 import { z } from '../http/zod.js';
 
 const jidParam = (allowed: JidKind[], description: string) =>
@@ -18,10 +18,7 @@ const JID_DESCRIPTION =
 export const LiveSessionPath = z.object({ session: SessionParam });
 
 export const CheckNumberQuery = z.object({
-  phone: z
-    .string({ error: 'is required' })
-    .refine((p) => normalizeE164(p) !== undefined, 'must be an E.164 number: digits with an optional leading +')
-    .openapi({ description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).', example: '+14155550123' }),
+  phone: E164Param.openapi({ description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).', example: '+14155550123' }),
   maxAgeSeconds: z.coerce
     .number({ error: 'must be an integer number of seconds, 0 or more' })
     .int('must be an integer number of seconds, 0 or more')

@@ -3,10 +3,11 @@ import type { Redis } from 'ioredis';
 import { batchQueueOptions } from '../../shared/batches/check-batch-jobs.js';
 import { liveQueueOptions } from '../../shared/live/live-queues.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import { webhookQueueOptions } from '../../shared/webhooks/delivery-queue.js';
 
 /** A BullMQ queue operators watch: shown in Bull Board and measured by the queue depth gauge. */
 export interface WatchedQueue {
-  kind: 'live' | 'batch';
+  kind: 'live' | 'batch' | 'webhooks';
   /** The shard a live queue belongs to; undefined for a queue shared by all shards. */
   shard: number | undefined;
   /** What operators read, e.g. `live shard 3`: every shard's BullMQ queue has the same name, `live`. */
@@ -23,6 +24,7 @@ export function watchedQueues(keys: RedisKeys, shardCount: number, connection: R
   for (let shard = 0; shard < shardCount; shard++) {
     watched.push({ kind: 'batch', shard, label: `batch shard ${shard}`, queue: new Queue(keys.batchQueueName, batchQueueOptions(keys, shard, connection)) });
   }
+  watched.push({ kind: 'webhooks', shard: undefined, label: 'webhook deliveries', queue: new Queue(keys.webhookQueueName, webhookQueueOptions(keys, connection)) });
   // An EventEmitter 'error' without a listener would crash the process.
   for (const w of watched) w.queue.on('error', (err) => onError(err, w.label));
   return watched;

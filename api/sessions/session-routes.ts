@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
 import QRCode from 'qrcode';
 import type { AdminService } from '../admin/admin-service.js';
 import { AppError } from '../../shared/errors.js';
@@ -10,6 +11,7 @@ import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import type { LiveClient } from '../live/live-client.js';
 import type { SessionAccess } from './session-access.js';
+import { recordLogout } from './session-logout.js';
 import { CreateSessionBody, ListSessionsQuery, PairingCodeBody, PairingCodeView, QrView, SessionPage, SessionPath, SessionView } from './session-schemas.js';
 import type { SessionViews } from './session-views.js';
 
@@ -21,7 +23,7 @@ export interface SessionRouteDeps {
   cursors: CursorCodec;
   redis: Redis;
   keys: RedisKeys;
-  db: { query: (sql: string, args?: unknown[]) => Promise<unknown> };
+  db: DataSource;
   /** How long a pairing request keeps an unpaired session's connection (and its QR codes) alive. */
   pairingWindowMs: number;
   shardCount: number;
@@ -142,7 +144,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.requireCurrent(principal.organizationId, params.session);
       if (session.status === 'logged_out') return undefined;
       await deps.live.run('session.logout', session.id, {}, req.id);
-      await deps.db.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), session.id]);
+      await recordLogout(deps.db, session.id);
       await announce(session.id);
       return undefined;
     },

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { BatchStatus, WaitingReason } from '../../shared/batches/check-batch-jobs.js';
 import type { ClaimedNumber, NumberOutcome } from './chunk-outcomes.js';
+import { NO_BATCH_EVENTS, type BatchEvents } from './batch-events.js';
 
 export interface BatchState {
   id: string;
@@ -51,7 +52,10 @@ const nullableNumber = (v: number | string | null) => (v === null ? null : Numbe
  * so a row is answered once and a finished (e.g. cancelled) batch is never reopened.
  */
 export class BatchWorkStore {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly events: BatchEvents = NO_BATCH_EVENTS,
+  ) {}
 
   async state(batchId: string): Promise<BatchState | undefined> {
     const [row] = (await this.db.query(
@@ -170,12 +174,16 @@ export class BatchWorkStore {
   async finish(batchId: string, status: Extract<BatchStatus, 'completed' | 'failed'>, error?: { code: string; message: string }): Promise<boolean> {
     const now = Date.now();
     const nothingPending = status === 'completed' ? `AND NOT EXISTS (SELECT 1 FROM check_batch_numbers n WHERE n.batch_id = ? AND n.status = 'pending')` : '';
-    const result = (await this.db.query(
-      `UPDATE check_batches SET status = ?, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE} ${nothingPending}`,
-      [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId, ...(status === 'completed' ? [batchId] : [])],
-    )) as { affectedRows: number };
-    if (result.affectedRows === 1) await this.db.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, batchId]);
-    return result.affectedRows === 1;
+    return this.db.transaction(async (tx) => {
+      const result = (await tx.query(
+        `UPDATE check_batches SET status = ?, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE} ${nothingPending}`,
+        [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId, ...(status === 'completed' ? [batchId] : [])],
+      )) as { affectedRows: number };
+      if (result.affectedRows !== 1) return false;
+      await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, batchId]);
+      await this.events.finished((sql, params) => tx.query(sql, params), batchId);
+      return true;
+    });
   }
 
   /**
@@ -236,7 +244,9 @@ export class BatchWorkStore {
         batchId,
         sessionId,
       ]);
-      return this.progress(tx, batchId);
+      const progress = await this.progress(tx, batchId);
+      await this.events.progressed((sql, params) => tx.query(sql, params), batchId);
+      return progress;
     }));
   }
 

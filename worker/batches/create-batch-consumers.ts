@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
+import type { BatchEvents } from './batch-events.js';
 import { BatchConsumers } from './batch-consumers.js';
 import { BatchWorkStore } from './batch-work-store.js';
 import { CheckBatchRunner } from './check-batch-runner.js';
@@ -21,6 +22,8 @@ export interface BatchDeps {
   connectionOf: (sessionId: string) => WhatsAppConnection | undefined;
   logger: Logger;
   onChecked?: (numbers: number) => void;
+  /** Progress and completion, reported from the transactions that record them (webhooks). */
+  events?: BatchEvents;
 }
 
 const SWEEP_MS = 30_000;
@@ -37,7 +40,7 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   // A job's lock outlives a fenced lease, so a takeover never starts a batch still running elsewhere.
   const lockMs = Math.max(5_000, shards.leaseTtlMs);
   const logger = deps.logger.child({ component: 'batches' });
-  const store = new BatchWorkStore(deps.db);
+  const store = new BatchWorkStore(deps.db, deps.events);
   const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize, batches.dailyLimit);
   const answers = new CheckAnswerCache(deps.db, config.checks.cacheTtlMs);
   const runner = new CheckBatchRunner(store, answers, limiter, deps.connectionOf, { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) }, logger, deps.onChecked);

@@ -10,6 +10,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../../shared/logger.js';
 import { GROUP_FETCH, INGESTED_EVENTS, readEvent, type IngestSource } from './event-readers.js';
 import type { PersonRef, TimedOps } from './ingest-ops.js';
+import type { ContactEvents } from './contact-events.js';
 import { IngestWriter, type WriteCounts } from './ingest-writer.js';
 import { withoutOwnAccount } from './own-account-filter.js';
 import { describeError, SessionIngestQueue } from './session-ingest-queue.js';
@@ -29,6 +30,8 @@ export interface IngestorOptions {
   now?: () => number;
   /** Told what each committed batch wrote (for metrics). */
   onWritten?: (counts: WriteCounts) => void;
+  /** Told, inside each batch's transaction, which contacts it stored or changed (webhooks). */
+  events?: ContactEvents;
 }
 
 export interface IngestHandle {
@@ -61,7 +64,7 @@ export class ContactIngestor {
     private readonly logger: Logger,
     private readonly options: IngestorOptions = {},
   ) {
-    this.writer = new IngestWriter(db, options.chunkSize ?? 2000);
+    this.writer = new IngestWriter(db, options.chunkSize ?? 2000, options.events);
     this.slots = new WriteSlots(options.maxConcurrentWrites ?? 4);
     this.now = options.now ?? Date.now;
   }

@@ -14,6 +14,7 @@ import type { Role, TimedOps } from './ingest-ops.js';
 import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type NameSource, type Person, type StoredContact } from './ingest-plan.js';
 import { chunks, list, tuples } from './sql-chunks.js';
 import { applyNameChanges, type NameChange } from '../../shared/search/contact-name-grams.js';
+import { contactChanges, type ContactEvents } from './contact-events.js';
 
 export interface WriteCounts {
   contacts: number;
@@ -45,6 +46,7 @@ export class IngestWriter {
   constructor(
     private readonly db: DataSource,
     private readonly chunkSize: number,
+    private readonly events: ContactEvents | undefined = undefined,
   ) {}
 
   async write(sessionId: string, batch: TimedOps[]): Promise<WriteCounts> {
@@ -52,7 +54,7 @@ export class IngestWriter {
     try {
       await qr.connect();
       await qr.startTransaction();
-      const counts = await new BatchWrite(qr, sessionId, this.chunkSize).run(batch);
+      const counts = await new BatchWrite(qr, sessionId, this.chunkSize, this.events).run(batch);
       await qr.commitTransaction();
       return counts;
     } catch (err) {
@@ -71,6 +73,7 @@ class BatchWrite {
     private readonly qr: QueryRunner,
     private readonly sessionId: string,
     private readonly chunkSize: number,
+    private readonly events: ContactEvents | undefined,
   ) {}
 
   async run(batch: TimedOps[]): Promise<WriteCounts> {
@@ -84,6 +87,8 @@ class BatchWrite {
     await applyNameChanges((sql, params) => this.query(sql, params), this.sessionId, nameChanges(plan, stored));
     await this.upsertGroups(plan.groups);
     await this.writeMemberships(plan.memberships);
+    // Last, so the session's event counter is locked only for the moment before commit.
+    if (this.events) await this.events.contactsChanged((sql, params) => this.query(sql, params), this.sessionId, contactChanges(plan));
     return this.counts;
   }
 

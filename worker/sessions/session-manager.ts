@@ -5,6 +5,8 @@ import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../driver/driver.js';
 import type { SessionDataSink } from './session-data-sink.js';
+import { NO_SESSION_EVENTS, type SessionEvents } from './session-events.js';
+import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
 
 interface RunningSession {
   sessionId: string;
@@ -50,6 +52,7 @@ export class SessionManager {
     private readonly sink: SessionDataSink,
     private readonly options: SessionManagerOptions,
     private readonly logger: Logger,
+    private readonly events: SessionEvents = NO_SESSION_EVENTS,
   ) {}
 
   start(): void {
@@ -215,6 +218,7 @@ export class SessionManager {
       log.warn({ err: (err as Error).message }, 'could not update presence');
     }
     if (running.closing) return;
+    if (update.qr) await this.events.qrShown(sessionId, update.qr).catch((err: Error) => log.warn({ err: err.message }, 'could not record the QR event'));
     await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
     if (update.status === 'online' && previous !== 'online' && running.connection) {
       const connection = running.connection;
@@ -231,13 +235,19 @@ export class SessionManager {
 
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
-    await this.db.query(
-      `UPDATE wa_sessions SET status = ?, updated_at = ?,
-              phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid),
-              last_connected_at = IF(? = 'online', ?, last_connected_at)
-        WHERE id = ? AND status <> 'logged_out'`,
-      [update.status, now, update.phoneJid ?? null, update.lid ?? null, update.status, now, sessionId],
-    );
+    await this.db.transaction(async (tx) => {
+      const [stored] = (await tx.query(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId])) as { status: SessionStatus }[];
+      await tx.query(
+        `UPDATE wa_sessions SET status = ?, updated_at = ?,
+                phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid),
+                last_connected_at = IF(? = 'online', ?, last_connected_at)
+          WHERE id = ? AND status <> 'logged_out'`,
+        [update.status, now, update.phoneJid ?? null, update.lid ?? null, update.status, now, sessionId],
+      );
+      if (stored && stored.status !== 'logged_out' && stored.status !== update.status) {
+        await this.events.statusChanged((sql, params) => tx.query(sql, params), sessionId, { status: update.status, previousStatus: stored.status, reason: update.reason ?? null });
+      }
+    });
   }
 
   private async disconnect(running: RunningSession): Promise<void> {
