@@ -30,10 +30,10 @@ export async function leaseHolders(shardCount = 16): Promise<Map<string, number>
 }
 
 let phoneCounter = 0;
-/** A distinct E.164 number (digits) per call within a run. */
+/** A distinct E.164 number (digits) per call within a run: a valid German mobile number (+49 151 and 8 digits), so bulk checks take it as valid. */
 export function newPhone(): string {
   phoneCounter++;
-  return `4915${String(Date.now() % 1e5).padStart(5, '0')}${String(phoneCounter).padStart(3, '0')}`;
+  return `49151${String(Date.now() % 1e5).padStart(5, '0')}${String(phoneCounter).padStart(3, '0')}`;
 }
 
 /**
