@@ -1,22 +1,35 @@
 import type { RequestHandler } from 'express';
 import type { Capability } from '../../shared/capabilities.js';
 import { AppError } from '../../shared/errors.js';
+import { clientAddress } from '../http/client-address.js';
 import { API_KEY_TOKEN_PREFIX } from './api-key-tokens.js';
 import type { ApiKeyVerifier } from './api-key-verifier.js';
+import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 
 const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-/** Tries each token kind in turn: an API key by its prefix, otherwise a login JWT. */
-export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined): RequestHandler {
+/**
+ * Tries each token kind in turn: an API key by its prefix, otherwise a login JWT. Reads headers
+ * only: nothing of the body has been read when this runs. A client that keeps presenting bad
+ * tokens is refused before any lookup (FailedAuthLimiter).
+ */
+export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined, failures: FailedAuthLimiter): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization;
     if (!header) throw new AppError('unauthorized', 'missing Authorization: Bearer <token> header');
     const token = bearerToken(header);
     if (!token) throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>"');
-    res.locals.principal = await verifyToken(token, apiKeys, jwts);
+    const client = clientAddress(req);
+    failures.check(client);
+    try {
+      res.locals.principal = await verifyToken(token, apiKeys, jwts);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'unauthorized') await failures.failed(client);
+      throw err;
+    }
     next();
   };
 }

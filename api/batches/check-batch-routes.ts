@@ -6,6 +6,9 @@ import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import type { SessionAccess } from '../sessions/session-access.js';
+import { assertCapability } from '../auth/authenticate.js';
+import { creatorRef } from '../auth/principal.js';
+import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { batchRows, entriesOf } from './check-batch-input.js';
 import type { CheckBatchQueue } from './check-batch-queue.js';
 import {
@@ -23,6 +26,7 @@ import {
   type CheckBatchResult,
 } from './check-batch-schemas.js';
 import type { CheckBatchStore, StoredBatch, StoredResult } from './check-batch-store.js';
+import { csvCell } from './csv-cell.js';
 
 export interface CheckBatchRouteDeps {
   sessions: SessionAccess;
@@ -57,12 +61,13 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchSessionPath,
+    bodyLimits: CHECK_BATCH_BODY_LIMITS,
     success: { status: 202, description: 'The batch is stored and queued.', schema: CheckBatchCreated },
-    errors: ['validation_error', 'not_found'],
+    errors: ['validation_error', 'not_found', 'rate_limited'],
     handler: async ({ params, principal, req, res }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const rows = batchRows(entriesOf(req.body));
-      const batch = await deps.store.create(session.id, rows);
+      const batch = await deps.store.create(session.id, rows, { organizationId: principal.organizationId, ref: creatorRef(principal), maxPending: deps.batches.maxPendingPerOrg });
       if (!isFinalBatchStatus(batch.status)) await deps.queue.enqueue(batch.id, session.id);
       res.setHeader('Location', pathOf(session.id, batch.id));
       return { id: batch.id, status: batch.status, total: batch.total };
@@ -144,7 +149,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     operationId: 'cancelCheckBatch',
     summary: 'Cancel a number-check batch',
     description:
-      'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. 409 `conflict` when the batch already completed, failed or was cancelled.',
+      'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. Needs `read` and either `send` or to be the API key (or login subject) that created the batch. 409 `conflict` when the batch already completed, failed or was cancelled.',
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchPath,
@@ -152,6 +157,8 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
       const batch = await requireBatch(principal.organizationId, params.session, params.id);
+      const creator = creatorRef(principal);
+      if (creator === null || batch.createdBy !== creator) assertCapability(principal, 'send');
       if (!(await deps.store.cancel(batch.sessionId, batch.id))) {
         const now = await deps.store.get(batch.sessionId, batch.id);
         throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, { status: now?.status ?? batch.status });
@@ -239,19 +246,11 @@ async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus
   let afterSeq = 0;
   for (;;) {
     const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt].map(csvCell).join(',')).join('\n');
+    const lines = page.rows.map((r) => [csvCell(r.phone, r.status !== 'invalid'), ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt].map((v) => csvCell(v))].join(',')).join('\n');
     if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
     const last = page.rows[page.rows.length - 1];
     if (!page.hasMore || !last || res.destroyed) break;
     afterSeq = last.seq;
   }
   res.end();
-}
-
-/** Quotes when needed; text a spreadsheet would run as a formula (=…, @…, +x…) gets a leading '. Phone notations are left alone. */
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (typeof value === 'string' && (/^[=@\t\r]/.test(text) || /^[+-](?![\d\s(])/.test(text))) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -72,6 +72,10 @@ export class TestEnv {
       JWT_ISSUER: this.jwks.issuer,
       JWT_AUDIENCE: this.jwks.audience,
       CURSOR_SECRET: `test-cursor-secret-${this.runId}`,
+      // Every test calls from 127.0.0.1, and many present bad credentials on purpose: counted per
+      // client, they would lock the whole run out. test/security.test.ts turns them on for its own api.
+      AUTH_FAILURES_PER_MINUTE: '0',
+      ADMIN_LOGIN_FAILURES: '0',
       ...overrides,
     };
   }
