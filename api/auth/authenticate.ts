@@ -14,7 +14,9 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /**
  * Tries each token kind in turn: an API key by its prefix, otherwise a login JWT. Reads headers
  * only: nothing of the body has been read when this runs. A client that keeps presenting bad
- * tokens is refused before any lookup (FailedAuthLimiter).
+ * tokens is refused before any MySQL read (FailedAuthLimiter); what verifies without one, a login
+ * JWT or a key this process holds, still goes through, so that clients sharing an address with it
+ * (a NAT, a proxy missing from TRUST_PROXY) are not all locked out.
  */
 export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined, failures: FailedAuthLimiter): RequestHandler {
   return async (req, res, next) => {
@@ -23,7 +25,8 @@ export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefi
     const token = bearerToken(header);
     if (!token) throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>"');
     const client = clientAddress(req);
-    failures.check(client);
+    const refusal = failures.refusal(client);
+    if (refusal && token.startsWith(API_KEY_TOKEN_PREFIX) && !apiKeys.holds(token)) throw refusal;
     try {
       res.locals.principal = await verifyToken(token, apiKeys, jwts);
     } catch (err) {

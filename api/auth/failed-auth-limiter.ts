@@ -11,11 +11,11 @@ const SWEEP_AT = 10_000;
 
 /**
  * Failed token checks per client address, counted in Redis so every api process shares the count
- * (AUTH_FAILURES_PER_MINUTE). A client over the limit is refused with 429 before its token is
- * looked up, until the window ends, so guessing keys costs the gateway no MySQL read. Only a
- * failure touches Redis; the block itself is held in each process's memory, learnt the first time
- * that process sees the client fail over the limit. While Redis is unreachable failures are not
- * counted (and that is logged once): tokens must keep working without Redis.
+ * (AUTH_FAILURES_PER_MINUTE). Once a client is over the limit, until the window ends, a token of
+ * it that would need a MySQL read is refused with 429 before the read, so guessing keys costs the
+ * gateway nothing. Only a failure touches Redis; the block itself is held in each process's
+ * memory, learnt the first time that process sees the client fail over the limit. While Redis is
+ * unreachable failures are not counted (and that is logged once): tokens must keep working.
  */
 export class FailedAuthLimiter {
   private readonly limiter: RateLimiterRedis | undefined;
@@ -31,21 +31,23 @@ export class FailedAuthLimiter {
     this.limiter = perMinute > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }) : undefined;
   }
 
-  /** Throws 429 rate_limited while the client is blocked. */
-  check(client: string): void {
+  /** The 429 to answer while the client is blocked; undefined when it is not. */
+  refusal(client: string): AppError | undefined {
     const until = this.blockedUntil.get(client);
-    if (until === undefined) return;
+    if (until === undefined) return undefined;
     const ms = until - Date.now();
     if (ms <= 0) return void this.blockedUntil.delete(client);
     const retryAfterSeconds = Math.max(1, Math.ceil(ms / 1000));
-    throw new AppError('rate_limited', `too many failed authentications from this client (over ${this.perMinute} a minute); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    return new AppError('rate_limited', `too many failed authentications from this client (${this.perMinute} a minute); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
   }
 
   async failed(client: string): Promise<void> {
     if (!this.limiter) return;
     try {
-      await within(this.limiter.consume(client), REDIS_BUDGET_MS);
+      const count = await within(this.limiter.consume(client), REDIS_BUDGET_MS);
       this.recovered();
+      // That was the last failure allowed this window: the next attempt is refused.
+      if (count.consumedPoints >= this.perMinute) this.block(client, Date.now() + count.msBeforeNext);
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         this.recovered();
