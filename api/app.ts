@@ -36,6 +36,7 @@ import { organizationRateLimit } from './http/rate-limit.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { metricsEndpoint } from './metrics/metrics-endpoint.js';
+import { sharedReading } from './metrics/shared-reading.js';
 import type { WatchedQueue } from './queues/watched-queues.js';
 
 export interface AppDeps {
@@ -85,7 +86,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
-  app.get('/metrics', metricsEndpoint(deps.metricsText, deps.metrics.registry.contentType, config.metrics.token));
+  // Concurrent scrapes share one rendering; a scrape after another still sees fresh figures.
+  app.get('/metrics', metricsEndpoint(sharedReading(0, deps.metricsText), deps.metrics.registry.contentType, config.metrics.token));
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);

@@ -2,14 +2,15 @@ import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../../shared/logger.js';
 import { within } from '../../shared/within.js';
 import type { WatchedQueue } from '../queues/watched-queues.js';
+import { sharedReading } from './shared-reading.js';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed'] as const;
 /** A scrape must not hang on a slow Redis: past this, the queue depth series are left out of that scrape. */
 const QUEUE_DEPTH_BUDGET_MS = 1_000;
 /**
- * A reading of every queue's depth is one Redis call per queue (32 by default). Scrapes within
- * this long of a reading reuse it, and concurrent scrapes share the reading in flight, so many
- * scrapers (or one hammering /metrics, which is open without METRICS_TOKEN) cost Redis one
+ * A reading of every queue's depth is one Redis script call per queue (32 by default). Scrapes
+ * within this long after a reading reuse it, and concurrent scrapes share the reading in flight,
+ * so many scrapers (or one hammering /metrics, which is open without METRICS_TOKEN) cost Redis one
  * reading per period.
  */
 const QUEUE_DEPTH_REUSE_MS = 5_000;
@@ -64,20 +65,4 @@ export class ApiMetrics {
       },
     });
   }
-}
-
-/** `read` at most once per `reuseMs`: callers within that time, or while a read is in flight, get the same one. A failed read is not kept. */
-function sharedReading<T>(reuseMs: number, read: () => Promise<T>): () => Promise<T> {
-  let current: { at: number; value: Promise<T> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!current || now - current.at >= reuseMs) {
-      const reading = { at: now, value: read() };
-      reading.value.catch(() => {
-        if (current === reading) current = undefined;
-      });
-      current = reading;
-    }
-    return current.value;
-  };
 }
