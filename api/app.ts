@@ -1,13 +1,12 @@
-import type { IncomingMessage } from 'node:http';
-import express, { Router, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { authenticate } from './auth/authenticate.js';
 import { ApiKeyVerifier } from './auth/api-key-verifier.js';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { registerStoredContactRoutes } from './contacts/contact-routes.js';
-import { checkBatchBodyParsers } from './batches/check-batch-body.js';
 import { CheckBatchQueue } from './batches/check-batch-queue.js';
 import { registerCheckBatchRoutes } from './batches/check-batch-routes.js';
 import { CheckBatchService } from './batches/check-batch-service.js';
@@ -34,10 +33,13 @@ import type { RedisKeys } from '../shared/redis-keys.js';
 import { AdminAccess } from './bull-board/admin-access.js';
 import { registerAdminRoutes, BULL_BOARD_PATH } from './bull-board/admin-routes.js';
 import { AdminSessionCodec } from './bull-board/admin-session.js';
+import { LoginThrottle } from './bull-board/login-throttle.js';
+import type { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { organizationRateLimit } from './http/rate-limit.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { metricsEndpoint } from './metrics/metrics-endpoint.js';
+import { sharedReading } from './metrics/shared-reading.js';
 import type { WatchedQueue } from './queues/watched-queues.js';
 import { documentWebhookEvents } from './webhooks/webhook-docs.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
@@ -57,6 +59,8 @@ export interface AppDeps {
   ownership: PushedCache<string>;
   /** API key rows by key id; revocations arrive over the control channel in production. */
   apiKeyCache: PushedCache<VerifiableKey>;
+  /** Signs the jobs the api hands the workers. */
+  signing: JobSigningKey;
   readiness: () => Promise<Record<string, boolean>>;
   /** The text GET /metrics serves: this process's registry, or the whole cluster's. */
   metricsText: () => Promise<string>;
@@ -74,14 +78,13 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.disable('x-powered-by');
   // Every answer is computed per request; hashing each body for a weak ETag costs CPU on the hot path and no client revalidates API pages.
   app.set('etag', false);
-  app.set('trust proxy', true);
+  app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
   const api = new ApiRouter();
   app.use(requestLogging(logger));
   app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH] }));
-  const bodyParsers = Router().use(checkBatchBodyParsers(), express.json({ limit: '2mb' }));
-  // Most requests are GETs without a body; skipping the parsers' own checks for them is measurable per request.
-  app.use((req, res, next) => (hasBody(req) ? bodyParsers(req, res, next) : next()));
+  // No body is read here: each route reads its own, up to its own limit, once the caller is
+  // authenticated and admitted (ApiRouter); the admin login form reads a small form of its own.
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
@@ -89,7 +92,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
-  app.get('/metrics', metricsEndpoint(deps.metricsText, deps.metrics.registry.contentType, config.metrics.token));
+  // Concurrent scrapes share one rendering; a scrape after another still sees fresh figures.
+  app.get('/metrics', metricsEndpoint(sharedReading(0, deps.metricsText), deps.metrics.registry.contentType, config.metrics.token));
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);
@@ -107,7 +111,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
   const answers = new CheckAnswerCache(db, config.checks.cacheTtlMs);
   const batchStore = new CheckBatchStore(db, config.publicUrl);
-  const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger);
+  const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, deps.signing, logger);
   const batchService = new CheckBatchService({ sessions, store: batchStore, queue: batchQueue, answers, cursors, batches: config.batches });
   // Before the session routes: their registration completes the CSV media types of both.
   registerPooledBatchRoutes(api, { service: batchService, store: batchStore });
@@ -123,17 +127,15 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const apiKeys = new ApiKeyVerifier(db, deps.apiKeyCache, config.apiKeys.touchIntervalMs, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
-  registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin), deps.queues);
-  app.use('/api', authenticate(apiKeys, jwts));
+  const loginThrottle = new LoginThrottle(deps.redis, deps.keys.rateLimit('admin-login'), config.admin.loginFailures, logger);
+  const adminSessions = new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs);
+  registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, adminSessions, config.admin, loginThrottle), deps.queues);
+  const failedAuth = new FailedAuthLimiter(deps.redis, deps.keys.rateLimit('auth-failures'), config.rateLimit.authFailuresPerMinute, logger);
+  app.use('/api', authenticate(apiKeys, jwts, failedAuth));
   app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));
   app.use(api.router);
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return { app, api, apiKeys };
-}
-
-/** type-is's test, as the body parsers apply it: a request has a body when it declares a length or a transfer encoding. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
 }

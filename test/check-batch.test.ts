@@ -237,7 +237,9 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
           return found && (await found.getState()) === 'completed' ? found : undefined;
         }, 'the job to complete');
         assert.equal(job.name, 'check-batch');
-        assert.deepEqual(job.data, { batchId: res.body.id, sessionId: online.sessionId });
+        const { sig, ...content } = job.data as { batchId: string; sessionId: string; sig?: unknown };
+        assert.deepEqual(content, { batchId: res.body.id, sessionId: online.sessionId });
+        assert.equal(typeof sig, 'string', "the job carries the gateway's signature");
         assert.equal(job.progress, 100);
       } finally {
         await queue.close();

@@ -12,6 +12,8 @@ export class WorkerMetrics {
   readonly batchNumbersChecked: Counter;
   /** Webhook deliveries ended on this worker: delivered, or failed for good (retries are not counted). */
   readonly webhookDeliveries: Counter<'outcome'>;
+  /** Jobs found on a queue without the gateway's signature, failed unrun. */
+  readonly jobsRefused: Counter<'queue'>;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -40,6 +42,12 @@ export class WorkerMetrics {
       name: 'wag_webhook_deliveries_total',
       help: 'Webhook deliveries ended on this worker, by outcome (delivered, failed); retried attempts are not counted',
       labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.jobsRefused = new Counter({
+      name: 'wag_jobs_refused_total',
+      help: 'Jobs refused unrun because the gateway did not sign them (added through Bull Board or straight into Redis), by queue (live or batch)',
+      labelNames: ['queue'],
       registers: [this.registry],
     });
   }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -17,6 +18,7 @@ export class CheckBatchQueue {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly shardCount: number,
+    private readonly signing: JobSigningKey,
     private readonly logger: Logger,
   ) {}
 
@@ -24,7 +26,9 @@ export class CheckBatchQueue {
     await Promise.all(
       sessionIds.map(async (sessionId) => {
         try {
-          await this.queueOf(sessionId).add(CHECK_BATCH_JOB, { batchId, sessionId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchJobId(batchId, sessionId) });
+          const jobId = batchJobId(batchId, sessionId);
+          const data = (await this.signing.signer()).seal('check-batch', jobId, { batchId, sessionId });
+          await this.queueOf(sessionId).add(CHECK_BATCH_JOB, data, { ...CHECK_BATCH_JOB_OPTIONS, jobId });
         } catch (err) {
           this.logger.warn({ batchId, sessionId, err: (err as Error).message }, 'could not enqueue the batch now; the owning worker will pick it up from MySQL');
         }

@@ -4,6 +4,7 @@ import { MAX_BATCH_NUMBERS, type NumberStatus } from '../../shared/batches/check
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { SessionAccess } from '../sessions/session-access.js';
+import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { batchOptionsOf } from './check-batch-input.js';
 import type { CheckBatchService } from './check-batch-service.js';
 import {
@@ -22,6 +23,7 @@ import {
   PooledBatchJsonBody,
 } from './check-batch-schemas.js';
 import type { CheckBatchStore, StoredBatch } from './check-batch-store.js';
+import { csvCell } from './csv-cell.js';
 
 export interface CheckBatchRouteDeps {
   sessions: SessionAccess;
@@ -53,13 +55,14 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     capability: 'read',
     params: CheckBatchSessionPath,
     query: CreateCheckBatchQuery,
+    bodyLimits: CHECK_BATCH_BODY_LIMITS,
     success: { status: 202, description: 'The batch is stored and queued.', schema: CheckBatchCreated },
-    errors: ['validation_error', 'not_found'],
+    errors: ['validation_error', 'not_found', 'rate_limited'],
     handler: async ({ params, query, principal, req, res }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const options = batchOptionsOf(req.body, query);
       if (options.sessions !== undefined) throw new AppError('validation_error', 'invalid parameter: sessions', { sessions: 'a batch on a session\'s route uses that session; POST /api/v1/check-batches takes sessions' });
-      const batch = await deps.service.create(principal.organizationId, session.id, [session.id], req.body, options);
+      const batch = await deps.service.create(principal, session.id, [session.id], req.body, options);
       res.setHeader('Location', pathOf(session.id, batch.id));
       return { id: batch.id, status: batch.status, total: batch.total };
     },
@@ -131,7 +134,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     success: { status: 204, description: 'Cancelled; empty body.' },
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
-      await deps.service.cancel(await requireBatch(principal.organizationId, params.session, params.id));
+      await deps.service.cancel(await requireBatch(principal.organizationId, params.session, params.id), principal);
       return undefined;
     },
   });
@@ -143,7 +146,7 @@ export const RESULTS_DESCRIPTION =
   'One row per distinct number (and per distinct invalid entry), in input order; rows not checked yet are `pending`. Each row says when WhatsApp gave its answer (`checkedAt`), whether it came from the answer cache (`cached`), which form of the number WhatsApp knows (`matchedAs`) and why an entry is invalid (`reason`). Cursor-paged JSON by default; with `Accept: text/csv` every row (of the status filter, if given) as one CSV download, ignoring limit and cursor.';
 
 export const CANCEL_DESCRIPTION =
-  'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. 409 `conflict` when the batch already completed, failed or was cancelled.';
+  'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. Needs `read` and either `send` or to be the API key (or login subject) that created the batch. 409 `conflict` when the batch already completed, failed or was cancelled.';
 
 /**
  * ApiRouter documents JSON bodies and one schema for every response type; these two routes also
@@ -180,19 +183,13 @@ export async function streamCsv(res: Response, batch: StoredBatch, status: Numbe
   let afterSeq = 0;
   for (;;) {
     const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map(csvCell).join(',')).join('\n');
+    const lines = page.rows
+      .map((r) => [csvCell(r.phone, r.status !== 'invalid'), ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map((v) => csvCell(v))].join(','))
+      .join('\n');
     if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
     const last = page.rows[page.rows.length - 1];
     if (!page.hasMore || !last || res.destroyed) break;
     afterSeq = last.seq;
   }
   res.end();
-}
-
-/** Quotes when needed; text a spreadsheet would run as a formula (=…, @…, +x…) gets a leading '. Phone notations are left alone. */
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (typeof value === 'string' && (/^[=@\t\r]/.test(text) || /^[+-](?![\d\s(])/.test(text))) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -2,6 +2,8 @@ import { isFinalBatchStatus, type NumberStatus, type WaitingReason } from '../..
 import type { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
+import { assertCapability } from '../auth/authenticate.js';
+import { creatorRef, type Principal } from '../auth/principal.js';
 import type { CursorCodec } from '../http/cursor.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import { batchRows, entriesOf, type BatchOptions } from './check-batch-input.js';
@@ -30,7 +32,8 @@ export class CheckBatchService {
    * Stores a batch checked through `sessions` (each verified to be the organization's), answering
    * at once what the answer cache knows within the requested age, and queues one job per session.
    */
-  async create(organizationId: string, routeSessionId: string | null, sessions: string[], body: unknown, options: BatchOptions): Promise<StoredBatch> {
+  async create(principal: Principal, routeSessionId: string | null, sessions: string[], body: unknown, options: BatchOptions): Promise<StoredBatch> {
+    const { organizationId } = principal;
     for (const sessionId of sessions) {
       await this.deps.sessions.require(organizationId, sessionId).catch((err: unknown) => {
         throw err instanceof AppError && err.code === 'not_found' ? new AppError('not_found', 'session not found', { session: sessionId }) : err;
@@ -40,7 +43,8 @@ export class CheckBatchService {
     const maxAgeMs = this.deps.answers.maxAgeMs(options.maxAgeSeconds);
     const numbers = rows.flatMap((r) => (r.normalized === null ? [] : [r.normalized]));
     const cached = await this.deps.answers.find(organizationId, numbers, maxAgeMs);
-    const batch = await this.deps.store.create(organizationId, routeSessionId, sessions, rows, cached);
+    const creator = { organizationId, ref: creatorRef(principal), maxPending: this.deps.batches.maxPendingPerOrg };
+    const batch = await this.deps.store.create(creator, routeSessionId, sessions, rows, cached);
     if (!isFinalBatchStatus(batch.status)) await this.deps.queue.enqueue(batch.id, sessions);
     return batch;
   }
@@ -73,8 +77,13 @@ export class CheckBatchService {
     return { data: page.rows.map(resultOf), nextCursor: page.hasMore && last ? this.deps.cursors.encode(String(last.seq), scope) : '' };
   }
 
-  /** 409 when the batch already completed, failed or was cancelled. */
-  async cancel(batch: StoredBatch): Promise<void> {
+  /**
+   * Cancelling stops work someone else may be waiting for: it needs `send`, or to be the API key
+   * (or login subject) that created the batch. 409 when the batch already completed, failed or was cancelled.
+   */
+  async cancel(batch: StoredBatch, principal: Principal): Promise<void> {
+    const creator = creatorRef(principal);
+    if (creator === null || batch.createdBy !== creator) assertCapability(principal, 'send');
     if (!(await this.deps.store.cancel(batch.id))) {
       const now = await this.deps.store.get({ organizationId: batch.organizationId }, batch.id);
       throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, { status: now?.status ?? batch.status });

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { BatchStatus, NumberStatus, WaitingReason } from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswer } from '../../shared/checks/check-answers.js';
+import { AppError } from '../../shared/errors.js';
 import { ulid } from '../../shared/ids.js';
 import { writeBatchEvent } from '../../shared/webhooks/batch-events.js';
 import type { BatchInputRow } from './check-batch-input.js';
@@ -32,6 +33,16 @@ export interface StoredBatch {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Who created it (`api_key:<id>` or `jwt:<sub>`); null when unknown. */
+  createdBy: string | null;
+}
+
+/** Who creates a batch, and the cap on the numbers their organization may have waiting. */
+export interface BatchCreator {
+  organizationId: string;
+  ref: string | null;
+  /** Most numbers of the organization's unfinished batches still unchecked, this batch included; 0 = no cap. */
+  maxPending: number;
 }
 
 export interface StoredResult {
@@ -66,6 +77,7 @@ interface BatchRow {
   created_at: number | string;
   started_at: number | string | null;
   finished_at: number | string | null;
+  created_by: string | null;
 }
 
 interface MemberRow {
@@ -79,7 +91,9 @@ interface MemberRow {
 
 /** Rows per INSERT statement: large enough to be fast, small enough for any max_allowed_packet. */
 const INSERT_ROWS = 2_000;
-const BATCH_COLUMNS = `id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, error_code, error_message, created_at, started_at, finished_at`;
+const BATCH_COLUMNS = `id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, error_code, error_message, created_at, started_at, finished_at, created_by`;
+/** When a batch is refused for the pending cap: numbers get checked (and cancels land) within about this long. */
+const PENDING_CAP_RETRY_S = 60;
 const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v));
 
 export const newBatchId = () => `batch_${ulid()}`;
@@ -101,9 +115,12 @@ export class CheckBatchStore {
   /**
    * Stores the batch, its sessions and every input row in one transaction, so a batch is either
    * complete or absent. Invalid entries, and numbers the answer cache already knows (`cached`), are
-   * answered at once; a batch with nothing left to ask is completed on creation.
+   * answered at once; a batch with nothing left to ask is completed on creation. Refused with 429
+   * when it would take the organization's unchecked numbers over the cap: checked under a lock on
+   * the organization's row, so batches created at the same moment cannot pass it together.
    */
-  async create(organizationId: string, routeSessionId: string | null, sessions: string[], rows: BatchInputRow[], cached: Map<string, CheckAnswer>): Promise<StoredBatch> {
+  async create(creator: BatchCreator, routeSessionId: string | null, sessions: string[], rows: BatchInputRow[], cached: Map<string, CheckAnswer>): Promise<StoredBatch> {
+    const { organizationId } = creator;
     const id = newBatchId();
     const now = Date.now();
     let invalid = 0;
@@ -119,10 +136,25 @@ export class CheckBatchStore {
     const done = invalid + on + off;
     const status: BatchStatus = done === rows.length ? 'completed' : 'queued';
     await this.db.transaction(async (tx) => {
+      const requested = rows.length - done;
+      if (creator.maxPending > 0 && requested > 0) {
+        await tx.query('SELECT id FROM organizations WHERE id = ? FOR UPDATE', [creator.organizationId]);
+        const [{ pending }] = (await tx.query(
+          `SELECT COALESCE(SUM(total - done), 0) AS pending FROM check_batches WHERE organization_id = ? AND status IN ('queued', 'running')`,
+          [creator.organizationId],
+        )) as [{ pending: number | string }];
+        if (Number(pending) + requested > creator.maxPending) {
+          throw new AppError(
+            'rate_limited',
+            `your organization has ${Number(pending)} numbers waiting to be checked; this batch would add ${requested}, over the cap of ${creator.maxPending} (BATCH_MAX_PENDING_PER_ORG). Wait for batches to finish or cancel some`,
+            { limit: creator.maxPending, pending: Number(pending), requested, retryAfterSeconds: PENDING_CAP_RETRY_S },
+          );
+        }
+      }
       await tx.query(
-        `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, created_at, updated_at, finished_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, organizationId, routeSessionId, status, rows.length, done, on, off, invalid, on + off, now, now, status === 'completed' ? now : null],
+        `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, created_at, updated_at, finished_at, created_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, organizationId, routeSessionId, status, rows.length, done, on, off, invalid, on + off, now, now, status === 'completed' ? now : null, creator.ref],
       );
       await tx.query(
         `INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES ${sessions.map(() => '(?, ?, ?, ?)').join(', ')}`,
@@ -253,5 +285,6 @@ function toBatch(row: BatchRow, members: StoredMember[]): StoredBatch {
     createdAt: Number(row.created_at),
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
+    createdBy: row.created_by,
   };
 }

@@ -2,6 +2,7 @@ import { MAX_BATCH_NUMBERS, MAX_POOL_SESSIONS } from '../../shared/batches/check
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import { batchOptionsOf } from './check-batch-input.js';
+import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { BATCH_NOTE, CANCEL_DESCRIPTION, RESULTS_DESCRIPTION, streamCsv } from './check-batch-routes.js';
 import type { CheckBatchService } from './check-batch-service.js';
 import {
@@ -37,11 +38,12 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     capability: 'read',
     query: CreatePooledBatchQuery,
     success: { status: 202, description: 'The batch is stored and queued.', schema: CheckBatchCreated },
-    errors: ['validation_error', 'not_found'],
+    bodyLimits: CHECK_BATCH_BODY_LIMITS,
+    errors: ['validation_error', 'not_found', 'rate_limited'],
     handler: async ({ query, principal, req, res }) => {
       const options = batchOptionsOf(req.body, query);
       if (options.sessions === undefined) throw new AppError('validation_error', 'invalid parameter: sessions', { sessions: 'is required: the sessions to check through' });
-      const batch = await deps.service.create(principal.organizationId, null, options.sessions, req.body, options);
+      const batch = await deps.service.create(principal, null, options.sessions, req.body, options);
       res.setHeader('Location', `/api/v1/check-batches/${batch.id}`);
       return { id: batch.id, status: batch.status, total: batch.total };
     },
@@ -105,12 +107,12 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     summary: 'Cancel a number-check batch',
     description: CANCEL_DESCRIPTION,
     tags: ['Contacts'],
-    capability: 'send',
+    capability: 'read',
     params: PooledBatchPath,
     success: { status: 204, description: 'Cancelled; empty body.' },
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
-      await deps.service.cancel(await deps.service.require({ organizationId: principal.organizationId }, params.id));
+      await deps.service.cancel(await deps.service.require({ organizationId: principal.organizationId }, params.id), principal);
       return undefined;
     },
   });

@@ -1,6 +1,7 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -42,9 +43,11 @@ export class BatchConsumers {
     private readonly store: BatchWorkStore,
     private readonly runner: CheckBatchRunner,
     private readonly options: BatchConsumerOptions,
+    private readonly signer: JobSigner,
     private readonly logger: Logger,
     /** Housekeeping run with each sweep (pruning expired cached answers). */
     private readonly onSweep: () => Promise<void> = async () => undefined,
+    private readonly onRefused: () => void = () => undefined,
   ) {}
 
   start(shard: number): void {
@@ -52,7 +55,7 @@ export class BatchConsumers {
     const abort = new AbortController();
     const worker = new Worker<CheckBatchJobData, CheckBatchJobResult>(
       this.keys.batchQueueName,
-      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => this.runner.process(job, token!, abort.signal),
+      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse()),
       {
         ...batchQueueOptions(this.keys, shard, this.blockingConnection),
         concurrency: this.options.concurrency,
@@ -101,6 +104,13 @@ export class BatchConsumers {
     await owned.queue.close().catch(() => undefined);
   }
 
+  private signedByGateway(job: Job<CheckBatchJobData, CheckBatchJobResult>, shard: number): boolean {
+    if (this.signer.verify('check-batch', job.id, job.data)) return true;
+    this.onRefused();
+    this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a batch job the gateway did not sign; not run');
+    return false;
+  }
+
   /** Makes sure every session of these shards has a job that will run for each of its unfinished batches. */
   private async sweep(shards: number[]): Promise<void> {
     if (shards.length === 0) return;
@@ -122,8 +132,13 @@ export class BatchConsumers {
     const state = await queue.getJobState(jobId);
     if (state === 'unknown' || state === 'completed' || state === 'failed') {
       if (state !== 'unknown') await queue.remove(jobId);
-      await queue.add(CHECK_BATCH_JOB, { batchId, sessionId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId });
+      await queue.add(CHECK_BATCH_JOB, this.signer.seal('check-batch', jobId, { batchId, sessionId }), { ...CHECK_BATCH_JOB_OPTIONS, jobId });
       this.logger.info({ batchId, sessionId, shard, previous: state }, 'unfinished batch had no runnable job for this session; re-enqueued');
     }
   }
+}
+
+/** Fails a job unrun; the sweep gives a real unfinished batch a signed job again. */
+function refuse(): Promise<CheckBatchJobResult> {
+  return Promise.reject(new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'));
 }

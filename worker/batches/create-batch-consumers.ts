@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
@@ -21,9 +22,13 @@ export interface BatchDeps {
   /** The session's connection when this worker holds it online. */
   connectionOf: (sessionId: string) => WhatsAppConnection | undefined;
   logger: Logger;
+  /** Signs the jobs this worker writes and checks the ones it runs. */
+  signer: JobSigner;
   onChecked?: (numbers: number) => void;
   /** Progress and completion, reported from the transactions that record them (webhooks). */
   events?: BatchEvents;
+  /** A job without the gateway's signature was refused. */
+  onRefused?: () => void;
 }
 
 const SWEEP_MS = 30_000;
@@ -43,10 +48,10 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   const store = new BatchWorkStore(deps.db, deps.events);
   const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize, batches.dailyLimit);
   const answers = new CheckAnswerCache(deps.db, config.checks.cacheTtlMs);
-  const runner = new CheckBatchRunner(store, answers, limiter, deps.connectionOf, { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) }, logger, deps.onChecked);
+  const runner = new CheckBatchRunner(store, answers, limiter, deps.connectionOf, { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) }, deps.signer, logger, deps.onChecked);
   const prune = async () => {
     const removed = await answers.prune();
     if (removed > 0) logger.info({ removed }, 'removed cached answers older than CHECK_CACHE_TTL');
   };
-  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, logger, prune);
+  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, deps.signer, logger, prune, deps.onRefused);
 }
