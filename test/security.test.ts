@@ -13,6 +13,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JwtVerifier } from '../api/auth/jwt-verifier.js';
 import { loadConfig } from '../shared/config.js';
+import { batchJobId } from '../shared/batches/check-batch-jobs.js';
 import { JobSigner } from '../shared/job-signing/job-signer.js';
 import { shardOf } from '../shared/shards.js';
 import { SimStateStore } from '../worker/driver/sim/state-store.js';
@@ -239,16 +240,17 @@ describe('security (issue 12: attacks replayed)', function () {
       // A batch stored as the api stores one, but whose job an attacker writes.
       const batchId = `batch_${uniq()}${uniq()}`;
       await testEnv.db.query(
-        `INSERT INTO check_batches (id, session_id, status, total, done, invalid, created_at, updated_at) VALUES (?, ?, 'queued', 1, 0, 0, ?, ?)`,
-        [batchId, orgA.sessionId, Date.now(), Date.now()],
+        `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, invalid, created_at, updated_at) VALUES (?, ?, ?, 'queued', 1, 0, 0, ?, ?)`,
+        [batchId, orgA.organizationId, orgA.sessionId, Date.now(), Date.now()],
       );
+      await testEnv.db.query(`INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES (?, ?, 0, ?)`, [batchId, orgA.sessionId, Date.now()]);
       await testEnv.db.query(`INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status) VALUES (?, 1, ?, ?, 'pending')`, [batchId, victimContact.phone, victimContact.phone]);
       const refusedBefore = sampleValue(await workerMetrics(), 'wag_jobs_refused_total', { queue: 'batch' });
-      const res = await board(secured.baseUrl, 'POST', `/queues/${batchQueueName()}/add`, { authorization: basic(operator.user, operator.password) }, { name: 'check-batch', data: { batchId }, options: { jobId: batchId } });
+      const res = await board(secured.baseUrl, 'POST', `/queues/${batchQueueName()}/add`, { authorization: basic(operator.user, operator.password) }, { name: 'check-batch', data: { batchId, sessionId: orgA.sessionId }, options: { jobId: batchJobId(batchId, orgA.sessionId) } });
       assert.equal(res.status, 200, res.text);
       const queue = batchQueue(orgA.sessionId);
       try {
-        const job = await failedJob(queue, batchId, 'the forged batch job to be refused');
+        const job = await failedJob(queue, batchJobId(batchId, orgA.sessionId), 'the forged batch job to be refused');
         assert.match(job.failedReason, /not created by the gateway/);
       } finally {
         await queue.close();
@@ -485,7 +487,8 @@ describe('security (issue 12: attacks replayed)', function () {
           return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
         };
         const scrapes = () => Promise.all(Array.from({ length: 20 }, () => call('GET', '/metrics', { baseUrl: api.baseUrl })));
-        const queues = 2 * 4;
+        // A live and a batch queue per shard, and the webhook delivery queue.
+        const queues = 2 * 4 + 1;
         const start = await scriptCalls();
         for (const res of await scrapes()) assert.equal(res.status, 200);
         // Twice the queues at most: a fresh Redis may first answer NOSCRIPT and be sent the script itself.
