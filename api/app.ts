@@ -24,6 +24,7 @@ import type { PushedCache } from './cache/pushed-cache.js';
 import type { VerifiableKey } from './auth/api-key-verifier.js';
 import { SessionAccess } from './sessions/session-access.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
+import { SessionService } from './sessions/session-service.js';
 import { SessionViews } from './sessions/session-views.js';
 import { AdminService } from './admin/admin-service.js';
 import type { Redis } from 'ioredis';
@@ -87,18 +88,18 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);
-  registerSessionRoutes(api, {
+  const sessionService = new SessionService({
     admin: new AdminService(db),
     access: sessions,
     views: new SessionViews(db, deps.redis, deps.keys, config.shards.count),
     live: deps.live,
-    cursors,
     redis: deps.redis,
     keys: deps.keys,
     db,
     pairingWindowMs: config.pairing.windowMs,
     shardCount: config.shards.count,
   });
+  registerSessionRoutes(api, { sessions: sessionService, cursors });
   registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });

@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
+import { cursorPage, idPosition, integerPosition } from '../http/paging.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import { batchRows, entriesOf } from './check-batch-input.js';
 import type { CheckBatchQueue } from './check-batch-queue.js';
@@ -33,6 +34,7 @@ export interface CheckBatchRouteDeps {
 }
 
 const CSV_PAGE = 5_000;
+const SEQ_POSITION = integerPosition(10);
 const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt'] as const;
 
 const BATCH_NOTE = `A batch runs on the worker that holds the session's WhatsApp connection, a chunk of numbers per WhatsApp query, paced by a per-session rate limit (BATCH_RATE_PER_MINUTE numbers a minute) so the account is not banned. Results are stored as they arrive. While the session is disconnected the batch waits (\`waitingForSession: true\`) and resumes by itself.`;
@@ -83,12 +85,17 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     errors: ['validation_error', 'not_found'],
     handler: async ({ params, query, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      const scope = `check-batches\u0001${session.id}`;
-      const beforeId = query.cursor ? deps.cursors.decode(query.cursor, scope) : undefined;
-      const page = await deps.store.list(session.id, beforeId, query.limit);
-      const last = page.rows[page.rows.length - 1];
+      const page = await cursorPage(deps.cursors, {
+        scope: ['check-batches', session.id],
+        cursor: query.cursor,
+        position: idPosition,
+        read: async (beforeId) => {
+          const stored = await deps.store.list(session.id, beforeId, query.limit);
+          return { ...stored, last: stored.rows[stored.rows.length - 1]?.id };
+        },
+      });
       const now = Date.now();
-      return { data: page.rows.map((b) => viewOf(b, deps.batches.ratePerMinute, now)), nextCursor: page.hasMore && last ? deps.cursors.encode(last.id, scope) : '' };
+      return { data: page.data.map((b) => viewOf(b, deps.batches.ratePerMinute, now)), nextCursor: page.nextCursor };
     },
   });
 
@@ -125,16 +132,16 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
         await streamCsv(res, batch, query.status, deps.store);
         return undefined;
       }
-      const scope = ['check-batch-results', batch.id, query.status ?? ''].join('\u0001');
-      let afterSeq = 0;
-      if (query.cursor) {
-        const position = deps.cursors.decode(query.cursor, scope);
-        if (!/^\d{1,10}$/.test(position)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
-        afterSeq = Number(position);
-      }
-      const page = await deps.store.results(batch.id, afterSeq, query.limit, query.status);
-      const last = page.rows[page.rows.length - 1];
-      return { data: page.rows.map(resultOf), nextCursor: page.hasMore && last ? deps.cursors.encode(String(last.seq), scope) : '' };
+      const page = await cursorPage(deps.cursors, {
+        scope: ['check-batch-results', batch.id, query.status],
+        cursor: query.cursor,
+        position: SEQ_POSITION,
+        read: async (afterSeq) => {
+          const stored = await deps.store.results(batch.id, afterSeq ?? 0, query.limit, query.status);
+          return { ...stored, last: stored.rows[stored.rows.length - 1]?.seq };
+        },
+      });
+      return { data: page.data.map(resultOf), nextCursor: page.nextCursor };
     },
   });
 
