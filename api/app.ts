@@ -30,7 +30,11 @@ import { AdminService } from './admin/admin-service.js';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/redis-keys.js';
 import { AdminAccess } from './bull-board/admin-access.js';
-import { registerAdminRoutes, BULL_BOARD_PATH } from './bull-board/admin-routes.js';
+import { registerAdminRoutes, BULL_BOARD_PATH, CONSOLE_PATH } from './bull-board/admin-routes.js';
+import { ConsoleCsrf } from './console/console-csrf.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
+import { FleetStatus } from './console/fleet-status.js';
+import { SessionDetails } from './console/session-details.js';
 import { AdminSessionCodec } from './bull-board/admin-session.js';
 import { organizationRateLimit } from './http/rate-limit.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
@@ -73,7 +77,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('query parser', 'simple');
   const api = new ApiRouter();
   app.use(requestLogging(logger));
-  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH] }));
+  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH, CONSOLE_PATH] }));
   const bodyParsers = Router().use(checkBatchBodyParsers(), express.json({ limit: '2mb' }));
   // Most requests are GETs without a body; skipping the parsers' own checks for them is measurable per request.
   app.use((req, res, next) => (hasBody(req) ? bodyParsers(req, res, next) : next()));
@@ -100,7 +104,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     shardCount: config.shards.count,
   });
   registerSessionRoutes(api, { sessions: sessionService, cursors });
-  registerCheckBatchRoutes(api, { sessions, store: new CheckBatchStore(db), queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
+  const batchStore = new CheckBatchStore(db);
+  registerCheckBatchRoutes(api, { sessions, store: batchStore, queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
 
@@ -110,7 +115,18 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const apiKeys = new ApiKeyVerifier(db, deps.apiKeyCache, config.apiKeys.touchIntervalMs, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
-  registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin), deps.queues);
+  const adminAccess = new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin);
+  registerAdminRoutes(app, adminAccess, deps.queues);
+  registerConsoleRoutes(app, {
+    access: adminAccess,
+    sessions: sessionService,
+    details: new SessionDetails(db),
+    fleet: new FleetStatus(db, deps.redis, deps.keys, config.shards.count, deps.queues),
+    batches: batchStore,
+    csrf: new ConsoleCsrf(config.admin.sessionSecret),
+    cursors,
+    logger,
+  });
   app.use('/api', authenticate(apiKeys, jwts));
   app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));
   app.use(api.router);

@@ -260,10 +260,13 @@ describe('Bull Board at /admin/queues', function () {
       assert.equal((await login(api.baseUrl, { user, password: 'not-the-password' })).status, 401);
     });
 
-    it('admits manage callers of a listed organization and refuses others with 403', async () => {
+    it('admits manage callers of a listed organization and refuses others with 403, also after they sign in for the console', async () => {
       assert.equal((await queueList(api.baseUrl, { authorization: `Bearer ${tenant.tokens.manage}` })).status, 200);
       assertError(await queueList(api.baseUrl, { authorization: `Bearer ${outsider.tokens.manage}` }), 403, 'forbidden');
-      assert.equal((await login(api.baseUrl, { token: outsider.tokens.manage })).status, 403);
+      const signedIn = await login(api.baseUrl, { token: outsider.tokens.manage });
+      assert.equal(signedIn.status, 303);
+      assert.equal(signedIn.headers.get('location'), '/admin', 'the console serves them their own organization');
+      assertError(await queueList(api.baseUrl, { cookie: sessionCookie(signedIn) }), 403, 'forbidden');
     });
 
     it('is off where it is not configured: Basic is refused and the form has no password field', async () => {

@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import type { Response } from 'express';
-import { isFinalBatchStatus, MAX_BATCH_NUMBERS, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import { isFinalBatchStatus, MAX_BATCH_NUMBERS } from '../../shared/batches/check-batch-jobs.js';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
@@ -8,6 +6,7 @@ import type { CursorCodec } from '../http/cursor.js';
 import { cursorPage, idPosition, integerPosition } from '../http/paging.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import { batchRows, entriesOf } from './check-batch-input.js';
+import { streamCsv } from './check-batch-csv.js';
 import type { CheckBatchQueue } from './check-batch-queue.js';
 import {
   CheckBatchCreated,
@@ -33,9 +32,7 @@ export interface CheckBatchRouteDeps {
   batches: Config['batches'];
 }
 
-const CSV_PAGE = 5_000;
 const SEQ_POSITION = integerPosition(10);
-const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt'] as const;
 
 const BATCH_NOTE = `A batch runs on the worker that holds the session's WhatsApp connection, a chunk of numbers per WhatsApp query, paced by a per-session rate limit (BATCH_RATE_PER_MINUTE numbers a minute) so the account is not banned. Results are stored as they arrive. While the session is disconnected the batch waits (\`waitingForSession: true\`) and resumes by itself.`;
 
@@ -236,29 +233,4 @@ function resultOf(row: StoredResult): CheckBatchResult {
     ...(row.lid ? { lid: row.lid } : {}),
     checkedAt: row.checkedAt,
   };
-}
-
-async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus | undefined, store: CheckBatchStore): Promise<void> {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', `attachment; filename="${batch.id}.csv"`);
-  res.write(`${CSV_COLUMNS.join(',')}\n`);
-  let afterSeq = 0;
-  for (;;) {
-    const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt].map(csvCell).join(',')).join('\n');
-    if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
-    const last = page.rows[page.rows.length - 1];
-    if (!page.hasMore || !last || res.destroyed) break;
-    afterSeq = last.seq;
-  }
-  res.end();
-}
-
-/** Quotes when needed; text a spreadsheet would run as a formula (=…, @…, +x…) gets a leading '. Phone notations are left alone. */
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (typeof value === 'string' && (/^[=@\t\r]/.test(text) || /^[+-](?![\d\s(])/.test(text))) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

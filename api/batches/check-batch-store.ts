@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { BatchStatus, NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import { FINAL_BATCH_STATUSES, type BatchStatus, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { ulid } from '../../shared/ids.js';
 import type { BatchInputRow } from './check-batch-input.js';
 
@@ -98,6 +99,26 @@ export class CheckBatchStore {
       beforeId ? [sessionId, beforeId, limit + 1] : [sessionId, limit + 1],
     )) as BatchRow[];
     return { rows: rows.slice(0, limit).map(toBatch), hasMore: rows.length > limit };
+  }
+
+  /**
+   * Batches of every session in scope, newest first: the unfinished ones (`running`: queued or
+   * running) or the finished ones. For the console; the API lists one session's batches.
+   */
+  async acrossSessions(scope: OrganizationScope, running: boolean, limit: number): Promise<(StoredBatch & { organizationId: string })[]> {
+    const statuses = running ? ['queued', 'running'] : FINAL_BATCH_STATUSES;
+    const args: unknown[] = [...statuses];
+    let organization = '';
+    if (scope !== EVERY_ORGANIZATION) {
+      organization = 'AND s.organization_id = ?';
+      args.push(scope);
+    }
+    const rows = (await this.db.query(
+      `SELECT ${BATCH_COLUMNS.split(', ').map((c) => `b.${c}`).join(', ')}, s.organization_id FROM check_batches b JOIN wa_sessions s ON s.id = b.session_id
+        WHERE b.status IN (${statuses.map(() => '?').join(', ')}) ${organization} ORDER BY b.id DESC LIMIT ?`,
+      [...args, limit],
+    )) as (BatchRow & { organization_id: string })[];
+    return rows.map((row) => ({ ...toBatch(row), organizationId: row.organization_id }));
   }
 
   /** Result rows in input order after `afterSeq`; one extra row is read to know whether more follow. */

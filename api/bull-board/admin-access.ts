@@ -11,6 +11,7 @@ import type { ApiKeyVerifier } from '../auth/api-key-verifier.js';
 import { bearerToken, verifyToken } from '../auth/authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
 import type { Principal } from '../auth/principal.js';
+import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { type AdminSession, type AdminSessionCodec, readAdminCookie } from './admin-session.js';
 
 /** Someone who reached the admin pages: a caller with a token, or an operator from config. */
@@ -31,9 +32,10 @@ const BASIC = /^Basic[ ]+([A-Za-z0-9+/=]+)[ ]*$/i;
 const ALL_CAPABILITIES: ReadonlySet<Capability> = new Set(['read', 'send', 'manage']);
 
 /**
- * Who may open Bull Board: `manage` callers (API key or login JWT, optionally only of the
- * organizations in ADMIN_ORGANIZATIONS) and the operator credentials from config. Bull Board
- * shows every organization's jobs, which is why the organization allow-list exists.
+ * Who may use the admin pages, and how far they see: `manage` callers (API key or login JWT) and
+ * the operator credentials from config. Bull Board and the console's cross-organization pages
+ * show every organization's data, which is why the organization allow-list exists; the console's
+ * session and batch pages serve any other manage caller its own organization.
  */
 export class AdminAccess {
   private readonly operator: { user: Buffer; password: Buffer; fingerprint: string } | undefined;
@@ -72,16 +74,30 @@ export class AdminAccess {
     return session ? this.fromSession(session) : undefined;
   }
 
-  /** Throws 403 unless the identity may use the admin pages. */
+  /**
+   * Whose data the identity may see on the admin pages: every organization's for operators and
+   * `manage` callers of ADMIN_ORGANIZATIONS, its own organization's for any other `manage` caller.
+   * Throws 403 without `manage`.
+   */
+  reachOf(identity: AdminIdentity): OrganizationScope {
+    if (identity.kind === 'operator') return EVERY_ORGANIZATION;
+    if (!identity.capabilities.has('manage') || identity.organizationId === null) {
+      throw new AppError('forbidden', 'the admin pages need the "manage" capability', { required: 'manage' });
+    }
+    return this.config.organizations.includes(identity.organizationId) ? EVERY_ORGANIZATION : identity.organizationId;
+  }
+
+  /** Throws 403 unless the identity may open Bull Board, which shows every organization's jobs. */
   authorize(identity: AdminIdentity): void {
-    if (identity.kind === 'operator') return;
-    if (!identity.capabilities.has('manage')) {
-      throw new AppError('forbidden', 'Bull Board needs the "manage" capability', { required: 'manage' });
-    }
-    const allowed = this.config.organizations;
-    if (allowed.length > 0 && !allowed.includes(identity.organizationId ?? '')) {
-      throw new AppError('forbidden', "this organization's callers may not open Bull Board (ADMIN_ORGANIZATIONS)");
-    }
+    this.reachOf(identity);
+    if (!this.admitsToBullBoard(identity)) throw new AppError('forbidden', "this organization's callers may not open Bull Board (ADMIN_ORGANIZATIONS)");
+  }
+
+  /** For a signed-in manage caller: whether Bull Board lets them in. */
+  admitsToBullBoard(who: Pick<AdminIdentity, 'kind' | 'organizationId'>): boolean {
+    if (who.kind === 'operator') return true;
+    // Without an allow-list every organization's manage callers may open it, as before the console.
+    return this.config.organizations.length === 0 || this.config.organizations.includes(who.organizationId ?? '');
   }
 
   /** Checks the login form and returns the session to put in the cookie; throws the error to show on the form. */
@@ -99,7 +115,8 @@ export class AdminAccess {
     } else {
       throw new AppError('unauthorized', 'paste an API key or login token with the manage capability');
     }
-    this.authorize(identity);
+    // Any manage caller may sign in: the console serves its own organization; Bull Board checks on every request.
+    this.reachOf(identity);
     return {
       kind: identity.kind,
       subject: identity.subject,

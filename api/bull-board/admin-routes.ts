@@ -7,11 +7,13 @@ import { bullBoardRouter } from './bull-board.js';
 import { loginPage } from './login-page.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
-const LOGIN_PATH = '/admin/login';
+export const CONSOLE_PATH = '/admin';
+export const LOGIN_PATH = '/admin/login';
+export const LOGOUT_PATH = '/admin/logout';
 const PAGE_HEADERS = {
   'Cache-Control': 'no-store',
   'X-Frame-Options': 'DENY',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy': "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
 /**
@@ -19,31 +21,32 @@ const PAGE_HEADERS = {
  * /admin/login and then carries a signed session cookie; scripts may send Bearer or Basic instead.
  */
 export function registerAdminRoutes(app: Express, access: AdminAccess, queues: readonly WatchedQueue[]): void {
-  const page = (error?: string) => loginPage({ operatorLogin: access.operatorLoginEnabled, ...(error ? { error } : {}) });
+  const page = (next: string | undefined, error?: string) => loginPage({ operatorLogin: access.operatorLoginEnabled, next, ...(error ? { error } : {}) });
 
-  app.get(LOGIN_PATH, (_req, res) => void res.set(PAGE_HEADERS).type('html').send(page()));
+  app.get(LOGIN_PATH, (req, res) => void res.set(PAGE_HEADERS).type('html').send(page(adminPathOrUndefined(req.query['next']))));
 
   app.post(LOGIN_PATH, express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const form: AdminLoginForm = {};
     for (const field of ['token', 'user', 'password'] as const) if (typeof body[field] === 'string') form[field] = body[field];
+    const next = adminPathOrUndefined(body['next']);
     try {
       const session = await access.login(form);
       setAdminCookie(req, res, access.sessions.encode(session), session.expiresAt - Date.now());
-      res.redirect(303, BULL_BOARD_PATH);
+      res.redirect(303, next ?? (access.admitsToBullBoard(session) ? BULL_BOARD_PATH : CONSOLE_PATH));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // The form answers a person: the same page with the reason, under the status the API would use.
-      res.status(err.status).set(PAGE_HEADERS).type('html').send(page(err.message));
+      res.status(err.status).set(PAGE_HEADERS).type('html').send(page(next, err.message));
     }
   });
 
-  app.get('/admin/logout', (req, res) => {
+  app.get(LOGOUT_PATH, (req, res) => {
     clearAdminCookie(req, res);
     res.redirect(303, LOGIN_PATH);
   });
 
-  app.use(BULL_BOARD_PATH, requireAdmin(access), bullBoardRouter(queues, BULL_BOARD_PATH));
+  app.use(BULL_BOARD_PATH, requireAdmin(access), bullBoardRouter(queues, BULL_BOARD_PATH, { console: CONSOLE_PATH, signOut: LOGOUT_PATH }));
 }
 
 /** Lets `manage` callers through; sends a browser without credentials to the login form and anyone else a 401/403 envelope. */
@@ -58,4 +61,10 @@ function requireAdmin(access: AdminAccess): RequestHandler {
     res.setHeader('X-Frame-Options', 'DENY');
     next();
   };
+}
+
+/** A page of the admin area to return to after signing in; anything else (another site, `//host`) is dropped. */
+export function adminPathOrUndefined(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 500) return undefined;
+  return /^\/admin(?:[/?][\w\-./?=&%~]*)?$/.test(value) && !value.includes('//') && !value.includes('/..') ? value : undefined;
 }

@@ -43,7 +43,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
         scope: ['sessions', principal.organizationId],
         cursor: query.cursor,
         position: idPosition,
-        read: (afterId) => sessions.page(principal.organizationId, afterId, query.limit),
+        read: (afterId) => sessions.page({ scope: principal.organizationId }, afterId, query.limit),
       }),
   });
 

@@ -10,7 +10,8 @@ import { shardOf } from '../../shared/shards.js';
 import type { StoredPage } from '../http/paging.js';
 import type { SessionAccess } from './session-access.js';
 import type { SessionView } from './session-schemas.js';
-import type { SessionViews } from './session-views.js';
+import type { SessionFilter, SessionViews } from './session-views.js';
+import type { OrganizationScope } from '../auth/organization-scope.js';
 
 export interface SessionServiceDeps {
   admin: AdminService;
@@ -36,27 +37,27 @@ export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
   /** A new session in `pairing`; its worker is told at once and keeps it connected for a pairing window. */
-  async create(organizationId: string, name: string | null): Promise<SessionView> {
-    const session = await this.deps.admin.createSession(organizationId, name);
+  async create(organizationId: string, name: string | null, id?: string): Promise<SessionView> {
+    const session = await this.deps.admin.createSession(organizationId, name, id);
     await this.wantPairing(session.id);
     await this.announce(session.id);
     return this.viewOf(session.id);
   }
 
-  /** The organization's sessions after `afterId`, oldest first. */
-  async page(organizationId: string, afterId: string | undefined, limit: number): Promise<StoredPage<SessionView, string>> {
-    const page = await this.deps.views.page(organizationId, afterId ?? '', limit);
+  /** The sessions in scope (of one status, if given) after `afterId`, oldest first. */
+  async page(filter: SessionFilter, afterId: string | undefined, limit: number): Promise<StoredPage<SessionView, string>> {
+    const page = await this.deps.views.page(filter, afterId ?? '', limit);
     return { rows: page.rows, hasMore: page.hasMore, last: page.rows[page.rows.length - 1]?.id };
   }
 
-  async get(organizationId: string, sessionId: string): Promise<SessionView> {
-    await this.deps.access.require(organizationId, sessionId);
+  async get(scope: OrganizationScope, sessionId: string): Promise<SessionView> {
+    await this.deps.access.require(scope, sessionId);
     return this.viewOf(sessionId);
   }
 
   /** Logs the account out when it is connected (best effort), then deletes the session with everything stored for it. */
-  async delete(organizationId: string, sessionId: string, requestId?: string): Promise<void> {
-    const session = await this.deps.access.requireCurrent(organizationId, sessionId);
+  async delete(scope: OrganizationScope, sessionId: string, requestId?: string): Promise<void> {
+    const session = await this.deps.access.requireCurrent(scope, sessionId);
     if (session.status !== 'logged_out') {
       // Best effort: an offline account cannot be told, its stored data goes regardless.
       await this.deps.live.run('session.logout', session.id, {}, requestId).catch(() => undefined);
@@ -68,8 +69,8 @@ export class SessionService {
   }
 
   /** WhatsApp unlinks the device and the session becomes `logged_out`; a logged-out session is left as it is. */
-  async logout(organizationId: string, sessionId: string, requestId?: string): Promise<void> {
-    const session = await this.deps.access.requireCurrent(organizationId, sessionId);
+  async logout(scope: OrganizationScope, sessionId: string, requestId?: string): Promise<void> {
+    const session = await this.deps.access.requireCurrent(scope, sessionId);
     if (session.status === 'logged_out') return;
     await this.deps.live.run('session.logout', session.id, {}, requestId);
     await this.deps.db.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), session.id]);
@@ -80,8 +81,8 @@ export class SessionService {
    * The current pairing QR payload, waiting a few seconds for the session's worker to show one.
    * Asking keeps the session connected for another pairing window.
    */
-  async currentQr(organizationId: string, sessionId: string): Promise<string> {
-    const session = await this.deps.access.require(organizationId, sessionId);
+  async currentQr(scope: OrganizationScope, sessionId: string): Promise<string> {
+    const session = await this.deps.access.require(scope, sessionId);
     await this.requireUnpaired(session.id);
     await this.wantPairing(session.id);
     const qr = await this.waitForQr(session.id);
@@ -93,8 +94,8 @@ export class SessionService {
   }
 
   /** WhatsApp's code to link the account by phone number instead of a QR scan. */
-  async pairingCode(organizationId: string, sessionId: string, phone: string, requestId?: string): Promise<LiveOutput<'session.pairingCode'>> {
-    const session = await this.deps.access.require(organizationId, sessionId);
+  async pairingCode(scope: OrganizationScope, sessionId: string, phone: string, requestId?: string): Promise<LiveOutput<'session.pairingCode'>> {
+    const session = await this.deps.access.require(scope, sessionId);
     await this.requireUnpaired(session.id);
     await this.wantPairing(session.id);
     // A session let go after its pairing window is connected again first; its QR code shows when
@@ -104,6 +105,22 @@ export class SessionService {
     const e164 = normalizeE164(phone);
     if (!e164) throw new AppError('validation_error', 'invalid body parameter: phone', { phone: 'must be an E.164 number: digits with an optional leading +' });
     return this.deps.live.run('session.pairingCode', session.id, { phone: e164 }, requestId);
+  }
+
+  /**
+   * Where pairing stands, for a page that follows it: the session as shown and, while it is
+   * unpaired, its current QR payload (none yet while its worker connects). Unlike currentQr it
+   * never waits; being asked still keeps the session connected for another pairing window.
+   */
+  async pairingState(scope: OrganizationScope, sessionId: string): Promise<{ session: SessionView; qr: string | undefined }> {
+    await this.deps.access.require(scope, sessionId);
+    const session = await this.viewOf(sessionId);
+    if (!isUnpaired(session)) return { session, qr: undefined };
+    await this.wantPairing(sessionId);
+    const qr = (await this.deps.redis.get(this.deps.keys.qr(sessionId)).catch(() => null)) ?? undefined;
+    // A session let go after its pairing window comes back when its worker hears of it.
+    if (!qr) await this.announce(sessionId);
+    return { session, qr };
   }
 
   private async viewOf(sessionId: string): Promise<SessionView> {
@@ -130,7 +147,7 @@ export class SessionService {
   private async requireUnpaired(sessionId: string): Promise<void> {
     const view = await this.viewOf(sessionId);
     if (view.status === 'logged_out') throw new AppError('conflict', 'session is logged out; create a new session to pair again', { status: view.status });
-    if (view.phoneJid !== null || view.status === 'online') throw new AppError('conflict', 'session is already paired', { status: view.status });
+    if (!isUnpaired(view)) throw new AppError('conflict', 'session is already paired', { status: view.status });
   }
 
   /** The session's current QR code, waiting a few seconds for its worker to show one; undefined if none came. */
@@ -146,4 +163,9 @@ export class SessionService {
     }
     return qr ?? undefined;
   }
+}
+
+/** Waiting for a QR scan or pairing code: never paired, and not logged out. */
+export function isUnpaired(view: SessionView): boolean {
+  return view.status !== 'logged_out' && view.status !== 'online' && view.phoneJid === null;
 }
