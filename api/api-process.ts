@@ -5,6 +5,7 @@ import { createDataSource } from '../shared/db/data-source.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis, pingWithin } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
+import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { createApp } from './app.js';
 import { createExpressServer } from './http/express-server.js';
 import { LiveClient } from './live/live-client.js';
@@ -26,13 +27,16 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
   const keys = new RedisKeys(config.redis.prefix);
   const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
   const metrics = new ApiMetrics(queues, logger);
-  const live = new LiveClient(config, keys, redis, subscriber, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
+  const signing = new JobSigningKey(config.jobSigningSecret, db);
+  const live = new LiveClient(config, keys, redis, subscriber, signing, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
   void live.start();
   const ownership = new PushedCache<string>(config.sessionOwnerCacheMs);
   const apiKeyCache = new PushedCache<VerifiableKey>(config.apiKeys.cacheMs);
   followControlChannel(subscriber, keys.control(), { sessionOwners: ownership, apiKeys: apiKeyCache }, logger);
 
   const connection = connectWithRetry(db, logger);
+  // Read the job signing key as soon as MySQL answers, rather than on the first live call.
+  void connection.ready.then(() => signing.signer()).catch((err: Error) => logger.warn({ err: err.message }, 'job signing key not read yet; the first job will read it'));
   const { app, apiKeys } = createApp({
     config,
     logger,
@@ -44,6 +48,7 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
     queues,
     ownership,
     apiKeyCache,
+    signing,
     metricsText: metricsSource(metrics.registry),
     readiness: async () => {
       const [mysql, redisUp] = await Promise.all([mysqlReachable(db, 1500), pingWithin(redis, 1500)]);

@@ -1,13 +1,12 @@
-import type { IncomingMessage } from 'node:http';
-import express, { Router, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { authenticate } from './auth/authenticate.js';
 import { ApiKeyVerifier } from './auth/api-key-verifier.js';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { registerStoredContactRoutes } from './contacts/contact-routes.js';
-import { checkBatchBodyParsers } from './batches/check-batch-body.js';
 import { CheckBatchQueue } from './batches/check-batch-queue.js';
 import { registerCheckBatchRoutes } from './batches/check-batch-routes.js';
 import { CheckBatchStore } from './batches/check-batch-store.js';
@@ -36,6 +35,8 @@ import { registerConsoleRoutes } from './console/console-routes.js';
 import { FleetStatus } from './console/fleet-status.js';
 import { SessionDetails } from './console/session-details.js';
 import { AdminSessionCodec } from './bull-board/admin-session.js';
+import { LoginThrottle } from './bull-board/login-throttle.js';
+import type { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { organizationRateLimit } from './http/rate-limit.js';
 import type { ApiMetrics } from './metrics/api-metrics.js';
 import { httpMetrics } from './metrics/http-metrics.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   ownership: PushedCache<string>;
   /** API key rows by key id; revocations arrive over the control channel in production. */
   apiKeyCache: PushedCache<VerifiableKey>;
+  /** Signs the jobs the api hands the workers. */
+  signing: JobSigningKey;
   readiness: () => Promise<Record<string, boolean>>;
   /** The text GET /metrics serves: this process's registry, or the whole cluster's. */
   metricsText: () => Promise<string>;
@@ -73,14 +76,13 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.disable('x-powered-by');
   // Every answer is computed per request; hashing each body for a weak ETag costs CPU on the hot path and no client revalidates API pages.
   app.set('etag', false);
-  app.set('trust proxy', true);
+  app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
   const api = new ApiRouter();
   app.use(requestLogging(logger));
   app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH, CONSOLE_PATH] }));
-  const bodyParsers = Router().use(checkBatchBodyParsers(), express.json({ limit: '2mb' }));
-  // Most requests are GETs without a body; skipping the parsers' own checks for them is measurable per request.
-  app.use((req, res, next) => (hasBody(req) ? bodyParsers(req, res, next) : next()));
+  // No body is read here: each route reads its own, up to its own limit, once the caller is
+  // authenticated and admitted (ApiRouter); the admin login form reads a small form of its own.
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
@@ -105,7 +107,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   });
   registerSessionRoutes(api, { sessions: sessionService, cursors });
   const batchStore = new CheckBatchStore(db);
-  registerCheckBatchRoutes(api, { sessions, store: batchStore, queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, logger), cursors, batches: config.batches });
+  registerCheckBatchRoutes(api, { sessions, store: batchStore, queue: new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, deps.signing, logger), cursors, batches: config.batches });
   registerLiveContactRoutes(api, { sessions, live: deps.live });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
 
@@ -115,7 +117,9 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const apiKeys = new ApiKeyVerifier(db, deps.apiKeyCache, config.apiKeys.touchIntervalMs, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
-  const adminAccess = new AdminAccess(apiKeys, jwts, db, new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs), config.admin);
+  const loginThrottle = new LoginThrottle(deps.redis, deps.keys.rateLimit('admin-login'), config.admin.loginFailures, logger);
+  const adminSessions = new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs);
+  const adminAccess = new AdminAccess(apiKeys, jwts, db, adminSessions, config.admin, loginThrottle);
   registerAdminRoutes(app, adminAccess, deps.queues);
   registerConsoleRoutes(app, {
     access: adminAccess,
@@ -127,16 +131,12 @@ export function createApp(deps: AppDeps): GatewayApp {
     cursors,
     logger,
   });
-  app.use('/api', authenticate(apiKeys, jwts));
+  const failedAuth = new FailedAuthLimiter(deps.redis, deps.keys.rateLimit('auth-failures'), config.rateLimit.authFailuresPerMinute, logger);
+  app.use('/api', authenticate(apiKeys, jwts, failedAuth));
   app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));
   app.use(api.router);
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return { app, api, apiKeys };
-}
-
-/** type-is's test, as the body parsers apply it: a request has a body when it declares a length or a transfer encoding. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCapabilities, type Capability } from './capabilities.js';
 
@@ -9,21 +10,46 @@ const list = (fallback: string) =>
     .default(fallback)
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
-/** "owner:read+send+manage,viewer:read" → { owner: [...], viewer: [...] } */
-function parseRoleMap(spec: string): Record<string, Capability[]> {
-  const map: Record<string, Capability[]> = {};
+/**
+ * "owner:read+send+manage,viewer:read" → owner → [...], viewer → [...]. A Map, so a role claim
+ * such as `constructor` or `__proto__` finds nothing instead of an object's inherited members.
+ */
+function parseRoleMap(spec: string): ReadonlyMap<string, readonly Capability[]> {
+  const map = new Map<string, Capability[]>();
   for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [role, caps] = entry.split(':');
     if (!role || caps === undefined) throw new Error(`JWT_ROLE_CAPABILITIES: bad entry "${entry}" (want role:cap+cap)`);
-    map[role] = caps === '' ? [] : parseCapabilities(caps.replaceAll('+', ','));
+    map.set(role, caps === '' ? [] : parseCapabilities(caps.replaceAll('+', ',')));
   }
   return map;
 }
+
+/** Express's `trust proxy`: true/false, a hop count, or addresses, subnets and the names loopback, linklocal, uniquelocal. */
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const known = ['loopback', 'linklocal', 'uniquelocal'].includes(entry) || (isIP(address ?? '') !== 0 && extra === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    if (!known) throw new Error(`TRUST_PROXY: "${entry}" is not true, false, a hop count, an address, a subnet, loopback, linklocal or uniquelocal`);
+  }
+  return entries;
+}
+
+/** Published in this repository: fine for a try-out, never for production. */
+export const DEFAULT_CURSOR_SECRET = 'change-me-cursor-secret-please';
 
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().default('0.0.0.0'),
   PORT: intFrom(3000),
+  /**
+   * Which peers' X-Forwarded-For / -Proto / -Host are believed (Express's `trust proxy`). The
+   * client address drives the per-client limits on failed logins, so a client must not be able to
+   * name its own: only proxies on this host by default.
+   */
+  TRUST_PROXY: z.string().default('loopback'),
   /** api processes sharing PORT (Node's cluster); more than one puts a supervising process in front of them. */
   API_PROCESSES: intFrom(1, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -58,13 +84,18 @@ const envSchema = z.object({
   JWT_ORG_CLAIM: z.string().default('org'),
   JWT_ROLE_CLAIM: z.string().default('role'),
   JWT_ROLE_CAPABILITIES: z.string().default('owner:read+send+manage,admin:read+send+manage,member:read+send,viewer:read'),
+  /** At most this many JWKS fetches a minute for unknown key ids (one every 60/N s, shared by all requests). */
   JWKS_REQUESTS_PER_MINUTE: intFrom(10, 1),
+  /** How long a fetched key set is used before it is fetched again; the last good set is kept while the JWKS is unreachable. */
+  JWKS_CACHE_MS: intFrom(10 * 60_000, 1000),
+  /** Login JWTs meant to live longer than this (exp − iat, or exp − now without iat) are refused; 0 = no limit. */
+  JWT_MAX_LIFETIME_S: intFrom(24 * 3600),
 
   API_KEY_CACHE_MS: intFrom(10_000),
   /** How long an api process remembers which organization owns a session; deletions reach it at once over Redis. 0 turns it off. */
   SESSION_OWNER_CACHE_MS: intFrom(60_000),
   API_KEY_TOUCH_INTERVAL_MS: intFrom(60_000, 1000),
-  CURSOR_SECRET: z.string().min(16).default('change-me-cursor-secret-please'),
+  CURSOR_SECRET: z.string().min(16).default(DEFAULT_CURSOR_SECRET),
 
   /** Numbers per onWhatsApp query in a bulk check. */
   BATCH_CHUNK_SIZE: intFrom(50, 1),
@@ -79,8 +110,15 @@ const envSchema = z.object({
   /** A chunk failing this many times in a row (server errors, not rate limits or disconnects) fails the batch. */
   BATCH_MAX_FAILURES: intFrom(10, 1),
 
+  /** Numbers of check batches not yet checked, per organization, beyond which a new batch is refused (429); 0 = no cap. */
+  BATCH_MAX_PENDING_PER_ORG: intFrom(200_000),
+
   /** Requests per minute per organization on /api/*, counted in Redis; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: intFrom(600),
+  /** Failed token checks per client address per minute; past it the client is answered 429 without a lookup until the minute ends. 0 = off. */
+  AUTH_FAILURES_PER_MINUTE: intFrom(30),
+  /** HMAC key of the job envelopes the api hands the workers; unset, one generated once and kept in MySQL. */
+  JOB_SIGNING_SECRET: z.string().min(32).optional(),
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open. */
   METRICS_TOKEN: z.string().min(16).optional(),
   /** HMAC key of the Bull Board session cookie; unset, a random key per process (one api instance only). */
@@ -90,15 +128,19 @@ const envSchema = z.object({
   /** Operator credentials for Bull Board (login form or HTTP Basic); both unset disables them. */
   ADMIN_USER: z.string().min(1).optional(),
   ADMIN_PASSWORD: z.string().min(12).optional(),
-  /** Organizations whose `manage` callers may open Bull Board; empty admits every organization's. */
+  /** Organizations whose `manage` callers may open Bull Board; empty admits none (operator credentials only). */
   ADMIN_ORGANIZATIONS: list(''),
+  /** Who may change queues in Bull Board (retry, promote, pause, clean, add…): the operator, also ADMIN_ORGANIZATIONS' callers, or nobody. */
+  ADMIN_QUEUE_ACTIONS: z.enum(['operator', 'organizations', 'none']).default('operator'),
+  /** Failed Bull Board logins per client address and per operator user name in 15 minutes before further attempts are refused (429); 0 = off. */
+  ADMIN_LOGIN_FAILURES: intFrom(10),
 });
 
 export type Env = Record<string, string | undefined>;
 
 export interface Config {
   env: string;
-  http: { host: string; port: number; processes: number };
+  http: { host: string; port: number; processes: number; trustProxy: boolean | number | string[] };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   db: { url: string; poolSize: number; connectTimeoutMs: number };
   redis: { url: string; prefix: string };
@@ -117,21 +159,26 @@ export interface Config {
         clockToleranceS: number;
         orgClaim: string;
         roleClaim: string;
-        roleCapabilities: Record<string, Capability[]>;
+        roleCapabilities: ReadonlyMap<string, readonly Capability[]>;
         jwksRequestsPerMinute: number;
+        jwksCacheMs: number;
+        maxLifetimeS: number;
       }
     | undefined;
   apiKeys: { cacheMs: number; touchIntervalMs: number };
   sessionOwnerCacheMs: number;
   cursorSecret: string;
-  batches: { chunkSize: number; ratePerMinute: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number };
-  rateLimit: { perMinute: number };
+  batches: { chunkSize: number; ratePerMinute: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number; maxPendingPerOrg: number };
+  rateLimit: { perMinute: number; authFailuresPerMinute: number };
+  jobSigningSecret: string | undefined;
   metrics: { token: string | undefined };
   admin: {
     sessionSecret: string;
     sessionTtlMs: number;
     basic: { user: string; password: string } | undefined;
     organizations: string[];
+    queueActions: 'operator' | 'organizations' | 'none';
+    loginFailures: number;
   };
 }
 
@@ -148,15 +195,17 @@ export function loadConfig(env: Env = process.env): Config {
   if ((e.ADMIN_USER === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration:\n  ADMIN_USER and ADMIN_PASSWORD must be set together');
   }
-  let roleCapabilities: Record<string, Capability[]>;
+  let roleCapabilities: ReadonlyMap<string, readonly Capability[]>;
+  let trustProxy: boolean | number | string[];
   try {
     roleCapabilities = parseRoleMap(e.JWT_ROLE_CAPABILITIES);
+    trustProxy = parseTrustProxy(e.TRUST_PROXY);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
   return {
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT, processes: e.API_PROCESSES },
+    http: { host: e.HOST, port: e.PORT, processes: e.API_PROCESSES, trustProxy },
     logLevel: e.LOG_LEVEL,
     db: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
@@ -177,6 +226,8 @@ export function loadConfig(env: Env = process.env): Config {
           roleClaim: e.JWT_ROLE_CLAIM,
           roleCapabilities,
           jwksRequestsPerMinute: e.JWKS_REQUESTS_PER_MINUTE,
+          jwksCacheMs: e.JWKS_CACHE_MS,
+          maxLifetimeS: e.JWT_MAX_LIFETIME_S,
         }
       : undefined,
     apiKeys: { cacheMs: e.API_KEY_CACHE_MS, touchIntervalMs: e.API_KEY_TOUCH_INTERVAL_MS },
@@ -189,8 +240,10 @@ export function loadConfig(env: Env = process.env): Config {
       sessionPollMs: e.BATCH_SESSION_POLL_MS,
       backoffMs: e.BATCH_BACKOFF_MS,
       maxFailures: e.BATCH_MAX_FAILURES,
+      maxPendingPerOrg: e.BATCH_MAX_PENDING_PER_ORG,
     },
-    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE },
+    jobSigningSecret: e.JOB_SIGNING_SECRET,
     metrics: { token: e.METRICS_TOKEN },
     admin: {
       // A random key keeps cookies unforgeable when none is configured; they then hold on this instance only.
@@ -198,6 +251,8 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTtlMs: e.ADMIN_SESSION_TTL_MS,
       basic: e.ADMIN_USER !== undefined && e.ADMIN_PASSWORD !== undefined ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
       organizations: e.ADMIN_ORGANIZATIONS,
+      queueActions: e.ADMIN_QUEUE_ACTIONS,
+      loginFailures: e.ADMIN_LOGIN_FAILURES,
     },
   };
 }

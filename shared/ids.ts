@@ -14,3 +14,6 @@ export function ulid(now = Date.now()): string {
 
 export const newSessionId = () => `sess_${ulid()}`;
 export const newOrganizationId = () => `org_${ulid()}`;
+
+/** What an organization id may be (`org create --id`, and the organization claim of a login JWT): 1–64 of A-Z a-z 0-9 . _ : - */
+export const isOrganizationId = (id: string): boolean => /^[A-Za-z0-9._:-]{1,64}$/.test(id);

@@ -42,11 +42,31 @@ function queueList(baseUrl: string, headers: Record<string, string>) {
 describe('Bull Board at /admin/queues', function () {
   this.timeout(60_000);
   let tenant: Tenant;
+  /** An api whose ADMIN_ORGANIZATIONS names the tenant's organization. */
+  let listed: RunningApi;
   let base: string;
 
   before(async () => {
     tenant = await newTenant();
-    base = testEnv.api.baseUrl;
+    listed = await testEnv.startApi({ ADMIN_ORGANIZATIONS: tenant.organizationId }, `api-board-${uniq()}`);
+    base = listed.baseUrl;
+  });
+
+  after(async () => {
+    await listed?.process.stop();
+  });
+
+  describe('deny by default (ADMIN_ORGANIZATIONS unset)', () => {
+    it("refuses every organization's manage caller with 403 on the board, also once signed in (for the console of its own organization)", async () => {
+      const unlisted = testEnv.api.baseUrl;
+      for (const token of [tenant.tokens.manage, tenant.tokens.all, testEnv.jwks.sign({ org: tenant.organizationId, role: 'owner' })]) {
+        assertError(await queueList(unlisted, { authorization: `Bearer ${token}` }), 403, 'forbidden');
+        const res = await login(unlisted, { token });
+        assert.equal(res.status, 303);
+        assert.equal(res.headers.get('location'), '/admin', 'signed in for the console, not sent to a board that refuses them');
+        assertError(await queueList(unlisted, { cookie: sessionCookie(res) }), 403, 'forbidden');
+      }
+    });
   });
 
   describe('in headless Chromium', () => {
@@ -210,10 +230,10 @@ describe('Bull Board at /admin/queues', function () {
     });
 
     it('stops working once its API key is revoked', async () => {
-      const other = await newTenant();
-      const cookie = sessionCookie(await login(base, { token: other.tokens.manage }));
+      const { key, token } = await testEnv.admin.createApiKey(tenant.organizationId, `board-${uniq()}`, ['manage']);
+      const cookie = sessionCookie(await login(base, { token }));
       assert.equal((await queueList(base, { cookie })).status, 200);
-      await testEnv.admin.revokeApiKey(other.keyIds.manage);
+      await testEnv.admin.revokeApiKey(key.id);
       assertError(await queueList(base, { cookie }), 401, 'unauthorized');
     });
 

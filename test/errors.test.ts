@@ -84,25 +84,31 @@ describe('error envelope', () => {
   });
 
   describe('request bodies', () => {
+    const sessions = '/api/v1/sessions';
+
     it('answers malformed JSON with 400 validation_error naming the body', async () => {
-      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.all, rawBody: '{"phone": ' });
+      const res = await call('POST', sessions, { token: t.tokens.all, rawBody: '{"name": ' });
       const details = assertError(res, 400, 'validation_error');
       assert.deepEqual(Object.keys(details), ['body']);
     });
 
-    it('answers malformed JSON with the envelope on any path, even unauthenticated', async () => {
-      const res = await call('POST', '/no/such/path', { rawBody: "{'single': 'quotes'}" });
-      assertError(res, 400, 'validation_error');
+    it('never reads a body before authentication: malformed JSON without a token is a 401', async () => {
+      assertUnauthorized(await call('POST', sessions, { rawBody: "{'single': 'quotes'}" }));
     });
 
-    it('answers a body over the size limit with 400 validation_error', async () => {
-      const res = await call('POST', '/no/such/path', { rawBody: JSON.stringify({ blob: 'x'.repeat(3 * 1024 * 1024) }) });
-      const details = assertError(res, 400, 'validation_error');
-      assert.deepEqual(Object.keys(details), ['body']);
+    it('never reads the body of a request no route serves: 404 with the envelope, whatever the body', async () => {
+      assertError(await call('POST', '/no/such/path', { rawBody: "{'single': 'quotes'}" }), 404, 'not_found');
+    });
+
+    it("answers a body over the route's size limit with 413 payload_too_large", async () => {
+      const res = await call('POST', sessions, { token: t.tokens.all, rawBody: JSON.stringify({ name: 'x'.repeat(64 * 1024) }) });
+      const details = assertError(res, 413, 'payload_too_large');
+      assert.equal(details['body'], 'too large');
+      assert.equal(details['limitBytes'], 16 * 1024);
     });
 
     it('answers an unsupported charset with 400 validation_error', async () => {
-      const res = await call('POST', '/no/such/path', { rawBody: '{}', headers: { 'content-type': 'application/json; charset=klingon' } });
+      const res = await call('POST', sessions, { token: t.tokens.all, rawBody: '{}', headers: { 'content-type': 'application/json; charset=klingon' } });
       assertError(res, 400, 'validation_error');
     });
   });
@@ -122,7 +128,7 @@ describe('error envelope', () => {
         get(`/api/v1/sessions/${t.sessionId}/contacts`, testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -3600 })),
         get(`/api/v1/sessions/${t.sessionId}/contacts`, t.tokens.none),
         get(`/api/v1/sessions/sess_missing/contacts/1@lid`, t.tokens.read),
-        call('POST', '/x', { rawBody: '[1,' }),
+        call('POST', '/api/v1/sessions', { token: t.tokens.all, rawBody: '[1,' }),
       ]);
       const expected: [number, string][] = [
         [400, 'validation_error'],

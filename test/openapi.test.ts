@@ -8,6 +8,7 @@ import { closeWatchedQueues, watchedQueues } from '../api/queues/watched-queues.
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { RedisKeys } from '../shared/redis-keys.js';
+import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
@@ -97,10 +98,11 @@ describe('OpenAPI document (/openapi.json)', function () {
     const keys = new RedisKeys(config.redis.prefix);
     const queues = watchedQueues(keys, config.shards.count, testEnv.redis, () => undefined);
     const subscriber = testEnv.redis.duplicate();
-    const live = new LiveClient(config, keys, testEnv.redis, subscriber, logger);
+    const signing = new JobSigningKey(config.jobSigningSecret, testEnv.db);
+    const live = new LiveClient(config, keys, testEnv.redis, subscriber, signing, logger);
     let gateway: GatewayApp | undefined;
     try {
-      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), readiness: async () => ({}), metricsText: async () => '' });
+      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), signing, readiness: async () => ({}), metricsText: async () => '' });
       const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
       const served = [...servedRoutes(gateway.app.router as unknown as Router), ...servedRoutes(gateway.api.router)].filter((r) => !PAGES.some((p) => r.split(' ')[1]!.startsWith(p)));
       assert.ok(served.length > 15, `found the served routes (${served.length})`);

@@ -8,6 +8,7 @@ import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { parseControlMessage } from '../shared/control-messages.js';
+import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
@@ -26,6 +27,8 @@ const keys = new RedisKeys(config.redis.prefix);
 const db = createDataSource(config.db);
 const connection = connectWithRetry(db, logger);
 await connection.ready;
+// Every job is checked against it, so the worker takes no job before it has the key.
+const signer = await new JobSigningKey(config.jobSigningSecret, db).signer();
 
 // Lease and presence commands fail fast while Redis is down (the lease fence depends on it);
 // BullMQ's consumers get their own never-give-up connection.
@@ -42,8 +45,18 @@ const ingestor = new ContactIngestor(db, logger, {
 });
 const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger);
 const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
-const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, logger);
-const batches = createBatchConsumers(config, { db, redis, bullConnection, keys, connectionOf: (id) => sessions.connectionOf(id, 'online'), logger, onChecked: (n) => metrics.batchNumbersChecked.inc(n) });
+const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () => metrics.jobsRefused.inc({ queue: 'live' }));
+const batches = createBatchConsumers(config, {
+  db,
+  redis,
+  bullConnection,
+  keys,
+  connectionOf: (id) => sessions.connectionOf(id, 'online'),
+  logger,
+  signer,
+  onChecked: (n) => metrics.batchNumbersChecked.inc(n),
+  onRefused: () => metrics.jobsRefused.inc({ queue: 'batch' }),
+});
 const leases = new ShardLeases(
   redis,
   keys,
@@ -81,6 +94,7 @@ const health = config.worker.metricsPort
       config.http.host,
       () => ({ workerId, shards: leases.shards, sessions: sessions.count, online: sessions.onlineCount }),
       async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      config.metrics.token,
     )
   : undefined;
 logger.info({ driver: driver.kind, shardCount: config.shards.count }, 'worker started');

@@ -10,6 +10,8 @@ export class WorkerMetrics {
   readonly ingestedRows: Counter<'kind'>;
   /** Batch throughput: the batch worker adds each chunk's size once its results are stored. */
   readonly batchNumbersChecked: Counter;
+  /** Jobs found on a queue without the gateway's signature, failed unrun. */
+  readonly jobsRefused: Counter<'queue'>;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -32,6 +34,12 @@ export class WorkerMetrics {
     this.batchNumbersChecked = new Counter({
       name: 'wag_batch_numbers_checked_total',
       help: 'Phone numbers of bulk check batches checked on this worker (results stored)',
+      registers: [this.registry],
+    });
+    this.jobsRefused = new Counter({
+      name: 'wag_jobs_refused_total',
+      help: 'Jobs refused unrun because the gateway did not sign them (added through Bull Board or straight into Redis), by queue (live or batch)',
+      labelNames: ['queue'],
       registers: [this.registry],
     });
   }

@@ -6,7 +6,7 @@ import { Organization } from '../../shared/db/entities/organization.js';
 import { WaSession } from '../../shared/db/entities/wa-session.js';
 import { apiKeyRevokedMessage, type Announce } from '../../shared/control-messages.js';
 import { AppError } from '../../shared/errors.js';
-import { newOrganizationId, newSessionId } from '../../shared/ids.js';
+import { isOrganizationId, newOrganizationId, newSessionId } from '../../shared/ids.js';
 
 /**
  * Administrative writes used by the CLI and by tests: organizations, API keys, session records.
@@ -20,7 +20,7 @@ export class AdminService {
   ) {}
 
   async createOrganization(name: string, id: string = newOrganizationId()): Promise<Organization> {
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(id)) throw new AppError('validation_error', 'organization id must be 1-64 of [A-Za-z0-9._:-]');
+    if (!isOrganizationId(id)) throw new AppError('validation_error', 'organization id must be 1-64 of [A-Za-z0-9._:-]');
     const repo = this.db.getRepository(Organization);
     if (await repo.existsBy({ id })) throw new AppError('conflict', `organization ${id} already exists`);
     return repo.save(repo.create({ id, name, createdAt: Date.now() }));

@@ -64,6 +64,12 @@ export class ApiKeyVerifier {
     return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
   }
 
+  /** Whether verifying this token would need no MySQL read: its key's row is held in memory. */
+  holds(token: string): boolean {
+    const parsed = parseApiKeyToken(token);
+    return parsed !== undefined && this.cache.get(parsed.keyId) !== undefined;
+  }
+
   private load(keyId: string): Promise<VerifiableKey | null> {
     const cached = this.cache.get(keyId);
     if (cached) return Promise.resolve(cached);

@@ -3,30 +3,22 @@ import jwksRsa from 'jwks-rsa';
 import { isCapability, type Capability } from '../../shared/capabilities.js';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
-import type { Principal } from './principal.js';
+import { isOrganizationId } from '../../shared/ids.js';
+import { JwksKeySet, KeySetUnreachableError } from './jwks-key-set.js';
+import { NO_SUBJECT, type Principal } from './principal.js';
 
 type JwtConfig = NonNullable<Config['jwt']>;
 
-/** jwks-rsa errors that are an answer about the token's kid; any other failure means the JWKS could not be fetched. */
-const KEY_REFUSALS = new Set(['SigningKeyNotFoundError', 'JwksRateLimitError']);
-
 /**
- * Login JWTs minted by the frontend. Keys come from its JWKS through jwks-rsa, which caches them
- * and refetches (rate-limited) when a token names a kid it has not seen.
+ * Login JWTs minted by the frontend, verified against the keys of its JWKS (see JwksKeySet for
+ * how they are fetched and kept).
  */
 export class JwtVerifier {
-  private readonly jwks: jwksRsa.JwksClient;
+  private readonly keySet: JwksKeySet;
 
   constructor(private readonly config: JwtConfig) {
-    this.jwks = jwksRsa({
-      jwksUri: config.jwksUrl,
-      cache: true,
-      cacheMaxEntries: 20,
-      cacheMaxAge: 10 * 60_000,
-      rateLimit: true,
-      jwksRequestsPerMinute: config.jwksRequestsPerMinute,
-      timeout: 5_000,
-    });
+    const client = jwksRsa({ jwksUri: config.jwksUrl, cache: false, rateLimit: false, timeout: 5_000 });
+    this.keySet = new JwksKeySet(client, { cacheMs: config.jwksCacheMs, cooldownMs: Math.ceil(60_000 / config.jwksRequestsPerMinute) });
   }
 
   async verify(token: string): Promise<Principal> {
@@ -36,10 +28,10 @@ export class JwtVerifier {
         token,
         (header, callback) => {
           if (!header.kid) return callback(new Error('token has no kid'));
-          this.jwks.getSigningKey(header.kid).then(
-            (key) => callback(null, key.getPublicKey()),
+          this.keySet.publicKey(header.kid).then(
+            (key) => callback(null, key),
             (err: Error) => {
-              keySetUnreachable = !KEY_REFUSALS.has(err.name);
+              keySetUnreachable = err instanceof KeySetUnreachableError;
               callback(err);
             },
           );
@@ -56,6 +48,8 @@ export class JwtVerifier {
           if (!decoded || typeof decoded === 'string') return reject(new Error('token payload is not an object'));
           // jsonwebtoken enforces exp only when present; a login token that never expires is refused.
           if (typeof decoded.exp !== 'number') return reject(new Error('token has no exp claim'));
+          const tooLong = this.lifetimeExceeded(decoded.exp, decoded.iat);
+          if (tooLong) return reject(new Error(tooLong));
           resolve(decoded);
         },
       );
@@ -67,18 +61,30 @@ export class JwtVerifier {
 
     const organizationId = claimString(payload, this.config.orgClaim);
     if (!organizationId) throw new AppError('unauthorized', `token has no "${this.config.orgClaim}" claim`);
+    // The id is looked up in MySQL: only what an organization id can be gets that far.
+    if (!isOrganizationId(organizationId)) throw new AppError('unauthorized', `token's "${this.config.orgClaim}" claim is not an organization id (1-64 of A-Z a-z 0-9 . _ : -)`);
     const role = claimString(payload, this.config.roleClaim);
-    const capabilities: Capability[] = role ? (this.config.roleCapabilities[role] ?? []).filter(isCapability) : [];
-    return { kind: 'jwt', subject: typeof payload.sub === 'string' ? payload.sub : 'unknown', organizationId, capabilities: new Set(capabilities) };
+    const capabilities: Capability[] = role ? (this.config.roleCapabilities.get(role) ?? []).filter(isCapability) : [];
+    return { kind: 'jwt', subject: typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : NO_SUBJECT, organizationId, capabilities: new Set(capabilities) };
+  }
+
+  /** Why a token meant to live longer than JWT_MAX_LIFETIME_S is refused, or undefined when it is not. */
+  private lifetimeExceeded(exp: number, iat: number | undefined): string | undefined {
+    const max = this.config.maxLifetimeS;
+    if (max === 0) return undefined;
+    // exp − now bounds what is left even when iat is absent or lies; exp − iat is what it was issued for.
+    if (exp - Date.now() / 1000 > max + this.config.clockToleranceS || (typeof iat === 'number' && exp - iat > max)) {
+      return `token lifetime exceeds ${max} s (JWT_MAX_LIFETIME_S)`;
+    }
+    return undefined;
   }
 }
 
-/** Reads a claim by name, or by dotted path for namespaced claims such as "app.org". */
+/** Reads a claim by name, or by dotted path for namespaced claims such as "app.org"; own members only. */
 function claimString(payload: JwtPayload, name: string): string | undefined {
-  let value: unknown = payload[name];
-  if (value === undefined && name.includes('.')) {
-    value = name.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), payload);
-  }
+  const member = (node: unknown, key: string): unknown => (node !== null && typeof node === 'object' && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined);
+  let value: unknown = member(payload, name);
+  if (value === undefined && name.includes('.')) value = name.split('.').reduce<unknown>(member, payload);
   if (typeof value === 'number') return String(value);
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }

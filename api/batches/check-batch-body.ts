@@ -1,16 +1,11 @@
-import express, { Router } from 'express';
-
-/** 50,000 numbers in a roomy notation, or a CSV export with a few other columns. */
-const BODY_LIMIT = '8mb';
-
-export const CHECK_BATCH_CREATE_PATH = '/api/v1/sessions/:session/contacts/check-batch';
+import { MAX_BATCH_NUMBERS, MAX_GIVEN_PHONE_LENGTH } from '../../shared/batches/check-batch-jobs.js';
+import type { BodyLimits } from '../http/request-body.js';
 
 /**
- * Body parsers for creating a batch, mounted before the app-wide JSON parser: a batch body may
- * be larger than other requests, and may be CSV or plain text.
+ * What creating a batch reads at most: 50,000 entries of up to 64 characters, quoted and
+ * separated, in JSON (about 3.4 MB); a CSV may carry a few other columns beside the phone.
  */
-export function checkBatchBodyParsers(): Router {
-  const router = Router();
-  router.post(CHECK_BATCH_CREATE_PATH, express.json({ limit: BODY_LIMIT }), express.text({ type: ['text/csv', 'text/plain'], limit: BODY_LIMIT }));
-  return router;
-}
+export const CHECK_BATCH_BODY_LIMITS: BodyLimits = {
+  jsonBytes: MAX_BATCH_NUMBERS * (MAX_GIVEN_PHONE_LENGTH + 4) + 1024,
+  text: { types: ['text/csv', 'text/plain'], bytes: 8 * 1024 * 1024 },
+};

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Response } from 'express';
 import type { NumberStatus } from '../../shared/batches/check-batch-jobs.js';
 import type { CheckBatchStore, StoredBatch } from './check-batch-store.js';
+import { csvCell } from './csv-cell.js';
 
 const CSV_PAGE = 5_000;
 const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt'] as const;
@@ -15,19 +16,11 @@ export async function streamCsv(res: Response, batch: StoredBatch, status: Numbe
   let afterSeq = 0;
   for (;;) {
     const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows.map((r) => [r.phone, r.normalized, r.status, r.jid, r.lid, r.checkedAt].map(csvCell).join(',')).join('\n');
+    const lines = page.rows.map((r) => [csvCell(r.phone, r.status !== 'invalid'), ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt].map((v) => csvCell(v))].join(',')).join('\n');
     if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
     const last = page.rows[page.rows.length - 1];
     if (!page.hasMore || !last || res.destroyed) break;
     afterSeq = last.seq;
   }
   res.end();
-}
-
-/** Quotes when needed; text a spreadsheet would run as a formula (=…, @…, +x…) gets a leading '. Phone notations are left alone. */
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  let text = String(value);
-  if (typeof value === 'string' && (/^[=@\t\r]/.test(text) || /^[+-](?![\d\s(])/.test(text))) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -17,12 +18,14 @@ export class CheckBatchQueue {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly shardCount: number,
+    private readonly signing: JobSigningKey,
     private readonly logger: Logger,
   ) {}
 
   async enqueue(batchId: string, sessionId: string): Promise<void> {
     try {
-      await this.queueOf(sessionId).add(CHECK_BATCH_JOB, { batchId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
+      const data = (await this.signing.signer()).seal('check-batch', batchId, { batchId });
+      await this.queueOf(sessionId).add(CHECK_BATCH_JOB, data, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
     } catch (err) {
       this.logger.warn({ batchId, err: (err as Error).message }, 'could not enqueue the batch now; the owning worker will pick it up from MySQL');
     }

@@ -5,6 +5,9 @@ import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import { cursorPage, idPosition, integerPosition } from '../http/paging.js';
 import type { SessionAccess } from '../sessions/session-access.js';
+import { assertCapability } from '../auth/authenticate.js';
+import { creatorRef } from '../auth/principal.js';
+import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { batchRows, entriesOf } from './check-batch-input.js';
 import { streamCsv } from './check-batch-csv.js';
 import type { CheckBatchQueue } from './check-batch-queue.js';
@@ -56,12 +59,13 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchSessionPath,
+    bodyLimits: CHECK_BATCH_BODY_LIMITS,
     success: { status: 202, description: 'The batch is stored and queued.', schema: CheckBatchCreated },
-    errors: ['validation_error', 'not_found'],
+    errors: ['validation_error', 'not_found', 'rate_limited'],
     handler: async ({ params, principal, req, res }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const rows = batchRows(entriesOf(req.body));
-      const batch = await deps.store.create(session.id, rows);
+      const batch = await deps.store.create(session.id, rows, { organizationId: principal.organizationId, ref: creatorRef(principal), maxPending: deps.batches.maxPendingPerOrg });
       if (!isFinalBatchStatus(batch.status)) await deps.queue.enqueue(batch.id, session.id);
       res.setHeader('Location', pathOf(session.id, batch.id));
       return { id: batch.id, status: batch.status, total: batch.total };
@@ -148,7 +152,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     operationId: 'cancelCheckBatch',
     summary: 'Cancel a number-check batch',
     description:
-      'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. 409 `conflict` when the batch already completed, failed or was cancelled.',
+      'Stops the batch: no further number is checked (a chunk already sent to WhatsApp is still recorded). Results so far stay readable; unchecked rows stay `pending`. Needs `read` and either `send` or to be the API key (or login subject) that created the batch. 409 `conflict` when the batch already completed, failed or was cancelled.',
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchPath,
@@ -156,6 +160,8 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
       const batch = await requireBatch(principal.organizationId, params.session, params.id);
+      const creator = creatorRef(principal);
+      if (creator === null || batch.createdBy !== creator) assertCapability(principal, 'send');
       if (!(await deps.store.cancel(batch.sessionId, batch.id))) {
         const now = await deps.store.get(batch.sessionId, batch.id);
         throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, { status: now?.status ?? batch.status });

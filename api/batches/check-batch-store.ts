@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { FINAL_BATCH_STATUSES, type BatchStatus, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import { AppError } from '../../shared/errors.js';
 import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { ulid } from '../../shared/ids.js';
 import type { BatchInputRow } from './check-batch-input.js';
@@ -19,6 +20,16 @@ export interface StoredBatch {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Who created it (`api_key:<id>` or `jwt:<sub>`); null when unknown. */
+  createdBy: string | null;
+}
+
+/** Who creates a batch, and the cap on the numbers their organization may have waiting. */
+export interface BatchCreator {
+  organizationId: string;
+  ref: string | null;
+  /** Most numbers of the organization's unfinished batches still unchecked, this batch included; 0 = no cap. */
+  maxPending: number;
 }
 
 export interface StoredResult {
@@ -46,11 +57,14 @@ interface BatchRow {
   created_at: number | string;
   started_at: number | string | null;
   finished_at: number | string | null;
+  created_by: string | null;
 }
 
 /** Rows per INSERT statement: large enough to be fast, small enough for any max_allowed_packet. */
 const INSERT_ROWS = 2_000;
-const BATCH_COLUMNS = `id, session_id, status, waiting_for_session, total, done, on_whatsapp, not_on_whatsapp, invalid, error_code, error_message, created_at, started_at, finished_at`;
+const BATCH_COLUMNS = `id, session_id, status, waiting_for_session, total, done, on_whatsapp, not_on_whatsapp, invalid, error_code, error_message, created_at, started_at, finished_at, created_by`;
+/** When a batch is refused for the pending cap: numbers get checked (and cancels land) within about this long. */
+const PENDING_CAP_RETRY_S = 60;
 const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v));
 
 export const newBatchId = () => `batch_${ulid()}`;
@@ -62,17 +76,35 @@ export class CheckBatchStore {
   /**
    * Stores the batch and every input row in one transaction, so a batch is either complete or
    * absent. Invalid entries are answered at once; a batch of nothing but invalid entries is
-   * completed on creation.
+   * completed on creation. Refused with 429 when it would take the organization's unchecked
+   * numbers over the cap: checked under a lock on the organization's row, so batches created at
+   * the same moment cannot pass it together.
    */
-  async create(sessionId: string, rows: BatchInputRow[]): Promise<StoredBatch> {
+  async create(sessionId: string, rows: BatchInputRow[], creator: BatchCreator): Promise<StoredBatch> {
     const id = newBatchId();
     const now = Date.now();
     const invalid = rows.filter((r) => r.normalized === null).length;
     const status: BatchStatus = invalid === rows.length ? 'completed' : 'queued';
     await this.db.transaction(async (tx) => {
+      const requested = rows.length - invalid;
+      if (creator.maxPending > 0 && requested > 0) {
+        await tx.query('SELECT id FROM organizations WHERE id = ? FOR UPDATE', [creator.organizationId]);
+        const [{ pending }] = (await tx.query(
+          `SELECT COALESCE(SUM(b.total - b.done), 0) AS pending FROM check_batches b JOIN wa_sessions s ON s.id = b.session_id
+            WHERE s.organization_id = ? AND b.status IN ('queued', 'running')`,
+          [creator.organizationId],
+        )) as [{ pending: number | string }];
+        if (Number(pending) + requested > creator.maxPending) {
+          throw new AppError(
+            'rate_limited',
+            `your organization has ${Number(pending)} numbers waiting to be checked; this batch would add ${requested}, over the cap of ${creator.maxPending} (BATCH_MAX_PENDING_PER_ORG). Wait for batches to finish or cancel some`,
+            { limit: creator.maxPending, pending: Number(pending), requested, retryAfterSeconds: PENDING_CAP_RETRY_S },
+          );
+        }
+      }
       await tx.query(
-        `INSERT INTO check_batches (id, session_id, status, total, done, invalid, created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, sessionId, status, rows.length, invalid, invalid, now, now, status === 'completed' ? now : null],
+        `INSERT INTO check_batches (id, session_id, status, total, done, invalid, created_at, updated_at, finished_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, sessionId, status, rows.length, invalid, invalid, now, now, status === 'completed' ? now : null, creator.ref],
       );
       for (let start = 0; start < rows.length; start += INSERT_ROWS) {
         const slice = rows.slice(start, start + INSERT_ROWS);
@@ -162,5 +194,6 @@ function toBatch(row: BatchRow): StoredBatch {
     createdAt: Number(row.created_at),
     startedAt: nullableNumber(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
+    createdBy: row.created_by,
   };
 }

@@ -22,13 +22,17 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Bull Board's own Express app, serving the given queues under `basePath`, with links to the console. */
-export function bullBoardRouter(queues: readonly WatchedQueue[], basePath: string, links: { console: string; signOut: string }): RequestHandler {
+/**
+ * Bull Board's own Express app, serving the given queues under `basePath`, with links to the
+ * console. `readOnly` hides the action buttons; what stops a read-only caller's action is the
+ * method check in front of it (admin-routes.ts), not this.
+ */
+export function bullBoardRouter(queues: readonly WatchedQueue[], basePath: string, readOnly: boolean, links: { console: string; signOut: string }): RequestHandler {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
     // Bull Board keys queues by name and every shard's queue is called `live`: the adapter prefix makes each unique.
-    queues: queues.map((w) => new BullMQAdapter(w.queue, { displayName: w.label, prefix: adapterPrefix(w) })),
+    queues: queues.map((w) => new BullMQAdapter(w.queue, { displayName: w.label, prefix: adapterPrefix(w), readOnlyMode: readOnly })),
     serverAdapter,
     options: {
       uiConfig: {

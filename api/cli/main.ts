@@ -13,6 +13,7 @@ import { SESSION_STATUSES, type SessionStatus } from '../../shared/db/entities/w
 import { createLogger } from '../../shared/logger.js';
 import { PushedCache } from '../cache/pushed-cache.js';
 import { LiveClient } from '../live/live-client.js';
+import { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { SessionAccess } from '../sessions/session-access.js';
 import { SessionService } from '../sessions/session-service.js';
 import { SessionViews } from '../sessions/session-views.js';
@@ -150,7 +151,7 @@ async function withSessions<T>(config: Config, db: DataSource, work: (sessions: 
   try {
     // Before the live client exists: its queues would start connecting the shared client themselves.
     await Promise.all([redis.connect(), subscriber.connect()]);
-    live = new LiveClient(config, keys, redis, subscriber, logger);
+    live = new LiveClient(config, keys, redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), logger);
     await live.start();
     const sessions = new SessionService({
       admin: new AdminService(db),

@@ -1,12 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
 import { AppError } from '../../shared/errors.js';
 
 /**
- * CSRF protection of the console's forms, two checks deep. The form token is an HMAC of the
- * signed-in session cookie (stateless: any api instance sharing ADMIN_SESSION_SECRET can check
- * it, and it changes with every sign-in); another site can read neither. And the browser's own
- * word on where the request came from (Origin, Sec-Fetch-Site) must be this site.
+ * The console's form tokens. A state change must carry the token of the signed-in session: an HMAC
+ * of its cookie, so it is stateless (any api instance sharing ADMIN_SESSION_SECRET checks it) and
+ * changes with every sign-in, and another site can neither read nor guess it. This is the second
+ * lock: sameOriginOnly (bull-board/same-origin.ts) already refuses what a browser says came from
+ * another site, for every state change under /admin.
  */
 export class ConsoleCsrf {
   constructor(private readonly secret: string) {}
@@ -15,14 +15,8 @@ export class ConsoleCsrf {
     return createHmac('sha256', this.secret).update('console-csrf\0').update(sessionCookie).digest('base64url');
   }
 
-  /** Throws 403 unless the request carries this session's token and came from a page of this site. */
-  check(req: Request, sessionCookie: string | undefined, presented: unknown): void {
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `${req.protocol}://${req.host}`) {
-      throw new AppError('forbidden', 'this form was sent from another site', { origin });
-    }
-    const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') throw new AppError('forbidden', 'this form was sent from another site', { secFetchSite: site });
+  /** Throws 403 unless `presented` is the token of this session cookie. */
+  check(sessionCookie: string | undefined, presented: unknown): void {
     if (!sessionCookie || typeof presented !== 'string') throw expired();
     const expected = Buffer.from(this.tokenFor(sessionCookie));
     const actual = Buffer.from(presented);

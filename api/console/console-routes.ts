@@ -86,7 +86,7 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   router.use(signedIn(deps.access, deps.csrf));
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const viewerOf = (res: Response) => res.locals.console!.viewer;
-  const changes = (req: Request, res: Response) => deps.csrf.check(req, res.locals.console!.cookie, (req.body as Record<string, unknown> | undefined)?.['_csrf']);
+  const changes = (req: Request, res: Response) => deps.csrf.check(res.locals.console!.cookie, (req.body as Record<string, unknown> | undefined)?.['_csrf']);
 
   router.get('/', (_req, res) => res.redirect(302, CONSOLE_PATHS.sessions));
 

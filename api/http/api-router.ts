@@ -1,5 +1,5 @@
 import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import type { Capability } from '../../shared/capabilities.js';
 import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
@@ -7,6 +7,7 @@ import { assertCapability, principalOf } from '../auth/authenticate.js';
 import { admissionOf, firstRefusal } from './admission.js';
 import type { Principal } from '../auth/principal.js';
 import { ErrorEnvelope } from './schemas.js';
+import { bodyReaders, SMALL_JSON_BODY_BYTES, type BodyLimits } from './request-body.js';
 import { parseRequestPart } from './validate.js';
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
@@ -35,6 +36,12 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * How much body the route reads: by default a route with a `body` schema reads up to 16 KB of
+   * JSON, and a route without one reads nothing. Bodies are read after authentication and the
+   * rate limiter's verdict, never before.
+   */
+  bodyLimits?: BodyLimits;
   success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType; contentTypes?: string[] };
   errors: ErrorCode[];
   /**
@@ -71,7 +78,9 @@ export class ApiRouter {
     this.declared.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(toOpenApi(spec));
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    this.router[spec.method](expressPath, async (req, res) => {
+    const limits = bodyLimitsOf(spec);
+    const readBody: RequestHandler[] = limits ? [afterAdmission, ...bodyReaders(limits)] : [];
+    this.router[spec.method](expressPath, ...readBody, async (req, res) => {
       const admitted = admissionOf(res);
       const work = async () => {
         const principal = principalOf(res.locals);
@@ -97,13 +106,25 @@ export class ApiRouter {
   }
 }
 
-function toOpenApi(spec: RouteSpec<AnyObject | undefined, AnyObject | undefined, z.ZodType | undefined>): RouteConfig {
+type AnySpec = RouteSpec<AnyObject | undefined, AnyObject | undefined, z.ZodType | undefined>;
+
+function bodyLimitsOf(spec: AnySpec): BodyLimits | undefined {
+  return spec.bodyLimits ?? (spec.body ? { jsonBytes: SMALL_JSON_BODY_BYTES } : undefined);
+}
+
+/** A refused request's body is never read. */
+const afterAdmission: RequestHandler = async (_req, res, next) => {
+  await admissionOf(res);
+  next();
+};
+
+function toOpenApi(spec: AnySpec): RouteConfig {
   const responses: RouteConfig['responses'] = {
     [spec.success.status]: spec.success.schema
       ? { description: spec.success.description, content: Object.fromEntries((spec.success.contentTypes ?? ['application/json']).map((t) => [t, { schema: spec.success.schema! }])) }
       : { description: spec.success.description },
   };
-  const errorCodes = new Set<ErrorCode>(['unauthorized', 'forbidden', 'internal', 'unavailable', ...spec.errors]);
+  const errorCodes = new Set<ErrorCode>(['unauthorized', 'forbidden', 'internal', 'unavailable', ...(bodyLimitsOf(spec) ? (['payload_too_large'] as const) : []), ...spec.errors]);
   for (const code of errorCodes) {
     const status = ERROR_STATUS[code];
     const existing = responses[status];

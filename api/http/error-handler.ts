@@ -33,7 +33,11 @@ export function toAppError(err: unknown): AppError {
   // body-parser errors carry a status and a type; surface the client's mistake, hide the rest.
   if (httpish && typeof httpish.status === 'number' && httpish.status >= 400 && httpish.status < 500) {
     if (httpish.type === 'entity.parse.failed') return new AppError('validation_error', 'request body is not valid JSON', { body: 'invalid JSON' });
-    if (httpish.type === 'entity.too.large') return new AppError('validation_error', 'request body is too large', { body: 'too large' });
+    if (httpish.type === 'entity.too.large') {
+      const limit = (httpish as { limit?: unknown }).limit;
+      return new AppError('payload_too_large', `request body is too large${typeof limit === 'number' ? ` (this endpoint takes at most ${limit} bytes)` : ''}`, typeof limit === 'number' ? { body: 'too large', limitBytes: limit } : { body: 'too large' });
+    }
+    if (httpish.type === 'entity.too.deep') return new AppError('validation_error', `request body is ${httpish.message ?? 'nested too deeply'}`, { body: 'nested too deeply' });
     return new AppError('validation_error', httpish.expose && httpish.message ? httpish.message : 'bad request');
   }
   return new AppError('internal', 'internal error');

@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/logger.js';
 import { LIVE_JOB_OPTIONS, liveQueueOptions, replyChannel, type LiveJobEnvelope, type LiveReply } from '../../shared/live/live-queues.js';
 import { LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { shardOf } from '../../shared/shards.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { firstRefusal } from '../http/admission.js';
@@ -32,6 +33,7 @@ export class LiveClient {
     private readonly keys: RedisKeys,
     private readonly redis: Redis,
     private readonly subscriber: Redis,
+    private readonly signing: JobSigningKey,
     private readonly logger: Logger,
     private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
   ) {
@@ -88,9 +90,10 @@ export class LiveClient {
     const presence = LIVE_OP_REQUIRES[op] === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
     await firstRefusal([gate ?? Promise.resolve(), presence]);
     if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    const signer = await this.signing.signer();
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
-    const data: LiveJobEnvelope<N> = { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) };
+    const data: LiveJobEnvelope<N> = signer.seal('live', jobId, { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) });
     const reply = new Promise<LiveJobResult>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(jobId);

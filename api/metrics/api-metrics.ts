@@ -6,6 +6,15 @@ import type { WatchedQueue } from '../queues/watched-queues.js';
 const QUEUE_STATES = ['waiting', 'active', 'delayed'] as const;
 /** A scrape must not hang on a slow Redis: past this, the queue depth series are left out of that scrape. */
 const QUEUE_DEPTH_BUDGET_MS = 1_000;
+/**
+ * A reading of every queue's depth is one Redis call per queue (32 by default). Scrapes within
+ * this long of a reading reuse it, and concurrent scrapes share the reading in flight, so many
+ * scrapers (or one hammering /metrics, which is open without METRICS_TOKEN) cost Redis one
+ * reading per period.
+ */
+const QUEUE_DEPTH_REUSE_MS = 5_000;
+
+type DepthReading = Record<(typeof QUEUE_STATES)[number], number>[];
 
 /**
  * Prometheus metrics of one api process. Sessions online are not here: counting presence keys
@@ -20,6 +29,7 @@ export class ApiMetrics {
 
   constructor(queues: readonly WatchedQueue[], logger: Logger) {
     collectDefaultMetrics({ register: this.registry });
+    const readDepths = sharedReading(QUEUE_DEPTH_REUSE_MS, () => within(Promise.all(queues.map((w) => w.queue.getJobCounts(...QUEUE_STATES))), QUEUE_DEPTH_BUDGET_MS) as Promise<DepthReading>);
     this.httpRequests = new Histogram({
       name: 'wag_http_request_duration_seconds',
       help: 'HTTP request latency by method, route template (never the raw URL) and status',
@@ -36,7 +46,7 @@ export class ApiMetrics {
     });
     this.queueJobs = new Gauge({
       name: 'wag_queue_jobs',
-      help: 'Jobs in a queue by state (waiting, active, delayed), read from Redis on each scrape; shard is empty for queues shared by all shards',
+      help: 'Jobs in a queue by state (waiting, active, delayed), read from Redis at most every 5 s; shard is empty for queues shared by all shards',
       labelNames: ['queue', 'shard', 'state'],
       registers: [this.registry],
       // Every api process reads the same queues; across a cluster the depth is one reading, not a sum.
@@ -44,7 +54,7 @@ export class ApiMetrics {
       async collect() {
         this.reset();
         try {
-          const counts = await within(Promise.all(queues.map((w) => w.queue.getJobCounts(...QUEUE_STATES))), QUEUE_DEPTH_BUDGET_MS);
+          const counts = await readDepths();
           queues.forEach((w, i) => {
             for (const state of QUEUE_STATES) this.set({ queue: w.kind, shard: w.shard === undefined ? '' : String(w.shard), state }, counts[i]![state] ?? 0);
           });
@@ -54,4 +64,20 @@ export class ApiMetrics {
       },
     });
   }
+}
+
+/** `read` at most once per `reuseMs`: callers within that time, or while a read is in flight, get the same one. A failed read is not kept. */
+function sharedReading<T>(reuseMs: number, read: () => Promise<T>): () => Promise<T> {
+  let current: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!current || now - current.at >= reuseMs) {
+      const reading = { at: now, value: read() };
+      reading.value.catch(() => {
+        if (current === reading) current = undefined;
+      });
+      current = reading;
+    }
+    return current.value;
+  };
 }

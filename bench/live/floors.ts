@@ -5,6 +5,8 @@
 import { Redis } from 'ioredis';
 import { LiveClient } from '../../api/live/live-client.js';
 import type { Config } from '../../shared/config.js';
+import { createDataSource } from '../../shared/db/data-source.js';
+import { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { createLogger } from '../../shared/logger.js';
 import { RedisKeys } from '../../shared/redis-keys.js';
 import { SimDriver } from '../../worker/driver/sim/sim-driver.js';
@@ -27,7 +29,10 @@ export async function queuePathPaced(
 ): Promise<LatencySummary & { failures: number }> {
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
   const subscriber = new Redis(config.redis.url, { maxRetriesPerRequest: null });
-  const live = new LiveClient(config, new RedisKeys(config.redis.prefix), redis, subscriber, createLogger('warn', 'bench-live-client'));
+  // The workers run only jobs signed with the gateway's key, which lives in its database.
+  const db = createDataSource({ ...config.db, poolSize: 1 });
+  await db.initialize();
+  const live = new LiveClient(config, new RedisKeys(config.redis.prefix), redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), createLogger('warn', 'bench-live-client'));
   try {
     await live.start();
     let failures = 0;
@@ -40,6 +45,7 @@ export async function queuePathPaced(
     return { ...(await pacedCalls(call, rate, durationS)), failures };
   } finally {
     await live.stop();
+    await db.destroy();
     redis.disconnect();
     subscriber.disconnect();
   }

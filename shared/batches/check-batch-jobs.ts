@@ -31,6 +31,8 @@ export interface CheckBatchJobData {
   failures?: number;
   /** Consecutive rate-overlimit answers, for exponential back-off. */
   rateLimited?: number;
+  /** The gateway's signature of the rest (shared/job-signing); a worker runs no batch job without a valid one. */
+  sig?: string;
 }
 
 export function batchQueueOptions(keys: RedisKeys, shard: number, connection: ConnectionOptions) {

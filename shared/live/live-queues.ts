@@ -10,6 +10,8 @@ export interface LiveReply {
 
 export interface LiveJobEnvelope<N extends LiveOpName = LiveOpName> extends LiveJobData<N> {
   replyTo: string;
+  /** The api's signature of the rest (shared/job-signing): a worker runs nothing without it. */
+  sig: string;
 }
 
 export function liveQueueOptions(keys: RedisKeys, shard: number, connection: ConnectionOptions) {

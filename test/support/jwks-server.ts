@@ -20,12 +20,15 @@ export class JwksServer {
   readonly audience = 'wa-gateway';
   readonly published: SigningKey[] = [newSigningKey()];
   requests = 0;
+  /** While true the endpoint answers 503, as a frontend's JWKS that is down would. */
+  failing = false;
   private server: Server | undefined;
   url = '';
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
       this.requests++;
+      if (this.failing) return void res.writeHead(503).end();
       if (req.url !== '/.well-known/jwks.json') return void res.writeHead(404).end();
       const keys = this.published.map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, alg: 'RS256', use: 'sig' }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));

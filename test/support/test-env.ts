@@ -72,6 +72,10 @@ export class TestEnv {
       JWT_ISSUER: this.jwks.issuer,
       JWT_AUDIENCE: this.jwks.audience,
       CURSOR_SECRET: `test-cursor-secret-${this.runId}`,
+      // Every test calls from 127.0.0.1, and many present bad credentials on purpose: counted per
+      // client, they would lock the whole run out. test/security.test.ts turns them on for its own api.
+      AUTH_FAILURES_PER_MINUTE: '0',
+      ADMIN_LOGIN_FAILURES: '0',
       ...overrides,
     };
   }
@@ -88,11 +92,12 @@ export class TestEnv {
     const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/api/main.js', this.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }));
     this.processes.push(proc);
     const baseUrl = `http://127.0.0.1:${port}`;
+    // Generous: on a machine shared with other builds a process can take half a minute to start.
     await waitFor(async () => {
       if (!proc.running) throw new Error(`${name} exited with ${proc.child.exitCode}`);
       const res = await fetch(`${baseUrl}/readyz`);
       return res.status === 200;
-    }, `${name} to become ready`);
+    }, `${name} to become ready`, 60_000);
     return { process: proc, baseUrl };
   }
 }

@@ -1,6 +1,7 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -42,7 +43,9 @@ export class BatchConsumers {
     private readonly store: BatchWorkStore,
     private readonly runner: CheckBatchRunner,
     private readonly options: BatchConsumerOptions,
+    private readonly signer: JobSigner,
     private readonly logger: Logger,
+    private readonly onRefused: () => void = () => undefined,
   ) {}
 
   start(shard: number): void {
@@ -50,7 +53,7 @@ export class BatchConsumers {
     const abort = new AbortController();
     const worker = new Worker<CheckBatchJobData, CheckBatchJobResult>(
       this.keys.batchQueueName,
-      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => this.runner.process(job, token!, abort.signal),
+      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : this.refuse(job)),
       {
         ...batchQueueOptions(this.keys, shard, this.blockingConnection),
         concurrency: this.options.concurrency,
@@ -99,6 +102,18 @@ export class BatchConsumers {
     await owned.queue.close().catch(() => undefined);
   }
 
+  private signedByGateway(job: Job<CheckBatchJobData, CheckBatchJobResult>, shard: number): boolean {
+    if (this.signer.verify('check-batch', job.id, job.data)) return true;
+    this.onRefused();
+    this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a batch job the gateway did not sign; not run');
+    return false;
+  }
+
+  /** Fails the job unrun; the sweep gives a real unfinished batch a signed job again. */
+  private refuse(_job: Job<CheckBatchJobData, CheckBatchJobResult>): Promise<CheckBatchJobResult> {
+    return Promise.reject(new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'));
+  }
+
   /** Makes sure every unfinished batch of these shards has a job that will run. */
   private async sweep(shards: number[]): Promise<void> {
     if (shards.length === 0) return;
@@ -118,7 +133,7 @@ export class BatchConsumers {
     const state = await queue.getJobState(batchId);
     if (state === 'unknown' || state === 'completed' || state === 'failed') {
       if (state !== 'unknown') await queue.remove(batchId);
-      await queue.add(CHECK_BATCH_JOB, { batchId }, { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
+      await queue.add(CHECK_BATCH_JOB, this.signer.seal('check-batch', batchId, { batchId }), { ...CHECK_BATCH_JOB_OPTIONS, jobId: batchId });
       this.logger.info({ batchId, shard, previous: state }, 'unfinished batch had no runnable job; re-enqueued');
     }
   }

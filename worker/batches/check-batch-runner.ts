@@ -3,6 +3,7 @@ import { isFinalBatchStatus, type CheckBatchJobData } from '../../shared/batches
 import type { Config } from '../../shared/config.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { AppError } from '../../shared/errors.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
 import type { BatchWorkStore } from './batch-work-store.js';
@@ -45,6 +46,7 @@ export class CheckBatchRunner {
     private readonly limiter: SessionRateLimiter,
     private readonly connectionOf: (sessionId: string) => WhatsAppConnection | undefined,
     private readonly options: CheckBatchRunnerOptions,
+    private readonly signer: JobSigner,
     private readonly logger: Logger,
     private readonly onChecked: (numbers: number) => void = () => undefined,
   ) {}
@@ -59,7 +61,7 @@ export class CheckBatchRunner {
       next = await this.failed(job, err, log);
     }
     if (next.kind === 'finished') return next.result;
-    if (next.data) await job.updateData(next.data);
+    if (next.data) await this.updateData(job, next.data);
     await job.moveToDelayed(Date.now() + next.ms, token);
     throw new DelayedError();
   }
@@ -109,7 +111,7 @@ export class CheckBatchRunner {
       }
       const progress = await this.store.record(batchId, chunk, answers);
       this.onChecked(chunk.length);
-      if (job.data.failures || job.data.rateLimited) await job.updateData({ batchId });
+      if (job.data.failures || job.data.rateLimited) await this.updateData(job, { batchId });
       await job.updateProgress(progress.total === 0 ? 100 : Math.floor((progress.done * 100) / progress.total));
     }
   }
@@ -144,6 +146,11 @@ export class CheckBatchRunner {
     log.error({ err, failures }, 'batch failed: the same chunk kept failing');
     await this.store.finish(job.data.batchId, 'failed', { code: error.code, message: `${error.message} (${failures} attempts in a row)` });
     return { kind: 'finished', result: { outcome: 'failed' } };
+  }
+
+  /** Data a worker writes back is signed like the api's, or the next run would refuse it. */
+  private updateData(job: Job<CheckBatchJobData, CheckBatchJobResult>, data: CheckBatchJobData): Promise<void> {
+    return job.updateData(this.signer.seal('check-batch', job.id!, data));
   }
 
   private backoff(attempt: number): number {

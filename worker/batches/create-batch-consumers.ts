@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
@@ -19,7 +20,11 @@ export interface BatchDeps {
   /** The session's connection when this worker holds it online. */
   connectionOf: (sessionId: string) => WhatsAppConnection | undefined;
   logger: Logger;
+  /** Signs the jobs this worker writes and checks the ones it runs. */
+  signer: JobSigner;
   onChecked?: (numbers: number) => void;
+  /** A job without the gateway's signature was refused. */
+  onRefused?: () => void;
 }
 
 const SWEEP_MS = 30_000;
@@ -32,6 +37,6 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   const logger = deps.logger.child({ component: 'batches' });
   const store = new BatchWorkStore(deps.db);
   const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize);
-  const runner = new CheckBatchRunner(store, limiter, deps.connectionOf, { ...batches, lockMs }, logger, deps.onChecked);
-  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, logger);
+  const runner = new CheckBatchRunner(store, limiter, deps.connectionOf, { ...batches, lockMs }, deps.signer, logger, deps.onChecked);
+  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, deps.signer, logger, deps.onRefused);
 }

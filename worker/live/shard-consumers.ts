@@ -1,8 +1,9 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { liveQueueOptions, type LiveJobEnvelope } from '../../shared/live/live-queues.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { LiveExecutor } from './live-executor.js';
 
 interface Shard {
@@ -28,7 +29,9 @@ export class ShardConsumers {
     private readonly keys: RedisKeys,
     private readonly executor: LiveExecutor,
     private readonly concurrency: number,
+    private readonly signer: JobSigner,
     private readonly logger: Logger,
+    private readonly onRefused: () => void = () => undefined,
   ) {}
 
   get shards(): number[] {
@@ -62,8 +65,17 @@ export class ShardConsumers {
     await Promise.allSettled([...state.running]);
   }
 
-  /** Waits for a free slot (which holds further jobs back in the queue), then starts the operation without waiting for it. */
+  /**
+   * Waits for a free slot (which holds further jobs back in the queue), then starts the operation
+   * without waiting for it. A job the api did not sign (added through Bull Board or straight into
+   * Redis) fails unrun and unanswered: its reply channel is as untrusted as the rest of it.
+   */
   private async handOver(shard: number, running: Set<Promise<void>>, job: Job<LiveJobEnvelope, void>): Promise<void> {
+    if (!this.signer.verify('live', job.id, job.data)) {
+      this.onRefused();
+      this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a live job the api did not sign; not executed');
+      throw new UnrecoverableError('refused: this job was not created by the gateway api (bad or missing signature)');
+    }
     while (running.size >= this.concurrency) await Promise.race(running);
     const operation: Promise<void> = this.executor
       .execute(job.id!, job.data, job.timestamp)

@@ -37,6 +37,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   conflict: 'conflict',
+  payload_too_large: 'payload too large',
   unavailable: 'unavailable',
 };
 
