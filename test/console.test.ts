@@ -214,24 +214,6 @@ describe('operator console at /admin', function () {
         await phone.close();
       }
     });
-
-    it('links Bull Board and the console both ways, and Bull Board loads nothing from another site', async () => {
-      const page = await context.newPage();
-      const foreign: string[] = [];
-      page.on('request', (request) => {
-        if (!request.url().startsWith(base) && !request.url().startsWith('data:')) foreign.push(request.url());
-      });
-      await signInInBrowser(page, base, '/admin/sessions', { token: mine.tokens.manage });
-      await Promise.all([page.waitForURL(`${base}/admin/queues`), page.click('a:has-text("Queues (Bull Board)")')]);
-      await page.getByText('live shard 0', { exact: true }).first().waitFor({ timeout: 15_000 });
-      const board = await raw('GET', `${base}/admin/queues`, { cookie: (await context.cookies(`${base}/admin/`)).map((c) => `${c.name}=${c.value}`).join('; '), accept: 'text/html' });
-      assert.doesNotMatch(board.text, /fonts\.googleapis/);
-      assert.match(board.text, /"miscLinks":\[\{"text":"Console[^"]*","url":"\/admin"\}/);
-      assert.doesNotMatch(board.headers.get('content-security-policy') ?? '', /https?:/);
-      await screenshot(page, '10-bull-board');
-      assert.deepEqual(foreign, [], 'requests left the gateway');
-      await page.close();
-    });
   });
 
   describe('batches', () => {
@@ -369,7 +351,7 @@ describe('operator console at /admin', function () {
       for (const next of ['https://evil.example/', '//evil.example/admin', '/admin/../api', '/elsewhere']) {
         const res = await raw('POST', `${base}/admin/login`, FORM, new URLSearchParams({ token: mine.tokens.manage, next }).toString());
         assert.equal(res.status, 303, next);
-        assert.equal(res.headers.get('location'), '/admin/queues', next);
+        assert.equal(res.headers.get('location'), '/admin', next);
       }
       const res = await raw('POST', `${base}/admin/login`, FORM, new URLSearchParams({ token: mine.tokens.manage, next: '/admin/batches' }).toString());
       assert.equal(res.headers.get('location'), '/admin/batches');
@@ -413,6 +395,24 @@ describe('operator console at /admin', function () {
       await page.close();
     });
 
+    it('links the console and Bull Board both ways for a caller of ADMIN_ORGANIZATIONS, and Bull Board loads nothing from another site', async () => {
+      const page = await context.newPage();
+      const foreign: string[] = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith(api.baseUrl) && !request.url().startsWith('data:')) foreign.push(request.url());
+      });
+      await signInInBrowser(page, api.baseUrl, '/admin/sessions', { token: adminOrg.tokens.manage });
+      await Promise.all([page.waitForURL(`${api.baseUrl}/admin/queues`), page.click('a:has-text("Queues (Bull Board)")')]);
+      await page.getByText('live shard 0', { exact: true }).first().waitFor({ timeout: 15_000 });
+      const board = await raw('GET', `${api.baseUrl}/admin/queues`, { cookie: (await context.cookies(`${api.baseUrl}/admin/`)).map((c) => `${c.name}=${c.value}`).join('; '), accept: 'text/html' });
+      assert.doesNotMatch(board.text, /fonts\.googleapis/);
+      assert.match(board.text, /"miscLinks":\[\{"text":"Console[^"]*","url":"\/admin"\}/);
+      assert.doesNotMatch(board.headers.get('content-security-policy') ?? '', /https?:/);
+      await screenshot(page, '10-bull-board');
+      assert.deepEqual(foreign, [], 'requests left the gateway');
+      await page.close();
+    });
+
     it("lets a manage caller of ADMIN_ORGANIZATIONS see every organization, and any other organization's manage caller only its own, without Bull Board or workers", async () => {
       const admin = await signIn(api.baseUrl, { token: adminOrg.tokens.manage });
       for (const tenant of [mine, other]) {
@@ -424,6 +424,7 @@ describe('operator console at /admin', function () {
       const login = await raw('POST', `${api.baseUrl}/admin/login`, FORM, new URLSearchParams({ token: mine.tokens.manage }).toString());
       assert.equal(login.status, 303);
       assert.equal(login.headers.get('location'), '/admin', 'a caller Bull Board refuses lands on the console');
+      assert.equal((await raw('POST', `${api.baseUrl}/admin/login`, FORM, new URLSearchParams({ token: adminOrg.tokens.manage }).toString())).headers.get('location'), '/admin/queues');
       const own = login.headers.get('set-cookie')!.split(';')[0]!;
       const list = await raw('GET', `${api.baseUrl}/admin/sessions?org=${other.organizationId}`, { cookie: own });
       assert.ok(list.text.includes(mine.sessionId));
