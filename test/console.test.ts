@@ -445,11 +445,21 @@ describe('operator console at /admin', function () {
             resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
           );
         });
-      const created = await cli(['session', 'create', '--org', mine.organizationId, '--name', 'from the CLI']);
-      assert.equal(created.code, 0, created.stderr);
-      const session = JSON.parse(created.stdout) as { id: string; status: string };
-      assert.equal(session.status, 'pairing');
-      // Announced like an API creation: its worker connects it and shows a QR code at once.
+      const announced: string[] = [];
+      const control = testEnv.redis.duplicate();
+      await control.subscribe(`${testEnv.redisPrefix}:control`);
+      control.on('message', (_channel: string, message: string) => announced.push(message));
+      let session: { id: string; status: string };
+      try {
+        const created = await cli(['session', 'create', '--org', mine.organizationId, '--name', 'from the CLI']);
+        assert.equal(created.code, 0, created.stderr);
+        session = JSON.parse(created.stdout) as { id: string; status: string };
+        assert.equal(session.status, 'pairing');
+        // Announced like an API creation, so its worker connects it at once rather than at its next reconcile.
+        await waitFor(async () => announced.some((m) => m.includes(session.id)) || undefined, 'the creation to be announced on the control channel', 5_000);
+      } finally {
+        control.disconnect();
+      }
       await waitFor(async () => (await testEnv.redis.exists(`${testEnv.redisPrefix}:qr:${session.id}`)) === 1, 'a QR code for the CLI-created session', 15_000);
 
       const listed = await cli(['session', 'list', '--org', mine.organizationId, '--status', 'pairing']);
@@ -460,6 +470,12 @@ describe('operator console at /admin', function () {
       assert.equal(foreign.code, 1);
       assert.match(foreign.stderr, /not_found/);
       assert.equal((await call('GET', `/api/v1/sessions/${other.sessionId}`, { token: other.tokens.read })).status, 200);
+
+      await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: session.id, action: 'pair', phone: me.phone });
+      await waitFor(async () => ((await call('GET', `/api/v1/sessions/${session.id}`, { token: mine.tokens.read })).body.status === 'online' ? true : undefined), 'the CLI session online');
+      const loggedOut = await cli(['session', 'logout', session.id, '--org', mine.organizationId]);
+      assert.equal(loggedOut.code, 0, loggedOut.stderr);
+      assert.equal((await call('GET', `/api/v1/sessions/${session.id}`, { token: mine.tokens.read })).body.status, 'logged_out');
 
       const deleted = await cli(['session', 'delete', session.id, '--org', mine.organizationId]);
       assert.equal(deleted.code, 0, deleted.stderr);
