@@ -107,11 +107,14 @@ describe('operator console at /admin', function () {
       await qr.waitFor({ state: 'visible', timeout: 20_000 });
       assert.match((await qr.getAttribute('src')) ?? '', /^data:image\/png;base64,/);
       const firstQr = await qr.getAttribute('data-qr-id');
+      const firstImage = await qr.getAttribute('src');
       assert.ok(firstQr);
       await screenshot(page, '02-session-pairing-qr');
       const loadedAt = navigations();
       await waitFor(async () => ((await qr.getAttribute('data-qr-id')) !== firstQr ? true : undefined), 'the QR image to change as the sim rotates it', 20_000);
-      assert.notEqual(await qr.getAttribute('src'), null);
+      const nextImage = await qr.getAttribute('src');
+      assert.match(nextImage ?? '', /^data:image\/png;base64,/);
+      assert.notEqual(nextImage, firstImage, 'the image shown is the new code, not only its id');
       assert.equal(navigations(), loadedAt, 'the QR changed without a reload');
 
       await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId, action: 'pair', phone: me.phone });

@@ -96,6 +96,7 @@ h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
 .card > h2:first-child, .card > h1:first-child { margin-top: 0; }
 .notice { border-left: 4px solid var(--ok); background: #e8f4ec; padding: .6rem 1rem; margin-bottom: 1rem; }
 .error, [role="alert"] { border-left: 4px solid var(--danger); background: #fbeaea; padding: .6rem 1rem; margin-bottom: 1rem; }
+.table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
 caption { text-align: left; font-weight: 600; padding: .5rem 0; }
 th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
