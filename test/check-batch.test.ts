@@ -247,7 +247,9 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
           return found && (await found.getState()) === 'completed' ? found : undefined;
         }, 'the job to complete');
         assert.equal(job.name, 'check-batch');
-        assert.deepEqual(job.data, { batchId: res.body.id });
+        const { sig, ...content } = job.data as { batchId: string; sig?: unknown };
+        assert.deepEqual(content, { batchId: res.body.id });
+        assert.equal(typeof sig, 'string', "the job carries the gateway's signature");
         assert.equal(job.progress, 100);
       } finally {
         await queue.close();

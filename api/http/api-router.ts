@@ -79,7 +79,7 @@ export class ApiRouter {
     this.registry.registerPath(toOpenApi(spec));
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
     const limits = bodyLimitsOf(spec);
-    const readBody: RequestHandler[] = limits ? [afterAdmission, ...bodyReaders(limits)] : [];
+    const readBody: RequestHandler[] = limits ? [afterAdmission, capable(spec.capability), ...bodyReaders(limits)] : [];
     this.router[spec.method](expressPath, ...readBody, async (req, res) => {
       const admitted = admissionOf(res);
       const work = async () => {
@@ -112,11 +112,19 @@ function bodyLimitsOf(spec: AnySpec): BodyLimits | undefined {
   return spec.bodyLimits ?? (spec.body ? { jsonBytes: SMALL_JSON_BODY_BYTES } : undefined);
 }
 
-/** A refused request's body is never read. */
+/** A refused request's body is never read: not before the rate limiter's verdict (whose refusal wins)… */
 const afterAdmission: RequestHandler = async (_req, res, next) => {
   await admissionOf(res);
   next();
 };
+
+/** …nor for a caller without the route's capability. */
+const capable =
+  (capability: Capability): RequestHandler =>
+  (_req, res, next) => {
+    assertCapability(principalOf(res.locals), capability);
+    next();
+  };
 
 function toOpenApi(spec: AnySpec): RouteConfig {
   const responses: RouteConfig['responses'] = {

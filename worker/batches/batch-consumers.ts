@@ -53,7 +53,7 @@ export class BatchConsumers {
     const abort = new AbortController();
     const worker = new Worker<CheckBatchJobData, CheckBatchJobResult>(
       this.keys.batchQueueName,
-      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : this.refuse(job)),
+      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse()),
       {
         ...batchQueueOptions(this.keys, shard, this.blockingConnection),
         concurrency: this.options.concurrency,
@@ -109,11 +109,6 @@ export class BatchConsumers {
     return false;
   }
 
-  /** Fails the job unrun; the sweep gives a real unfinished batch a signed job again. */
-  private refuse(_job: Job<CheckBatchJobData, CheckBatchJobResult>): Promise<CheckBatchJobResult> {
-    return Promise.reject(new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'));
-  }
-
   /** Makes sure every unfinished batch of these shards has a job that will run. */
   private async sweep(shards: number[]): Promise<void> {
     if (shards.length === 0) return;
@@ -137,4 +132,9 @@ export class BatchConsumers {
       this.logger.info({ batchId, shard, previous: state }, 'unfinished batch had no runnable job; re-enqueued');
     }
   }
+}
+
+/** Fails a job unrun; the sweep gives a real unfinished batch a signed job again. */
+function refuse(): Promise<CheckBatchJobResult> {
+  return Promise.reject(new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'));
 }
