@@ -26,12 +26,17 @@ import type { PushedCache } from './cache/pushed-cache.js';
 import type { VerifiableKey } from './auth/api-key-verifier.js';
 import { SessionAccess } from './sessions/session-access.js';
 import { registerSessionRoutes } from './sessions/session-routes.js';
+import { SessionService } from './sessions/session-service.js';
 import { SessionViews } from './sessions/session-views.js';
 import { AdminService } from './admin/admin-service.js';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/redis-keys.js';
 import { AdminAccess } from './bull-board/admin-access.js';
-import { registerAdminRoutes, BULL_BOARD_PATH } from './bull-board/admin-routes.js';
+import { registerAdminRoutes, BULL_BOARD_PATH, CONSOLE_PATH } from './bull-board/admin-routes.js';
+import { ConsoleCsrf } from './console/console-csrf.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
+import { FleetStatus } from './console/fleet-status.js';
+import { SessionDetails } from './console/session-details.js';
 import { AdminSessionCodec } from './bull-board/admin-session.js';
 import { LoginThrottle } from './bull-board/login-throttle.js';
 import type { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
@@ -82,7 +87,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('query parser', 'simple');
   const api = new ApiRouter();
   app.use(requestLogging(logger));
-  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH] }));
+  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH, CONSOLE_PATH] }));
   // No body is read here: each route reads its own, up to its own limit, once the caller is
   // authenticated and admitted (ApiRouter); the admin login form reads a small form of its own.
 
@@ -97,18 +102,18 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);
-  registerSessionRoutes(api, {
+  const sessionService = new SessionService({
     admin: new AdminService(db),
     access: sessions,
     views: new SessionViews(db, deps.redis, deps.keys, config.shards.count),
     live: deps.live,
-    cursors,
     redis: deps.redis,
     keys: deps.keys,
     db,
     pairingWindowMs: config.pairing.windowMs,
     shardCount: config.shards.count,
   });
+  registerSessionRoutes(api, { sessions: sessionService, cursors });
   const answers = new CheckAnswerCache(db, config.checks.cacheTtlMs);
   const batchStore = new CheckBatchStore(db, config.publicUrl);
   const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, deps.signing, logger);
@@ -129,7 +134,18 @@ export function createApp(deps: AppDeps): GatewayApp {
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
   const loginThrottle = new LoginThrottle(deps.redis, deps.keys.rateLimit('admin-login'), config.admin.loginFailures, logger);
   const adminSessions = new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs);
-  registerAdminRoutes(app, new AdminAccess(apiKeys, jwts, db, adminSessions, config.admin, loginThrottle), deps.queues);
+  const adminAccess = new AdminAccess(apiKeys, jwts, db, adminSessions, config.admin, loginThrottle);
+  registerAdminRoutes(app, adminAccess, deps.queues);
+  registerConsoleRoutes(app, {
+    access: adminAccess,
+    sessions: sessionService,
+    details: new SessionDetails(db),
+    fleet: new FleetStatus(db, deps.redis, deps.keys, config.shards.count, deps.queues),
+    batches: batchStore,
+    csrf: new ConsoleCsrf(config.admin.sessionSecret),
+    cursors,
+    logger,
+  });
   const failedAuth = new FailedAuthLimiter(deps.redis, deps.keys.rateLimit('auth-failures'), config.rateLimit.authFailuresPerMinute, logger);
   app.use('/api', authenticate(apiKeys, jwts, failedAuth));
   app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));

@@ -57,13 +57,14 @@ describe('Bull Board at /admin/queues', function () {
   });
 
   describe('deny by default (ADMIN_ORGANIZATIONS unset)', () => {
-    it("refuses every organization's manage caller with 403, on the board and on the login form", async () => {
+    it("refuses every organization's manage caller with 403 on the board, also once signed in (for the console of its own organization)", async () => {
       const unlisted = testEnv.api.baseUrl;
       for (const token of [tenant.tokens.manage, tenant.tokens.all, testEnv.jwks.sign({ org: tenant.organizationId, role: 'owner' })]) {
         assertError(await queueList(unlisted, { authorization: `Bearer ${token}` }), 403, 'forbidden');
         const res = await login(unlisted, { token });
-        assert.equal(res.status, 403);
-        assert.equal(res.headers.get('set-cookie'), null);
+        assert.equal(res.status, 303);
+        assert.equal(res.headers.get('location'), '/admin', 'signed in for the console, not sent to a board that refuses them');
+        assertError(await queueList(unlisted, { cookie: sessionCookie(res) }), 403, 'forbidden');
       }
     });
   });
@@ -279,10 +280,13 @@ describe('Bull Board at /admin/queues', function () {
       assert.equal((await login(api.baseUrl, { user, password: 'not-the-password' })).status, 401);
     });
 
-    it('admits manage callers of a listed organization and refuses others with 403', async () => {
+    it('admits manage callers of a listed organization and refuses others with 403, also after they sign in for the console', async () => {
       assert.equal((await queueList(api.baseUrl, { authorization: `Bearer ${tenant.tokens.manage}` })).status, 200);
       assertError(await queueList(api.baseUrl, { authorization: `Bearer ${outsider.tokens.manage}` }), 403, 'forbidden');
-      assert.equal((await login(api.baseUrl, { token: outsider.tokens.manage })).status, 403);
+      const signedIn = await login(api.baseUrl, { token: outsider.tokens.manage });
+      assert.equal(signedIn.status, 303);
+      assert.equal(signedIn.headers.get('location'), '/admin', 'the console serves them their own organization');
+      assertError(await queueList(api.baseUrl, { cookie: sessionCookie(signedIn) }), 403, 'forbidden');
     });
 
     it('is off where it is not configured: Basic is refused and the form has no password field', async () => {

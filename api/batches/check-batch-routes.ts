@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import type { Response } from 'express';
-import { MAX_BATCH_NUMBERS, type NumberStatus } from '../../shared/batches/check-batch-jobs.js';
+import { MAX_BATCH_NUMBERS } from '../../shared/batches/check-batch-jobs.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { SessionAccess } from '../sessions/session-access.js';
@@ -23,16 +21,13 @@ import {
   PooledBatchJsonBody,
 } from './check-batch-schemas.js';
 import type { CheckBatchStore, StoredBatch } from './check-batch-store.js';
-import { csvCell } from './csv-cell.js';
+import { streamCsv } from './check-batch-csv.js';
 
 export interface CheckBatchRouteDeps {
   sessions: SessionAccess;
   service: CheckBatchService;
   store: CheckBatchStore;
 }
-
-const CSV_PAGE = 5_000;
-const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt', 'cached', 'matchedAs', 'reason'] as const;
 
 export const BATCH_NOTE = `A batch runs on the workers that hold its sessions' WhatsApp connections, a chunk of numbers per WhatsApp query, each session paced by its own rate limit (BATCH_RATE_PER_MINUTE numbers a minute, and BATCH_DAILY_LIMIT a day when set) so the account is not banned. Numbers the answer cache knows (answered within CHECK_CACHE_TTL, or within maxAgeSeconds when given) are answered at once without asking WhatsApp. Brazilian, Mexican and Argentine numbers not found are asked again in their other national form; matchedAs says which form WhatsApp knows. Results are stored as they arrive. While no session is connected the batch waits (\`waitingForSession: true\`) and resumes by itself.`;
 
@@ -173,23 +168,4 @@ export function documentContentTypes(api: ApiRouter): void {
       if (ok && !('$ref' in ok)) ok.content = { 'application/json': { schema: CheckBatchResultPage }, 'text/csv': { schema: CheckBatchResultsCsv } };
     }
   }
-}
-
-export async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus | undefined, store: CheckBatchStore): Promise<void> {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', `attachment; filename="${batch.id}.csv"`);
-  res.write(`${CSV_COLUMNS.join(',')}\n`);
-  let afterSeq = 0;
-  for (;;) {
-    const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
-    const lines = page.rows
-      .map((r) => [csvCell(r.phone, r.status !== 'invalid'), ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map((v) => csvCell(v))].join(','))
-      .join('\n');
-    if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
-    const last = page.rows[page.rows.length - 1];
-    if (!page.hasMore || !last || res.destroyed) break;
-    afterSeq = last.seq;
-  }
-  res.end();
 }

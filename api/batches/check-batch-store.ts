@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
-import type { BatchStatus, NumberStatus, WaitingReason } from '../../shared/batches/check-batch-jobs.js';
+import { FINAL_BATCH_STATUSES, type BatchStatus, type NumberStatus, type WaitingReason } from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswer } from '../../shared/checks/check-answers.js';
 import { AppError } from '../../shared/errors.js';
+import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { ulid } from '../../shared/ids.js';
 import { writeBatchEvent } from '../../shared/webhooks/batch-events.js';
 import type { BatchInputRow } from './check-batch-input.js';
@@ -59,7 +60,8 @@ export interface StoredResult {
 }
 
 /** Which batches a caller may see: all of an organization's, or those created on one of its sessions. */
-export type BatchScope = { organizationId: string; sessionId?: string };
+/** Which batches a read may see: an organization's (or, on the console for operators, every organization's), optionally one session's. */
+export type BatchScope = { organizationId: OrganizationScope; sessionId?: string };
 
 interface BatchRow {
   id: string;
@@ -99,9 +101,17 @@ const nullableNumber = (v: number | string | null) => (v === null ? null : Numbe
 export const newBatchId = () => `batch_${ulid()}`;
 
 function scopeSql(scope: BatchScope): { sql: string; args: string[] } {
-  return scope.sessionId === undefined
-    ? { sql: 'organization_id = ?', args: [scope.organizationId] }
-    : { sql: 'organization_id = ? AND session_id = ?', args: [scope.organizationId, scope.sessionId] };
+  const sql: string[] = [];
+  const args: string[] = [];
+  if (scope.organizationId !== EVERY_ORGANIZATION) {
+    sql.push('organization_id = ?');
+    args.push(scope.organizationId);
+  }
+  if (scope.sessionId !== undefined) {
+    sql.push('session_id = ?');
+    args.push(scope.sessionId);
+  }
+  return { sql: sql.length > 0 ? sql.join(' AND ') : 'TRUE', args };
 }
 
 /** The api's side of bulk checks in MySQL: create a batch with its numbers, read progress and results, cancel. */
@@ -199,6 +209,27 @@ export class CheckBatchStore {
     const members = await this.members(page.map((r) => r.id));
     return { rows: page.map((r) => toBatch(r, members.get(r.id) ?? [])), hasMore: rows.length > limit };
   }
+
+  /**
+   * Batches of every session in scope, newest first: the unfinished ones (`running`: queued or
+   * running) or the finished ones. For the console; the API lists one session's batches.
+   */
+  async acrossSessions(scope: OrganizationScope, running: boolean, limit: number): Promise<StoredBatch[]> {
+    const statuses = running ? ['queued', 'running'] : FINAL_BATCH_STATUSES;
+    const args: unknown[] = [...statuses];
+    let organization = '';
+    if (scope !== EVERY_ORGANIZATION) {
+      organization = 'AND organization_id = ?';
+      args.push(scope);
+    }
+    const rows = (await this.db.query(
+      `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE status IN (${statuses.map(() => '?').join(', ')}) ${organization} ORDER BY id DESC LIMIT ?`,
+      [...args, limit],
+    )) as BatchRow[];
+    const members = await this.members(rows.map((r) => r.id));
+    return rows.map((row) => toBatch(row, members.get(row.id) ?? []));
+  }
+
 
   /** Result rows in input order after `afterSeq`; one extra row is read to know whether more follow. */
   async results(batchId: string, afterSeq: number, limit: number, status: NumberStatus | undefined): Promise<{ rows: StoredResult[]; hasMore: boolean }> {

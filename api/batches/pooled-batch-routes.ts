@@ -3,7 +3,8 @@ import { AppError } from '../../shared/errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import { batchOptionsOf } from './check-batch-input.js';
 import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
-import { BATCH_NOTE, CANCEL_DESCRIPTION, RESULTS_DESCRIPTION, streamCsv } from './check-batch-routes.js';
+import { streamCsv } from './check-batch-csv.js';
+import { BATCH_NOTE, CANCEL_DESCRIPTION, RESULTS_DESCRIPTION } from './check-batch-routes.js';
 import type { CheckBatchService } from './check-batch-service.js';
 import {
   CheckBatchCreated,

@@ -12,6 +12,7 @@ import { bearerToken, verifyToken } from '../auth/authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
 import { clientAddress } from '../http/client-address.js';
 import type { Principal } from '../auth/principal.js';
+import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { type AdminSession, type AdminSessionCodec, readAdminCookie } from './admin-session.js';
 import type { LoginThrottle } from './login-throttle.js';
 
@@ -33,11 +34,13 @@ const BASIC = /^Basic[ ]+([A-Za-z0-9+/=]+)[ ]*$/i;
 const ALL_CAPABILITIES: ReadonlySet<Capability> = new Set(['read', 'send', 'manage']);
 
 /**
- * Who may open Bull Board, which shows (and acts on) every organization's jobs: the operator
- * credentials from config, and `manage` callers (API key or login JWT) of the organizations named
- * in ADMIN_ORGANIZATIONS, none by default. Who may change queues (retry, promote, pause, add…)
- * is ADMIN_QUEUE_ACTIONS: the operator only by default; everyone else sees the board read-only.
- * Failed sign-ins go through the login throttle.
+ * Who may use the admin pages, and how far they see. Bull Board shows (and acts on) every
+ * organization's jobs: the operator credentials from config, and `manage` callers (API key or
+ * login JWT) of the organizations named in ADMIN_ORGANIZATIONS, none by default, may open it; the
+ * same callers see every organization in the console. Any other organization's `manage` caller
+ * may sign in, and the console serves it its own organization. Who may change queues (retry,
+ * promote, pause, add…) is ADMIN_QUEUE_ACTIONS: the operator only by default; everyone else sees
+ * the board read-only. Failed sign-ins go through the login throttle.
  */
 export class AdminAccess {
   private readonly operator: { user: Buffer; password: Buffer; fingerprint: string } | undefined;
@@ -78,15 +81,29 @@ export class AdminAccess {
     return session ? this.fromSession(session) : undefined;
   }
 
-  /** Throws 403 unless the identity may use the admin pages: deny by default. */
-  authorize(identity: AdminIdentity): void {
-    if (identity.kind === 'operator') return;
-    if (!identity.capabilities.has('manage')) {
-      throw new AppError('forbidden', 'Bull Board needs the "manage" capability', { required: 'manage' });
+  /**
+   * Whose data the identity may see on the admin pages: every organization's for operators and
+   * `manage` callers of ADMIN_ORGANIZATIONS, its own organization's for any other `manage` caller.
+   * Throws 403 without `manage`. Bull Board and the console both decide here.
+   */
+  reachOf(identity: AdminIdentity): OrganizationScope {
+    if (identity.kind === 'operator') return EVERY_ORGANIZATION;
+    if (!identity.capabilities.has('manage') || identity.organizationId === null) {
+      throw new AppError('forbidden', 'the admin pages need the "manage" capability', { required: 'manage' });
     }
-    if (identity.organizationId === null || !this.config.organizations.includes(identity.organizationId)) {
+    return this.admitsToBullBoard(identity) ? EVERY_ORGANIZATION : identity.organizationId;
+  }
+
+  /** Throws 403 unless the identity may open Bull Board, which shows every organization's jobs: deny by default. */
+  authorize(identity: AdminIdentity): void {
+    if (this.reachOf(identity) !== EVERY_ORGANIZATION) {
       throw new AppError('forbidden', "Bull Board shows every organization's jobs: only the operator and the organizations named in ADMIN_ORGANIZATIONS may open it");
     }
+  }
+
+  /** For a signed-in identity (or its session): whether it sees every organization, Bull Board included. */
+  admitsToBullBoard(who: Pick<AdminIdentity, 'kind' | 'organizationId'>): boolean {
+    return who.kind === 'operator' || (who.organizationId !== null && this.config.organizations.includes(who.organizationId));
   }
 
   /** Whether the identity (already authorized) may change queues, or sees Bull Board read-only. */
@@ -116,7 +133,8 @@ export class AdminAccess {
     } else {
       throw new AppError('unauthorized', 'paste an API key or login token with the manage capability');
     }
-    this.authorize(identity);
+    // Any manage caller may sign in: the console serves its own organization; Bull Board checks on every request.
+    this.reachOf(identity);
     return {
       kind: identity.kind,
       subject: identity.subject,

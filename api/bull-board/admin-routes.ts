@@ -9,12 +9,14 @@ import { loginPage } from './login-page.js';
 import { sameOriginOnly } from './same-origin.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
-const LOGIN_PATH = '/admin/login';
+export const CONSOLE_PATH = '/admin';
+export const LOGIN_PATH = '/admin/login';
+export const LOGOUT_PATH = '/admin/logout';
 const READ_METHODS = new Set(['GET', 'HEAD']);
 const PAGE_HEADERS = {
   'Cache-Control': 'no-store',
   'X-Frame-Options': 'DENY',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy': "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
 /**
@@ -23,35 +25,37 @@ const PAGE_HEADERS = {
  * Every state-changing request under /admin must come from this server's own pages (CSRF).
  */
 export function registerAdminRoutes(app: Express, access: AdminAccess, queues: readonly WatchedQueue[]): void {
-  const page = (error?: string) => loginPage({ operatorLogin: access.operatorLoginEnabled, ...(error ? { error } : {}) });
+  const page = (next: string | undefined, error?: string) => loginPage({ operatorLogin: access.operatorLoginEnabled, next, ...(error ? { error } : {}) });
 
   app.use('/admin', sameOriginOnly);
 
-  app.get(LOGIN_PATH, (_req, res) => void res.set(PAGE_HEADERS).type('html').send(page()));
+  app.get(LOGIN_PATH, (req, res) => void res.set(PAGE_HEADERS).type('html').send(page(adminPathOrUndefined(req.query['next']))));
 
   app.post(LOGIN_PATH, express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const form: AdminLoginForm = {};
     for (const field of ['token', 'user', 'password'] as const) if (typeof body[field] === 'string') form[field] = body[field];
+    const next = adminPathOrUndefined(body['next']);
     try {
       const session = await access.login(form, clientAddress(req));
       setAdminCookie(req, res, access.sessions.encode(session), session.expiresAt - Date.now());
-      res.redirect(303, BULL_BOARD_PATH);
+      res.redirect(303, next ?? (access.admitsToBullBoard(session) ? BULL_BOARD_PATH : CONSOLE_PATH));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       const retryAfter = err.details['retryAfterSeconds'];
       if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
       // The form answers a person: the same page with the reason, under the status the API would use.
-      res.status(err.status).set(PAGE_HEADERS).type('html').send(page(err.message));
+      res.status(err.status).set(PAGE_HEADERS).type('html').send(page(next, err.message));
     }
   });
 
-  app.get('/admin/logout', (req, res) => {
+  app.get(LOGOUT_PATH, (req, res) => {
     clearAdminCookie(req, res);
     res.redirect(303, LOGIN_PATH);
   });
 
-  app.use(BULL_BOARD_PATH, boardFor(access, bullBoardRouter(queues, BULL_BOARD_PATH, true), bullBoardRouter(queues, BULL_BOARD_PATH, false)));
+  const links = { console: CONSOLE_PATH, signOut: LOGOUT_PATH };
+  app.use(BULL_BOARD_PATH, boardFor(access, bullBoardRouter(queues, BULL_BOARD_PATH, true, links), bullBoardRouter(queues, BULL_BOARD_PATH, false, links)));
 }
 
 /**
@@ -74,4 +78,10 @@ function boardFor(access: AdminAccess, readOnlyBoard: RequestHandler, actingBoar
     }
     (mayAct ? actingBoard : readOnlyBoard)(req, res, next);
   };
+}
+
+/** A page of the admin area to return to after signing in; anything else (another site, `//host`) is dropped. */
+export function adminPathOrUndefined(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 500) return undefined;
+  return /^\/admin(?:[/?][\w\-./?=&%~]*)?$/.test(value) && !value.includes('//') && !value.includes('/..') ? value : undefined;
 }

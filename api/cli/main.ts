@@ -8,6 +8,15 @@ import type { Config } from '../../shared/config.js';
 import { announcer } from '../../shared/control-messages.js';
 import { createRedis } from '../../shared/redis.js';
 import { RedisKeys } from '../../shared/redis-keys.js';
+import type { DataSource } from 'typeorm';
+import { SESSION_STATUSES, type SessionStatus } from '../../shared/db/entities/wa-session.js';
+import { createLogger } from '../../shared/logger.js';
+import { PushedCache } from '../cache/pushed-cache.js';
+import { LiveClient } from '../live/live-client.js';
+import { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
+import { SessionAccess } from '../sessions/session-access.js';
+import { SessionService } from '../sessions/session-service.js';
+import { SessionViews } from '../sessions/session-views.js';
 
 const USAGE = `Usage: npm run gateway -- <command> [options]
 
@@ -19,10 +28,14 @@ const USAGE = `Usage: npm run gateway -- <command> [options]
   key revoke KEY_ID                                revoke an API key (refused from the next request on;
                                                    running api processes are told over Redis)
   session create --org ORG [--name NAME] [--id sess_…]
-                                                   create a session record
+                                                   create a session (its worker connects it at once)
+  session list --org ORG [--status STATUS]         list an organization's sessions
+  session logout SESSION_ID --org ORG              log the account out (its worker must be running)
+  session delete SESSION_ID --org ORG              log out when connected, then delete the session
+                                                   and everything stored for it
 
-Add --json for machine-readable output. Reads DATABASE_URL (and, for key revoke, REDIS_URL and
-REDIS_PREFIX) like the gateway does.`;
+Add --json for machine-readable output. Reads DATABASE_URL (and, for key revoke and the session
+commands, REDIS_URL and REDIS_PREFIX) like the gateway does.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,6 +43,7 @@ const { values, positionals } = parseArgs({
     name: { type: 'string' },
     id: { type: 'string' },
     org: { type: 'string' },
+    status: { type: 'string' },
     capabilities: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -90,8 +104,28 @@ async function run(): Promise<void> {
         return print(`API key ${key.id} revoked`, { id: key.id, revokedAt: key.revokedAt });
       }
       case 'session create': {
-        const session = await admin.createSession(required('org'), values.name ?? null, values.id);
-        return print(`session ${session.id} created`, session);
+        const session = await withSessions(config, db, (sessions) => sessions.create(required('org'), values.name ?? null, values.id));
+        return print(`session ${session.id} created (${session.status}, shard ${session.shard})`, session);
+      }
+      case 'session list': {
+        const status = values.status === undefined ? undefined : parseStatus(values.status);
+        const rows = await withSessions(config, db, async (sessions) => {
+          const all = [];
+          let after: string | undefined;
+          do {
+            const page = await sessions.page({ scope: required('org'), status }, after, 500);
+            all.push(...page.rows);
+            after = page.hasMore ? page.last : undefined;
+          } while (after);
+          return all;
+        });
+        return print(rows.map((r) => `${r.id}  ${r.status}  ${r.phoneJid ?? '-'}  shard ${r.shard}  ${r.name ?? ''}`.trimEnd()).join('\n') || 'no sessions', rows);
+      }
+      case 'session logout':
+      case 'session delete': {
+        if (!arg) throw new UsageError(`session ${verb} needs a SESSION_ID`);
+        await withSessions(config, db, (sessions) => (verb === 'logout' ? sessions.logout(required('org'), arg) : sessions.delete(required('org'), arg)));
+        return print(`session ${arg} ${verb === 'logout' ? 'logged out' : 'deleted'}`, { id: arg });
       }
       default:
         throw new UsageError(`unknown command "${positionals.join(' ')}"`);
@@ -99,6 +133,48 @@ async function run(): Promise<void> {
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * Runs `work` with the session service the api uses, on Redis connections opened for it and
+ * closed after: creating a session announces it to the workers, logging out goes through the
+ * worker that holds the session.
+ */
+async function withSessions<T>(config: Config, db: DataSource, work: (sessions: SessionService) => Promise<T>): Promise<T> {
+  // Its output is the command's answer (--json is parsed by scripts): no log lines in it.
+  const logger = createLogger('silent', 'cli');
+  const redis = createRedis(config.redis, { lazyConnect: true });
+  const subscriber = createRedis(config.redis, { lazyConnect: true, enableOfflineQueue: true });
+  for (const client of [redis, subscriber]) client.on('error', () => undefined);
+  const keys = new RedisKeys(config.redis.prefix);
+  let live: LiveClient | undefined;
+  try {
+    // Before the live client exists: its queues would start connecting the shared client themselves.
+    await Promise.all([redis.connect(), subscriber.connect()]);
+    live = new LiveClient(config, keys, redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), logger);
+    await live.start();
+    const sessions = new SessionService({
+      admin: new AdminService(db),
+      access: new SessionAccess(db, new PushedCache<string>(0)),
+      views: new SessionViews(db, redis, keys, config.shards.count),
+      live,
+      redis,
+      keys,
+      db,
+      pairingWindowMs: config.pairing.windowMs,
+      shardCount: config.shards.count,
+    });
+    return await work(sessions);
+  } finally {
+    await live?.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+  }
+}
+
+function parseStatus(value: string): SessionStatus {
+  if (!(SESSION_STATUSES as readonly string[]).includes(value)) throw new UsageError(`--status must be one of ${SESSION_STATUSES.join(', ')}`);
+  return value as SessionStatus;
 }
 
 /** One publish on the gateway's control channel, on a connection opened for it and closed after. */

@@ -2,6 +2,7 @@ import { AppError } from '../../shared/errors.js';
 import { isLid, normalizeE164, normalizeUserJid } from '../../shared/jid.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
+import { cursorPage, integerPosition } from '../http/paging.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import { ContactDetail, ContactPage, GetContactPath, ListContactsPath, ListContactsQuery, LookupContactQuery, ResolveContactsBody, ResolvedContacts } from './contact-schemas.js';
 import type { ContactStore } from './contact-store.js';
@@ -11,6 +12,8 @@ export interface StoredContactDeps {
   contacts: ContactStore;
   cursors: CursorCodec;
 }
+
+const CONTACT_POSITION = integerPosition(20);
 
 export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactDeps): void {
   api.add({
@@ -28,17 +31,16 @@ export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactD
     errors: ['validation_error', 'not_found'],
     handler: async ({ params, query, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      const scope = [session.id, query.source ?? '', query.group ?? '', query.q ?? ''].join('\u0001');
-      let afterId = 0;
-      if (query.cursor) {
-        const position = deps.cursors.decode(query.cursor, scope);
-        if (!/^\d{1,20}$/.test(position)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
-        afterId = Number(position);
-      }
       const filter = { source: query.source, group: query.group, q: query.q };
-      const page = await deps.contacts.list(session.id, filter, afterId, query.limit);
-      const nextCursor = page.hasMore && page.lastId !== undefined ? deps.cursors.encode(String(page.lastId), scope) : '';
-      return { data: page.rows, nextCursor };
+      return cursorPage(deps.cursors, {
+        scope: [session.id, query.source, query.group, query.q],
+        cursor: query.cursor,
+        position: CONTACT_POSITION,
+        read: async (afterId) => {
+          const stored = await deps.contacts.list(session.id, filter, afterId ?? 0, query.limit);
+          return { rows: stored.rows, hasMore: stored.hasMore, last: stored.lastId };
+        },
+      });
     },
   });
 

@@ -25,7 +25,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function toAppError(err: unknown): AppError {
+/** Any thrown value as the AppError the client is told about. */
+export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (isStoreUnavailable(err)) return new AppError('unavailable', 'a backing store is unreachable; retry shortly');
   const httpish = err as { type?: string; status?: number; expose?: boolean; message?: string };

@@ -3,6 +3,7 @@ import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 import { TurnBatch, type Waiter } from '../../shared/turn-batch.js';
 import type { PushedCache } from '../cache/pushed-cache.js';
+import { includesOrganization, type OrganizationScope } from '../auth/organization-scope.js';
 
 export interface OwnedSession {
   id: string;
@@ -42,20 +43,20 @@ export class SessionAccess {
     private readonly ownership: PushedCache<string>,
   ) {}
 
-  /** The session if the organization owns it; enough for every route that does not read its status. */
-  async require(organizationId: string, sessionId: string): Promise<OwnedSession> {
+  /** The session if it is in the caller's scope; enough for every route that does not read its status. */
+  async require(scope: OrganizationScope, sessionId: string): Promise<OwnedSession> {
     // No session can have such an id, so it is simply not found (and never reaches MySQL).
     if (!SESSION_ID.test(sessionId)) throw notFound();
     const owner = this.ownership.get(sessionId) ?? (await this.lookup(sessionId))?.organization_id;
-    if (owner !== organizationId) throw notFound();
-    return { id: sessionId, organizationId };
+    if (!includesOrganization(scope, owner)) throw notFound();
+    return { id: sessionId, organizationId: owner! };
   }
 
   /** Always read from MySQL, for the routes that act on the session's current status. */
-  async requireCurrent(organizationId: string, sessionId: string): Promise<CurrentSession> {
+  async requireCurrent(scope: OrganizationScope, sessionId: string): Promise<CurrentSession> {
     if (!SESSION_ID.test(sessionId)) throw notFound();
     const row = await this.lookup(sessionId);
-    if (!row || row.organization_id !== organizationId) throw notFound();
+    if (!row || !includesOrganization(scope, row.organization_id)) throw notFound();
     return { id: row.id, organizationId: row.organization_id, status: row.status };
   }
 

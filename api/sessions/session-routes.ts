@@ -1,52 +1,17 @@
-import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
 import QRCode from 'qrcode';
-import type { AdminService } from '../admin/admin-service.js';
-import { AppError } from '../../shared/errors.js';
-import { normalizeE164 } from '../../shared/jid.js';
-import type { RedisKeys } from '../../shared/redis-keys.js';
-import { sessionChangedMessage } from '../../shared/control-messages.js';
-import { shardOf } from '../../shared/shards.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
-import type { LiveClient } from '../live/live-client.js';
-import type { SessionAccess } from './session-access.js';
-import { recordLogout } from './session-logout.js';
+import { cursorPage, idPosition } from '../http/paging.js';
 import { CreateSessionBody, ListSessionsQuery, PairingCodeBody, PairingCodeView, QrView, SessionPage, SessionPath, SessionView } from './session-schemas.js';
-import type { SessionViews } from './session-views.js';
+import type { SessionService } from './session-service.js';
 
 export interface SessionRouteDeps {
-  admin: AdminService;
-  access: SessionAccess;
-  views: SessionViews;
-  live: LiveClient;
+  sessions: SessionService;
   cursors: CursorCodec;
-  redis: Redis;
-  keys: RedisKeys;
-  db: DataSource;
-  /** How long a pairing request keeps an unpaired session's connection (and its QR codes) alive. */
-  pairingWindowMs: number;
-  shardCount: number;
 }
 
-const QR_WAIT_MS = 5_000;
-
 export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): void {
-  /** Tells the workers a session appeared or went away, so its owner acts now rather than at the next reconcile. */
-  const announce = (sessionId: string) =>
-    deps.redis.publish(deps.keys.control(), sessionChangedMessage(sessionId)).catch(() => undefined);
-
-  /** Someone is pairing this session now: its worker keeps (or takes back) its connection for another window. */
-  const wantPairing = (sessionId: string) => deps.redis.set(deps.keys.pairingWanted(sessionId), '1', 'PX', deps.pairingWindowMs).catch(() => undefined);
-
-  /** Whether some worker holds the session's shard (so a QR code or pairing code can come); true when Redis cannot tell. */
-  const workerHolds = async (sessionId: string) => (await deps.redis.exists(deps.keys.lease(shardOf(sessionId, deps.shardCount))).catch(() => 1)) === 1;
-
-  const viewOf = async (sessionId: string): Promise<SessionView> => {
-    const view = await deps.views.one(sessionId);
-    if (!view) throw new AppError('not_found', 'session not found');
-    return view;
-  };
+  const { sessions } = deps;
 
   api.add({
     method: 'post',
@@ -59,12 +24,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     body: CreateSessionBody,
     success: { status: 201, description: 'The new session.', schema: SessionView },
     errors: ['validation_error'],
-    handler: async ({ body, principal }) => {
-      const session = await deps.admin.createSession(principal.organizationId, body.name ?? null);
-      await wantPairing(session.id);
-      await announce(session.id);
-      return viewOf(session.id);
-    },
+    handler: ({ body, principal }) => sessions.create(principal.organizationId, body.name ?? null),
   });
 
   api.add({
@@ -78,13 +38,13 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     query: ListSessionsQuery,
     success: { status: 200, description: 'One page of sessions.', schema: SessionPage },
     errors: ['validation_error'],
-    handler: async ({ query, principal }) => {
-      const scope = `sessions\u0001${principal.organizationId}`;
-      const afterId = query.cursor ? deps.cursors.decode(query.cursor, scope) : '';
-      const page = await deps.views.page(principal.organizationId, afterId, query.limit);
-      const last = page.rows[page.rows.length - 1];
-      return { data: page.rows, nextCursor: page.hasMore && last ? deps.cursors.encode(last.id, scope) : '' };
-    },
+    handler: ({ query, principal }) =>
+      cursorPage(deps.cursors, {
+        scope: ['sessions', principal.organizationId],
+        cursor: query.cursor,
+        position: idPosition,
+        read: (afterId) => sessions.page({ scope: principal.organizationId }, afterId, query.limit),
+      }),
   });
 
   api.add({
@@ -98,10 +58,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     params: SessionPath,
     success: { status: 200, description: 'The session.', schema: SessionView },
     errors: ['not_found'],
-    handler: async ({ params, principal }) => {
-      await deps.access.require(principal.organizationId, params.session);
-      return viewOf(params.session);
-    },
+    handler: ({ params, principal }) => sessions.get(principal.organizationId, params.session),
   });
 
   api.add({
@@ -115,18 +72,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     params: SessionPath,
     success: { status: 204, description: 'Deleted.' },
     errors: ['not_found'],
-    handler: async ({ params, principal, req }) => {
-      const session = await deps.access.requireCurrent(principal.organizationId, params.session);
-      if (session.status !== 'logged_out') {
-        // Best effort: an offline account cannot be told, its stored data goes regardless.
-        await deps.live.run('session.logout', session.id, {}, req.id).catch(() => undefined);
-      }
-      await deps.db.query('DELETE FROM wa_sessions WHERE id = ?', [session.id]);
-      deps.access.forget(session.id);
-      await deps.redis.del(deps.keys.qr(session.id), deps.keys.presence(session.id)).catch(() => undefined);
-      await announce(session.id);
-      return undefined;
-    },
+    handler: ({ params, principal, req }) => sessions.delete(principal.organizationId, params.session, req.id),
   });
 
   api.add({
@@ -140,14 +86,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     params: SessionPath,
     success: { status: 204, description: 'Logged out.' },
     errors: ['not_found', 'not_implemented', 'timeout'],
-    handler: async ({ params, principal, req }) => {
-      const session = await deps.access.requireCurrent(principal.organizationId, params.session);
-      if (session.status === 'logged_out') return undefined;
-      await deps.live.run('session.logout', session.id, {}, req.id);
-      await recordLogout(deps.db, session.id);
-      await announce(session.id);
-      return undefined;
-    },
+    handler: ({ params, principal, req }) => sessions.logout(principal.organizationId, params.session, req.id),
   });
 
   api.add({
@@ -163,14 +102,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     success: { status: 200, description: 'The QR code.', schema: QrView, contentTypes: ['application/json'] },
     errors: ['not_found', 'conflict', 'unavailable'],
     handler: async ({ params, principal, req, res }) => {
-      const session = await deps.access.require(principal.organizationId, params.session);
-      await requireUnpaired(deps, session.id);
-      await wantPairing(session.id);
-      const qr = await waitForQr(deps, session.id, announce);
-      if (!qr) {
-        if (!(await workerHolds(session.id))) throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', { retryAfterSeconds: 5 });
-        throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
-      }
+      const qr = await sessions.currentQr(principal.organizationId, params.session);
       if (req.accepts(['application/json', 'image/png']) === 'image/png') {
         res.type('image/png').send(await QRCode.toBuffer(qr, { margin: 2, width: 320 }));
         return undefined;
@@ -191,37 +123,6 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     body: PairingCodeBody,
     success: { status: 200, description: 'The pairing code.', schema: PairingCodeView },
     errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'timeout'],
-    handler: async ({ params, body, principal, req }) => {
-      const session = await deps.access.require(principal.organizationId, params.session);
-      await requireUnpaired(deps, session.id);
-      await wantPairing(session.id);
-      // A session let go after its pairing window is connected again first; its QR code shows when
-      // it is ready for a pairing code. Without one, a job nobody will run would only time out.
-      const qr = await waitForQr(deps, session.id, announce).catch(() => undefined);
-      if (!qr && !(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
-      return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
-    },
+    handler: ({ params, body, principal, req }) => sessions.pairingCode(principal.organizationId, params.session, body.phone, req.id),
   });
 }
-
-async function requireUnpaired(deps: SessionRouteDeps, sessionId: string): Promise<void> {
-  const view = await deps.views.one(sessionId);
-  if (!view) throw new AppError('not_found', 'session not found');
-  if (view.status === 'logged_out') throw new AppError('conflict', 'session is logged out; create a new session to pair again', { status: view.status });
-  if (view.phoneJid !== null || view.status === 'online') throw new AppError('conflict', 'session is already paired', { status: view.status });
-}
-
-/** The session's current QR code, waiting a few seconds for its worker to show one; undefined if none came. */
-async function waitForQr(deps: SessionRouteDeps, sessionId: string, announce: (id: string) => Promise<unknown>): Promise<string | undefined> {
-  const key = deps.keys.qr(sessionId);
-  let qr = await deps.redis.get(key);
-  if (qr) return qr;
-  await announce(sessionId);
-  const deadline = Date.now() + QR_WAIT_MS;
-  while (!qr && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    qr = await deps.redis.get(key);
-  }
-  return qr ?? undefined;
-}
-

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
 import { shardOf } from '../../shared/shards.js';
 import type { SessionView } from './session-schemas.js';
 
@@ -17,6 +18,20 @@ interface SessionRow {
 }
 
 const COLUMNS = 'id, name, status, phone_jid, lid, created_at, updated_at, last_connected_at';
+
+export interface SessionFilter {
+  scope: OrganizationScope;
+  status?: SessionStatus | undefined;
+}
+
+/** The recorded statuses a session shown in a status may have: presence turns any unfinished one online, and a dead worker's online one offline. */
+const RECORDED_AS: Record<SessionStatus, SessionStatus[]> = {
+  online: ['online', 'connecting', 'pairing', 'offline'],
+  offline: ['offline', 'online'],
+  pairing: ['pairing'],
+  connecting: ['connecting'],
+  logged_out: ['logged_out'],
+};
 
 /**
  * Sessions as the API shows them. MySQL holds what the owning worker last recorded; a session
@@ -35,14 +50,37 @@ export class SessionViews {
     return (await this.present(rows))[0];
   }
 
-  async page(organizationId: string, afterId: string, limit: number): Promise<{ rows: SessionView[]; hasMore: boolean }> {
-    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?`, [
-      organizationId,
-      afterId,
-      limit + 1,
-    ])) as SessionRow[];
-    const hasMore = rows.length > limit;
-    return { rows: await this.present(hasMore ? rows.slice(0, limit) : rows), hasMore };
+  /**
+   * Sessions after `afterId` in id order. With a status, only sessions shown in that status: the
+   * shown status depends on presence, so candidates are read from MySQL and filtered after, until
+   * the page is full or the list ends.
+   */
+  async page(filter: SessionFilter, afterId: string, limit: number): Promise<{ rows: SessionView[]; hasMore: boolean }> {
+    const where: string[] = ['id > ?'];
+    const args: unknown[] = [];
+    if (filter.scope !== EVERY_ORGANIZATION) {
+      where.push('organization_id = ?');
+      args.push(filter.scope);
+    }
+    if (filter.status) {
+      const recorded = RECORDED_AS[filter.status];
+      where.push(`status IN (${recorded.map(() => '?').join(', ')})`);
+      args.push(...recorded);
+    }
+    const found: SessionView[] = [];
+    let after = afterId;
+    for (;;) {
+      const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [after, ...args, limit + 1])) as SessionRow[];
+      const more = rows.length > limit;
+      const views = await this.present(more ? rows.slice(0, limit) : rows);
+      for (const [i, view] of views.entries()) {
+        if (filter.status && view.status !== filter.status) continue;
+        found.push(view);
+        if (found.length === limit) return { rows: found, hasMore: more || i < views.length - 1 };
+      }
+      if (!more) return { rows: found, hasMore: false };
+      after = rows[limit - 1]!.id;
+    }
   }
 
   /**
