@@ -49,6 +49,8 @@ const envSchema = z.object({
 
   WA_DRIVER: z.enum(['baileys', 'sim']).default('baileys'),
   SIM_WORLD: z.string().optional(),
+  /** WhatsApp's WebSocket endpoint for the baileys driver; unset, Baileys' own (wss://web.whatsapp.com/ws/chat). */
+  WA_WEBSOCKET_URL: z.string().url().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 
   JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
@@ -107,7 +109,7 @@ export interface Config {
   pairing: { windowMs: number };
   reconcileIntervalMs: number;
   worker: { id: string | undefined; concurrency: number; metricsPort: number };
-  driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined };
+  driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined; waWebSocketUrl: string | undefined };
   jwt:
     | {
         jwksUrl: string;
@@ -165,7 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     pairing: { windowMs: e.PAIRING_WINDOW_MS },
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     worker: { id: e.WORKER_ID, concurrency: e.WORKER_CONCURRENCY, metricsPort: e.WORKER_METRICS_PORT },
-    driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD },
+    driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD, waWebSocketUrl: e.WA_WEBSOCKET_URL },
     jwt: e.JWKS_URL
       ? {
           jwksUrl: e.JWKS_URL,

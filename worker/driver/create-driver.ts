@@ -18,5 +18,9 @@ export async function createDriver(config: Config, deps: DriverDeps): Promise<Wh
   if (config.driver.kind === 'sim') {
     return createSimDriver({ worldPath: config.driver.simWorld, redis: deps.redis, prefix: deps.keys.prefix, logger: deps.logger.child({ driver: 'sim' }) });
   }
-  return new BaileysDriver({ db: deps.db, logger: deps.logger.child({ driver: 'baileys' }) });
+  return new BaileysDriver({
+    db: deps.db,
+    logger: deps.logger.child({ driver: 'baileys' }),
+    ...(config.driver.waWebSocketUrl ? { waWebSocketUrl: config.driver.waWebSocketUrl } : {}),
+  });
 }

@@ -7,6 +7,7 @@ import { AppError } from '../../../shared/errors.js';
 import { MysqlAuthStore } from '../../auth-state/mysql-auth-state.js';
 import { BaileysConnection, type SocketFactory } from './baileys-connection.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './reconnect-policy.js';
+import { installSignatureCheck } from './signature-check.js';
 
 export interface BaileysDriverOptions {
   db: DataSource;
@@ -33,6 +34,8 @@ export class BaileysDriver implements WhatsAppDriver {
   private readonly connections = new Map<string, BaileysConnection>();
 
   constructor(private readonly options: BaileysDriverOptions) {
+    // Before any socket exists: the server's certificate chain is checked during the first handshake.
+    installSignatureCheck();
     this.authStore = new MysqlAuthStore(options.db);
   }
 

@@ -1,0 +1,109 @@
+/**
+ * A user's phone, the primary device of a fake account: it links companions by scanning their QR
+ * code (the pair-success that Baileys' configureSuccessfulPairing checks), keeps the account's
+ * block list, and sends a newly linked companion its history sync over Signal.
+ */
+import { Curve, hmacSign, proto, WA_ADV_ACCOUNT_SIG_PREFIX } from '@whiskeysockets/baileys';
+import { companionKey, type Companion, type FakeClient, type FakeWhatsApp } from './fake-server.js';
+import { node } from './nodes.js';
+import type { KeyPair } from './cert-chain.js';
+import { userOf, type FakeUser } from './world.js';
+
+/** What a QR code carries (Baileys' buildPairingQRData). */
+export interface ScannedQr {
+  ref: string;
+  noiseKey: Buffer;
+  identityKey: Buffer;
+  advSecret: Buffer;
+  platformId: string;
+}
+
+export function parseQr(qr: string): ScannedQr {
+  const match = /^https:\/\/wa\.me\/settings\/linked_devices#(.+)$/.exec(qr);
+  const parts = match?.[1]?.split(',') ?? [];
+  if (parts.length !== 5) throw new Error(`not a WhatsApp pairing QR: ${qr}`);
+  const [ref, noise, identity, adv, platformId] = parts as [string, string, string, string, string];
+  return { ref, noiseKey: Buffer.from(noise, 'base64'), identityKey: Buffer.from(identity, 'base64'), advSecret: Buffer.from(adv, 'base64'), platformId };
+}
+
+export interface PhoneOptions {
+  /** Companion device ids handed out, from this one up. */
+  firstDevice?: number;
+  /** Called when a linked companion has uploaded its keys (after every login). */
+  onCompanionReady?: (client: FakeClient, phone: FakePhone) => void | Promise<void>;
+}
+
+export class FakePhone {
+  /** The account's identity key: signs every companion it links (the ADV account signature). */
+  readonly identity: KeyPair = Curve.generateKeyPair();
+  /** LIDs the account has blocked. */
+  readonly blocked = new Set<string>();
+  private nextDevice: number;
+
+  constructor(
+    readonly server: FakeWhatsApp,
+    readonly user: FakeUser,
+    private readonly options: PhoneOptions = {},
+  ) {
+    this.nextDevice = options.firstDevice ?? 2;
+    server.addPhone(this);
+  }
+
+  /**
+   * Scans a companion's QR code: WhatsApp tells the waiting client it is paired (pair-success).
+   * Resolves with the new companion once the client answered with its signed device identity.
+   */
+  scanQr(qr: string): Promise<Companion> {
+    const scanned = parseQr(qr);
+    const registration = this.server.registrations.get(scanned.ref);
+    if (!registration) throw new Error('no client is showing this QR code');
+    if (!registration.noiseKey.equals(scanned.noiseKey)) throw new Error('the QR code does not match its connection');
+    const device = this.nextDevice++;
+    const keyIndex = device;
+    const deviceDetails = proto.ADVDeviceIdentity.encode({ rawId: 1234, timestamp: Math.floor(Date.now() / 1000), keyIndex }).finish();
+    const accountSignature = Curve.sign(this.identity.private, Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, scanned.identityKey]));
+    const signedIdentity = proto.ADVSignedDeviceIdentity.encode({ details: deviceDetails, accountSignatureKey: this.identity.public, accountSignature }).finish();
+    const identityHmac = proto.ADVSignedDeviceIdentityHMAC.encode({ details: signedIdentity, hmac: hmacSign(signedIdentity, scanned.advSecret) }).finish();
+    const companion: Companion = {
+      phone: this.user.phone,
+      device,
+      noiseKey: registration.noiseKey,
+      registrationId: registration.registrationId,
+      identityKey: registration.identityKey,
+      signedPreKey: registration.signedPreKey,
+      preKeys: new Map(),
+      platform: scanned.platformId,
+    };
+    const client = registration.client;
+    for (const ref of registration.refs) this.server.registrations.delete(ref);
+    return new Promise((resolve, reject) => {
+      client.sendIq(
+        [
+          node('pair-success', {}, [
+            node('device-identity', {}, identityHmac),
+            node('platform', { name: 'android' }),
+            node('device', { jid: `${this.user.phone}:${device}@s.whatsapp.net`, lid: `${userOf(this.user.lid)}:${device}@lid` }),
+          ]),
+        ],
+        { type: 'set', xmlns: 'md', t: String(Math.floor(Date.now() / 1000)) },
+        (answer) => {
+          if (answer.attrs['type'] !== 'result') return reject(new Error(`the client refused the pairing: ${JSON.stringify(answer)}`));
+          this.server.companions.set(companionKey(companion.phone, companion.device), companion);
+          // Pairing done: WhatsApp asks the client for a fresh connection.
+          client.connection.send(node('stream:error', { code: '515' }));
+          client.connection.close();
+          resolve(companion);
+        },
+      );
+    });
+  }
+
+  /** Unlinks a companion from the phone's "Linked devices" (the client sees 401). */
+  unlink(companion: Companion): void {
+    this.server.unlink(companion);
+  }
+
+  onCompanionKeys(client: FakeClient): void | Promise<void> {
+    return this.options.onCompanionReady?.(client, this);
+  }
+}
