@@ -70,6 +70,8 @@ export class FakeWhatsApp {
   readonly queryCounts = new Map<string, number>();
   /** The phone numbers of every usync contact query, one list per query, in arrival order. */
   readonly usyncContactQueries: string[][] = [];
+  /** WebSocket connections accepted, and Noise handshakes the client completed (it trusted the certificate chain). */
+  readonly handshakes = { started: 0, completed: 0 };
   readonly unhandled: string[] = [];
   readonly errors: unknown[] = [];
   private readonly serverStatic = Curve.generateKeyPair();
@@ -132,6 +134,8 @@ export class FakeWhatsApp {
     const chain = encodeCertChain(this.certKeys, this.serverStatic.public, this.faults.chain);
     const connection = new ClientConnection(ws, this.serverStatic, chain, (err) => this.errors.push(err));
     const client = new FakeClient(this, connection);
+    this.handshakes.started++;
+    connection.on('hello', () => this.handshakes.completed++);
     this.clients.add(client);
     connection.on('close', () => {
       this.clients.delete(client);
