@@ -26,6 +26,18 @@ export function parseQr(qr: string): ScannedQr {
   return { ref, noiseKey: Buffer.from(noise, 'base64'), identityKey: Buffer.from(identity, 'base64'), advSecret: Buffer.from(adv, 'base64'), platformId };
 }
 
+/**
+ * The `device-identity` of a pair-success: the account key signs the companion's identity key
+ * (ADVSignedDeviceIdentity), and the whole is HMACed with the companion's ADV secret from the QR.
+ * `signer` signs instead of the account key (a forged pairing, for tests).
+ */
+export function signedDeviceIdentity(account: KeyPair, scanned: Pick<ScannedQr, 'identityKey' | 'advSecret'>, keyIndex: number, signer: KeyPair = account): Uint8Array {
+  const deviceDetails = proto.ADVDeviceIdentity.encode({ rawId: 1234, timestamp: Math.floor(Date.now() / 1000), keyIndex }).finish();
+  const accountSignature = Curve.sign(signer.private, Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, scanned.identityKey]));
+  const signedIdentity = proto.ADVSignedDeviceIdentity.encode({ details: deviceDetails, accountSignatureKey: account.public, accountSignature }).finish();
+  return proto.ADVSignedDeviceIdentityHMAC.encode({ details: signedIdentity, hmac: hmacSign(signedIdentity, scanned.advSecret) }).finish();
+}
+
 export interface PhoneOptions {
   /** Companion device ids handed out, from this one up. */
   firstDevice?: number;
@@ -59,11 +71,7 @@ export class FakePhone {
     if (!registration) throw new Error('no client is showing this QR code');
     if (!registration.noiseKey.equals(scanned.noiseKey)) throw new Error('the QR code does not match its connection');
     const device = this.nextDevice++;
-    const keyIndex = device;
-    const deviceDetails = proto.ADVDeviceIdentity.encode({ rawId: 1234, timestamp: Math.floor(Date.now() / 1000), keyIndex }).finish();
-    const accountSignature = Curve.sign(this.identity.private, Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, scanned.identityKey]));
-    const signedIdentity = proto.ADVSignedDeviceIdentity.encode({ details: deviceDetails, accountSignatureKey: this.identity.public, accountSignature }).finish();
-    const identityHmac = proto.ADVSignedDeviceIdentityHMAC.encode({ details: signedIdentity, hmac: hmacSign(signedIdentity, scanned.advSecret) }).finish();
+    const identityHmac = signedDeviceIdentity(this.identity, scanned, device);
     const companion: Companion = {
       phone: this.user.phone,
       device,
