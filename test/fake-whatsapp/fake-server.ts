@@ -270,17 +270,17 @@ export class FakeClient {
   }
 
   /**
-   * The client went active: what waited for it (the phone's messages) is delivered, then the
-   * offline marker that lets Baileys flush the events it buffered since login.
+   * The client went active: the offline marker (nothing was queued for it) lets Baileys flush the
+   * events it buffered since login; then the phone's messages for it, as they come in live.
    */
   private async afterLogin(): Promise<void> {
     const companion = this.companion!;
+    this.connection.send(node('ib', {}, [node('offline', { count: '0' })]));
     try {
-      await this.server.phones.get(companion.phone)?.onCompanionKeys(this);
+      await this.server.phones.get(companion.phone)?.onCompanionActive(this);
     } catch (err) {
       this.server.errors.push(err);
     }
-    this.connection.send(node('ib', {}, [node('offline', { count: '0' })]));
   }
 
   private encryptQuery(iq: BinaryNode, first: BinaryNode | undefined): BinaryNode {

@@ -3,9 +3,12 @@
  * code (the pair-success that Baileys' configureSuccessfulPairing checks), keeps the account's
  * block list, and sends a newly linked companion its history sync over Signal.
  */
+import { randomBytes } from 'node:crypto';
 import { Curve, hmacSign, proto, WA_ADV_ACCOUNT_SIG_PREFIX } from '@whiskeysockets/baileys';
 import { companionKey, type Companion, type FakeClient, type FakeWhatsApp } from './fake-server.js';
+import { historyNotifications, type HistorySpec } from './history.js';
 import { node } from './nodes.js';
+import { PhoneSignal } from './phone-signal.js';
 import type { KeyPair } from './cert-chain.js';
 import { userOf, type FakeUser } from './world.js';
 
@@ -41,8 +44,8 @@ export function signedDeviceIdentity(account: KeyPair, scanned: Pick<ScannedQr, 
 export interface PhoneOptions {
   /** Companion device ids handed out, from this one up. */
   firstDevice?: number;
-  /** Called when a linked companion has uploaded its keys (after every login). */
-  onCompanionReady?: (client: FakeClient, phone: FakePhone) => void | Promise<void>;
+  /** What the phone sends each newly linked companion as its history sync. */
+  history?: HistorySpec;
 }
 
 export class FakePhone {
@@ -50,7 +53,10 @@ export class FakePhone {
   readonly identity: KeyPair = Curve.generateKeyPair();
   /** LIDs the account has blocked. */
   readonly blocked = new Set<string>();
+  /** Companions that got their history sync (once each, after their first login). */
+  readonly historySent = new Set<string>();
   private nextDevice: number;
+  private readonly signal: PhoneSignal;
 
   constructor(
     readonly server: FakeWhatsApp,
@@ -58,6 +64,7 @@ export class FakePhone {
     private readonly options: PhoneOptions = {},
   ) {
     this.nextDevice = options.firstDevice ?? 2;
+    this.signal = new PhoneSignal(this.identity, 1 + Math.floor(Math.random() * 16000));
     server.addPhone(this);
   }
 
@@ -111,7 +118,26 @@ export class FakePhone {
     this.server.unlink(companion);
   }
 
-  onCompanionKeys(client: FakeClient): void | Promise<void> {
-    return this.options.onCompanionReady?.(client, this);
+  /** A companion logged in and went active: a new one gets its history sync. */
+  async onCompanionActive(client: FakeClient): Promise<void> {
+    const companion = client.companion!;
+    const key = companionKey(companion.phone, companion.device);
+    if (!this.options.history || this.historySent.has(key)) return;
+    this.historySent.add(key);
+    for (const notification of historyNotifications(this.server.world, this.options.history)) {
+      await this.sendToCompanion(client, { protocolMessage: { type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION, historySyncNotification: notification } });
+    }
+  }
+
+  /** A message from the phone (device 0, LID-addressed) to one companion, Signal-encrypted. */
+  async sendToCompanion(client: FakeClient, message: proto.IMessage): Promise<void> {
+    const companion = client.companion!;
+    const lidUser = userOf(this.user.lid);
+    const { type, ciphertext } = await this.signal.encrypt(companion, `${lidUser}_1`, message);
+    client.connection.send(
+      node('message', { from: `${lidUser}@lid`, id: `FAKE${randomBytes(8).toString('hex').toUpperCase()}`, type: 'text', category: 'peer', t: String(Math.floor(Date.now() / 1000)) }, [
+        node('enc', { v: '2', type }, ciphertext),
+      ]),
+    );
   }
 }

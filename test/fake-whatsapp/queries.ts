@@ -133,7 +133,7 @@ function groups(ctx: QueryContext, iq: BinaryNode, phone: string): BinaryNode {
       },
       g.members.map((m) => {
         const user = world.byPhoneNumber(m.phone)!;
-        return node('participant', { jid: user.lid, phone_number: pnJid(user.phone), type: m.role && m.role !== 'member' ? m.role : undefined });
+        return node('participant', { jid: user.lid, phone_number: m.phoneHidden ? undefined : pnJid(user.phone), type: m.role && m.role !== 'member' ? m.role : undefined });
       }),
     );
   });

@@ -33,6 +33,8 @@ export interface FakeGroupMember {
   role?: FakeRole;
   /** The member tag (member label) shown in the group. */
   label?: string;
+  /** WhatsApp shows this member by LID only (no phone number) to the others. */
+  phoneHidden?: boolean;
 }
 
 export interface FakeGroup {
