@@ -270,9 +270,9 @@ describe('Baileys driver', () => {
         assert.equal(calls.onWhatsApp.length, 0);
       });
 
-      it('fails with internal when WhatsApp gives no usable reply, rather than calling every number absent', async () => {
+      it('fails with timeout when WhatsApp never answered (rc14 resolves undefined), rather than calling every number absent', async () => {
         const { sock } = stubSocket({ onWhatsApp: async () => undefined });
-        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'internal');
+        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'timeout');
       });
 
       it('fails with rate_limited on rate-overlimit', async () => {
@@ -313,10 +313,15 @@ describe('Baileys driver', () => {
       });
 
       it('returns an empty string when the about is empty, or WhatsApp returns no entry', async () => {
-        for (const reply of [statusReply('4915111111111@s.whatsapp.net', null, 1_700_000_000), [], undefined]) {
+        for (const reply of [statusReply('4915111111111@s.whatsapp.net', null, 1_700_000_000), []]) {
           const { sock } = stubSocket({ fetchStatus: async () => reply });
           assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
         }
+      });
+
+      it('fails with timeout, never an empty about, when WhatsApp did not answer (rc14 resolves undefined)', async () => {
+        const { sock } = stubSocket({ fetchStatus: async () => undefined });
+        await rejectsWith(adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), 'timeout');
       });
 
       it('fails with not_found for a user WhatsApp does not know', async () => {
@@ -483,7 +488,8 @@ describe('Baileys driver', () => {
 
     async function goOnline(connection: WhatsAppConnection, sock: FakeSocket) {
       const online = next(connection, 'online');
-      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' } });
+      // As after pairing: `account` is what pair-success stores.
+      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' }, account: { details: Buffer.from('x') } });
       sock.emit('connection.update', { connection: 'open' });
       return online;
     }
@@ -492,7 +498,8 @@ describe('Baileys driver', () => {
       const { sockets } = await setup();
       assert.equal(sockets.length, 1);
       const config = sockets[0]!.config;
-      assert.deepEqual(config.browser?.slice(0, 2), ['Ubuntu', 'Test Gateway']);
+      // browser[0] is the device name a QR registration shows on the phone; `Chrome (name)` in the pairing-code flow.
+      assert.deepEqual(config.browser?.slice(0, 2), ['Test Gateway', 'Chrome']);
       assert.equal(config.markOnlineOnConnect, false);
       assert.equal(config.logger?.level, 'warn');
       assert.equal(config.auth.creds.registered, false);
@@ -504,7 +511,7 @@ describe('Baileys driver', () => {
       sock.emit('connection.update', { connection: 'connecting', qr: undefined });
       const pairing = next(connection, 'pairing');
       sock.emit('connection.update', { qr: '2@abc,def,ghi' });
-      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi' });
+      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
       assert.deepEqual(await goOnline(connection, sock), { status: 'online', phoneJid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' });
       assert.deepEqual(
         updates.map((u) => u.status),
@@ -610,8 +617,11 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       await goOnline(connection, sockets[0]!);
       const offline = next(connection, 'offline');
+      const closedAt = Date.now();
       sockets[0]!.close(DisconnectReason.connectionLost);
-      assert.deepEqual(await offline, { status: 'offline', reason: 'timedOut (408)' });
+      const { retryAt, ...update } = await offline;
+      assert.deepEqual(update, { status: 'offline', reason: 'timedOut (408)' });
+      assert.ok(retryAt !== undefined && retryAt >= closedAt, 'says when it tries again');
       await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
 
       const connecting = next(connection, 'connecting');
@@ -719,7 +729,7 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       sockets[0]!.emit('connection.update', { qr: '2@abc' });
       await tick();
-      assert.equal(await connection.requestPairingCode('+4915111111111'), 'ABCD1234');
+      assert.equal((await connection.requestPairingCode('+4915111111111')).code, 'ABCD1234');
       sockets[0]!.emit('creds.update', { account: { details: Buffer.from('x') } });
       await goOnline(connection, sockets[0]!);
       await rejectsWith(connection.requestPairingCode('+4915111111111'), 'conflict');

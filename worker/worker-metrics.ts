@@ -10,6 +10,8 @@ export class WorkerMetrics {
   readonly ingestedRows: Counter<'kind'>;
   /** Batch throughput: the batch worker adds each chunk's size once its results are stored. */
   readonly batchNumbersChecked: Counter;
+  /** WhatsApp connections that closed, by reason (clientOutdated = the WhatsApp Web version was refused). */
+  readonly whatsappDisconnects: Counter<'reason'>;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -32,6 +34,12 @@ export class WorkerMetrics {
     this.batchNumbersChecked = new Counter({
       name: 'wag_batch_numbers_checked_total',
       help: 'Phone numbers of bulk check batches checked on this worker (results stored)',
+      registers: [this.registry],
+    });
+    this.whatsappDisconnects = new Counter({
+      name: 'wag_whatsapp_disconnects_total',
+      help: 'WhatsApp connections of this worker that closed, by reason (timedOut, connectionClosed, connectTimeout, clientOutdated = WhatsApp refused the client version, …)',
+      labelNames: ['reason'],
       registers: [this.registry],
     });
   }

@@ -90,7 +90,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}',
     operationId: 'getSession',
     summary: 'Get a session',
-    description: 'Status, own phone JID and LID, shard and timestamps.',
+    description: 'Status with why (`statusReason`), since when (`statusSince`) and the next connection attempt (`nextRetryAt`), own phone JID and LID, shard and timestamps.',
     tags: ['Sessions'],
     capability: 'read',
     params: SessionPath,
@@ -142,7 +142,11 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const session = await deps.access.requireCurrent(principal.organizationId, params.session);
       if (session.status === 'logged_out') return undefined;
       await deps.live.run('session.logout', session.id, {}, req.id);
-      await deps.db.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), session.id]);
+      const now = Date.now();
+      await deps.db.query(
+        `UPDATE wa_sessions SET status = 'logged_out', status_reason = 'logged out through the API', status_since = ?, next_retry_at = NULL, updated_at = ? WHERE id = ?`,
+        [now, now, session.id],
+      );
       await announce(session.id);
       return undefined;
     },
@@ -182,21 +186,27 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}/pairing-code',
     operationId: 'requestPairingCode',
     summary: 'Request a pairing code',
-    description: "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone. 409 when already paired; 501 when no worker runs the session.",
+    description:
+      "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone, and `expiresAt`, when it stops working. WhatsApp gives a code only to a connection that is showing QR codes, so the request waits up to 5 s for one. 409 when already paired; 501 when no worker runs the session; 503 (with Retry-After) while the session's connection is not showing QR codes yet: retry in a few seconds.",
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
     body: PairingCodeBody,
     success: { status: 200, description: 'The pairing code.', schema: PairingCodeView },
-    errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'timeout'],
+    errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'unavailable', 'timeout'],
     handler: async ({ params, body, principal, req }) => {
       const session = await deps.access.require(principal.organizationId, params.session);
       await requireUnpaired(deps, session.id);
       await wantPairing(session.id);
-      // A session let go after its pairing window is connected again first; its QR code shows when
-      // it is ready for a pairing code. Without one, a job nobody will run would only time out.
+      // A session let go after its pairing window is connected again first. Its QR code in Redis
+      // says its current connection has finished the handshake and waits for a registration (the
+      // worker deletes the code as soon as that connection goes): only then can WhatsApp give a
+      // code that works. The worker checks the same again, for the moment in between.
       const qr = await waitForQr(deps, session.id, announce).catch(() => undefined);
-      if (!qr && !(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
+      if (!qr) {
+        if (!(await workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
+        throw new AppError('unavailable', 'WhatsApp is not ready for a pairing code yet (the session is still connecting); retry in a few seconds', { retryAfterSeconds: 2 });
+      }
       return deps.live.run('session.pairingCode', session.id, { phone: normalizeE164(body.phone)! }, req.id);
     },
   });

@@ -53,7 +53,7 @@ export class FakeGateway {
    * preload, as production runs. Fast backoff and pairing window so faults show within a test.
    */
   startWorker(name = `bw-${uniq()}`, overrides: Record<string, string> = {}, trusted = true): GatewayProcess & { workerId: string } {
-    const proc = this.env.startBaileysWorker(this.fake.url, trusted ? this.fake.rootPublicKeyHex : undefined, { LEASE_TTL_MS: '4000', ...overrides }, name);
+    const proc = this.env.startBaileysWorker(this.fake.url, trusted ? this.fake.rootPublicKeyHex : undefined, { LEASE_TTL_MS: '4000', WA_VERSION_FETCH: 'false', ...overrides }, name);
     return Object.assign(proc, { workerId: name });
   }
 

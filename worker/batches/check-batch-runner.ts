@@ -103,7 +103,8 @@ export class CheckBatchRunner {
       if (state.status !== 'running') await this.store.markRunning(batchId);
       let answers;
       try {
-        answers = await connection.onWhatsApp(chunk.map((n) => n.normalized));
+        // bulk: LIDs only from what the session already knows (no second query per number); the budget is taken above.
+        answers = await connection.onWhatsApp(chunk.map((n) => n.normalized), { bulk: true });
       } catch (err) {
         return this.checkFailed(job, err, log);
       }

@@ -6,6 +6,9 @@ import { shardOf } from '../../shared/shards.js';
 import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../driver/driver.js';
 import type { SessionDataSink } from './session-data-sink.js';
 
+/** Width of wa_sessions.status_reason. */
+const STATUS_REASON_CHARS = 255;
+
 interface RunningSession {
   sessionId: string;
   shard: number;
@@ -158,6 +161,9 @@ export class SessionManager {
     this.parked.set(running.sessionId, running.shard);
     await this.disconnect(running);
     await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
+    const minutes = Math.round(this.options.pairingWindowMs / 60_000);
+    const reason = `nobody asked for a QR or pairing code for ${minutes >= 1 ? `${minutes} min` : `${Math.round(this.options.pairingWindowMs / 1000)} s`}: disconnected until the next request`;
+    await this.recordStatus(running.sessionId, { status: 'pairing', reason }).catch((err: Error) => this.logger.warn({ sessionId: running.sessionId, err: err.message }, 'could not record session status'));
   }
 
   private async connect(sessionId: string, shard: number): Promise<void> {
@@ -202,15 +208,17 @@ export class SessionManager {
   private async mirrorStatus(running: RunningSession, update: ConnectionUpdate, previous: ConnectionUpdate['status']): Promise<void> {
     const { sessionId } = running;
     const log = this.logger.child({ sessionId });
-    log.info({ status: update.status, reason: update.reason }, 'session status');
+    log.info({ status: update.status, reason: update.reason, ...(update.retryAt ? { retryInMs: update.retryAt - Date.now() } : {}) }, 'session status');
     try {
       if (update.status === 'online' && !running.closing) {
         await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
       } else {
         await this.redis.del(this.keys.presence(sessionId));
       }
+      // Only the socket showing it can take a registration: a QR left from a closed socket would let
+      // the api hand out a dead code, or wait for a pairing code on a socket that cannot give one.
       if (update.qr) await this.redis.set(this.keys.qr(sessionId), update.qr, 'PX', 60_000);
-      else if (update.status === 'online' || update.status === 'logged_out') await this.redis.del(this.keys.qr(sessionId));
+      else if (update.status !== 'pairing') await this.redis.del(this.keys.qr(sessionId));
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not update presence');
     }
@@ -229,14 +237,32 @@ export class SessionManager {
     }
   }
 
+  /**
+   * Writes the status with its reason and next retry (both cleared when the update has none);
+   * `status_since` moves only when the status changes, so an offline session retrying keeps the
+   * time it went offline. (MySQL assigns left to right: status_since reads the old status.)
+   */
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
     await this.db.query(
-      `UPDATE wa_sessions SET status = ?, updated_at = ?,
+      `UPDATE wa_sessions SET status_since = IF(status = ? AND status_since IS NOT NULL, status_since, ?),
+              status = ?, status_reason = ?, next_retry_at = ?, updated_at = ?,
               phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid),
               last_connected_at = IF(? = 'online', ?, last_connected_at)
         WHERE id = ? AND status <> 'logged_out'`,
-      [update.status, now, update.phoneJid ?? null, update.lid ?? null, update.status, now, sessionId],
+      [
+        update.status,
+        now,
+        update.status,
+        update.reason?.slice(0, STATUS_REASON_CHARS) ?? null,
+        update.retryAt ?? null,
+        now,
+        update.phoneJid ?? null,
+        update.lid ?? null,
+        update.status,
+        now,
+        sessionId,
+      ],
     );
   }
 
@@ -253,7 +279,7 @@ export class SessionManager {
     await running.mirrored;
     await this.redis.del(this.keys.presence(running.sessionId)).catch(() => undefined);
     if (running.status === 'online') {
-      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'worker released the session' }).catch(() => undefined);
+      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it' }).catch(() => undefined);
     }
     this.sessions.delete(running.sessionId);
   }
