@@ -66,6 +66,10 @@ export class FakeWhatsApp {
   readonly phones = new Map<string, FakePhone>();
   readonly registrations = new Map<string, Registration>();
   readonly pairingCodeRequests: PairingCodeRequest[] = [];
+  /** Every login (a client that was paired before), with how the server answered it. */
+  readonly logins: { phone: string; device: number; outcome: string; at: number }[] = [];
+  /** Clients that came to register (pair) a new device. */
+  registrationCount = 0;
   /** Every query answered (or refused), by kind (`usync`, `picture`, `blocklist.set`, …). */
   readonly queryCounts = new Map<string, number>();
   /** The phone numbers of every usync contact query, one list per query, in arrival order. */
@@ -119,6 +123,23 @@ export class FakeWhatsApp {
 
   companionsOf(phone: string): Companion[] {
     return [...this.companions.values()].filter((c) => c.phone === phone);
+  }
+
+  /** Ends a companion's open connections as WhatsApp does when another client took its place (`440`). */
+  replace(companion: Companion): void {
+    for (const client of this.clientsOf(companion.phone, companion.device)) {
+      client.connection.send(node('stream:error', {}, [node('conflict', { type: 'replaced' })]));
+      client.connection.close();
+    }
+  }
+
+  /** Drops a companion's connections without a word (a network failure). */
+  drop(companion: Companion): void {
+    for (const client of this.clientsOf(companion.phone, companion.device)) client.connection.drop();
+  }
+
+  loginsOf(companion: Companion): { outcome: string; at: number }[] {
+    return this.logins.filter((l) => l.phone === companion.phone && l.device === companion.device);
   }
 
   /** Forgets a companion and ends its open connections with `401` (the phone unlinked it). */
@@ -177,6 +198,7 @@ export class FakeClient {
   }
 
   private register(data: proto.ClientPayload.IDevicePairingRegistrationData, noiseKey: Buffer): void {
+    this.server.registrationCount++;
     const refs = Array.from({ length: REFS_PER_REGISTRATION }, () => `2@${randomBytes(18).toString('base64')}`);
     const registration: Registration = {
       client: this,
@@ -192,17 +214,17 @@ export class FakeClient {
 
   private login(payload: proto.ClientPayload, noiseKey: Buffer): void {
     const { faults } = this.server;
-    if (faults.loginFailure !== undefined) {
-      this.connection.send(node('failure', { reason: String(faults.loginFailure), location: 'fake' }));
-      return;
-    }
     const phone = String(payload.username ?? '');
-    const companion = this.server.companions.get(companionKey(phone, payload.device ?? 0));
+    const device = payload.device ?? 0;
+    const refuse = (reason: number) => {
+      this.server.logins.push({ phone, device, outcome: `failure ${reason}`, at: Date.now() });
+      this.connection.send(node('failure', { reason: String(reason), location: 'fake' }));
+    };
+    if (faults.loginFailure !== undefined) return refuse(faults.loginFailure);
+    const companion = this.server.companions.get(companionKey(phone, device));
     // WhatsApp knows a companion by the Noise key it registered with.
-    if (!companion || !companion.noiseKey.equals(noiseKey)) {
-      this.connection.send(node('failure', { reason: '401', location: 'fake' }));
-      return;
-    }
+    if (!companion || !companion.noiseKey.equals(noiseKey)) return refuse(401);
+    this.server.logins.push({ phone, device, outcome: 'success', at: Date.now() });
     // One connection per companion: a second login replaces the first.
     for (const other of this.server.clientsOf(companion.phone, companion.device)) {
       if (other === this) continue;
