@@ -45,6 +45,8 @@ export interface Faults {
   loginFailure: number | undefined;
   /** Query kinds answered with `429 rate-overlimit`. */
   rateLimited: Set<string>;
+  /** Query kinds answered with `429` this many more times. */
+  rateLimitedTimes: Map<string, number>;
   /** Certificate chain faults for new connections. */
   chain: ChainFaults;
 }
@@ -60,7 +62,7 @@ const REFS_PER_REGISTRATION = 6;
 export class FakeWhatsApp {
   readonly world = new FakeWorld();
   readonly certKeys = newCertChainKeys();
-  readonly faults: Faults = { silent: false, loginFailure: undefined, rateLimited: new Set(), chain: {} };
+  readonly faults: Faults = { silent: false, loginFailure: undefined, rateLimited: new Set(), rateLimitedTimes: new Map(), chain: {} };
   readonly clients = new Set<FakeClient>();
   readonly companions = new Map<string, Companion>();
   readonly phones = new Map<string, FakePhone>();
@@ -72,8 +74,8 @@ export class FakeWhatsApp {
   registrationCount = 0;
   /** Every query answered (or refused), by kind (`usync`, `picture`, `blocklist.set`, …). */
   readonly queryCounts = new Map<string, number>();
-  /** The phone numbers of every usync contact query, one list per query, in arrival order. */
-  readonly usyncContactQueries: string[][] = [];
+  /** Every usync query: its protocols and the users it named (phone digits or JIDs), in arrival order. */
+  readonly usyncQueries: { protocols: string[]; users: string[]; refused: boolean }[] = [];
   /** WebSocket connections accepted, and Noise handshakes the client completed (it trusted the certificate chain). */
   readonly handshakes = { started: 0, completed: 0 };
   readonly unhandled: string[] = [];

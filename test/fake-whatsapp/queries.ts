@@ -29,7 +29,13 @@ export function answerQuery(ctx: QueryContext, iq: BinaryNode): BinaryNode | und
   const kind = queryKind(iq);
   if (!kind) return undefined;
   ctx.server.countQuery(kind);
-  if (ctx.server.faults.rateLimited.has(kind)) return iqError(iq, 429, 'rate-overlimit');
+  const { faults } = ctx.server;
+  const timesLeft = faults.rateLimitedTimes.get(kind) ?? 0;
+  if (timesLeft > 0) faults.rateLimitedTimes.set(kind, timesLeft - 1);
+  if (faults.rateLimited.has(kind) || timesLeft > 0) {
+    if (kind === 'usync') recordUsync(ctx, iq, true);
+    return iqError(iq, 429, 'rate-overlimit');
+  }
   const phone = ctx.client.companion?.phone;
   if (!phone) return iqError(iq, 401, 'not-authorized');
   switch (kind) {
@@ -50,13 +56,18 @@ export function answerQuery(ctx: QueryContext, iq: BinaryNode): BinaryNode | und
   }
 }
 
+function recordUsync(ctx: QueryContext, iq: BinaryNode, refused: boolean): void {
+  const usyncNode = child(iq, 'usync');
+  const protocols = childrenOf(child(usyncNode, 'query')).map((p) => p.tag);
+  const users = childrenOf(child(usyncNode, 'list')).map((u) => (textOf(child(u, 'contact')) ?? u.attrs['jid'] ?? '').replace(/^\+/, ''));
+  ctx.server.usyncQueries.push({ protocols, users, refused });
+}
+
 function usync(ctx: QueryContext, iq: BinaryNode): BinaryNode {
   const usyncNode = child(iq, 'usync')!;
   const protocols = childrenOf(child(usyncNode, 'query')).map((p) => p.tag);
   const users = childrenOf(child(usyncNode, 'list'));
-  if (protocols.includes('contact')) {
-    ctx.server.usyncContactQueries.push(users.map((u) => (textOf(child(u, 'contact')) ?? u.attrs['jid'] ?? '').replace(/^\+/, '')));
-  }
+  recordUsync(ctx, iq, false);
   const results = users.map((u) => {
     const asked = textOf(child(u, 'contact'));
     const found = asked ? ctx.server.world.byPhoneNumber(asked) : ctx.server.world.byJid(u.attrs['jid'] ?? '');
