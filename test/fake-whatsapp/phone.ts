@@ -4,7 +4,7 @@
  * block list, and sends a newly linked companion its history sync over Signal.
  */
 import { randomBytes } from 'node:crypto';
-import { Curve, hmacSign, proto, WA_ADV_ACCOUNT_SIG_PREFIX } from '@whiskeysockets/baileys';
+import { configureSuccessfulPairing, Curve, hmacSign, proto, WA_ADV_ACCOUNT_SIG_PREFIX, type AuthenticationCreds } from '@whiskeysockets/baileys';
 import { companionKey, type Companion, type FakeClient, type FakeWhatsApp } from './fake-server.js';
 import { historyNotifications, type HistorySpec } from './history.js';
 import { node } from './nodes.js';
@@ -111,6 +111,39 @@ export class FakePhone {
         },
       );
     });
+  }
+
+  /**
+   * Links a companion without a QR scan, as if it had paired earlier and uploaded `preKeys`: the
+   * credentials are completed by Baileys' own configureSuccessfulPairing, as at a real pairing.
+   * For benches that start many sessions that are already paired.
+   */
+  linkDirectly(creds: AuthenticationCreds, preKeys: Map<number, Uint8Array>): Companion {
+    const device = this.nextDevice++;
+    const identity = signedDeviceIdentity(this.identity, { identityKey: Buffer.from(creds.signedIdentityKey.public), advSecret: Buffer.from(creds.advSecretKey, 'base64') }, device);
+    const { creds: update } = configureSuccessfulPairing(
+      node('iq', { id: 'link', type: 'set' }, [
+        node('pair-success', {}, [
+          node('device-identity', {}, identity),
+          node('platform', { name: 'android' }),
+          node('device', { jid: `${this.user.phone}:${device}@s.whatsapp.net`, lid: `${userOf(this.user.lid)}:${device}@lid` }),
+        ]),
+      ]),
+      creds,
+    );
+    Object.assign(creds, update);
+    const companion: Companion = {
+      phone: this.user.phone,
+      device,
+      noiseKey: Buffer.from(creds.noiseKey.public),
+      registrationId: creds.registrationId,
+      identityKey: Buffer.from(creds.signedIdentityKey.public),
+      signedPreKey: { id: creds.signedPreKey.keyId, publicKey: Buffer.from(creds.signedPreKey.keyPair.public), signature: Buffer.from(creds.signedPreKey.signature) },
+      preKeys: new Map([...preKeys].map(([id, key]) => [id, Buffer.from(key)])),
+      platform: 'android',
+    };
+    this.server.companions.set(companionKey(companion.phone, companion.device), companion);
+    return companion;
   }
 
   /** Unlinks a companion from the phone's "Linked devices" (the client sees 401). */
