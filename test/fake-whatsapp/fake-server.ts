@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Curve, S_WHATSAPP_NET, type proto } from '@whiskeysockets/baileys';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeCertChain, newCertChainKeys, type ChainFaults } from './cert-chain.js';
@@ -82,6 +83,7 @@ export class FakeWhatsApp {
   readonly errors: unknown[] = [];
   private readonly serverStatic = Curve.generateKeyPair();
   private wss: WebSocketServer | undefined;
+  private http: Server | undefined;
   private port = 0;
 
   get url(): string {
@@ -93,17 +95,25 @@ export class FakeWhatsApp {
     return Buffer.from(this.certKeys.root.public).toString('hex');
   }
 
-  async start(): Promise<void> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await once(wss, 'listening');
+  /** Listens on 127.0.0.1 (`port` 0: a free one); `onHttp` answers plain HTTP requests on the same port. */
+  async start(port = 0, onHttp?: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
+    const http = createServer((req, res) => {
+      if (onHttp) return onHttp(req, res);
+      res.writeHead(426).end();
+    });
+    const wss = new WebSocketServer({ server: http });
+    http.listen(port, '127.0.0.1');
+    await once(http, 'listening');
+    this.http = http;
     this.wss = wss;
-    this.port = (wss.address() as { port: number }).port;
+    this.port = (http.address() as { port: number }).port;
     wss.on('connection', (ws: WebSocket) => this.accept(ws));
   }
 
   async stop(): Promise<void> {
     for (const client of this.clients) client.connection.drop();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
   }
 
   addPhone(phone: FakePhone): void {
