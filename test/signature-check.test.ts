@@ -36,7 +36,7 @@ function clientHandshake(faults: ChainFaults, trustFakeRoot = true): Uint8Array 
   }
 }
 
-describe("signature checks: a correct Curve.verify installed over Baileys' one", () => {
+describe("signature checks installed over Baileys' own (Curve.verify, the leaf certificate bound to the server's key)", () => {
   before(() => installSignatureCheck());
 
   it('libsignal answers a bad signature with false rather than throwing (why Baileys rc14 accepts any signature)', () => {
@@ -57,7 +57,8 @@ describe("signature checks: a correct Curve.verify installed over Baileys' one",
     assert.equal(verifySignature(key.public, Buffer.from('other details'), signature), false);
     assert.equal(verifySignature(key.public, message, Buffer.alloc(64)), false);
     assert.equal(verifySignature(key.public, message, Buffer.alloc(3)), false, 'a malformed signature is refused, not thrown');
-    assert.equal(Curve.verify, verifySignature, "installed as Baileys' Curve.verify");
+    assert.equal(Curve.verify(key.public, message, signature), true, "installed as Baileys' Curve.verify");
+    assert.equal(Curve.verify(other.public, message, signature), false, "installed as Baileys' Curve.verify");
   });
 
   it('the Noise handshake accepts a certificate chain signed by the trusted root', () => {
@@ -71,6 +72,11 @@ describe("signature checks: a correct Curve.verify installed over Baileys' one",
 
   it('the Noise handshake refuses a leaf certificate not signed by the intermediate', () => {
     assert.throws(() => clientHandshake({ leafSigner: Curve.generateKeyPair() }), /noise certificate signature invalid/);
+  });
+
+  it("the Noise handshake refuses a genuine chain whose leaf names another key than the server's static key (a replayed chain)", () => {
+    assert.throws(() => clientHandshake({ leafKey: Curve.generateKeyPair().public }), /noise certificate signature invalid/);
+    assert.throws(() => clientHandshake({ leafIssuerSerial: 7 }), /noise certificate signature invalid/, 'nor a leaf naming another issuer');
   });
 
   it("pairing refuses a device identity whose account signature is not the account key's, and accepts a true one", () => {

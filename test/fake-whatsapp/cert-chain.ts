@@ -21,6 +21,10 @@ export interface ChainFaults {
   intermediateSigner?: KeyPair;
   /** Sign the leaf with this key instead of the intermediate. */
   leafSigner?: KeyPair;
+  /** Name this key in the leaf instead of the server's static key (a replayed chain). */
+  leafKey?: Uint8Array;
+  /** Name this issuer serial in the leaf instead of the intermediate's. */
+  leafIssuerSerial?: number;
 }
 
 const INTERMEDIATE_SERIAL = 1;
@@ -37,8 +41,8 @@ export function encodeCertChain(keys: CertChainKeys, serverStatic: Uint8Array, f
   }).finish();
   const leafDetails = proto.CertChain.NoiseCertificate.Details.encode({
     serial: 2,
-    issuerSerial: INTERMEDIATE_SERIAL,
-    key: serverStatic,
+    issuerSerial: faults.leafIssuerSerial ?? INTERMEDIATE_SERIAL,
+    key: faults.leafKey ?? serverStatic,
     notBefore: now - 3600,
     notAfter: now + 86400,
   }).finish();
