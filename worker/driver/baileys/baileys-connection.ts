@@ -85,6 +85,8 @@ const GROUP_ECHO_MS = 30_000;
 /** Baileys shows the first QR code of a socket this long, each later one for QR_NEXT_MS; after the last it ends the socket. */
 const QR_FIRST_MS = 60_000;
 const QR_NEXT_MS = 20_000;
+/** How long close() waits for Baileys to end the socket. */
+const END_WAIT_MS = 3_000;
 const PAIRING_REASON = 'waiting for the phone: scan the QR code or enter a pairing code';
 const PN_USER = /^\d{5,20}$/;
 const LID_USER = /^\d{1,30}$/;
@@ -245,10 +247,18 @@ export class BaileysConnection implements WhatsAppConnection {
     const sock = this.sock;
     this.detach();
     if (sock) {
+      // Baileys' end() waits for WhatsApp's closing handshake, which a silent server never sends
+      // (the `ws` library gives up after 30 s): shutdown does not wait for it that long.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, END_WAIT_MS);
+      });
       try {
-        await sock.end(undefined);
+        await Promise.race([sock.end(undefined), gaveUp]);
       } catch (err) {
         this.options.logger.debug({ err }, 'socket end failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
     // The next owner of this session loads the credentials from MySQL: they must all be there.
@@ -432,12 +442,13 @@ export class BaileysConnection implements WhatsAppConnection {
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
       if (sock !== this.sock || this.stopped) return;
-      const seconds = Math.round(this.options.connectTimeoutMs / 1000);
+      const ms = this.options.connectTimeoutMs;
+      const limit = ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
       this.options.logger.warn({ connectTimeoutMs: this.options.connectTimeoutMs }, 'WhatsApp connection neither showed a QR code nor came online in time; ending it and retrying');
       this.detach();
       // Detached first: the close this causes (if Baileys reports one at all) is not handled twice.
       sock.end(new Error('connect timeout')).catch((err: unknown) => this.options.logger.debug({ err }, 'socket end failed'));
-      void this.handleClose({ kind: 'retry', reason: `connectTimeout: no QR code and no login within ${seconds} s` }, 'connectTimeout');
+      void this.handleClose({ kind: 'retry', reason: `connectTimeout: no QR code and no login within ${limit}` }, 'connectTimeout');
     }, this.options.connectTimeoutMs);
   }
 
