@@ -149,7 +149,7 @@ async function measure(kind: Kind): Promise<Figures> {
     processes.push(api, worker);
     const baseUrl = `http://127.0.0.1:${port}`;
     const pid = worker.child.pid!;
-    await waitFor(async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 'the api', 30_000);
+    await waitFor(async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 'the api', 120_000);
     await waitFor(async () => (await redis.mget(...Array.from({ length: SHARDS }, (_, i) => keys.lease(i)))).every((h) => h === `bench-${kind}`), 'the worker to own every shard', 30_000);
     await settle(pid, 10);
     const baselineRssMiB = rssMiB(pid);
