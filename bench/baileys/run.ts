@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
 const N = Number(args.sessions);
 const TARGETS = Number(args.targets);
 const SHARDS = 16;
+/** How long the bench waits for all N sessions before it records a miss and goes on. */
+const CONNECT_WAIT_S = 180;
 
 /**
  * What one worker must reach with N real Baileys sessions; the run fails when it misses one. The
@@ -126,6 +128,9 @@ async function measure(kind: Kind): Promise<Figures> {
     RATE_LIMIT_PER_MINUTE: '100000000',
     // Sessions connect when announced, so the connect time is not a reconcile tick.
     RECONCILE_INTERVAL_MS: '600000',
+    // Capacity, not lease hand-over, is measured: on a host shared with other work, a worker busy
+    // logging in hundreds of sockets can renew its leases late (see bench/README.md).
+    LEASE_TTL_MS: '60000',
   };
   const workerEnv: Record<string, string> = { ...env, WORKER_ID: `bench-${kind}` };
   const nodeArgs: string[] = [];
@@ -166,17 +171,19 @@ async function measure(kind: Kind): Promise<Figures> {
     log(`  ${kind}: ${N} sessions stored in ${((Date.now() - prepared) / 1000).toFixed(1)} s; worker at ${baselineRssMiB.toFixed(0)} MiB with none`);
     const announced = performance.now();
     for (const id of sessionIds) await redis.publish(keys.control(), sessionChangedMessage(id));
-    await waitFor(
+    let online = 0;
+    const allOnline = await waitFor(
       async () => {
         if (!worker.running) throw new Error(`the ${kind} worker exited`);
-        const present = await redis.mget(...sessionIds.map((id) => keys.presence(id)));
-        return present.every(Boolean);
+        online = (await redis.mget(...sessionIds.map((id) => keys.presence(id)))).filter(Boolean).length;
+        return online === N;
       },
       `all ${N} ${kind} sessions online`,
-      180_000,
+      CONNECT_WAIT_S * 1000,
       200,
-    );
-    const connectS = (performance.now() - announced) / 1000;
+    ).catch(() => false);
+    const connectS = allOnline ? (performance.now() - announced) / 1000 : Infinity;
+    if (!allOnline) log(`  ${kind}: only ${online} of ${N} sessions online after ${CONNECT_WAIT_S} s`);
     await settle(pid, 60);
     const idle = await cpuOver(pid, Number(args.idle));
     const rss = rssMiB(pid);
@@ -205,7 +212,7 @@ async function measure(kind: Kind): Promise<Figures> {
   }
 }
 
-const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : v === Infinity ? 'never' : '-');
 
 async function main(): Promise<void> {
   log(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
