@@ -79,6 +79,8 @@ const envSchema = z.object({
   WA_QUERY_TIMEOUT_MS: intFrom(20_000, 100),
   /** Pause between attempts while WhatsApp refuses the client version (405). */
   WA_VERSION_REJECTED_RETRY_MS: intFrom(30 * 60_000, 1000),
+  /** WhatsApp's WebSocket endpoint for the baileys driver; unset, Baileys' own (wss://web.whatsapp.com/ws/chat). */
+  WA_WEBSOCKET_URL: z.string().url().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 
   JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
@@ -145,6 +147,8 @@ export interface Config {
     fetchVersionTimeoutMs: number;
     browserName: string;
     syncFullHistory: boolean;
+    /** Another WhatsApp endpoint (a local fake server); undefined: Baileys' own. */
+    webSocketUrl: string | undefined;
     connectTimeoutMs: number;
     queryTimeoutMs: number;
     versionRejectedRetryMs: number;
@@ -213,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
       fetchVersionTimeoutMs: e.WA_VERSION_FETCH_TIMEOUT_MS,
       browserName: e.WA_BROWSER_NAME,
       syncFullHistory: e.WA_SYNC_FULL_HISTORY,
+      webSocketUrl: e.WA_WEBSOCKET_URL,
       connectTimeoutMs: e.WA_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: e.WA_QUERY_TIMEOUT_MS,
       versionRejectedRetryMs: e.WA_VERSION_REJECTED_RETRY_MS,

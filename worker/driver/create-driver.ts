@@ -34,6 +34,7 @@ export async function createDriver(config: Config, deps: DriverDeps): Promise<Wh
     browserName: wa.browserName,
     version,
     syncFullHistory: wa.syncFullHistory,
+    ...(wa.webSocketUrl ? { waWebSocketUrl: wa.webSocketUrl } : {}),
     connectTimeoutMs: wa.connectTimeoutMs,
     queryTimeoutMs: wa.queryTimeoutMs,
     versionRejectedRetryMs: wa.versionRejectedRetryMs,

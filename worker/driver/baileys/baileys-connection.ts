@@ -24,6 +24,7 @@ import { AppError } from '../../../shared/errors.js';
 import type { MysqlAuthStore, SessionAuthState } from '../../auth-state/mysql-auth-state.js';
 import { mapBaileysError } from './errors.js';
 import { adaptSocket, type LiveCalls, type LiveSocket } from './live-calls.js';
+import type { LoginGate } from './login-gate.js';
 import { backoffDelay, closeAction, closeStatusCode, type BackoffOptions, type CloseAction } from './reconnect-policy.js';
 
 /** The Baileys data events a connection re-emits unchanged (see driver.ts). */
@@ -69,6 +70,8 @@ export interface BaileysConnectionOptions {
   /** Told how many numbers each live query asks WhatsApp about (for the session's rate budget). */
   countQueries?: (numbers: number) => void;
   observer?: ConnectionObserver;
+  /** Shared by the worker's connections: each socket holds a slot from its creation until it shows a QR code, opens or closes. */
+  loginGate?: LoginGate;
   random?: () => number;
   /** Called once when the connection stops for good (closed, logged out, replaced). */
   onStopped?: () => void;
@@ -129,6 +132,9 @@ export class BaileysConnection implements WhatsAppConnection {
   /** Phone users a look-up of ours is resolving right now: the mappings it stores are marked as such. */
   private readonly lookingUp = new Map<string, number>();
   private stopped = false;
+  /** Waiting for a login slot, and the function that gives back the slot held. */
+  private waitingForGate = false;
+  private leaveGate: (() => void) | undefined;
   /** Set once the account is unlinked: late writes from the dying socket must not resurrect its auth state. */
   private forgotten = false;
   /** Bumped whenever the credentials are (re)loaded; key writes of older ones are dropped. */
@@ -374,6 +380,27 @@ export class BaileysConnection implements WhatsAppConnection {
   }
 
   private openSocket(): void {
+    const gate = this.options.loginGate;
+    if (!gate) return this.openSocketNow();
+    if (this.stopped || this.waitingForGate) return;
+    this.waitingForGate = true;
+    void gate.enter().then((leave) => {
+      this.waitingForGate = false;
+      this.leaveGate?.();
+      this.leaveGate = leave;
+      if (this.stopped) return this.leaveLoginGate();
+      this.openSocketNow();
+      if (!this.sock) this.leaveLoginGate();
+    });
+  }
+
+  private leaveLoginGate(): void {
+    const leave = this.leaveGate;
+    this.leaveGate = undefined;
+    leave?.();
+  }
+
+  private openSocketNow(): void {
     if (this.stopped || !this.auth || !this.keys) return;
     const creds = this.auth.state.creds;
     // A pairing code request stores the phone in creds.me before anything is paired; with `me` set
@@ -456,6 +483,7 @@ export class BaileysConnection implements WhatsAppConnection {
       this.reconnectReason = undefined;
       this.qrSocket = sock;
       this.disarmWatchdog();
+      this.leaveLoginGate();
       this.emitStatus({ status: 'pairing', qr: update.qr, reason: PAIRING_REASON });
     }
     if (update.connection === 'connecting' && this.status !== 'connecting') {
@@ -464,6 +492,7 @@ export class BaileysConnection implements WhatsAppConnection {
       this.attempt = 0;
       this.reconnectReason = undefined;
       this.disarmWatchdog();
+      this.leaveLoginGate();
       this.live = adaptSocket(sock, {
         logger: this.options.logger,
         storedLids: (pns) => this.storedLids(pns),
@@ -585,12 +614,14 @@ export class BaileysConnection implements WhatsAppConnection {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.disarmWatchdog();
+    this.leaveLoginGate();
     this.options.onStopped?.();
   }
 
   /** Forget the current socket: its live calls end and its late events are ignored. */
   private detach(): void {
     this.disarmWatchdog();
+    this.leaveLoginGate();
     this.gone?.settle();
     this.gone = undefined;
     this.live = undefined;

@@ -7,11 +7,22 @@ import { AppError } from '../../../shared/errors.js';
 import { MysqlAuthStore } from '../../auth-state/mysql-auth-state.js';
 import { BaileysConnection, type ConnectionObserver, type SocketFactory } from './baileys-connection.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './reconnect-policy.js';
+import { LoginGate } from './login-gate.js';
+import { installSignatureCheck } from './signature-check.js';
+
+/**
+ * Sockets of one worker in their handshake and login at once. A login costs the worker a few
+ * milliseconds of CPU spread over several round trips, so ten at a time still bring hundreds of
+ * sessions online within seconds, while the event loop stays free for lease renewals.
+ */
+const CONCURRENT_LOGINS = 10;
 import { WaVersionSource } from './wa-version.js';
 
 export interface BaileysDriverOptions {
   db: DataSource;
   logger: Logger;
+  /** Sockets in their handshake and login at once (see CONCURRENT_LOGINS). */
+  concurrentLogins?: number;
   /** Shown on the phone under "Linked devices", whichever way the phone is linked. */
   browserName?: string;
   /** Level of Baileys' own log lines (it logs every stanza at debug). */
@@ -57,9 +68,13 @@ export class BaileysDriver implements WhatsAppDriver {
   readonly kind = 'baileys' as const;
   readonly authStore: MysqlAuthStore;
   private readonly connections = new Map<string, BaileysConnection>();
+  private readonly loginGate: LoginGate;
   private readonly version: WaVersionSource | WAVersion | undefined;
 
   constructor(private readonly options: BaileysDriverOptions) {
+    // Before any socket exists: the server's certificate chain is checked during the first handshake.
+    installSignatureCheck();
+    this.loginGate = new LoginGate(options.concurrentLogins ?? CONCURRENT_LOGINS);
     this.authStore = new MysqlAuthStore(options.db);
     this.version = options.version;
   }
@@ -98,6 +113,7 @@ export class BaileysDriver implements WhatsAppDriver {
       onVersionRejected: () => (this.version instanceof WaVersionSource ? this.version.refreshAfterRejection() : Promise.resolve(false)),
       countQueries: (n) => options.countQueries?.(sessionId, n),
       ...(options.observer ? { observer: options.observer } : {}),
+      loginGate: this.loginGate,
       ...(options.random ? { random: options.random } : {}),
       onStopped: () => {
         if (this.connections.get(sessionId) === connection) this.connections.delete(sessionId);
