@@ -209,6 +209,15 @@ export class SessionManager {
     const { sessionId } = running;
     const log = this.logger.child({ sessionId });
     log.info({ status: update.status, reason: update.reason, ...(update.retryAt ? { retryInMs: update.retryAt - Date.now() } : {}) }, 'session status');
+    const record = async () => {
+      if (running.closing) return;
+      await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+    };
+    // The api shows what the presence key says about `online` and MySQL for the rest. Coming online
+    // (or showing a QR code) Redis goes first, so the session is usable the moment it is shown;
+    // leaving, MySQL goes first, so the status is never shown without the reason that came with it.
+    const redisFirst = update.status === 'online' || update.status === 'pairing';
+    if (!redisFirst) await record();
     try {
       if (update.status === 'online' && !running.closing) {
         await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
@@ -223,7 +232,7 @@ export class SessionManager {
       log.warn({ err: (err as Error).message }, 'could not update presence');
     }
     if (running.closing) return;
-    await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+    if (redisFirst) await record();
     if (update.status === 'online' && previous !== 'online' && running.connection) {
       const connection = running.connection;
       void connection
