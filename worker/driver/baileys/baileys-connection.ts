@@ -650,6 +650,6 @@ function closeLabel(error: unknown): string {
   const code = closeStatusCode(error);
   if (code === undefined) return 'other';
   const { reason } = closeAction(error);
-  const name = /^(\w+) \(\d+\)$/.exec(reason)?.[1];
+  const name = /^(\w+) \(\d+\)/.exec(reason)?.[1];
   return name ?? `status_${code}`;
 }

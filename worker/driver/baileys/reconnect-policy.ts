@@ -32,10 +32,20 @@ export function closeStatusCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** Baileys' message for a failure of the WebSocket itself: `WebSocket Error (<what Node said>)`. */
+const WEBSOCKET_ERROR = /^WebSocket Error \((.+)\)$/;
+
+/**
+ * `timedOut (408)`, plus what the network said when the WebSocket itself failed (Baileys files a
+ * refused connection, an unknown host and a TLS failure all under 408): `timedOut (408): getaddrinfo
+ * ENOTFOUND web.whatsapp.com`.
+ */
 function describe(code: number | undefined, error: unknown): string {
   if (code === undefined) return error instanceof Error ? error.message : 'closed';
   const name = (DisconnectReason as unknown as Record<number, string | undefined>)[code] ?? OTHER_NAMES[code];
-  return name ? `${name} (${code})` : `status ${code}`;
+  const base = name ? `${name} (${code})` : `status ${code}`;
+  const network = error instanceof Error ? WEBSOCKET_ERROR.exec(error.message)?.[1] : undefined;
+  return network ? `${base}: ${network}` : base;
 }
 
 export function closeAction(error: unknown): CloseAction {
