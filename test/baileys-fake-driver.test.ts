@@ -139,6 +139,24 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
     assert.equal(gw.fake.companions.has(`${companion.phone}:${companion.device}`), true, 'the same device, no new pairing');
   });
 
+  it("counts a live check and its LID look-up against the session's bulk-check budget (every query is counted)", async () => {
+    const { sessionId } = await gw.pairedSession(t, gw.phone(fakeUser()));
+    const someone = fakeUser();
+    gw.fake.world.addUser(someone);
+    const usync = gw.fake.usyncQueries.length;
+    const res = await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/check?phone=%2B${someone.phone}`, t.tokens.read);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.lid, someone.lid, 'the single live check looks the LID up');
+    const asked = gw.fake.usyncQueries.slice(usync).filter((q) => q.users.some((u) => u.includes(someone.phone)));
+    assert.deepEqual(asked.map((q) => q.protocols.includes('lid')), [false, true], 'the check, then its LID look-up');
+    // The bucket the session's batches are paced by (BATCH_RATE_PER_MINUTE 60, one chunk of 50 deep).
+    const tokens = await waitFor(async () => {
+      const value = await gw.env.redis.hget(`${gw.env.redisPrefix}:batch-rate:${sessionId}`, 'tokens');
+      return value === null ? undefined : Number(value);
+    }, 'the session budget to be charged');
+    assert.ok(tokens <= 48.5, `two numbers' worth taken from a full bucket of 50, ${tokens} left`);
+  });
+
   it('left nothing the fake could not answer', () => {
     assert.deepEqual(gw.fake.unhandled, []);
     assert.deepEqual(gw.fake.errors, []);
