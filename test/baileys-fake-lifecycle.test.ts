@@ -101,6 +101,8 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
   it('a server that stops answering: live calls answer 504, never a made-up empty result; a drop ends pending calls with 501', async () => {
     const { sessionId, companion } = await paired();
     const base = `/api/v1/sessions/${sessionId}/contacts`;
+    // The session answers live calls right before the server falls silent.
+    await waitFor(async () => (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).status === 200, 'a live answer');
     gw.fake.faults.silent = true;
     try {
       assertError(await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read), 504, 'timeout');
