@@ -521,6 +521,17 @@ describe('Baileys driver', () => {
       assert.equal(config.auth.creds.registered, false);
     });
 
+    it('announces the configured WhatsApp Web version and history sync, Baileys’ bundled version otherwise', async () => {
+      const configured = await setup({ version: [2, 3000, 1023223821], syncFullHistory: true });
+      assert.deepEqual(configured.sockets[0]!.config.version, [2, 3000, 1023223821]);
+      assert.equal(configured.sockets[0]!.config.syncFullHistory, true);
+      await configured.connection.close();
+      const plain = await setup();
+      assert.equal(plain.sockets[0]!.config.version, undefined);
+      assert.equal(plain.sockets[0]!.config.syncFullHistory, false);
+      await plain.connection.close();
+    });
+
     it('reports connecting, pairing with the QR, then online with its own phone JID and LID', async () => {
       const { connection, sockets, updates } = await setup();
       const sock = sockets[0]!;

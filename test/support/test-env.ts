@@ -73,6 +73,8 @@ export class TestEnv {
       JWT_ISSUER: this.jwks.issuer,
       JWT_AUDIENCE: this.jwks.audience,
       CURSOR_SECRET: `test-cursor-secret-${this.runId}`,
+      // Tests never reach out to web.whatsapp.com.
+      WA_VERSION_FETCH: 'false',
       ...overrides,
     };
   }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { durationText } from '../../shared/duration-text.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -161,8 +162,7 @@ export class SessionManager {
     this.parked.set(running.sessionId, running.shard);
     await this.disconnect(running);
     await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
-    const minutes = Math.round(this.options.pairingWindowMs / 60_000);
-    const reason = `nobody asked for a QR or pairing code for ${minutes >= 1 ? `${minutes} min` : `${Math.round(this.options.pairingWindowMs / 1000)} s`}: disconnected until the next request`;
+    const reason = `nobody asked for a QR or pairing code for ${durationText(this.options.pairingWindowMs)}: disconnected until the next request`;
     await this.recordStatus(running.sessionId, { status: 'pairing', reason }).catch((err: Error) => this.logger.warn({ sessionId: running.sessionId, err: err.message }, 'could not record session status'));
   }
 

@@ -19,6 +19,7 @@ import {
 } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
 import { WHATSAPP_DATA_EVENTS, type ConnectionUpdate, type LookupMapping, type NumberCheckOptions, type PairingCode, type WhatsAppConnection } from '../driver.js';
+import { durationText } from '../../../shared/duration-text.js';
 import { AppError } from '../../../shared/errors.js';
 import type { MysqlAuthStore, SessionAuthState } from '../../auth-state/mysql-auth-state.js';
 import { mapBaileysError } from './errors.js';
@@ -442,13 +443,11 @@ export class BaileysConnection implements WhatsAppConnection {
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
       if (sock !== this.sock || this.stopped) return;
-      const ms = this.options.connectTimeoutMs;
-      const limit = ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
       this.options.logger.warn({ connectTimeoutMs: this.options.connectTimeoutMs }, 'WhatsApp connection neither showed a QR code nor came online in time; ending it and retrying');
       this.detach();
       // Detached first: the close this causes (if Baileys reports one at all) is not handled twice.
       sock.end(new Error('connect timeout')).catch((err: unknown) => this.options.logger.debug({ err }, 'socket end failed'));
-      void this.handleClose({ kind: 'retry', reason: `connectTimeout: no QR code and no login within ${limit}` }, 'connectTimeout');
+      void this.handleClose({ kind: 'retry', reason: `connectTimeout: no QR code and no login within ${durationText(this.options.connectTimeoutMs)}` }, 'connectTimeout');
     }, this.options.connectTimeoutMs);
   }
 

@@ -6,9 +6,10 @@ import type { WhatsAppConnection, WhatsAppDriver } from '../driver.js';
 import { AppError } from '../../../shared/errors.js';
 import { MysqlAuthStore } from '../../auth-state/mysql-auth-state.js';
 import { BaileysConnection, type ConnectionObserver, type SocketFactory } from './baileys-connection.js';
-import { DEFAULT_BACKOFF, type BackoffOptions } from './reconnect-policy.js';
 import { LoginGate } from './login-gate.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './reconnect-policy.js';
 import { installSignatureCheck } from './signature-check.js';
+import { WaVersionSource } from './wa-version.js';
 
 /**
  * Sockets of one worker in their handshake and login at once. A login costs the worker a few
@@ -16,7 +17,6 @@ import { installSignatureCheck } from './signature-check.js';
  * sessions online within seconds, while the event loop stays free for lease renewals.
  */
 const CONCURRENT_LOGINS = 10;
-import { WaVersionSource } from './wa-version.js';
 
 export interface BaileysDriverOptions {
   db: DataSource;

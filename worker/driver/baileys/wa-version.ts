@@ -6,6 +6,7 @@
  */
 import { DEFAULT_CONNECTION_CONFIG, fetchLatestWaWebVersion, type WAVersion } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
+import { within } from '../../../shared/within.js';
 
 /** Asks WhatsApp Web for its current version; `undefined` when it could not tell. */
 export type VersionFetcher = (signal: AbortSignal) => Promise<WAVersion | undefined>;
@@ -76,17 +77,13 @@ export class WaVersionSource {
     const fetcher = this.options.fetcher ?? fetchFromWhatsAppWeb;
     this.lastFetchAt = Date.now();
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), fetchTimeoutMs);
-    });
-    let outcome: WAVersion | undefined | 'timeout' | Error;
+    let outcome: WAVersion | undefined | Error;
     try {
-      outcome = await Promise.race([fetcher(controller.signal), timedOut]);
+      // The signal stops the request; `within` stops waiting even for a fetcher that ignores it.
+      outcome = await within(fetcher(controller.signal), fetchTimeoutMs);
     } catch (err) {
       outcome = err instanceof Error ? err : new Error(String(err));
     } finally {
-      clearTimeout(timer);
       controller.abort();
     }
     if (Array.isArray(outcome)) {
@@ -96,7 +93,7 @@ export class WaVersionSource {
       logger.info({ version: outcome.join('.') }, 'using the WhatsApp Web version WhatsApp serves now');
       return before !== this.describe().version;
     }
-    const why = outcome === 'timeout' ? `no answer within ${fetchTimeoutMs} ms` : outcome instanceof Error ? outcome.message : 'no version in the answer';
+    const why = outcome instanceof Error ? outcome.message : 'no version in the answer';
     logger.warn({ reason: why, ...this.describe() }, 'could not fetch the current WhatsApp Web version; keeping the one in use');
     return false;
   }
