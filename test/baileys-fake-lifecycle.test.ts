@@ -55,8 +55,8 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     const { sessionId, companion } = await paired();
     const logins = gw.fake.loginsOf(companion).length;
     gw.fake.replace(companion);
-    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline');
-    assert.match(String(view['statusReason']), /440|connectionReplaced/);
+    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline', 30_000, (v) => /440|connectionReplaced/.test(String(v['statusReason'])));
+    assert.equal(view['nextRetryAt'], null, 'no retry scheduled');
     await pause(RETRY_WINDOW_MS);
     assert.equal(gw.fake.loginsOf(companion).length, logins, 'the worker does not take the connection back');
     assert.equal(await credsCount(sessionId), 1, 'the credentials stay: the device is still linked');
