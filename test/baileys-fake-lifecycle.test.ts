@@ -55,8 +55,8 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     const { sessionId, companion } = await paired();
     const logins = gw.fake.loginsOf(companion).length;
     gw.fake.replace(companion);
-    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline');
-    assert.match(String(view['statusReason']), /440|connectionReplaced/);
+    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline', 30_000, (v) => /440|connectionReplaced/.test(String(v['statusReason'])));
+    assert.equal(view['nextRetryAt'], null, 'no retry scheduled');
     await pause(RETRY_WINDOW_MS);
     assert.equal(gw.fake.loginsOf(companion).length, logins, 'the worker does not take the connection back');
     assert.equal(await credsCount(sessionId), 1, 'the credentials stay: the device is still linked');
@@ -101,6 +101,8 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
   it('a server that stops answering: live calls answer 504, never a made-up empty result; a drop ends pending calls with 501', async () => {
     const { sessionId, companion } = await paired();
     const base = `/api/v1/sessions/${sessionId}/contacts`;
+    // The session answers live calls right before the server falls silent.
+    await waitFor(async () => (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).status === 200, 'a live answer');
     gw.fake.faults.silent = true;
     try {
       assertError(await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read), 504, 'timeout');

@@ -86,10 +86,15 @@ export class FakeGateway {
     return (await this.call('GET', `/api/v1/sessions/${sessionId}`, token)).body;
   }
 
-  async waitForStatus(sessionId: string, token: string, status: string, timeoutMs = 30_000): Promise<Record<string, any>> {
+  /**
+   * Waits for the session view to show `status` (and satisfy `also`). The view takes `online` from
+   * the presence key, which the worker writes before its MySQL row: right after a change the row's
+   * fields (phone JID, reason) can lag behind the status shown, hence `also`.
+   */
+  async waitForStatus(sessionId: string, token: string, status: string, timeoutMs = 30_000, also: (view: Record<string, any>) => boolean = () => true): Promise<Record<string, any>> {
     return waitFor(async () => {
       const view = await this.session(sessionId, token);
-      return view['status'] === status ? view : undefined;
+      return view['status'] === status && also(view) ? view : undefined;
     }, `session ${sessionId} to be ${status}`, timeoutMs);
   }
 
@@ -108,7 +113,7 @@ export class FakeGateway {
     if (created.status !== 201) throw new Error(`session not created: ${created.text}`);
     const sessionId: string = created.body.id;
     const companion = await this.pairByQr(t, sessionId, phone);
-    await this.waitForStatus(sessionId, t.tokens.read, 'online');
+    await this.waitForStatus(sessionId, t.tokens.read, 'online', 30_000, (view) => view['phoneJid'] !== null);
     return { sessionId, companion };
   }
 
