@@ -1054,6 +1054,30 @@ describe('Baileys driver', () => {
         await connection.close();
       });
 
+      it('marks as a look-up the mapping a picture query or a block by phone learns (Baileys resolves the LID first)', async () => {
+        const { connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        await goOnline(connection, sock);
+        const seen: unknown[] = [];
+        connection.events.on('lid-mapping.update', (m: unknown) => seen.push(m));
+        const { store } = lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
+        // As rc14's profilePictureUrl builds its privacy token, and updateBlockStatus finds the LID to block.
+        sock.asDriverSocket().profilePictureUrl = async (jid) => {
+          await store.getLIDForPN(jid);
+          return undefined;
+        };
+        sock.asDriverSocket().updateBlockStatus = async (jid) => {
+          await store.getLIDForPN(jid);
+        };
+        await connection.profilePicture('4915444444444@s.whatsapp.net', 'preview');
+        await connection.updateBlock('4915555555555@s.whatsapp.net', 'block');
+        assert.deepEqual(seen, [
+          { lid: lidOf('4915444444444@s.whatsapp.net'), pn: '4915444444444@s.whatsapp.net', lookup: true },
+          { lid: lidOf('4915555555555@s.whatsapp.net'), pn: '4915555555555@s.whatsapp.net', lookup: true },
+        ]);
+        await connection.close();
+      });
+
       async function ingested(sessionId: string) {
         return (await testEnv.db.query('SELECT lid, phone_jid, name, dm FROM contacts WHERE session_id = ? ORDER BY id', [sessionId])) as {
           lid: string | null;

@@ -28,6 +28,7 @@ describe('the WhatsApp Web version the driver announces (item 3)', () => {
         fetchVersionTimeoutMs: 5_000,
         browserName: 'WhatsApp Gateway',
         syncFullHistory: false,
+        webSocketUrl: undefined,
         connectTimeoutMs: 60_000,
         queryTimeoutMs: 20_000,
         versionRejectedRetryMs: 1_800_000,

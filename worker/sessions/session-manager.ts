@@ -218,6 +218,10 @@ export class SessionManager {
     // leaving, MySQL goes first, so the status is never shown without the reason that came with it.
     const redisFirst = update.status === 'online' || update.status === 'pairing';
     if (!redisFirst) await record();
+    // The view shows `online` from the presence key alone: the account it is online as must be there by then.
+    else if (!running.closing && (update.phoneJid || update.lid)) {
+      await this.recordIdentity(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record the session identity'));
+    }
     try {
       if (update.status === 'online' && !running.closing) {
         await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
@@ -244,6 +248,14 @@ export class SessionManager {
       this.sessions.delete(sessionId);
       running.detachSink?.();
     }
+  }
+
+  private async recordIdentity(sessionId: string, update: ConnectionUpdate): Promise<void> {
+    await this.db.query(`UPDATE wa_sessions SET phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid) WHERE id = ? AND status <> 'logged_out'`, [
+      update.phoneJid ?? null,
+      update.lid ?? null,
+      sessionId,
+    ]);
   }
 
   /**

@@ -105,6 +105,18 @@ export function adaptSocket(sock: LiveSocket, options: LiveCallOptions = {}): Li
     return lids;
   }
 
+  /**
+   * Runs a call that Baileys may precede with a LID look-up for a phone JID (a block is made by LID;
+   * a picture query carries the LID-keyed privacy token): counted as one more query when the LID is
+   * not stored, and run as a look-up of ours, so the mapping it learns is marked as such.
+   */
+  async function resolvingLid<T>(jid: string, work: () => Promise<T>): Promise<T> {
+    const normalized = jidNormalizedUser(jid);
+    if (jidDecode(normalized)?.server !== 's.whatsapp.net') return work();
+    if (storedLids && !(await storedLids([normalized]).catch(() => new Map<string, string>())).has(normalized)) countQueries(1);
+    return lookUp([normalized], work);
+  }
+
   return {
     async onWhatsApp(phones, checkOptions) {
       const bulk = checkOptions?.bulk === true;
@@ -143,19 +155,14 @@ export function adaptSocket(sock: LiveSocket, options: LiveCallOptions = {}): Li
     async profilePicture(jid, type) {
       countQueries(1);
       // With a timeout Baileys throws on silence (408) instead of answering "no picture".
-      const url = await mapped(() => sock.profilePictureUrl(jid, type, options.queryTimeoutMs));
+      const url = await resolvingLid(jid, () => mapped(() => sock.profilePictureUrl(jid, type, options.queryTimeoutMs)));
       // Baileys returns the URL only; WhatsApp's picture id stays inside it.
       return url ? { url, id: null } : undefined;
     },
 
     async updateBlock(jid, action) {
       countQueries(1);
-      const normalized = jidNormalizedUser(jid);
-      const isPhone = jidDecode(normalized)?.server === 's.whatsapp.net';
-      // Baileys blocks by LID: for a phone JID without a stored mapping it asks WhatsApp first.
-      if (isPhone && storedLids && !(await storedLids([normalized]).catch(() => new Map<string, string>())).has(normalized)) countQueries(1);
-      const block = () => mapped(() => sock.updateBlockStatus(jid, action));
-      await (isPhone ? lookUp([normalized], block) : block());
+      await resolvingLid(jid, () => mapped(() => sock.updateBlockStatus(jid, action)));
     },
 
     async requestPairingCode(phone) {
