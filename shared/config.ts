@@ -15,11 +15,20 @@ const secondsFrom = (fallback: number) =>
       const unit = text.trim().slice(-1) as keyof typeof DURATION_UNITS_S;
       return unit in DURATION_UNITS_S ? Number.parseInt(text, 10) * DURATION_UNITS_S[unit] : Number(text);
     });
+/** `true`/`false` (also `1`/`0`, `yes`/`no`), case-insensitive. */
 const flag = (fallback: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
-    .optional()
-    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+    .string()
+    .toLowerCase()
+    .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .default(fallback);
+/** A WhatsApp Web version as WhatsApp Web prints it: `2.3000.1023223821`. */
+const waVersion = z
+  .string()
+  .regex(/^\d{1,6}\.\d{1,6}\.\d{1,12}$/, 'must be three dot-separated numbers, e.g. 2.3000.1023223821')
+  .transform((v) => v.split('.').map(Number) as [number, number, number])
+  .optional();
 const list = (fallback: string) =>
   z
     .string()
@@ -91,6 +100,24 @@ const envSchema = z.object({
 
   WA_DRIVER: z.enum(['baileys', 'sim']).default('baileys'),
   SIM_WORLD: z.string().optional(),
+  /** WhatsApp Web version the Baileys driver announces; unset: the latest fetched at start-up (WA_VERSION_FETCH), else Baileys' bundled one. */
+  WA_VERSION: waVersion,
+  /** Fetch the current WhatsApp Web version at start-up (and again after WhatsApp refuses ours with 405) when WA_VERSION is unset. */
+  WA_VERSION_FETCH: flag(true),
+  /** How long that fetch may take before the bundled version is used. */
+  WA_VERSION_FETCH_TIMEOUT_MS: intFrom(5_000, 100),
+  /** The device name shown on the phone under Linked devices. */
+  WA_BROWSER_NAME: z.string().trim().min(1).max(50).default('WhatsApp Gateway'),
+  /** Ask the phone for its full history at pairing instead of the recent part. */
+  WA_SYNC_FULL_HISTORY: flag(false),
+  /** A WhatsApp connection that has shown neither a QR code nor come online this long after it started is ended and retried. */
+  WA_CONNECT_TIMEOUT_MS: intFrom(60_000, 1000),
+  /** How long one WhatsApp query of a live call may take before it answers `timeout`. */
+  WA_QUERY_TIMEOUT_MS: intFrom(20_000, 100),
+  /** Pause between attempts while WhatsApp refuses the client version (405). */
+  WA_VERSION_REJECTED_RETRY_MS: intFrom(30 * 60_000, 1000),
+  /** WhatsApp's WebSocket endpoint for the baileys driver; unset, Baileys' own (wss://web.whatsapp.com/ws/chat). */
+  WA_WEBSOCKET_URL: z.string().url().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
 
   JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
@@ -199,6 +226,19 @@ export interface Config {
   reconcileIntervalMs: number;
   worker: { id: string | undefined; concurrency: number; metricsPort: number };
   driver: { kind: 'baileys' | 'sim'; simWorld: string | undefined };
+  whatsapp: {
+    /** [major, minor, build]; undefined: fetched or bundled. */
+    version: [number, number, number] | undefined;
+    fetchVersion: boolean;
+    fetchVersionTimeoutMs: number;
+    browserName: string;
+    syncFullHistory: boolean;
+    /** Another WhatsApp endpoint (a local fake server); undefined: Baileys' own. */
+    webSocketUrl: string | undefined;
+    connectTimeoutMs: number;
+    queryTimeoutMs: number;
+    versionRejectedRetryMs: number;
+  };
   jwt:
     | {
         jwksUrl: string;
@@ -282,6 +322,17 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
     worker: { id: e.WORKER_ID, concurrency: e.WORKER_CONCURRENCY, metricsPort: e.WORKER_METRICS_PORT },
     driver: { kind: e.WA_DRIVER, simWorld: e.SIM_WORLD },
+    whatsapp: {
+      version: e.WA_VERSION,
+      fetchVersion: e.WA_VERSION_FETCH,
+      fetchVersionTimeoutMs: e.WA_VERSION_FETCH_TIMEOUT_MS,
+      browserName: e.WA_BROWSER_NAME,
+      syncFullHistory: e.WA_SYNC_FULL_HISTORY,
+      webSocketUrl: e.WA_WEBSOCKET_URL,
+      connectTimeoutMs: e.WA_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: e.WA_QUERY_TIMEOUT_MS,
+      versionRejectedRetryMs: e.WA_VERSION_REJECTED_RETRY_MS,
+    },
     jwt: e.JWKS_URL
       ? {
           jwksUrl: e.JWKS_URL,

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { Boom } from '@hapi/boom';
 import {
+  addTransactionCapability,
   assertNodeErrorFree,
   DisconnectReason,
   makeEventBuffer,
   makeWASocket,
   promiseTimeout,
+  proto,
   USyncQuery,
   type BaileysEventMap,
   type BinaryNode,
@@ -16,10 +19,14 @@ import {
   type LIDMapping,
   type UserFacingSocketConfig,
   type USyncQueryResultList,
+  type WAVersion,
 } from '@whiskeysockets/baileys';
+import { LIDMappingStore } from '@whiskeysockets/baileys/lib/Signal/lid-mapping.js';
 import { pino } from 'pino';
 import type { ConnectionUpdate, WhatsAppConnection } from '../worker/driver/driver.js';
-import { BaileysDriver } from '../worker/driver/baileys/baileys-driver.js';
+import { BaileysDriver, type BaileysDriverOptions } from '../worker/driver/baileys/baileys-driver.js';
+import { WaVersionSource } from '../worker/driver/baileys/wa-version.js';
+import { ContactIngestor } from '../worker/ingest/contact-ingestor.js';
 import type { DriverSocket } from '../worker/driver/baileys/baileys-connection.js';
 import { mapBaileysError } from '../worker/driver/baileys/errors.js';
 import { adaptSocket, matchRegistered, type LiveSocket } from '../worker/driver/baileys/live-calls.js';
@@ -117,12 +124,15 @@ function stubSocket(overrides: Partial<LiveSocket> & { lids?: LIDMapping[] | Err
   return { sock, calls };
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<AppError> {
+  let caught: unknown;
   await assert.rejects(promise, (err: unknown) => {
+    caught = err;
     assert.ok(err instanceof AppError, `expected AppError, got ${String(err)}`);
     assert.equal(err.code, code);
     return true;
   });
+  return caught as AppError;
 }
 
 describe('Baileys driver', () => {
@@ -137,6 +147,8 @@ describe('Baileys driver', () => {
       ['connectionReplaced (440) while a query waits → not_implemented', () => new Boom('Stream Errored (conflict)', { statusCode: DisconnectReason.connectionReplaced }), 'not_implemented'],
       ['an unresolvable phone JID on block (Boom 400 from Baileys) → not_found', () => new Boom('Unable to resolve LID for PN JID: 49111@s.whatsapp.net', { statusCode: 400 }), 'not_found'],
       ['an invalid JID (Boom 400 from Baileys) → validation_error', () => new Boom('Invalid jid: nope', { statusCode: 400 }), 'validation_error'],
+      ['the bare WebSocket close code a pending query rejects with on a network drop (1006) → not_implemented', () => 1006, 'not_implemented'],
+      ['a socket-level network error (ECONNRESET) → not_implemented', () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'not_implemented'],
       ['a plain Error → internal', () => new TypeError('x is undefined'), 'internal'],
       ['a thrown string → internal', () => 'boom', 'internal'],
     ];
@@ -270,9 +282,9 @@ describe('Baileys driver', () => {
         assert.equal(calls.onWhatsApp.length, 0);
       });
 
-      it('fails with internal when WhatsApp gives no usable reply, rather than calling every number absent', async () => {
+      it('fails with timeout when WhatsApp never answered (rc14 resolves undefined), rather than calling every number absent', async () => {
         const { sock } = stubSocket({ onWhatsApp: async () => undefined });
-        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'internal');
+        await rejectsWith(adaptSocket(sock).onWhatsApp(['4915111111111']), 'timeout');
       });
 
       it('fails with rate_limited on rate-overlimit', async () => {
@@ -314,10 +326,15 @@ describe('Baileys driver', () => {
       });
 
       it('returns an empty string when the about is empty, or WhatsApp returns no entry', async () => {
-        for (const reply of [statusReply('4915111111111@s.whatsapp.net', null, 1_700_000_000), [], undefined]) {
+        for (const reply of [statusReply('4915111111111@s.whatsapp.net', null, 1_700_000_000), []]) {
           const { sock } = stubSocket({ fetchStatus: async () => reply });
           assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
         }
+      });
+
+      it('fails with timeout, never an empty about, when WhatsApp did not answer (rc14 resolves undefined)', async () => {
+        const { sock } = stubSocket({ fetchStatus: async () => undefined });
+        await rejectsWith(adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), 'timeout');
       });
 
       it('fails with not_found for a user WhatsApp does not know', async () => {
@@ -414,6 +431,8 @@ describe('Baileys driver', () => {
     /** A stand-in for makeWASocket: Baileys' own event buffer, driven by the test. */
     class FakeSocket {
       readonly ev = makeEventBuffer(silent);
+      /** Where a real socket's WebSocket client emits raw stanzas (`CB:…`). */
+      readonly ws = new EventEmitter();
       ended: (Error | undefined)[] = [];
       loggedOut = 0;
       live = stubSocket();
@@ -433,6 +452,7 @@ describe('Baileys driver', () => {
         return (this.driverSocket ??= {
           ...this.live.sock,
           ev: this.ev,
+          ws: this.ws,
           end: async (error) => {
             this.ended.push(error);
             this.emit('connection.update', { connection: 'close', lastDisconnect: { error, date: new Date() } });
@@ -446,7 +466,7 @@ describe('Baileys driver', () => {
       }
     }
 
-    async function setup() {
+    async function setup(options: Partial<BaileysDriverOptions> = {}) {
       const org = await testEnv.admin.createOrganization(`Drv ${uniq()}`, `org_${uniq()}`);
       const sessionId = (await testEnv.admin.createSession(org.id, null)).id;
       const sockets: FakeSocket[] = [];
@@ -455,6 +475,7 @@ describe('Baileys driver', () => {
         logger: silent,
         browserName: 'Test Gateway',
         backoff: { initialMs: 1, maxMs: 2 },
+        ...options,
         makeSocket: (config) => {
           const fake = new FakeSocket(config);
           sockets.push(fake);
@@ -484,7 +505,8 @@ describe('Baileys driver', () => {
 
     async function goOnline(connection: WhatsAppConnection, sock: FakeSocket) {
       const online = next(connection, 'online');
-      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' } });
+      // As after pairing: `account` is what pair-success stores.
+      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' }, account: { details: Buffer.from('x') } });
       sock.emit('connection.update', { connection: 'open' });
       return online;
     }
@@ -493,10 +515,22 @@ describe('Baileys driver', () => {
       const { sockets } = await setup();
       assert.equal(sockets.length, 1);
       const config = sockets[0]!.config;
-      assert.deepEqual(config.browser?.slice(0, 2), ['Ubuntu', 'Test Gateway']);
+      // browser[0] is the device name a QR registration shows on the phone; `Chrome (name)` in the pairing-code flow.
+      assert.deepEqual(config.browser?.slice(0, 2), ['Test Gateway', 'Chrome']);
       assert.equal(config.markOnlineOnConnect, false);
       assert.equal(config.logger?.level, 'warn');
       assert.equal(config.auth.creds.registered, false);
+    });
+
+    it('announces the configured WhatsApp Web version and history sync, Baileys’ bundled version otherwise', async () => {
+      const configured = await setup({ version: [2, 3000, 1023223821], syncFullHistory: true });
+      assert.deepEqual(configured.sockets[0]!.config.version, [2, 3000, 1023223821]);
+      assert.equal(configured.sockets[0]!.config.syncFullHistory, true);
+      await configured.connection.close();
+      const plain = await setup();
+      assert.equal(plain.sockets[0]!.config.version, undefined);
+      assert.equal(plain.sockets[0]!.config.syncFullHistory, false);
+      await plain.connection.close();
     });
 
     it('reports connecting, pairing with the QR, then online with its own phone JID and LID', async () => {
@@ -505,7 +539,7 @@ describe('Baileys driver', () => {
       sock.emit('connection.update', { connection: 'connecting', qr: undefined });
       const pairing = next(connection, 'pairing');
       sock.emit('connection.update', { qr: '2@abc,def,ghi' });
-      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi' });
+      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
       assert.deepEqual(await goOnline(connection, sock), { status: 'online', phoneJid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' });
       assert.deepEqual(
         updates.map((u) => u.status),
@@ -611,8 +645,11 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       await goOnline(connection, sockets[0]!);
       const offline = next(connection, 'offline');
+      const closedAt = Date.now();
       sockets[0]!.close(DisconnectReason.connectionLost);
-      assert.deepEqual(await offline, { status: 'offline', reason: 'timedOut (408)' });
+      const { retryAt, ...update } = await offline;
+      assert.deepEqual(update, { status: 'offline', reason: 'timedOut (408)' });
+      assert.ok(retryAt !== undefined && retryAt >= closedAt, 'says when it tries again');
       await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
 
       const connecting = next(connection, 'connecting');
@@ -720,7 +757,7 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       sockets[0]!.emit('connection.update', { qr: '2@abc' });
       await tick();
-      assert.equal(await connection.requestPairingCode('+4915111111111'), 'ABCD1234');
+      assert.equal((await connection.requestPairingCode('+4915111111111')).code, 'ABCD1234');
       sockets[0]!.emit('creds.update', { account: { details: Buffer.from('x') } });
       await goOnline(connection, sockets[0]!);
       await rejectsWith(connection.requestPairingCode('+4915111111111'), 'conflict');
@@ -754,7 +791,8 @@ describe('Baileys driver', () => {
       connection.events.on('connection', (u: ConnectionUpdate) => updates.push(u));
       const update = await next(connection, 'offline');
       assert.deepEqual(updates[0], { status: 'connecting' });
-      assert.match(update.reason ?? '', /^\w+ \(\d{3}\)$/);
+      // What the network said, not only Baileys' code for it.
+      assert.match(update.reason ?? '', /^timedOut \(408\): connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
       while (built < 2) await tick();
       await connection.close();
       await rejectsWith(connection.fetchAbout('4915111111111@s.whatsapp.net'), 'not_implemented');
@@ -764,6 +802,337 @@ describe('Baileys driver', () => {
       const { driver, sessionId, connection } = await setup();
       await rejectsWith(driver.connect(sessionId), 'conflict');
       await connection.close();
+    });
+
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const countRows = async (table: string, sessionId: string) =>
+      Number(((await testEnv.db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, [sessionId])) as { n: number | string }[])[0]!.n);
+
+    describe('pairing codes (item 1)', () => {
+      it('are refused (503) until the current socket has shown a QR code, without asking Baileys or touching the credentials', async () => {
+        const { connection, sockets } = await setup();
+        sockets[0]!.emit('connection.update', { connection: 'connecting' });
+        await tick();
+        const err = await rejectsWith(connection.requestPairingCode('+4915111111111'), 'unavailable');
+        assert.equal(err.details['retryAfterSeconds'], 2);
+        assert.deepEqual(sockets[0]!.live.calls.requestPairingCode, []);
+        assert.equal(sockets[0]!.config.auth.creds.me, undefined);
+
+        sockets[0]!.emit('connection.update', { qr: '2@first' });
+        await tick();
+        assert.equal((await connection.requestPairingCode('+4915111111111')).code, 'ABCD1234');
+
+        // A QR code shown by the previous socket does not make the next one ready.
+        sockets[0]!.close(DisconnectReason.connectionLost);
+        while (sockets.length < 2) await tick();
+        sockets[1]!.emit('connection.update', { connection: 'connecting' });
+        await tick();
+        await rejectsWith(connection.requestPairingCode('+4915111111111'), 'unavailable');
+        assert.deepEqual(sockets[1]!.live.calls.requestPairingCode, []);
+        await connection.close();
+      });
+
+      it('take back what Baileys stored when the request fails, in memory and in MySQL', async () => {
+        const { driver, sessionId, connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        sock.emit('connection.update', { qr: '2@abc' });
+        await tick();
+        sock.asDriverSocket().requestPairingCode = async (phone) => {
+          // What rc14 does: the phone and code go into creds (and creds.update) before the send, which then fails.
+          const creds = sock.config.auth.creds;
+          creds.pairingCode = 'ABCD1234';
+          creds.me = { id: `${phone}@s.whatsapp.net`, name: '~' };
+          sock.emit('creds.update', creds);
+          throw new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed });
+        };
+        await rejectsWith(connection.requestPairingCode('+4915111111111'), 'not_implemented');
+        assert.equal(sock.config.auth.creds.me, undefined);
+        assert.equal(sock.config.auth.creds.pairingCode, undefined);
+        await driver.authStore.flush(sessionId);
+        const stored = await driver.authStore.load(sessionId);
+        assert.equal(stored.state.creds.me, undefined);
+        assert.equal(stored.state.creds.pairingCode, undefined);
+        await connection.close();
+      });
+
+      it('say when they stop working: when the socket runs out of QR codes (60 s, then 20 s per further ref)', async () => {
+        const { connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        const refs = Array.from({ length: 6 }, (_, i): BinaryNode => ({ tag: 'ref', attrs: {}, content: Buffer.from(`ref-${i}`) }));
+        const before = Date.now();
+        sock.ws.emit('CB:iq,type:set,pair-device', { tag: 'iq', attrs: { type: 'set' }, content: [{ tag: 'pair-device', attrs: {}, content: refs }] });
+        const after = Date.now();
+        sock.emit('connection.update', { qr: '2@abc' });
+        await tick();
+        const { expiresAt } = await connection.requestPairingCode('+4915111111111');
+        assert.ok(expiresAt >= before + 160_000 && expiresAt <= after + 160_000, `expiresAt ${expiresAt - before} ms after the QR list`);
+        await connection.close();
+      });
+
+      it('a loggedOut (401) before pairing finished resets the credentials and pairs again, instead of logged_out', async () => {
+        const { driver, sessionId, connection, sockets, updates } = await setup();
+        const first = sockets[0]!;
+        first.emit('connection.update', { qr: '2@abc' });
+        await tick();
+        first.emit('creds.update', { me: { id: '4915111111111@s.whatsapp.net', name: '~' } });
+        await driver.authStore.keyStore(sessionId).set({ 'lid-mapping': { '4911': '777' } });
+        const offline = next(connection, 'offline');
+        first.close(DisconnectReason.loggedOut);
+        const { reason, retryAt } = await offline;
+        assert.equal(reason, 'loggedOut (401) before pairing finished: credentials reset, pairing again');
+        assert.equal(typeof retryAt, 'number');
+        while (sockets.length < 2) await tick();
+        const second = sockets[1]!;
+        assert.notDeepEqual(second.config.auth.creds.noiseKey.public, first.config.auth.creds.noiseKey.public, 'fresh credentials');
+        assert.equal(second.config.auth.creds.me, undefined);
+        assert.equal(await countRows('wa_auth_keys', sessionId), 0);
+        const pairing = next(connection, 'pairing');
+        second.emit('connection.update', { qr: '2@again' });
+        await pairing;
+        assert.ok(!updates.some((u) => u.status === 'logged_out'));
+        await connection.close();
+      });
+    });
+
+    describe('a WhatsApp Web version WhatsApp refuses (405, item 3)', () => {
+      it('is a state of its own: offline with the reason, told to the metrics, tried again only after the slow pause', async () => {
+        const closes: string[] = [];
+        const { connection, sockets } = await setup({ version: [2, 3000, 1], versionRejectedRetryMs: 3_600_000, observer: { socketClosed: (r) => closes.push(r) } });
+        assert.deepEqual(sockets[0]!.config.version, [2, 3000, 1]);
+        const offline = next(connection, 'offline');
+        const closedAt = Date.now();
+        sockets[0]!.close(405);
+        const { reason, retryAt } = await offline;
+        assert.equal(reason, 'clientOutdated (405): WhatsApp refused WhatsApp Web version 2.3000.1; set WA_VERSION');
+        assert.ok(retryAt !== undefined && retryAt >= closedAt + 0.9 * 3_600_000, 'the next try is about an hour away');
+        assert.deepEqual(closes, ['clientOutdated']);
+        await tick();
+        assert.equal(sockets.length, 1);
+        await connection.close();
+      });
+
+      it('is tried again at once with a newer version when one could be fetched', async () => {
+        let served: WAVersion = [2, 3000, 2];
+        const version = new WaVersionSource({ configured: undefined, fetch: true, fetchTimeoutMs: 1_000, refetchIntervalMs: 0, fetcher: async () => served, logger: silent });
+        await version.init();
+        const { connection, sockets } = await setup({ version, versionRejectedRetryMs: 3_600_000 });
+        assert.deepEqual(sockets[0]!.config.version, [2, 3000, 2]);
+        served = [2, 3000, 3];
+        sockets[0]!.close(405);
+        while (sockets.length < 2) await tick();
+        assert.deepEqual(sockets[1]!.config.version, [2, 3000, 3]);
+        await connection.close();
+      });
+    });
+
+    describe('the connect watchdog (item 5)', () => {
+      it('ends a socket that neither shows a QR code nor comes online in time, and retries with the same credentials', async () => {
+        const closes: string[] = [];
+        const { connection, sockets } = await setup({ connectTimeoutMs: 50, observer: { socketClosed: (r) => closes.push(r) } });
+        sockets[0]!.emit('connection.update', { connection: 'connecting' });
+        const offline = await next(connection, 'offline');
+        assert.equal(offline.reason, 'connectTimeout: no QR code and no login within 50 ms');
+        assert.equal(sockets[0]!.ended.length, 1);
+        assert.deepEqual(closes, ['connectTimeout']);
+        while (sockets.length < 2) await tick();
+        assert.equal(sockets[1]!.config.auth.creds, sockets[0]!.config.auth.creds);
+        await connection.close();
+      });
+
+      it('leaves alone a socket that has shown a QR code', async () => {
+        const { connection, sockets, updates } = await setup({ connectTimeoutMs: 300 });
+        sockets[0]!.emit('connection.update', { qr: '2@abc' });
+        // An armed watchdog is due before this sleep ends, whatever the load.
+        await sleep(900);
+        assert.ok(!updates.some((u) => u.status === 'offline'));
+        assert.equal(sockets.length, 1);
+        await connection.close();
+      });
+    });
+
+    describe('live calls on a socket that closes or goes silent (item 4)', () => {
+      const never = () => new Promise<never>(() => undefined);
+
+      it('answer not_implemented as soon as their socket closes under them', async () => {
+        const { connection, sockets } = await setup();
+        await goOnline(connection, sockets[0]!);
+        sockets[0]!.asDriverSocket().fetchStatus = never;
+        const pending = connection.fetchAbout('4915111111111@s.whatsapp.net');
+        await tick();
+        sockets[0]!.close(DisconnectReason.connectionLost);
+        await rejectsWith(pending, 'not_implemented');
+        await connection.close();
+      });
+
+      it('answer not_implemented when close() ends the socket (Baileys drops the listeners its queries wait on)', async () => {
+        const { connection, sockets } = await setup();
+        await goOnline(connection, sockets[0]!);
+        sockets[0]!.asDriverSocket().updateBlockStatus = never;
+        const refused = rejectsWith(connection.updateBlock('205227043110953@lid', 'block'), 'not_implemented');
+        await tick();
+        await connection.close();
+        await refused;
+      });
+
+      it('answer timeout, never success, when WhatsApp stays silent (rc14 would resolve undefined)', async () => {
+        const { connection, sockets } = await setup({ queryTimeoutMs: 50 });
+        await goOnline(connection, sockets[0]!);
+        // rc14's updateBlockStatus after its query timed out: resolves, as if blocked.
+        sockets[0]!.asDriverSocket().updateBlockStatus = () => sleep(1_000).then(() => undefined);
+        await rejectsWith(connection.updateBlock('205227043110953@lid', 'block'), 'timeout');
+        await connection.close();
+      });
+
+      it('give profilePictureUrl the timeout, so silence is a timeout rather than "no picture"', async () => {
+        const { connection, sockets } = await setup({ queryTimeoutMs: 1_234 });
+        assert.ok((sockets[0]!.config.defaultQueryTimeoutMs ?? 0) >= 1_234, "Baileys' own limit is never the shorter one");
+        await goOnline(connection, sockets[0]!);
+        const seen: (number | undefined)[] = [];
+        sockets[0]!.asDriverSocket().profilePictureUrl = async (_jid, _type, timeoutMs) => {
+          seen.push(timeoutMs);
+          return undefined;
+        };
+        assert.equal(await connection.profilePicture('205227043110953@lid', 'image'), undefined);
+        assert.deepEqual(seen, [1_234]);
+        await connection.close();
+      });
+    });
+
+    describe('LIDs and LID ↔ phone mappings (items 2 and 6)', () => {
+      /** Baileys' own LID store over the connection's key store; `usync` stands for WhatsApp's answer to a LID look-up. */
+      function lidStore(sock: FakeSocket, usync: (pns: string[]) => LIDMapping[]) {
+        const asked: string[][] = [];
+        const keys = addTransactionCapability(sock.config.auth.keys, silent, { maxCommitRetries: 1, delayBetweenTriesMs: 1 });
+        const store = new LIDMappingStore(keys, silent, async (pns) => {
+          asked.push(pns);
+          return usync(pns);
+        });
+        sock.asDriverSocket().signalRepository = { lidMapping: store };
+        return { store, asked };
+      }
+      const lidOf = (pn: string) => `2052270${pn.slice(5, 13)}@lid`;
+      const everyoneRegistered = async (...phones: string[]) => onWhatsAppReply(phones.map((p) => ({ jid: `${p.replace('+', '')}@s.whatsapp.net`, registered: true })));
+
+      it('a bulk check takes LIDs only from the key store and asks WhatsApp nothing more; a live check looks the rest up and counts it', async () => {
+        const counted: number[] = [];
+        const { connection, sockets } = await setup({ countQueries: (_session, n) => counted.push(n) });
+        const sock = sockets[0]!;
+        await goOnline(connection, sock);
+        const { asked } = lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
+        await sock.config.auth.keys.set({ 'lid-mapping': { '4915111111111': '205227043110953', '205227043110953_reverse': '4915111111111' } });
+        sock.asDriverSocket().onWhatsApp = everyoneRegistered;
+
+        const bulk = await connection.onWhatsApp(['4915111111111', '4915222222222'], { bulk: true });
+        assert.deepEqual(bulk, [
+          { phone: '4915111111111', exists: true, jid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' },
+          { phone: '4915222222222', exists: true, jid: '4915222222222@s.whatsapp.net' },
+        ]);
+        assert.deepEqual(asked, [], 'no LID look-up for a bulk chunk');
+        assert.deepEqual(counted, [], "the batch runner took the chunk's budget itself");
+
+        const [live] = await connection.onWhatsApp(['4915222222222']);
+        assert.equal(live?.lid, lidOf('4915222222222@s.whatsapp.net'));
+        assert.deepEqual(asked, [['4915222222222@s.whatsapp.net']]);
+        assert.deepEqual(counted, [1, 1], 'the check and its LID look-up');
+        await connection.close();
+      });
+
+      it('hands every mapping Baileys stores to ingestion once (not its _reverse row), marking those its own look-ups stored', async () => {
+        const { connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        await goOnline(connection, sock);
+        const seen: unknown[] = [];
+        connection.events.on('lid-mapping.update', (m: unknown) => seen.push(m));
+        const { store } = lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
+        // As a decrypted message or a history sync stores one.
+        await store.storeLIDPNMappings([{ lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' }]);
+        sock.asDriverSocket().onWhatsApp = everyoneRegistered;
+        await connection.onWhatsApp(['4915222222222']);
+        assert.deepEqual(seen, [
+          { lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' },
+          { lid: lidOf('4915222222222@s.whatsapp.net'), pn: '4915222222222@s.whatsapp.net', lookup: true },
+        ]);
+        await connection.close();
+      });
+
+      it('marks as a look-up the mapping a picture query or a block by phone learns (Baileys resolves the LID first)', async () => {
+        const { connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        await goOnline(connection, sock);
+        const seen: unknown[] = [];
+        connection.events.on('lid-mapping.update', (m: unknown) => seen.push(m));
+        const { store } = lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
+        // As rc14's profilePictureUrl builds its privacy token, and updateBlockStatus finds the LID to block.
+        sock.asDriverSocket().profilePictureUrl = async (jid) => {
+          await store.getLIDForPN(jid);
+          return undefined;
+        };
+        sock.asDriverSocket().updateBlockStatus = async (jid) => {
+          await store.getLIDForPN(jid);
+        };
+        await connection.profilePicture('4915444444444@s.whatsapp.net', 'preview');
+        await connection.updateBlock('4915555555555@s.whatsapp.net', 'block');
+        assert.deepEqual(seen, [
+          { lid: lidOf('4915444444444@s.whatsapp.net'), pn: '4915444444444@s.whatsapp.net', lookup: true },
+          { lid: lidOf('4915555555555@s.whatsapp.net'), pn: '4915555555555@s.whatsapp.net', lookup: true },
+        ]);
+        await connection.close();
+      });
+
+      async function ingested(sessionId: string) {
+        return (await testEnv.db.query('SELECT lid, phone_jid, name, dm FROM contacts WHERE session_id = ? ORDER BY id', [sessionId])) as {
+          lid: string | null;
+          phone_jid: string | null;
+          name: string | null;
+          dm: number;
+        }[];
+      }
+
+      it('gets a history sync’s mappings to the stored contacts, though Baileys’ event buffer drops lidPnMappings', async () => {
+        const { sessionId, connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        const ingestion = new ContactIngestor(testEnv.db, silent).attach(sessionId, connection.events);
+        await goOnline(connection, sock);
+        const { store } = lidStore(sock, () => []);
+        // Alice is in the address book by phone and has a chat by LID: two rows unless the mapping arrives.
+        const history: BaileysEventMap['messaging-history.set'] = {
+          contacts: [{ id: '4915111111111@s.whatsapp.net', name: 'Alice Anders' }],
+          chats: [{ id: '205227043110953@lid' }],
+          messages: [],
+          lidPnMappings: [{ lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' }],
+          syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
+        };
+        const forwarded = event<BaileysEventMap['messaging-history.set']>(connection, 'messaging-history.set');
+        // As rc14 handles a history notification: inside a buffered function, store the mappings, then emit the set.
+        const processHistory = sock.ev.createBufferedFunction(async () => {
+          await store.storeLIDPNMappings(history.lidPnMappings!);
+          sock.emit('messaging-history.set', history);
+        });
+        await processHistory();
+        const payload = await forwarded;
+        assert.equal(payload.lidPnMappings, undefined, "the buffer's consolidation rebuilt the set without lidPnMappings");
+        await ingestion.drain();
+        assert.deepEqual(await ingested(sessionId), [{ lid: '205227043110953@lid', phone_jid: '4915111111111@s.whatsapp.net', name: 'Alice Anders', dm: 1 }]);
+        ingestion.detach();
+        await connection.close();
+      });
+
+      it('applies a mapping its own look-up learned only to people already stored', async () => {
+        const { sessionId, connection, sockets } = await setup();
+        const sock = sockets[0]!;
+        const ingestion = new ContactIngestor(testEnv.db, silent).attach(sessionId, connection.events);
+        await goOnline(connection, sock);
+        // Bob is stored by phone; Carol was never seen by this session, only checked.
+        sock.emit('contacts.upsert', [{ id: '4915222222222@s.whatsapp.net', name: 'Bob' }]);
+        await ingestion.drain();
+        lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
+        sock.asDriverSocket().onWhatsApp = everyoneRegistered;
+        await connection.onWhatsApp(['4915222222222', '4915333333333']);
+        await ingestion.drain();
+        assert.deepEqual(await ingested(sessionId), [{ lid: lidOf('4915222222222@s.whatsapp.net'), phone_jid: '4915222222222@s.whatsapp.net', name: 'Bob', dm: 0 }]);
+        ingestion.detach();
+        await connection.close();
+      });
     });
   });
 });

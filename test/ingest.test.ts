@@ -179,6 +179,21 @@ describe('Contact ingestion (worker → MySQL)', () => {
       assert.deepEqual(await contacts(s.sessionId), []);
     });
 
+    it('does not store a username Baileys put in `name` as an address-book name', async () => {
+      const s = await ingesting();
+      // rc14 fills `name` with the username when there is no address-book name (history, contact sync).
+      await s.emit('contacts.upsert', [
+        { id: lid(7), name: 'quinn.climbs', username: 'quinn.climbs' },
+        { id: lid(8), name: 'Rosa Ruiz', username: 'rosa' },
+      ]);
+      await s.emit('contacts.update', [{ id: lid(7), notify: 'Quinn' }]);
+      const rows = await contacts(s.sessionId);
+      assert.deepEqual(rows.map((r) => [r.lid, r.name]), [
+        [lid(7), 'Quinn'],
+        [lid(8), 'Rosa Ruiz'],
+      ]);
+    });
+
     it('cuts names longer than the column to 255 characters instead of failing the batch', async () => {
       const s = await ingesting();
       const long = '😀'.repeat(300);
@@ -424,6 +439,27 @@ describe('Contact ingestion (worker → MySQL)', () => {
         assert.deepEqual((await members(s.sessionId, group(1))).map((m) => m.lid), [lid(1)]);
       });
     }
+
+    it("merges on a mapping the driver's own look-up learned (lookup: true), which never creates a contact", async () => {
+      const s = await ingesting();
+      await s.emit('contacts.update', [{ id: pn(1), notify: 'pat' }]);
+      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Patricia Park' }]);
+      // A number check learns mappings of numbers this session never saw: those are not people it knows.
+      await s.emitRaw('lid-mapping.update', { lid: lid(1), pn: pn(1), lookup: true });
+      await s.emitRaw('lid-mapping.update', { lid: lid(2), pn: pn(2), lookup: true });
+      const rows = await contacts(s.sessionId);
+      assert.deepEqual(rows.map((r) => [r.lid, r.phone_jid, r.name]), [[lid(1), pn(1), 'Patricia Park']]);
+      // The same mapping from WhatsApp (a chat, the address book) is a person seen.
+      await s.emit('lid-mapping.update', { lid: lid(2), pn: pn(2) });
+      assert.deepEqual((await contacts(s.sessionId)).map((r) => r.lid), [lid(1), lid(2)]);
+    });
+
+    it('gives a stored LID row its phone on a look-up mapping', async () => {
+      const s = await ingesting();
+      await s.emit('contacts.upsert', [{ id: lid(3), name: 'Quinn' }]);
+      await s.emitRaw('lid-mapping.update', { lid: lid(3), pn: pn(3), lookup: true });
+      assert.deepEqual((await contacts(s.sessionId)).map((r) => [r.lid, r.phone_jid]), [[lid(3), pn(3)]]);
+    });
 
     it('moves a phone number that a newer mapping gives to another LID', async () => {
       const s = await ingesting();

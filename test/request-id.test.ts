@@ -53,6 +53,20 @@ describe('request ids in the structured logs', function () {
     });
   });
 
+  describe('log levels of 5xx answers', () => {
+    it('logs a 5xx the gateway answers by design (a session not connected) at warn, without a stack trace', async () => {
+      const id = `req-${uniq()}`;
+      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts/4915111111111@s.whatsapp.net/about`, { token: tenant.tokens.read, headers: { 'x-request-id': id } });
+      assert.equal(res.status, 501);
+      const access = await waitFor(async () => logLines('api').find((l) => (l['req'] as { id?: string } | undefined)?.id === id), 'the access log line');
+      assert.equal(access['level'], 40, 'warn');
+      const answer = await waitFor(async () => logLines('api').find((l) => l['reqId'] === id), 'the error handler line');
+      assert.equal(answer['level'], 40, 'warn');
+      assert.equal(answer['code'], 'not_implemented');
+      assert.ok(!('err' in answer) && !JSON.stringify(answer).includes('    at '), 'no stack trace');
+    });
+  });
+
   describe('a live operation', () => {
     const self = { phone: newPhone(), name: 'Gateway account' };
     const friend = { phone: newPhone(), name: 'Friend' };

@@ -337,10 +337,12 @@ describe('SimDriver: pairing', () => {
     const driver = newDriver();
     const pairing = await driver.connect('sess_olga');
     await reach(pairing, 'pairing');
-    const code = await pairing.requestPairingCode(OLGA.phone);
+    const asked = Date.now();
+    const { code, expiresAt } = await pairing.requestPairingCode(OLGA.phone);
     assert.match(code, /^[A-Z0-9]{8}$/);
-    assert.equal(await pairing.requestPairingCode(`+${OLGA.phone}`), code);
-    assert.notEqual(await pairing.requestPairingCode(BEA.phone), code);
+    assert.ok(expiresAt > asked, 'the code says when it stops working');
+    assert.equal((await pairing.requestPairingCode(`+${OLGA.phone}`)).code, code);
+    assert.notEqual((await pairing.requestPairingCode(BEA.phone)).code, code);
     await rejectsWith(pairing.requestPairingCode('12ab'), 'validation_error');
     const paired = await online(driver);
     await rejectsWith(paired.requestPairingCode(ME.phone), 'conflict');

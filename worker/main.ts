@@ -10,6 +10,7 @@ import { RedisKeys } from '../shared/redis-keys.js';
 import { parseControlMessage } from '../shared/control-messages.js';
 import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
+import { SessionRateLimiter } from './batches/session-rate-limiter.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
 import { ContactIngestor } from './ingest/contact-ingestor.js';
@@ -37,8 +38,17 @@ const redis = createRedis(config.redis);
 const bullConnection = createRedis(config.redis, blockingRedisOptions());
 for (const client of [redis, bullConnection]) client.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
 
-const driver = await createDriver(config, { db, redis, keys, logger });
 const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length, liveRunning: () => consumers.running });
+// Every live query counts against the session's bulk-check budget (the same Redis bucket the batches pace themselves by).
+const queryBudget = new SessionRateLimiter(redis, keys, config.batches.ratePerMinute, config.batches.chunkSize, config.batches.dailyLimit);
+const driver = await createDriver(config, {
+  db,
+  redis,
+  keys,
+  logger,
+  countQueries: (sessionId, numbers) => void queryBudget.charge(sessionId, numbers).catch((err: Error) => logger.debug({ err: err.message, sessionId }, 'could not count a query against the session budget')),
+  observer: { socketClosed: (reason) => metrics.whatsappDisconnects.inc({ reason }) },
+});
 const webhooks = new WebhookDispatcher(config, { db, redis, bullConnection, keys, workerId, logger, onDelivered: (outcome) => metrics.webhookDeliveries.inc({ outcome }) });
 const ingestor = new ContactIngestor(db, logger, {
   events: webhooks.sinks,

@@ -14,6 +14,8 @@ export class WorkerMetrics {
   readonly webhookDeliveries: Counter<'outcome'>;
   /** Jobs found on a queue without the gateway's signature, failed unrun. */
   readonly jobsRefused: Counter<'queue'>;
+  /** WhatsApp connections that closed, by reason (clientOutdated = the WhatsApp Web version was refused). */
+  readonly whatsappDisconnects: Counter<'reason'>;
 
   constructor(workerId: string, sample: { online: () => number; shards: () => number; liveRunning: () => number }) {
     this.registry.setDefaultLabels({ worker: workerId });
@@ -48,6 +50,12 @@ export class WorkerMetrics {
       name: 'wag_jobs_refused_total',
       help: 'Jobs refused unrun because the gateway did not sign them (added through Bull Board or straight into Redis), by queue (live or batch)',
       labelNames: ['queue'],
+      registers: [this.registry],
+    });
+    this.whatsappDisconnects = new Counter({
+      name: 'wag_whatsapp_disconnects_total',
+      help: 'WhatsApp connections of this worker that closed, by reason (timedOut, connectionClosed, connectTimeout, clientOutdated = WhatsApp refused the client version, …)',
+      labelNames: ['reason'],
       registers: [this.registry],
     });
   }

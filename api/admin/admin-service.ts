@@ -60,7 +60,7 @@ export class AdminService {
     const repo = this.db.getRepository(WaSession);
     if (await repo.existsBy({ id })) throw new AppError('conflict', `session ${id} already exists`);
     const now = Date.now();
-    return repo.save(repo.create({ id, organizationId, name, status: 'pairing', phoneJid: null, lid: null, createdAt: now, updatedAt: now, lastConnectedAt: null }));
+    return repo.save(repo.create({ id, organizationId, name, status: 'pairing', statusReason: null, statusSince: now, nextRetryAt: null, phoneJid: null, lid: null, createdAt: now, updatedAt: now, lastConnectedAt: null }));
   }
 
   private async requireOrganization(id: string): Promise<void> {

@@ -9,11 +9,20 @@ export const notFoundHandler: RequestHandler = async (req, res) => {
   throw new AppError('not_found', `no route for ${req.method} ${req.path}`);
 };
 
-/** The single place an error becomes a response: always the envelope, never a stack trace. */
+/**
+ * The single place an error becomes a response: always the envelope, never a stack trace.
+ *
+ * Logged here: a bug (`internal`, anything not raised on purpose) at `error` with its stack; a 5xx
+ * the gateway answers by design (a session offline, a QR code not ready yet, a live call timed out,
+ * a store out of reach) at `warn` with its code and message only, so `error` means something to fix.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const appError = toAppError(err);
-    if (appError.status >= 500) logger.error({ err, reqId: req.id }, appError.message);
+    if (appError.status >= 500) {
+      if (appError.code === 'internal') logger.error({ err, reqId: req.id }, appError.message);
+      else logger.warn({ reqId: req.id, code: appError.code, ...(err instanceof AppError ? {} : { cause: (err as Error).message }) }, appError.message);
+    }
     if (res.headersSent) return void res.end();
     if (appError.code === 'unauthorized') {
       const hadToken = typeof req.headers.authorization === 'string';

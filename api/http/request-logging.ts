@@ -29,7 +29,7 @@ export function requestLogging(logger: Logger): RequestHandler {
     const started = performance.now();
     res.once('close', () => {
       const completed = res.writableFinished;
-      const level = levelOf(url, res.statusCode, completed);
+      const level = accessLogLevel(url, res.statusCode, completed);
       if (!logger.isLevelEnabled(level)) return;
       logger[level](
         { req: { id, method: req.method, url }, res: { statusCode: res.statusCode }, responseTime: Math.round(performance.now() - started) },
@@ -40,9 +40,11 @@ export function requestLogging(logger: Logger): RequestHandler {
   };
 }
 
-function levelOf(url: string, status: number, completed: boolean): Level {
+/** The access line's level: `error` only for a 500 (a bug); other 5xx are answers by design (offline, not ready, timed out). */
+export function accessLogLevel(url: string, status: number, completed: boolean): Level {
   if (PROBES.has(url)) return status >= 500 ? 'warn' : 'debug';
-  if (status >= 500) return 'error';
+  if (status === 500) return 'error';
+  if (status > 500) return 'warn';
   if (status >= 400 || !completed) return 'info';
   return 'debug';
 }

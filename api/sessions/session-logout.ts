@@ -10,7 +10,11 @@ export async function recordLogout(db: DataSource, sessionId: string): Promise<v
   await db.transaction(async (tx) => {
     const [stored] = (await tx.query('SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE', [sessionId])) as { status: SessionStatus }[];
     if (!stored || stored.status === 'logged_out') return;
-    await tx.query(`UPDATE wa_sessions SET status = 'logged_out', updated_at = ? WHERE id = ?`, [Date.now(), sessionId]);
+    const now = Date.now();
+    await tx.query(
+      `UPDATE wa_sessions SET status = 'logged_out', status_reason = 'logged out through the API', status_since = ?, next_retry_at = NULL, updated_at = ? WHERE id = ?`,
+      [now, now, sessionId],
+    );
     await writeEvents((sql, params) => tx.query(sql, params), sessionId, [
       { type: 'session.status', data: { status: 'logged_out', previousStatus: stored.status, reason: 'logged out through the API' } },
     ]);

@@ -52,7 +52,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}',
     operationId: 'getSession',
     summary: 'Get a session',
-    description: 'Status, own phone JID and LID, shard and timestamps.',
+    description: 'Status with why (`statusReason`), since when (`statusSince`) and the next connection attempt (`nextRetryAt`), own phone JID and LID, shard and timestamps.',
     tags: ['Sessions'],
     capability: 'read',
     params: SessionPath,
@@ -116,13 +116,14 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}/pairing-code',
     operationId: 'requestPairingCode',
     summary: 'Request a pairing code',
-    description: "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone. 409 when already paired; 501 when no worker runs the session.",
+    description:
+      "Links the account by phone number instead of a QR scan: returns WhatsApp's 8-character code to enter on the phone, and `expiresAt`, when it stops working. WhatsApp gives a code only to a connection that is showing QR codes, so the request waits up to 5 s for one. 409 when already paired; 501 when no worker runs the session; 503 (with Retry-After) while the session's connection is not showing QR codes yet: retry in a few seconds.",
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
     body: PairingCodeBody,
     success: { status: 200, description: 'The pairing code.', schema: PairingCodeView },
-    errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'timeout'],
+    errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'unavailable', 'timeout'],
     handler: ({ params, body, principal, req }) => sessions.pairingCode(principal.organizationId, params.session, body.phone, req.id),
   });
 }

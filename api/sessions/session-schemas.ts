@@ -22,7 +22,14 @@ export const SessionView = z
   .object({
     id: z.string().openapi({ example: 'sess_01HZX9R8K4M2N6P0Q3S5T7V9WX' }),
     name: z.string().nullable(),
-    status: z.enum(SESSION_STATUSES).openapi({ description: 'pairing: waiting for a QR scan or pairing code; connecting; online; offline (paired, not connected now); logged_out.' }),
+    status: z.enum(SESSION_STATUSES).openapi({ description: 'pairing: waiting for a QR scan or pairing code; connecting; online; offline (not connected now; see statusReason and nextRetryAt); logged_out.' }),
+    statusReason: z.string().nullable().openapi({
+      description:
+        'Why the session is in this status, in words: the last close reason with its WhatsApp code (`timedOut (408)`), what it waits for, or why it stopped. Null when the status says it all (online). Meant for people; do not parse it.',
+      example: 'timedOut (408)',
+    }),
+    statusSince: z.number().int().nullable().openapi({ description: 'Epoch ms since which the session has had this status; null when not known (a worker died without recording it).' }),
+    nextRetryAt: z.number().int().nullable().openapi({ description: 'Epoch ms of the next connection attempt while one is scheduled (status offline); null otherwise.' }),
     phoneJid: z.string().nullable().openapi({ example: '6281234567890@s.whatsapp.net' }),
     lid: z.string().nullable().openapi({ description: "The account's own LID.", example: '205227043110953@lid' }),
     shard: z.number().int().openapi({ description: 'The shard (and so the worker queue) that owns this session.' }),
@@ -52,4 +59,12 @@ export const PairingCodeBody = z
   .strict()
   .openapi('PairingCodeRequest');
 
-export const PairingCodeView = z.object({ code: z.string().openapi({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }) }).openapi('PairingCode');
+export const PairingCodeView = z
+  .object({
+    code: z.string().openapi({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }),
+    expiresAt: z.number().int().openapi({
+      example: 1719662560000,
+      description: 'Epoch ms after which the code no longer links the phone: it works only while the connection that asked for it keeps showing QR codes (about 160 s). Ask for a new one after that.',
+    }),
+  })
+  .openapi('PairingCode');

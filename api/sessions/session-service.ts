@@ -100,10 +100,15 @@ export class SessionService {
     const session = await this.deps.access.require(scope, sessionId);
     await this.requireUnpaired(session.id);
     await this.wantPairing(session.id);
-    // A session let go after its pairing window is connected again first; its QR code shows when
-    // it is ready for a pairing code. Without one, a job nobody will run would only time out.
+    // A session let go after its pairing window is connected again first. Its QR code in Redis
+    // says its current connection has finished the handshake and waits for a registration (the
+    // worker deletes the code as soon as that connection goes): only then can WhatsApp give a
+    // code that works. The worker checks the same again, for the moment in between.
     const qr = await this.waitForQr(session.id).catch(() => undefined);
-    if (!qr && !(await this.workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
+    if (!qr) {
+      if (!(await this.workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
+      throw new AppError('unavailable', 'WhatsApp is not ready for a pairing code yet (the session is still connecting); retry in a few seconds', { retryAfterSeconds: 2 });
+    }
     const e164 = normalizeE164(phone);
     if (!e164) throw new AppError('validation_error', 'invalid body parameter: phone', { phone: 'must be an E.164 number: digits with an optional leading +' });
     return this.deps.live.run('session.pairingCode', session.id, { phone: e164 }, requestId);

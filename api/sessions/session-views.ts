@@ -10,6 +10,9 @@ interface SessionRow {
   id: string;
   name: string | null;
   status: SessionStatus;
+  status_reason: string | null;
+  status_since: number | string | null;
+  next_retry_at: number | string | null;
   phone_jid: string | null;
   lid: string | null;
   created_at: number | string;
@@ -17,7 +20,12 @@ interface SessionRow {
   last_connected_at: number | string | null;
 }
 
-const COLUMNS = 'id, name, status, phone_jid, lid, created_at, updated_at, last_connected_at';
+const COLUMNS = 'id, name, status, status_reason, status_since, next_retry_at, phone_jid, lid, created_at, updated_at, last_connected_at';
+
+/** Shown when the presence key says otherwise than MySQL: the worker's record is not the truth then. */
+const WORKER_GONE = 'its worker stopped answering (presence expired); another worker takes the session over shortly';
+
+const epochOrNull = (value: number | string | null) => (value === null ? null : Number(value));
 
 export interface SessionFilter {
   scope: OrganizationScope;
@@ -100,16 +108,25 @@ export class SessionViews {
       if (live.has(r.id)) return 'online';
       return r.status === 'online' ? 'offline' : r.status;
     };
-    return rows.map((r) => ({
+    return rows.map((r) => {
+      const status = shownStatus(r);
+      // A status the row did not record (presence says online, or expired under an `online` row)
+      // has no recorded reason, start or retry.
+      const recorded = status === r.status;
+      return {
       id: r.id,
       name: r.name,
-      status: shownStatus(r),
+      status,
+      statusReason: recorded ? r.status_reason : status === 'offline' ? WORKER_GONE : null,
+      statusSince: recorded ? epochOrNull(r.status_since ?? r.updated_at) : null,
+      nextRetryAt: recorded ? epochOrNull(r.next_retry_at) : null,
       phoneJid: r.phone_jid,
       lid: r.lid,
       shard: shardOf(r.id, this.shardCount),
       createdAt: Number(r.created_at),
       updatedAt: Number(r.updated_at),
       lastConnectedAt: r.last_connected_at === null ? null : Number(r.last_connected_at),
-    }));
+      };
+    });
   }
 }

@@ -28,7 +28,8 @@ export interface LiveOperations {
   };
   'session.pairingCode': {
     input: { phone: string };
-    output: { code: string };
+    /** `expiresAt`: epoch ms after which the code no longer links the phone. */
+    output: { code: string; expiresAt: number };
   };
   'session.logout': {
     input: Record<string, never>;

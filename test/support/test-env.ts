@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
@@ -7,7 +8,7 @@ import { RedisKeys } from '../../shared/redis-keys.js';
 import { announcer } from '../../shared/control-messages.js';
 import { JwksServer } from './jwks-server.js';
 import { deleteKeysMatching } from './redis-cleanup.js';
-import { freePort, GatewayProcess, waitFor } from './processes.js';
+import { freePort, GatewayProcess, REPO_ROOT, waitFor } from './processes.js';
 
 const DB_SERVER = process.env['TEST_DATABASE_SERVER_URL'] ?? 'mysql://root@127.0.0.1:3306';
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -76,6 +77,8 @@ export class TestEnv {
       // client, they would lock the whole run out. test/security.test.ts turns them on for its own api.
       AUTH_FAILURES_PER_MINUTE: '0',
       ADMIN_LOGIN_FAILURES: '0',
+      // Tests never reach out to web.whatsapp.com.
+      WA_VERSION_FETCH: 'false',
       ...overrides,
     };
   }
@@ -83,6 +86,23 @@ export class TestEnv {
   /** A worker process on the sim driver; `world` is the path of its sim world file. */
   startWorker(world: string, overrides: Record<string, string> = {}, name = 'worker'): GatewayProcess {
     const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/worker/main.js', this.env({ WA_DRIVER: 'sim', SIM_WORLD: world, WORKER_ID: name, ...overrides }));
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /**
+   * A worker process on the real Baileys driver, connected to a fake WhatsApp server at `waUrl`.
+   * `trustRootKeyHex` is the fake's root key, installed by the test-only trust preload; without it
+   * the worker trusts only WhatsApp's own root, as in production.
+   */
+  startBaileysWorker(waUrl: string, trustRootKeyHex: string | undefined, overrides: Record<string, string> = {}, name = 'worker'): GatewayProcess {
+    const env = this.env({ WA_DRIVER: 'baileys', WA_WEBSOCKET_URL: waUrl, WORKER_ID: name, ...overrides });
+    const nodeArgs: string[] = [];
+    if (trustRootKeyHex !== undefined) {
+      env['FAKE_WA_ROOT_KEY'] = trustRootKeyHex;
+      nodeArgs.push('--import', path.join(REPO_ROOT, 'dist/test/fake-whatsapp/trust-preload.js'));
+    }
+    const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/worker/main.js', env, nodeArgs);
     this.processes.push(proc);
     return proc;
   }

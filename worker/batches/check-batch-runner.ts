@@ -144,7 +144,8 @@ export class CheckBatchRunner {
       if (state.status !== 'running') await this.store.markRunning(batchId);
       let answers;
       try {
-        answers = await connection.onWhatsApp(chunk.map(formToAsk));
+        // bulk: LIDs only from what the session already knows (no second query per number); the budget is taken above.
+        answers = await connection.onWhatsApp(chunk.map(formToAsk), { bulk: true });
       } catch (err) {
         await this.store.release(batchId, claim);
         return this.checkFailed(job, err, log);

@@ -65,6 +65,27 @@ return 1
 export type BudgetGrant = { kind: 'granted'; count: number } | { kind: 'pace'; waitMs: number } | { kind: 'daily_limit'; waitMs: number; resumesAt: number };
 
 /**
+ * Takes `cost` tokens whether or not there are enough, so the bucket may go into debt: a query made
+ * outside a batch (a live check, its LID look-up) is counted, and the session's batches wait the
+ * longer for it. The key lives until the debt is repaid and the bucket full again.
+ */
+const CHARGE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate) - cost
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+-- Never shorter than the key already lives: it also carries the day's count for BATCH_DAILY_LIMIT.
+redis.call('PEXPIRE', KEYS[1], math.max(redis.call('PTTL', KEYS[1]), math.ceil((capacity - tokens) / rate) + 1000))
+return 0
+`;
+
+/**
  * Paces a session's bulk checks, whichever worker runs them and however many batches or pools
  * use the session at once. The bucket holds one chunk: the first chunk goes at once, after that
  * numbers flow at `perMinute`; `dailyLimit` caps the numbers asked per UTC day. Only numbers
@@ -106,5 +127,11 @@ export class SessionRateLimiter {
   async refund(sessionId: string, count: number): Promise<void> {
     if (count <= 0 || (this.perMinute <= 0 && this.dailyLimit <= 0)) return;
     await this.redis.eval(REFUND, 1, this.keys.batchRateBucket(sessionId), String(count), String(this.capacity));
+  }
+
+  /** Counts `count` numbers' worth of queries already made (never waits); the session's batches then wait for them. */
+  async charge(sessionId: string, count: number): Promise<void> {
+    if (this.perMinute <= 0 || count <= 0) return;
+    await this.redis.eval(CHARGE, 1, this.keys.batchRateBucket(sessionId), String(this.perMs), String(this.capacity), String(count));
   }
 }

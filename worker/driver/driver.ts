@@ -35,8 +35,35 @@ export interface ConnectionUpdate {
   /** Own identity once known. */
   phoneJid?: string;
   lid?: string;
-  /** Why the connection closed, when it did. */
+  /**
+   * Why the session is in this status, for people: the close reason (`timedOut (408)`), what it
+   * waits for, or what it will do next. Absent when the status says it all (`online`).
+   */
   reason?: string;
+  /** Epoch ms of the next connection attempt, while one is scheduled. */
+  retryAt?: number;
+}
+
+/** The 'lid-mapping.update' payload, as Baileys emits it or (with `lookup`) as the driver adds it. */
+export interface LookupMapping {
+  lid: string;
+  pn: string;
+  /** Learned by a look-up of the gateway's own, not from the session's chats or address book. */
+  lookup?: true;
+}
+
+export interface NumberCheckOptions {
+  /**
+   * A bulk-check chunk: LIDs come only from what the session already knows (never a second query
+   * per number), and the caller has already taken the session's rate budget for it.
+   */
+  bulk?: boolean;
+}
+
+export interface PairingCode {
+  code: string;
+  /** Epoch ms after which the code no longer links the phone (its connection has ended by then). */
+  expiresAt: number;
 }
 
 /**
@@ -44,6 +71,10 @@ export interface ConnectionUpdate {
  * drivers: 'messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert',
  * 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update',
  * 'group.member-tag.update' (a member's nickname in a group).
+ *
+ * One addition to Baileys' shapes: a 'lid-mapping.update' the driver derives from a look-up of its
+ * own (a live number check, a block) carries `lookup: true` (LookupMapping). Such a mapping says
+ * nothing about who the session has seen, so ingestion applies it only to people already stored.
  */
 export type WhatsAppEvents = EventEmitter;
 
@@ -51,12 +82,12 @@ export interface WhatsAppConnection {
   readonly sessionId: string;
   /** Emits 'connection' (ConnectionUpdate) and the Baileys-shaped data events above. */
   readonly events: WhatsAppEvents;
-  onWhatsApp(phones: string[]): Promise<NumberCheck[]>;
+  onWhatsApp(phones: string[], options?: NumberCheckOptions): Promise<NumberCheck[]>;
   fetchAbout(jid: string): Promise<{ about: string; setAt?: number }>;
   /** undefined when the contact has no accessible picture. */
   profilePicture(jid: string, type: 'image' | 'preview'): Promise<{ url: string; id: string | null } | undefined>;
   updateBlock(jid: string, action: 'block' | 'unblock'): Promise<void>;
-  requestPairingCode(phone: string): Promise<string>;
+  requestPairingCode(phone: string): Promise<PairingCode>;
   /** All groups the account participates in, as Baileys' groupFetchAllParticipating returns them. */
   fetchAllGroups(): Promise<Record<string, unknown>>;
   /** Logs the account out (WhatsApp forgets this device). */

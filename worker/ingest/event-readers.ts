@@ -70,15 +70,19 @@ class Reader {
   }
 
   /**
-   * A Contact or Partial<Contact>: `name` is the address-book name, `notify` the push name,
-   * `verifiedName` the business name. `requireSomething` skips entries that carry none of those.
+   * A Contact or Partial<Contact>: `name` is the address-book name (unless it is only the
+   * username), `notify` the push name, `verifiedName` the business name. `requireSomething` skips
+   * entries that carry none of those.
    */
   contact(entry: unknown, where: Where, requireSomething: boolean): void {
     if (!isFields(entry)) return this.problem(`${at(where)} is not an object`);
     const person = readPerson(entry['id'], entry['lid'], entry['phoneNumber']);
     if (person === 'invalid') return this.problem(`${at(where, '.id')} is not a JID`);
     if (person === 'other') return;
-    const savedName = readText(entry['name']);
+    // Baileys fills `name` with the username when the address book has no name for the person
+    // (history sync, contact sync): that is the person's public handle, not a name the user saved.
+    const name = readText(entry['name']);
+    const savedName = name !== undefined && name === readText(entry['username']) ? undefined : name;
     const pushName = readText(entry['notify']);
     const businessName = readText(entry['verifiedName']);
     const carriesData = savedName !== undefined || pushName !== undefined || businessName !== undefined || (person.lid !== undefined && person.pn !== undefined);
@@ -281,7 +285,8 @@ export function readEvent(source: IngestSource, payload: unknown): EventReading 
         const lid = readLid(payload['lid']);
         const pn = readPhoneJid(payload['pn']);
         if (lid === undefined || pn === undefined) r.problem('lid-mapping.update needs a LID and a phone JID');
-        else r.ops.push({ kind: 'mapping', lid, pn });
+        // `lookup`: the driver's own look-up (driver.ts, LookupMapping), applied to stored people only.
+        else r.ops.push(payload['lookup'] === true ? { kind: 'mapping', lid, pn, onlyKnown: true } : { kind: 'mapping', lid, pn });
       }
   }
   return r.result();

@@ -24,7 +24,12 @@ export type MemberChange =
 
 export type IngestOp =
   | { kind: 'person'; person: PersonRef; savedName?: string; pushName?: string; businessName?: string; dm?: true }
-  | { kind: 'mapping'; lid: string; pn: string }
+  /**
+   * "Phone `pn` belongs to `lid`". `onlyKnown`: learned by a look-up of the gateway's own (a number
+   * check, a block), which says nothing about who the session has seen: it links rows already
+   * stored and never creates one.
+   */
+  | { kind: 'mapping'; lid: string; pn: string; onlyKnown?: true }
   | { kind: 'group'; jid: string; subject?: string }
   | { kind: 'member'; group: string; person: PersonRef; change: MemberChange }
   /** The complete member list of a group at this moment: everyone else has left it. */

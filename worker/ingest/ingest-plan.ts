@@ -161,6 +161,7 @@ class Planner {
   private apply(op: IngestOp, at: number): void {
     switch (op.kind) {
       case 'mapping':
+        if (op.onlyKnown && !this.byLid.has(op.lid) && !this.byPn.has(op.pn)) return;
         this.map(op.lid, op.pn, at);
         return;
       case 'person': {

@@ -34,7 +34,7 @@ const HANDLERS: Handlers = {
     await connection.updateBlock(jid, 'unblock');
     return {};
   },
-  'session.pairingCode': async (connection, { phone }) => ({ code: await connection.requestPairingCode(phone) }),
+  'session.pairingCode': (connection, { phone }) => connection.requestPairingCode(phone),
   'session.logout': async (connection) => {
     await connection.logout();
     return {};

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { durationText } from '../../shared/duration-text.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
@@ -7,6 +8,9 @@ import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../dr
 import type { SessionDataSink } from './session-data-sink.js';
 import { NO_SESSION_EVENTS, type SessionEvents } from './session-events.js';
 import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
+
+/** Width of wa_sessions.status_reason. */
+const STATUS_REASON_CHARS = 255;
 
 interface RunningSession {
   sessionId: string;
@@ -161,6 +165,8 @@ export class SessionManager {
     this.parked.set(running.sessionId, running.shard);
     await this.disconnect(running);
     await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
+    const reason = `nobody asked for a QR or pairing code for ${durationText(this.options.pairingWindowMs)}: disconnected until the next request`;
+    await this.recordStatus(running.sessionId, { status: 'pairing', reason }).catch((err: Error) => this.logger.warn({ sessionId: running.sessionId, err: err.message }, 'could not record session status'));
   }
 
   private async connect(sessionId: string, shard: number): Promise<void> {
@@ -205,21 +211,36 @@ export class SessionManager {
   private async mirrorStatus(running: RunningSession, update: ConnectionUpdate, previous: ConnectionUpdate['status']): Promise<void> {
     const { sessionId } = running;
     const log = this.logger.child({ sessionId });
-    log.info({ status: update.status, reason: update.reason }, 'session status');
+    log.info({ status: update.status, reason: update.reason, ...(update.retryAt ? { retryInMs: update.retryAt - Date.now() } : {}) }, 'session status');
+    const record = async () => {
+      if (running.closing) return;
+      await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+    };
+    // The api shows what the presence key says about `online` and MySQL for the rest. Coming online
+    // (or showing a QR code) Redis goes first, so the session is usable the moment it is shown;
+    // leaving, MySQL goes first, so the status is never shown without the reason that came with it.
+    const redisFirst = update.status === 'online' || update.status === 'pairing';
+    if (!redisFirst) await record();
+    // The view shows `online` from the presence key alone: the account it is online as must be there by then.
+    else if (!running.closing && (update.phoneJid || update.lid)) {
+      await this.recordIdentity(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record the session identity'));
+    }
     try {
       if (update.status === 'online' && !running.closing) {
         await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
       } else {
         await this.redis.del(this.keys.presence(sessionId));
       }
+      // Only the socket showing it can take a registration: a QR left from a closed socket would let
+      // the api hand out a dead code, or wait for a pairing code on a socket that cannot give one.
       if (update.qr) await this.redis.set(this.keys.qr(sessionId), update.qr, 'PX', 60_000);
-      else if (update.status === 'online' || update.status === 'logged_out') await this.redis.del(this.keys.qr(sessionId));
+      else if (update.status !== 'pairing') await this.redis.del(this.keys.qr(sessionId));
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not update presence');
     }
     if (running.closing) return;
     if (update.qr) await this.events.qrShown(sessionId, update.qr).catch((err: Error) => log.warn({ err: err.message }, 'could not record the QR event'));
-    await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+    if (redisFirst) await record();
     if (update.status === 'online' && previous !== 'online' && running.connection) {
       const connection = running.connection;
       void connection
@@ -233,16 +254,42 @@ export class SessionManager {
     }
   }
 
+  private async recordIdentity(sessionId: string, update: ConnectionUpdate): Promise<void> {
+    await this.db.query(`UPDATE wa_sessions SET phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid) WHERE id = ? AND status <> 'logged_out'`, [
+      update.phoneJid ?? null,
+      update.lid ?? null,
+      sessionId,
+    ]);
+  }
+
+  /**
+   * Writes the status with its reason and next retry (both cleared when the update has none);
+   * `status_since` moves only when the status changes, so an offline session retrying keeps the
+   * time it went offline. (MySQL assigns left to right: status_since reads the old status.)
+   */
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
     await this.db.transaction(async (tx) => {
       const [stored] = (await tx.query(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId])) as { status: SessionStatus }[];
       await tx.query(
-        `UPDATE wa_sessions SET status = ?, updated_at = ?,
+        `UPDATE wa_sessions SET status_since = IF(status = ? AND status_since IS NOT NULL, status_since, ?),
+                status = ?, status_reason = ?, next_retry_at = ?, updated_at = ?,
                 phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid),
                 last_connected_at = IF(? = 'online', ?, last_connected_at)
           WHERE id = ? AND status <> 'logged_out'`,
-        [update.status, now, update.phoneJid ?? null, update.lid ?? null, update.status, now, sessionId],
+        [
+          update.status,
+          now,
+          update.status,
+          update.reason?.slice(0, STATUS_REASON_CHARS) ?? null,
+          update.retryAt ?? null,
+          now,
+          update.phoneJid ?? null,
+          update.lid ?? null,
+          update.status,
+          now,
+          sessionId,
+        ],
       );
       if (stored && stored.status !== 'logged_out' && stored.status !== update.status) {
         await this.events.statusChanged((sql, params) => tx.query(sql, params), sessionId, { status: update.status, previousStatus: stored.status, reason: update.reason ?? null });
@@ -263,7 +310,7 @@ export class SessionManager {
     await running.mirrored;
     await this.redis.del(this.keys.presence(running.sessionId)).catch(() => undefined);
     if (running.status === 'online') {
-      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'worker released the session' }).catch(() => undefined);
+      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it' }).catch(() => undefined);
     }
     this.sessions.delete(running.sessionId);
   }

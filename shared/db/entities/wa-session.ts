@@ -18,6 +18,18 @@ export class WaSession {
   @Column({ type: 'varchar', length: 16 })
   status!: SessionStatus;
 
+  /** Why the session is in its status (a close reason, what it waits for); null when the status says it all. */
+  @Column({ name: 'status_reason', type: 'varchar', length: 255, nullable: true })
+  statusReason!: string | null;
+
+  /** When the status last changed; null on rows created before it was recorded (then updatedAt). */
+  @Column({ name: 'status_since', type: 'bigint', nullable: true, transformer: nullableEpochMs })
+  statusSince!: number | null;
+
+  /** When the worker tries to connect next, while a retry is scheduled. */
+  @Column({ name: 'next_retry_at', type: 'bigint', nullable: true, transformer: nullableEpochMs })
+  nextRetryAt!: number | null;
+
   @Column({ name: 'phone_jid', type: 'varchar', length: 64, nullable: true })
   phoneJid!: string | null;
 

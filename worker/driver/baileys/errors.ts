@@ -3,6 +3,10 @@
  * (`<error code=…>`) land in `err.data` with `output.statusCode` left at 500, while errors Baileys
  * raises itself (connection closed, timed out, unresolvable JID) carry their code in
  * `output.statusCode`. Both are read here, the server's code first.
+ *
+ * Not everything a query rejects with is an Error: a pending query whose WebSocket drops is
+ * rejected with the bare close code the `ws` library reports (`1006`), and a socket-level failure
+ * with a Node system error (`ECONNRESET`). Both mean the connection went away under the call.
  */
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import { AppError, type ErrorCode } from '../../../shared/errors.js';
@@ -43,6 +47,19 @@ const MESSAGES: Record<ErrorCode, string> = {
 
 const CONNECTION_GONE = new Set<number>([DisconnectReason.connectionClosed, DisconnectReason.connectionReplaced, DisconnectReason.loggedOut]);
 
+/** Node's codes for a TCP connection that failed or went away. */
+const NETWORK_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
+
+/** A WebSocket close code (RFC 6455 §7.4: 1000–4999), as `ws` passes it to 'close' listeners. */
+function isCloseCode(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1000 && value <= 4999;
+}
+
+function isNetworkError(err: unknown): err is Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && NETWORK_ERRNOS.has(code);
+}
+
 function appError(code: ErrorCode, cause: BoomLike | Error, details: Record<string, unknown> = {}): AppError {
   const error = new AppError(code, MESSAGES[code], { ...details, reason: cause.message });
   (error as Error & { cause?: unknown }).cause = cause;
@@ -51,6 +68,8 @@ function appError(code: ErrorCode, cause: BoomLike | Error, details: Record<stri
 
 export function mapBaileysError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isCloseCode(err)) return new AppError('not_implemented', 'the WhatsApp connection closed during the call', { reason: `WebSocket closed (${err})` });
+  if (isNetworkError(err)) return appError('not_implemented', err);
   if (isBoomLike(err)) {
     if (typeof err.data === 'number') {
       const code = SERVER_CODES[err.data];
@@ -72,7 +91,7 @@ export function mapBaileysError(err: unknown): AppError {
   }
   if (err instanceof Error && /^Connection Closed$/i.test(err.message)) return appError('not_implemented', err);
   // Not from Baileys' protocol layer (a bug, a driver failure): its text stays in the logs, not in the answer.
-  const error = new AppError('internal', MESSAGES.internal);
+  const error = new AppError('internal', MESSAGES.internal, err instanceof Error ? {} : { reason: `rejected with a ${err === null ? 'null' : typeof err}, not an Error` });
   (error as Error & { cause?: unknown }).cause = err;
   return error;
 }

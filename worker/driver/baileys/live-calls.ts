@@ -14,7 +14,10 @@ export type LiveSocket = Pick<WASocket, 'onWhatsApp' | 'fetchStatus' | 'profileP
   signalRepository?: { lidMapping?: Pick<SignalRepositoryWithLIDStore['lidMapping'], 'getLIDsForPNs'> };
 };
 
-export type LiveCalls = Pick<WhatsAppConnection, 'onWhatsApp' | 'fetchAbout' | 'profilePicture' | 'updateBlock' | 'requestPairingCode' | 'fetchAllGroups'>;
+export type LiveCalls = Pick<WhatsAppConnection, 'onWhatsApp' | 'fetchAbout' | 'profilePicture' | 'updateBlock' | 'fetchAllGroups'> & {
+  /** Baileys' pairing code; the connection adds when it stops working. */
+  requestPairingCode(phone: string): Promise<string>;
+};
 
 const digitsOf = (phone: string) => phone.replace(/\D/g, '');
 const userOf = (jid: string) => jidDecode(jid)?.user ?? '';
@@ -55,15 +58,37 @@ export function matchRegistered(askedDigits: string[], jids: string[]): Map<stri
   return byDigits;
 }
 
-export function adaptSocket(sock: LiveSocket, logger?: Logger): LiveCalls {
-  async function lidsFor(jids: string[]): Promise<Map<string, string>> {
-    const lids = new Map<string, string>();
+export interface LiveCallOptions {
+  logger?: Logger;
+  /**
+   * LIDs the session already knows (its key store), by phone JID; never asks WhatsApp. Without it
+   * every LID comes from a look-up (tests).
+   */
+  storedLids?: (pnJids: string[]) => Promise<Map<string, string>>;
+  /** Runs a look-up that may ask WhatsApp for LIDs; the mappings it stores are marked as learned by a look-up. */
+  lookUp?: <T>(pnJids: string[], work: () => Promise<T>) => Promise<T>;
+  /** Told how many numbers each query asks WhatsApp about, for the session's rate budget. */
+  countQueries?: (numbers: number) => void;
+  /** Handed to the Baileys calls that take one, so a silent WhatsApp is a timeout rather than "no picture". */
+  queryTimeoutMs?: number;
+}
+
+export function adaptSocket(sock: LiveSocket, options: LiveCallOptions = {}): LiveCalls {
+  const { logger, storedLids, countQueries = () => undefined } = options;
+  const lookUp = options.lookUp ?? (<T>(_pns: string[], work: () => Promise<T>) => work());
+
+  /** Phone JID → LID for registered numbers: the stored ones, then (unless `storedOnly`) a look-up for the rest. */
+  async function lidsFor(jids: string[], storedOnly: boolean): Promise<Map<string, string>> {
+    if (jids.length === 0) return new Map();
+    const lids = storedLids ? await storedLids(jids).catch(() => new Map<string, string>()) : new Map<string, string>();
+    const missing = jids.filter((jid) => !lids.has(jid));
     const lidMapping = sock.signalRepository?.lidMapping;
-    if (!lidMapping || jids.length === 0) return lids;
+    if (storedOnly || !lidMapping || missing.length === 0) return lids;
     try {
-      for (const pair of (await lidMapping.getLIDsForPNs(jids)) ?? []) {
-        lids.set(jidNormalizedUser(pair.pn), jidNormalizedUser(pair.lid));
-      }
+      // Baileys asks WhatsApp (a usync query) for every number it has no mapping for.
+      countQueries(missing.length);
+      const found = await lookUp(missing, () => lidMapping.getLIDsForPNs(missing));
+      for (const pair of found ?? []) lids.set(jidNormalizedUser(pair.pn), jidNormalizedUser(pair.lid));
     } catch (err) {
       // The LID is a bonus on a number check; the check itself already succeeded.
       logger?.debug({ err }, 'LID lookup for checked numbers failed');
@@ -71,15 +96,31 @@ export function adaptSocket(sock: LiveSocket, logger?: Logger): LiveCalls {
     return lids;
   }
 
+  /**
+   * Runs a call that Baileys may precede with a LID look-up for a phone JID (a block is made by LID;
+   * a picture query carries the LID-keyed privacy token): counted as one more query when the LID is
+   * not stored, and run as a look-up of ours, so the mapping it learns is marked as such.
+   */
+  async function resolvingLid<T>(jid: string, work: () => Promise<T>): Promise<T> {
+    const normalized = jidNormalizedUser(jid);
+    if (jidDecode(normalized)?.server !== 's.whatsapp.net') return work();
+    if (storedLids && !(await storedLids([normalized]).catch(() => new Map<string, string>())).has(normalized)) countQueries(1);
+    return lookUp([normalized], work);
+  }
+
   return {
-    async onWhatsApp(phones) {
+    async onWhatsApp(phones, checkOptions) {
+      const bulk = checkOptions?.bulk === true;
       const asked = [...new Set(phones.map(digitsOf).filter(Boolean))];
       if (asked.length === 0) return phones.map((phone): NumberCheck => ({ phone, exists: false }));
+      // A bulk chunk's runner has already taken its budget before asking.
+      if (!bulk) countQueries(asked.length);
       const results = await mapped(() => sock.onWhatsApp(...asked.map((d) => `+${d}`)));
-      if (!results) throw new AppError('internal', 'WhatsApp gave no usable answer to the number check');
+      // rc14 resolves a query WhatsApp never answered to undefined instead of throwing.
+      if (!results) throw new AppError('timeout', 'WhatsApp did not answer the number check in time');
       const registered = results.filter((r) => r.exists).map((r) => jidNormalizedUser(r.jid));
       const jidByDigits = matchRegistered(asked, registered);
-      const lids = await lidsFor([...jidByDigits.values()]);
+      const lids = await lidsFor([...jidByDigits.values()], bulk);
       return phones.map((phone): NumberCheck => {
         const jid = jidByDigits.get(digitsOf(phone));
         if (!jid) return { phone, exists: false };
@@ -89,9 +130,12 @@ export function adaptSocket(sock: LiveSocket, logger?: Logger): LiveCalls {
     },
 
     async fetchAbout(jid) {
+      countQueries(1);
       const list = await mapped(() => sock.fetchStatus(jid));
+      // undefined: the query timed out (rc14 resolves instead of throwing); [] is a real empty answer.
+      if (list === undefined) throw new AppError('timeout', 'WhatsApp did not answer the about query in time');
       const wanted = jidNormalizedUser(jid);
-      const entry = list?.find((e) => jidNormalizedUser(e.id) === wanted) ?? list?.[0];
+      const entry = list.find((e) => jidNormalizedUser(e.id) === wanted) ?? list[0];
       const status = entry?.['status'] as { status?: string | null; setAt?: Date } | undefined;
       const about = status?.status ?? '';
       const setAt = status?.setAt instanceof Date ? status.setAt.getTime() : undefined;
@@ -100,13 +144,16 @@ export function adaptSocket(sock: LiveSocket, logger?: Logger): LiveCalls {
     },
 
     async profilePicture(jid, type) {
-      const url = await mapped(() => sock.profilePictureUrl(jid, type));
+      countQueries(1);
+      // With a timeout Baileys throws on silence (408) instead of answering "no picture".
+      const url = await resolvingLid(jid, () => mapped(() => sock.profilePictureUrl(jid, type, options.queryTimeoutMs)));
       // Baileys returns the URL only; WhatsApp's picture id stays inside it.
       return url ? { url, id: null } : undefined;
     },
 
     async updateBlock(jid, action) {
-      await mapped(() => sock.updateBlockStatus(jid, action));
+      countQueries(1);
+      await resolvingLid(jid, () => mapped(() => sock.updateBlockStatus(jid, action)));
     },
 
     async requestPairingCode(phone) {

@@ -9,13 +9,16 @@ import type { BaileysEventMap } from '@whiskeysockets/baileys';
 import { AppError } from '../../../shared/errors.js';
 import { isGroupJid, jidKind, normalizeE164, phoneToJid } from '../../../shared/jid.js';
 import type { Logger } from '../../../shared/logger.js';
-import type { ConnectionUpdate, NumberCheck, WhatsAppConnection } from '../driver.js';
+import type { ConnectionUpdate, NumberCheck, PairingCode, WhatsAppConnection } from '../driver.js';
 import type { SimCallLog } from './call-log.js';
 import type { SimControlMessage } from './control.js';
 import { sampleLatency, syntheticIdentity, type SimNetwork } from './network.js';
 import { groupMetadata, historySync, memberTagUpdates } from './payloads.js';
 import type { SimStateStore } from './state-store.js';
 import type { SimOperation, SimSessionProfile } from './world.js';
+
+/** How long a pairing code works, as with WhatsApp: while the connection that asked for it shows QR codes (60 s + 5 × 20 s). */
+const PAIRING_CODE_LIFETIME_MS = 160_000;
 
 type SimEventMap = BaileysEventMap & { connection: ConnectionUpdate };
 type Status = ConnectionUpdate['status'];
@@ -126,7 +129,7 @@ export class SimConnection implements WhatsAppConnection {
     return this.ctx.store.blocklist(this.sessionId);
   }
 
-  async requestPairingCode(phone: string): Promise<string> {
+  async requestPairingCode(phone: string): Promise<PairingCode> {
     if (this.closed || this.current === 'offline' || this.current === 'logged_out') throw notConnected();
     if (this.current === 'online') throw new AppError('conflict', 'session is already paired');
     const digits = normalizeE164(phone);
@@ -135,7 +138,7 @@ export class SimConnection implements WhatsAppConnection {
     await this.wait(this.ctx.network.policy('requestPairingCode', this.profile).latencyMs);
     if (generation !== this.generation || this.closed) throw notConnected();
     this.pairPhone = digits;
-    return pairingCode(this.sessionId, digits);
+    return { code: pairingCode(this.sessionId, digits), expiresAt: Date.now() + PAIRING_CODE_LIFETIME_MS };
   }
 
   async fetchAllGroups(): Promise<Record<string, unknown>> {
