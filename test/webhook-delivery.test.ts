@@ -352,7 +352,7 @@ describe('webhook delivery (real worker, local receiver)', function () {
     let worker: GatewayProcess;
 
     before(async () => {
-      worker = testEnv.startWorker(writeSimWorld(`webhooks-strict-${uniq()}`, {}), { ...WORKER_ENV, WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_DISABLE_AFTER_MS: '1500' }, `wh-strict-${uniq()}`);
+      worker = testEnv.startWorker(writeSimWorld(`webhooks-strict-${uniq()}`, {}), { ...WORKER_ENV, WEBHOOK_ALLOW_PRIVATE: 'false', WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_DISABLE_AFTER_MS: '4000' }, `wh-strict-${uniq()}`);
     });
 
     after(async () => {
@@ -378,8 +378,11 @@ describe('webhook delivery (real worker, local receiver)', function () {
         assert.equal(failed.responseStatus, null);
         assert.equal(receiver.received.length, 0, 'the receiver was never reached');
 
-        await new Promise((resolve) => setTimeout(resolve, 1_600));
+        // Past WEBHOOK_DISABLE_AFTER_MS (long enough that the first delivery's three attempts end
+        // within it even on a loaded machine), the next failure disables the endpoint.
+        await new Promise((resolve) => setTimeout(resolve, 4_100));
         const [second] = await burst(session, 1, contactEvent);
+        assert.ok(second, 'the endpoint was still enabled when the second event was written');
         const disabled = await waitFor(async () => {
           const res = await get(`/api/v1/webhooks/${endpoint.id}`, t.tokens.manage);
           return res.body.enabled === false ? res.body : undefined;
