@@ -18,6 +18,9 @@ import type { MetricsSource } from './cluster/cluster-metrics.js';
 
 /** One api process: HTTP server, pools and caches, until SIGTERM or SIGINT drains it. */
 export async function runApiProcess(config: Config, logger: Logger, metricsSource: MetricsSource): Promise<void> {
+  // One request's stray rejection must not end the process serving every other request: logged
+  // as the bug it is, and the process keeps serving.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the api keeps serving'));
   const db = createDataSource(config.db);
   const redis = createRedis(config.redis);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));

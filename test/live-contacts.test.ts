@@ -95,6 +95,14 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       assert.equal(res.body.error.code, 'not_found');
     });
 
+    it('keeps serving after many refused checks: a refusal that settles while the answer cache is read never ends the api process', async () => {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => get(path(online, `/check?phone=${alice.phone}&maxAgeSeconds=60`), offline.tokens.read)));
+      assert.deepEqual([...new Set(answers.map((r) => r.status))], [404]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(testEnv.api.process.running, 'the api process is still running');
+      assert.equal((await fetch(`${testEnv.api.baseUrl}/healthz`)).status, 200);
+    });
+
     it('needs the read capability', async () => {
       const res = await get(path(online, `/check?phone=${alice.phone}`), online.tokens.send);
       assert.equal(res.status, 403);
