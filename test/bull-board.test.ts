@@ -237,11 +237,23 @@ describe('Bull Board at /admin/queues', function () {
       assertError(await queueList(base, { cookie }), 401, 'unauthorized');
     });
 
-    it('is cleared by GET /admin/logout', async () => {
-      const res = await raw('GET', `${base}/admin/logout`);
+    it('is cleared by POST /admin/logout from this server\'s own page', async () => {
+      const res = await raw('POST', `${base}/admin/logout`, { 'sec-fetch-site': 'same-origin' });
       assert.equal(res.status, 303);
       assert.equal(res.headers.get('location'), '/admin/login');
       assert.match(res.headers.get('set-cookie') ?? '', /^wag_admin=;.*Expires=Thu, 01 Jan 1970/i);
+    });
+
+    it('is not cleared by a link (GET /admin/logout shows a sign-out form) nor by a post from another site', async () => {
+      const page = await raw('GET', `${base}/admin/logout`, BROWSER_ACCEPT);
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get('set-cookie'), null);
+      assert.match(page.text, /<form[^>]+method="post" action="\/admin\/logout"/);
+      for (const crossSite of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }] as Record<string, string>[]) {
+        const res = await raw('POST', `${base}/admin/logout`, crossSite);
+        assert.equal(res.status, 403, JSON.stringify(crossSite));
+        assert.equal(res.headers.get('set-cookie'), null);
+      }
     });
   });
 

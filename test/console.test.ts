@@ -124,7 +124,7 @@ describe('operator console at /admin', function () {
       assert.ok(await page.locator('#paired').isVisible());
       await screenshot(page, '03-session-online');
 
-      await Promise.all([page.waitForURL(/notice=logged_out$/), page.click('form[action$="/logout"] button')]);
+      await Promise.all([page.waitForURL(/notice=logged_out$/), page.click(`form[action$="/sessions/${sessionId}/logout"] button`)]);
       assert.equal(await page.locator('#session-status').innerText(), 'logged_out');
       assert.equal((await call('GET', `/api/v1/sessions/${sessionId}`, { token: mine.tokens.read })).body.status, 'logged_out');
       await screenshot(page, '04-session-logged-out');
@@ -135,6 +135,10 @@ describe('operator console at /admin', function () {
       await Promise.all([page.waitForURL(/\/admin\/sessions\?notice=deleted$/), page.click('button.danger')]);
       assertError(await call('GET', `/api/v1/sessions/${sessionId}`, { token: mine.tokens.read }), 404, 'not_found');
       assert.equal(await page.locator(`a[href="/admin/sessions/${sessionId}"]`).count(), 0);
+
+      await Promise.all([page.waitForURL(/\/admin\/login$/), page.click('header form[action="/admin/logout"] button')]);
+      await page.goto(`${testEnv.api.baseUrl}/admin/sessions`);
+      assert.match(page.url(), /\/admin\/login/, 'signed out: the console sends the browser to the login form');
       await page.close();
     });
 

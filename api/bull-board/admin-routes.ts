@@ -5,7 +5,7 @@ import { clientAddress } from '../http/client-address.js';
 import type { AdminAccess, AdminLoginForm } from './admin-access.js';
 import { clearAdminCookie, setAdminCookie } from './admin-session.js';
 import { bullBoardRouter } from './bull-board.js';
-import { loginPage } from './login-page.js';
+import { loginPage, signOutPage } from './login-page.js';
 import { sameOriginOnly } from './same-origin.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -49,7 +49,9 @@ export function registerAdminRoutes(app: Express, access: AdminAccess, queues: r
     }
   });
 
-  app.get(LOGOUT_PATH, (req, res) => {
+  app.get(LOGOUT_PATH, (_req, res) => void res.set(PAGE_HEADERS).type('html').send(signOutPage()));
+
+  app.post(LOGOUT_PATH, (req, res) => {
     clearAdminCookie(req, res);
     res.redirect(303, LOGIN_PATH);
   });

@@ -37,6 +37,31 @@ export function loginPage(options: { operatorLogin: boolean; next?: string | und
 </html>`;
 }
 
+/**
+ * What GET /admin/logout shows: a link (Bull Board's own "sign out" is one) must not change
+ * anything, or any page on the web could sign an operator out; the form posts, and the same-origin
+ * rule on /admin refuses a post from elsewhere.
+ */
+export function signOutPage(): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Sign out · Admin · WhatsApp Gateway</title>
+  <link rel="stylesheet" href="${STYLES_PATH}">
+</head>
+<body>
+  <main id="main" class="narrow">
+  <form class="card stack" method="post" action="/admin/logout">
+    <h1>Admin: sign out</h1>
+    <p><button type="submit">Sign out</button></p>
+  </form>
+  </main>
+</body>
+</html>`;
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -109,6 +109,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .status[data-status="offline"], .status[data-status="logged_out"], .status[data-status="failed"], .status[data-status="cancelled"] { color: var(--danger); }
 .muted { color: var(--muted); }
 form.inline { display: inline; }
+button.link { background: none; border: 0; padding: 0; min-height: 0; color: inherit; text-decoration: underline; cursor: pointer; font: inherit; }
 form.stack label { display: block; margin: .6rem 0 .2rem; font-weight: 600; }
 input, select, button { font: inherit; padding: .45rem .6rem; border: 1px solid #8a94a3; border-radius: 6px; background: #fff; color: var(--fg); min-height: 2.5rem; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }

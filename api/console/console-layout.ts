@@ -51,7 +51,7 @@ export function layout(viewer: ConsoleViewer, page: { title: string; section?: C
         ${viewer.bullBoard ? html`<li><a href="${CONSOLE_PATHS.queues}">Queues (Bull Board)</a></li>` : ''}
       </ul>
     </nav>
-    <p class="who">Signed in as ${viewer.label} · <a href="${CONSOLE_PATHS.logout}">Sign out</a></p>
+    <p class="who">Signed in as ${viewer.label} · <form class="inline" method="post" action="${CONSOLE_PATHS.logout}"><button type="submit" class="link">Sign out</button></form></p>
   </header>
   <main id="main" tabindex="-1">
     <h1>${page.title}</h1>
