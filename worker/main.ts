@@ -24,6 +24,8 @@ import { WorkerMetrics } from './worker-metrics.js';
 const config = loadConfig();
 const workerId = config.worker.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 const logger = createLogger(config.logLevel, 'worker').child({ workerId });
+// A stray rejection in one session's socket code must not drop every session this worker holds.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the worker keeps its sessions'));
 const keys = new RedisKeys(config.redis.prefix);
 
 const db = createDataSource(config.db);
