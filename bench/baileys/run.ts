@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     duration: { type: 'string', default: '15' },
     idle: { type: 'string', default: '15' },
+    /** V8 CPU profiles of each driver's worker, written to .run/bench/cpu-prof/ when it stops. */
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 
@@ -133,7 +135,7 @@ async function measure(kind: Kind): Promise<Figures> {
     LEASE_TTL_MS: '60000',
   };
   const workerEnv: Record<string, string> = { ...env, WORKER_ID: `bench-${kind}` };
-  const nodeArgs: string[] = [];
+  const nodeArgs: string[] = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(REPO_ROOT, '.run', 'bench', 'cpu-prof')}`, `--cpu-prof-name=worker-${kind}-${runId}.cpuprofile`] : [];
   if (fake) {
     await fake.start();
     const people = Array.from({ length: TARGETS }, (_, i) => ({ phone: `4930${String(i).padStart(8, '0')}`, lid: `7${String(i).padStart(14, '0')}@lid`, about: `about ${i}`, aboutSetAt: 1_719_662_400 }));
