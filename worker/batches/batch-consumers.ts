@@ -46,7 +46,7 @@ export class BatchConsumers {
     private readonly signer: JobSigner,
     private readonly logger: Logger,
     /** Housekeeping run with each sweep (pruning expired cached answers). */
-    private readonly onSweep: () => Promise<void> = async () => undefined,
+    private readonly onSweep: () => Promise<void> = () => Promise.resolve(),
     private readonly onRefused: () => void = () => undefined,
   ) {}
 

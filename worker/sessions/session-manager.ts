@@ -270,7 +270,7 @@ export class SessionManager {
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
     await this.db.transaction(async (tx) => {
-      const [stored] = (await tx.query(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId])) as { status: SessionStatus }[];
+      const [stored] = await tx.query<{ status: SessionStatus }[]>(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId]);
       await tx.query(
         `UPDATE wa_sessions SET status_since = IF(status = ? AND status_since IS NOT NULL, status_since, ?),
                 status = ?, status_reason = ?, next_retry_at = ?, updated_at = ?,

@@ -185,7 +185,7 @@ export class OutboxRelay {
   /** Events older than the retention go, with their deliveries. */
   private async dropExpired(now: number): Promise<void> {
     for (;;) {
-      const result = (await this.db.query(`DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`, [now - this.options.retentionMs])) as { affectedRows?: number };
+      const result = await this.db.query<{ affectedRows?: number }>(`DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`, [now - this.options.retentionMs]);
       if ((result.affectedRows ?? 0) < RETENTION_BATCH || this.stopped) return;
     }
   }
