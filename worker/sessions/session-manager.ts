@@ -113,11 +113,10 @@ export class SessionManager {
     const scope = new Set(shards.filter((s) => this.ownedShards.has(s)));
     if (scope.size === 0) return;
     const inReach = (id: string, shard: number) => scope.has(shard) && (only === undefined || id === only);
-    const rows = (
+    const rows =
       only === undefined
-        ? await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
-        : await this.db.query(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only])
-    ) as { id: string }[];
+        ? await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
+        : await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only]);
     const wanted = new Map<string, number>();
     for (const { id } of rows) {
       const shard = shardOf(id, this.options.shardCount);

@@ -469,8 +469,7 @@ export class BaileysConnection implements WhatsAppConnection {
         const payload = batch[name];
         if (payload === undefined) continue;
         if (name === 'groups.update') this.forwardGroupUpdates(payload as GroupUpdates);
-        // Each forwarded event's payload is Baileys' own for that name (see WhatsAppEventMap).
-        else this.safeEmit(name, payload as WhatsAppEventMap[typeof name][0]);
+        else this.safeEmit(name, payload);
       }
     } catch (err) {
       this.options.logger.error({ err }, 'handling WhatsApp events failed');
