@@ -23,7 +23,7 @@ import {
 } from '@whiskeysockets/baileys';
 import { LIDMappingStore } from '@whiskeysockets/baileys/lib/Signal/lid-mapping.js';
 import { pino } from 'pino';
-import type { ConnectionUpdate, WhatsAppConnection } from '../worker/driver/driver.js';
+import type { ConnectionUpdate, WhatsAppConnection, WhatsAppEventMap, WhatsAppEventName } from '../worker/driver/driver.js';
 import { BaileysDriver, type BaileysDriverOptions } from '../worker/driver/baileys/baileys-driver.js';
 import { WaVersionSource } from '../worker/driver/baileys/wa-version.js';
 import { ContactIngestor } from '../worker/ingest/contact-ingestor.js';
@@ -500,7 +500,7 @@ describe('Baileys driver', () => {
       });
     }
 
-    const event = <T>(connection: WhatsAppConnection, name: string) => new Promise<T>((resolve) => connection.events.once(name, resolve));
+    const event = <K extends WhatsAppEventName>(connection: WhatsAppConnection, name: K) => new Promise<WhatsAppEventMap[K][0]>((resolve) => connection.events.once(name, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never));
     const tick = () => new Promise((resolve) => setImmediate(resolve));
 
     async function goOnline(connection: WhatsAppConnection, sock: FakeSocket) {
@@ -554,8 +554,8 @@ describe('Baileys driver', () => {
         const { connection, sockets } = await setup();
         const sock = sockets[0]!;
         await goOnline(connection, sock);
-        const forwarded: GroupMetadata[][] = [];
-        connection.events.on('groups.update', (updates: GroupMetadata[]) => forwarded.push(updates));
+        const forwarded: Partial<GroupMetadata>[][] = [];
+        connection.events.on('groups.update', (updates) => forwarded.push(updates));
         return { connection, sock, forwarded };
       }
 
@@ -610,7 +610,7 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       const sock = sockets[0]!;
       const seen: [string, unknown][] = [];
-      const names = ['messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert', 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update', 'messages.upsert'];
+      const names = ['messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert', 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update', 'messages.upsert'] as const;
       for (const name of names) connection.events.on(name, (payload: unknown) => seen.push([name, payload]));
 
       const upsert: Contact[] = [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', name: 'Alice' }];
@@ -1102,7 +1102,7 @@ describe('Baileys driver', () => {
           lidPnMappings: [{ lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' }],
           syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
         };
-        const forwarded = event<BaileysEventMap['messaging-history.set']>(connection, 'messaging-history.set');
+        const forwarded = event(connection, 'messaging-history.set');
         // As rc14 handles a history notification: inside a buffered function, store the mappings, then emit the set.
         const processHistory = sock.ev.createBufferedFunction(async () => {
           await store.storeLIDPNMappings(history.lidPnMappings!);

@@ -100,7 +100,8 @@ describe('job signatures', () => {
 
 describe('same-origin check for state-changing admin requests', () => {
   const request = (method: string, headers: Record<string, string>, host = 'gw.example:3000') => ({ method, headers, host }) as unknown as Request;
-  const verdict = (req: Request): 'passed' | string => {
+  /** 'passed', or what the check answered instead. */
+  const verdict = (req: Request): string => {
     let outcome = 'not called';
     try {
       sameOriginOnly(req, {} as never, () => {

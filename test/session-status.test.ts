@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { shardOf } from '../shared/shards.js';
 import { AppError } from '../shared/errors.js';
-import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../worker/driver/driver.js';
+import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver, WhatsAppEventMap } from '../worker/driver/driver.js';
 import type { SessionDataSink } from '../worker/sessions/session-data-sink.js';
 import { SessionManager } from '../worker/sessions/session-manager.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
@@ -22,7 +22,7 @@ const SHARDS = 16;
 
 /** A connection whose status updates the test emits, as a driver would. */
 class DrivenConnection implements WhatsAppConnection {
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<WhatsAppEventMap>();
   constructor(readonly sessionId: string) {}
   report(update: ConnectionUpdate): void {
     this.events.emit('connection', update);

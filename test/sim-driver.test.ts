@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BaileysEventMap, GroupMetadata } from '@whiskeysockets/baileys';
 import { AppError, type ErrorCode } from '../shared/errors.js';
-import type { ConnectionUpdate } from '../worker/driver/driver.js';
+import type { ConnectionUpdate, WhatsAppEventMap, WhatsAppEventName } from '../worker/driver/driver.js';
 import {
   generateSimWorld,
   loadSimWorld,
@@ -107,8 +107,8 @@ function nextUpdate(connection: SimConnection, status: Status): Promise<Connecti
   });
 }
 
-function nextEvent<K extends keyof BaileysEventMap>(connection: SimConnection, event: K): Promise<BaileysEventMap[K]> {
-  return new Promise((resolve) => connection.events.once(event, resolve));
+function nextEvent<K extends WhatsAppEventName>(connection: SimConnection, event: K): Promise<WhatsAppEventMap[K][0]> {
+  return new Promise((resolve) => connection.events.once(event, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never));
 }
 
 function record(connection: SimConnection): ConnectionUpdate[] {

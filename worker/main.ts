@@ -14,6 +14,7 @@ import { SessionRateLimiter } from './batches/session-rate-limiter.js';
 import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
 import { ContactIngestor } from './ingest/contact-ingestor.js';
+import type { WriteCounts } from './ingest/ingest-writer.js';
 import { LiveExecutor } from './live/live-executor.js';
 import { ShardConsumers } from './live/shard-consumers.js';
 import { SessionManager } from './sessions/session-manager.js';
@@ -55,7 +56,7 @@ const webhooks = new WebhookDispatcher(config, { db, redis, bullConnection, keys
 const ingestor = new ContactIngestor(db, logger, {
   events: webhooks.sinks,
   onWritten: (counts) => {
-    for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
+    for (const kind of Object.keys(counts) as (keyof WriteCounts)[]) if (counts[kind] > 0) metrics.ingestedRows.inc({ kind }, counts[kind]);
   },
 });
 const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger, webhooks.sinks);

@@ -25,7 +25,7 @@ export function entriesOf(body: unknown): string[] {
   if (typeof body === 'string') entries = entriesOfText(body);
   else if (Array.isArray(body)) entries = entriesOfJson(body);
   else if (body !== null && typeof body === 'object' && 'phones' in body) {
-    const phones = (body as { phones: unknown }).phones;
+    const phones = body.phones;
     if (!Array.isArray(phones)) throw new AppError('validation_error', 'invalid body parameter: phones', { phones: 'must be an array of phone numbers' });
     entries = entriesOfJson(phones);
   } else {

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchQueue, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -12,7 +12,7 @@ import { shardOf } from '../../shared/shards.js';
  * the shard (or its periodic sweep) enqueues any missing job of an unfinished batch.
  */
 export class CheckBatchQueue {
-  private readonly queues = new Map<number, Queue<CheckBatchJobData>>();
+  private readonly queues = new Map<number, BatchQueue>();
 
   constructor(
     private readonly redis: Redis,
@@ -45,11 +45,11 @@ export class CheckBatchQueue {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
   }
 
-  private queueOf(sessionId: string): Queue<CheckBatchJobData> {
+  private queueOf(sessionId: string): BatchQueue {
     const shard = shardOf(sessionId, this.shardCount);
     let queue = this.queues.get(shard);
     if (!queue) {
-      queue = new Queue<CheckBatchJobData>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.redis));
+      queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.redis));
       queue.on('error', (err) => this.logger.debug({ shard, err: err.message }, 'batch queue error'));
       this.queues.set(shard, queue);
     }

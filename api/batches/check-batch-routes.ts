@@ -1,6 +1,6 @@
 import { MAX_BATCH_NUMBERS } from '../../shared/batches/check-batch-jobs.js';
 import { AppError } from '../../shared/errors.js';
-import type { ApiRouter } from '../http/api-router.js';
+import { RESPONSE_SENT, type ApiRouter } from '../http/api-router.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { batchOptionsOf } from './check-batch-input.js';
@@ -111,7 +111,7 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
       const batch = await requireBatch(principal.organizationId, params.session, params.id);
       if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
         await streamCsv(res, batch, query.status, deps.store);
-        return undefined;
+        return RESPONSE_SENT;
       }
       return deps.service.results(batch, query.status, query.cursor, query.limit);
     },

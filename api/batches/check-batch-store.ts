@@ -140,7 +140,8 @@ export class CheckBatchStore {
       if (row.normalized === null) invalid++;
       else {
         const answer = cached.get(row.normalized);
-        if (answer) answer.onWhatsApp ? on++ : off++;
+        if (answer?.onWhatsApp) on++;
+        else if (answer) off++;
       }
     }
     const done = invalid + on + off;
@@ -149,10 +150,10 @@ export class CheckBatchStore {
       const requested = rows.length - done;
       if (creator.maxPending > 0 && requested > 0) {
         await tx.query('SELECT id FROM organizations WHERE id = ? FOR UPDATE', [creator.organizationId]);
-        const [{ pending }] = (await tx.query(
+        const [{ pending }] = await tx.query<[{ pending: number | string }]>(
           `SELECT COALESCE(SUM(total - done), 0) AS pending FROM check_batches WHERE organization_id = ? AND status IN ('queued', 'running')`,
           [creator.organizationId],
-        )) as [{ pending: number | string }];
+        );
         if (Number(pending) + requested > creator.maxPending) {
           throw new AppError(
             'rate_limited',
@@ -192,7 +193,7 @@ export class CheckBatchStore {
 
   async get(scope: BatchScope, id: string): Promise<StoredBatch | undefined> {
     const where = scopeSql(scope);
-    const [row] = (await this.db.query(`SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND ${where.sql}`, [id, ...where.args])) as BatchRow[];
+    const [row] = await this.db.query<BatchRow[]>(`SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND ${where.sql}`, [id, ...where.args]);
     if (!row) return undefined;
     const members = await this.members([row.id]);
     return toBatch(row, members.get(row.id) ?? []);
@@ -201,10 +202,10 @@ export class CheckBatchStore {
   /** Newest first; `beforeId` is the last id of the previous page (ids sort by creation time). */
   async list(scope: BatchScope, beforeId: string | undefined, limit: number): Promise<{ rows: StoredBatch[]; hasMore: boolean }> {
     const where = scopeSql(scope);
-    const rows = (await this.db.query(
+    const rows = await this.db.query<BatchRow[]>(
       `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE ${where.sql} ${beforeId ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`,
       [...where.args, ...(beforeId ? [beforeId] : []), limit + 1],
-    )) as BatchRow[];
+    );
     const page = rows.slice(0, limit);
     const members = await this.members(page.map((r) => r.id));
     return { rows: page.map((r) => toBatch(r, members.get(r.id) ?? [])), hasMore: rows.length > limit };
@@ -222,10 +223,10 @@ export class CheckBatchStore {
       organization = 'AND organization_id = ?';
       args.push(scope);
     }
-    const rows = (await this.db.query(
+    const rows = await this.db.query<BatchRow[]>(
       `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE status IN (${statuses.map(() => '?').join(', ')}) ${organization} ORDER BY id DESC LIMIT ?`,
       [...args, limit],
-    )) as BatchRow[];
+    );
     const members = await this.members(rows.map((r) => r.id));
     return rows.map((row) => toBatch(row, members.get(row.id) ?? []));
   }
@@ -233,11 +234,7 @@ export class CheckBatchStore {
 
   /** Result rows in input order after `afterSeq`; one extra row is read to know whether more follow. */
   async results(batchId: string, afterSeq: number, limit: number, status: NumberStatus | undefined): Promise<{ rows: StoredResult[]; hasMore: boolean }> {
-    const rows = (await this.db.query(
-      `SELECT seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at FROM check_batch_numbers
-        WHERE batch_id = ? ${status ? 'AND status = ?' : ''} AND seq > ? ORDER BY seq LIMIT ?`,
-      status ? [batchId, status, afterSeq, limit + 1] : [batchId, afterSeq, limit + 1],
-    )) as {
+    const rows = await this.db.query<{
       seq: number;
       phone: string;
       normalized: string | null;
@@ -248,7 +245,11 @@ export class CheckBatchStore {
       reason: string | null;
       cached: number;
       checked_at: number | string | null;
-    }[];
+    }[]>(
+      `SELECT seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at FROM check_batch_numbers
+        WHERE batch_id = ? ${status ? 'AND status = ?' : ''} AND seq > ? ORDER BY seq LIMIT ?`,
+      status ? [batchId, status, afterSeq, limit + 1] : [batchId, afterSeq, limit + 1],
+    );
     return {
       rows: rows.slice(0, limit).map((r) => ({
         seq: Number(r.seq),
@@ -270,10 +271,10 @@ export class CheckBatchStore {
   async cancel(id: string): Promise<boolean> {
     const now = Date.now();
     return this.db.transaction(async (tx) => {
-      const result = (await tx.query(
+      const result = await tx.query<{ affectedRows: number }>(
         `UPDATE check_batches SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
         [now, now, id],
-      )) as { affectedRows: number };
+      );
       if (result.affectedRows !== 1) return false;
       await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, id]);
       await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
@@ -284,11 +285,11 @@ export class CheckBatchStore {
   private async members(batchIds: string[]): Promise<Map<string, StoredMember[]>> {
     const byBatch = new Map<string, StoredMember[]>();
     if (batchIds.length === 0) return byBatch;
-    const rows = (await this.db.query(
+    const rows = await this.db.query<MemberRow[]>(
       `SELECT batch_id, session_id, checked, queries, waiting_for, resumes_at FROM check_batch_sessions
         WHERE batch_id IN (${batchIds.map(() => '?').join(', ')}) ORDER BY batch_id, position`,
       batchIds,
-    )) as MemberRow[];
+    );
     for (const row of rows) {
       const list = byBatch.get(row.batch_id) ?? [];
       list.push({ sessionId: row.session_id, checked: Number(row.checked), queries: Number(row.queries), waitingFor: row.waiting_for, resumesAt: nullableNumber(row.resumes_at) });

@@ -1,6 +1,6 @@
 import { MAX_BATCH_NUMBERS, MAX_POOL_SESSIONS } from '../../shared/batches/check-batch-jobs.js';
 import { AppError } from '../../shared/errors.js';
-import type { ApiRouter } from '../http/api-router.js';
+import { RESPONSE_SENT, type ApiRouter } from '../http/api-router.js';
 import { batchOptionsOf } from './check-batch-input.js';
 import { CHECK_BATCH_BODY_LIMITS } from './check-batch-body.js';
 import { streamCsv } from './check-batch-csv.js';
@@ -94,7 +94,7 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
       const batch = await deps.service.require({ organizationId: principal.organizationId }, params.id);
       if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
         await streamCsv(res, batch, query.status, deps.store);
-        return undefined;
+        return RESPONSE_SENT;
       }
       return deps.service.results(batch, query.status, query.cursor, query.limit);
     },

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Router, type RequestHandler, type Response } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { WatchedQueue } from '../queues/watched-queues.js';
 
 /** Bull Board's page loads IBM Plex from Google Fonts; without it the board uses the system's sans-serif. */
@@ -61,6 +61,6 @@ const servedLocally: RequestHandler = (_req, res, next) => {
   res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   const render = res.render.bind(res) as (view: string, options: object, done: (err: Error | null, html?: string) => void) => void;
   res.render = ((view: string, options?: object) =>
-    render(view, options ?? {}, (err, html) => (err ? next(err) : void res.send((html ?? '').replace(GOOGLE_FONTS_LINK, ''))))) as Response['render'];
+    render(view, options ?? {}, (err, html) => (err ? next(err) : void res.send((html ?? '').replace(GOOGLE_FONTS_LINK, '')))));
   next();
 };

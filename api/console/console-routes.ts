@@ -135,7 +135,7 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
 
   router.get('/sessions/:id', async (req, res) => {
     const viewer = viewerOf(res);
-    const id = req.params['id']!;
+    const id = req.params['id'];
     const pairing = await deps.sessions.pairingState(viewer.scope, id);
     const [details, workers, qr] = await Promise.all([deps.details.of([id]), deps.fleet.workersOf([id]), qrImage(pairing.qr)]);
     res.type('html').send(
@@ -155,7 +155,7 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   // Polled by the session page's script: where pairing stands, and the QR image only when it changed.
   router.get('/sessions/:id/pairing', async (req, res) => {
     const viewer = viewerOf(res);
-    const id = req.params['id']!;
+    const id = req.params['id'];
     const [pairing, details] = await Promise.all([deps.sessions.pairingState(viewer.scope, id), deps.details.of([id], { counts: false })]);
     const qrId = pairing.qr === undefined ? null : qrIdOf(pairing.qr);
     const image = pairing.qr !== undefined && qrId !== req.query['have'] ? (await qrImage(pairing.qr))!.image : null;
@@ -165,7 +165,7 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   router.post('/sessions/:id/pairing-code', form, async (req, res) => {
     changes(req, res);
     const viewer = viewerOf(res);
-    const id = req.params['id']!;
+    const id = req.params['id'];
     const phone = textParam((req.body as Record<string, unknown>)['phone']);
     let pairingCode: { code: string; phone: string; expiresAt: number } | undefined;
     let failure: AppError | undefined;
@@ -195,26 +195,26 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
 
   router.post('/sessions/:id/logout', form, async (req, res) => {
     changes(req, res);
-    const id = req.params['id']!;
+    const id = req.params['id'];
     await deps.sessions.logout(viewerOf(res).scope, id, req.id);
     res.redirect(303, `${sessionPath(id)}?notice=logged_out`);
   });
 
   router.get('/sessions/:id/delete', async (req, res) => {
     const viewer = viewerOf(res);
-    const id = req.params['id']!;
+    const id = req.params['id'];
     const view = await deps.sessions.get(viewer.scope, id);
     res.type('html').send(confirmDeletePage(viewer, view, (await deps.details.of([id])).get(id)));
   });
 
   router.post('/sessions/:id/delete', form, async (req, res) => {
     changes(req, res);
-    await deps.sessions.delete(viewerOf(res).scope, req.params['id']!, req.id);
+    await deps.sessions.delete(viewerOf(res).scope, req.params['id'], req.id);
     res.redirect(303, `${CONSOLE_PATHS.sessions}?notice=deleted`);
   });
 
   router.get('/batches/:batch/results.csv', async (req, res) => {
-    const batch = await deps.batches.get({ organizationId: viewerOf(res).scope }, req.params['batch']!);
+    const batch = await deps.batches.get({ organizationId: viewerOf(res).scope }, req.params['batch']);
     if (!batch) throw new AppError('not_found', 'batch not found');
     await streamCsv(res, batch, undefined, deps.batches);
   });

@@ -63,7 +63,7 @@ export class FleetStatus {
     const [registered, leases, sessions, depths] = await Promise.all([
       this.redis.zrange(this.keys.workers(), 0, -1, 'WITHSCORES'),
       this.leaseHolders(now),
-      this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`) as Promise<{ id: string }[]>,
+      this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`),
       Promise.all(this.queues.map((w) => w.queue.getJobCounts(...STATES).catch(() => undefined))),
     ]);
     const shards: ShardState[] = leases.map((lease, shard) => ({ shard, ...lease, sessions: 0, online: 0, live: undefined, batch: undefined }));

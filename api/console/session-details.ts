@@ -22,9 +22,9 @@ export class SessionDetails {
     const found = new Map<string, SessionDetail>();
     if (sessionIds.length === 0) return found;
     const count = options.counts ? '(SELECT COUNT(*) FROM contacts c WHERE c.session_id = s.id)' : '0';
-    const rows = (await this.db.query(`SELECT s.*, ${count} AS stored_contacts FROM wa_sessions s WHERE s.id IN (${sessionIds.map(() => '?').join(', ')})`, [
+    const rows = await this.db.query<Record<string, unknown>[]>(`SELECT s.*, ${count} AS stored_contacts FROM wa_sessions s WHERE s.id IN (${sessionIds.map(() => '?').join(', ')})`, [
       ...sessionIds,
-    ])) as Record<string, unknown>[];
+    ]);
     for (const row of rows) {
       found.set(String(row['id']), {
         organizationId: String(row['organization_id']),

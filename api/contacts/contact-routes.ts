@@ -87,7 +87,7 @@ export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactD
       const { byLid, byPhone } = await deps.contacts.identities(session.id, lids, phones);
       return {
         data: parsed.map((p) => {
-          const found = p.lid !== undefined ? byLid.get(p.lid) : byPhone.get(p.phone!);
+          const found = p.lid !== undefined ? byLid.get(p.lid) : byPhone.get(p.phone);
           return found ? { input: p.input, ...found } : null;
         }),
       };

@@ -13,6 +13,18 @@ import { parseRequestPart } from './validate.js';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 type Out<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
 
+/**
+ * What a handler returns when it has written the response itself (a CSV stream, a PNG) instead of
+ * returning the JSON body.
+ */
+export const RESPONSE_SENT: unique symbol = Symbol('response sent');
+
+/**
+ * The JSON body a route's success schema documents (its input side: what is serialized is what the
+ * handler returns, untransformed); nothing for a route without one (204).
+ */
+type Body<S> = S extends z.ZodType ? z.input<S> : void;
+
 export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
@@ -24,7 +36,7 @@ export interface RouteContext<P, Q, B> {
   res: Response;
 }
 
-export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined> {
+export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined, S extends z.ZodType | undefined> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI-style path, e.g. /api/v1/sessions/{session}/contacts */
   path: string;
@@ -42,7 +54,7 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
    * rate limiter's verdict, never before.
    */
   bodyLimits?: BodyLimits;
-  success: { status: 200 | 201 | 202 | 204; description: string; schema?: z.ZodType; contentTypes?: string[] };
+  success: { status: 200 | 201 | 202 | 204; description: string; schema?: S; contentTypes?: string[] };
   errors: ErrorCode[];
   /**
    * The handler starts while the rate limiter decides, so its first round trips overlap the
@@ -50,8 +62,11 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
    * answer still waits for the verdict, and a refusal wins over whatever the handler found.
    */
   overlapsAdmission?: true;
-  /** Returns the JSON body; a route that writes its own response (CSV, PNG) returns undefined after doing so. */
-  handler: (ctx: RouteContext<Out<P>, Out<Q>, Out<B>>) => Promise<unknown>;
+  /**
+   * Returns the JSON body, in the shape of the success schema (checked at compile time); a route
+   * that writes its own response (CSV, PNG) returns RESPONSE_SENT after doing so.
+   */
+  handler: (ctx: RouteContext<Out<P>, Out<Q>, Out<B>>) => Promise<Body<S> | typeof RESPONSE_SENT>;
 }
 
 /**
@@ -74,7 +89,7 @@ export class ApiRouter {
     });
   }
 
-  add<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(spec: RouteSpec<P, Q, B>): void {
+  add<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined, S extends z.ZodType | undefined = undefined>(spec: RouteSpec<P, Q, B, S>): void {
     this.declared.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(toOpenApi(spec));
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
@@ -106,7 +121,7 @@ export class ApiRouter {
   }
 }
 
-type AnySpec = RouteSpec<AnyObject | undefined, AnyObject | undefined, z.ZodType | undefined>;
+type AnySpec = RouteSpec<AnyObject | undefined, AnyObject | undefined, z.ZodType | undefined, z.ZodType | undefined>;
 
 function bodyLimitsOf(spec: AnySpec): BodyLimits | undefined {
   return spec.bodyLimits ?? (spec.body ? { jsonBytes: SMALL_JSON_BODY_BYTES } : undefined);

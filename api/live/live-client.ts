@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { LIVE_JOB_OPTIONS, liveQueueOptions, replyChannel, type LiveJobEnvelope, type LiveReply } from '../../shared/live/live-queues.js';
-import { LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
+import { LIVE_JOB_OPTIONS, liveQueueOptions, parseLiveReply, replyChannel, type ArrivingLiveReply, type LiveJobEnvelope, type LiveQueue } from '../../shared/live/live-queues.js';
+import { LIVE_OP_REQUIRES, parseLiveOutput, type LiveInput, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { shardOf } from '../../shared/shards.js';
@@ -13,7 +13,7 @@ import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { firstRefusal } from '../http/admission.js';
 
 interface Pending {
-  resolve: (result: LiveJobResult) => void;
+  resolve: (result: ArrivingLiveReply['result']) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -24,7 +24,7 @@ interface Pending {
  */
 export class LiveClient {
   readonly instanceId = randomUUID();
-  private readonly queues: Queue[] = [];
+  private readonly queues: LiveQueue[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly channel: string;
 
@@ -39,7 +39,7 @@ export class LiveClient {
   ) {
     this.channel = replyChannel(keys, this.instanceId);
     for (let shard = 0; shard < config.shards.count; shard++) {
-      const queue = new Queue(keys.liveQueueName, { ...liveQueueOptions(keys, shard, redis), defaultJobOptions: LIVE_JOB_OPTIONS });
+      const queue = new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, { ...liveQueueOptions(keys, shard, redis), defaultJobOptions: LIVE_JOB_OPTIONS });
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
     }
@@ -92,7 +92,7 @@ export class LiveClient {
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
     const data: LiveJobEnvelope<N> = signer.seal('live', jobId, { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) });
-    const reply = new Promise<LiveJobResult>((resolve) => {
+    const reply = new Promise<ArrivingLiveReply['result']>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(jobId);
         resolve({ ok: false, error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` } });
@@ -109,7 +109,12 @@ export class LiveClient {
       throw err;
     }
     const result = await reply;
-    if (result.ok) return result.value as LiveOutput<N>;
+    if (result.ok) {
+      const value = parseLiveOutput(op, result.value);
+      if (value !== undefined) return value;
+      this.logger.error({ op, jobId }, 'a worker answered a live operation in a shape this api does not know');
+      throw new AppError('internal', 'the operation failed unexpectedly');
+    }
     if (result.error.code === 'timeout') void queue.remove(jobId).catch(() => undefined);
     throw new AppError(result.error.code, result.error.message, result.error.details ?? {});
   }
@@ -126,10 +131,9 @@ export class LiveClient {
   }
 
   private onReply(message: string): void {
-    let reply: LiveReply;
-    try {
-      reply = JSON.parse(message) as LiveReply;
-    } catch {
+    const reply = parseLiveReply(message);
+    if (!reply) {
+      this.logger.warn({ channel: this.channel }, 'ignored a message on the live reply channel that is not a reply');
       return;
     }
     const p = this.pending.get(reply.jobId);

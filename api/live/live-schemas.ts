@@ -1,4 +1,5 @@
 import { jidKind, type JidKind } from '../../shared/jid.js';
+import { LIVE_OPERATIONS, PICTURE_TYPES } from '../../shared/live/operations.js';
 import { E164Param, SessionParam } from '../http/schemas.js';
 import { z } from '../http/zod.js';
 
@@ -31,16 +32,8 @@ export const CheckNumberQuery = z.object({
     }),
 });
 
-export const CheckNumberResult = z
-  .object({
-    isOnWhatsApp: z.boolean(),
-    jid: z.string().nullable().openapi({ description: "The number's WhatsApp JID when it has an account, else null.", example: '14155550123@s.whatsapp.net' }),
-    query: z.string().openapi({ description: 'The phone number as asked.', example: '+14155550123' }),
-    lid: z.string().optional().openapi({ description: "The account's LID, when WhatsApp reveals it.", example: '205227043110953@lid' }),
-    matchedAs: z
-      .string()
-      .optional()
-      .openapi({ description: "When on WhatsApp: the form of the number WhatsApp knows (its JID's digits) — the number asked, or its national variant (Brazil's ninth digit, Mexico's 1, Argentina's 9).", example: '14155550123' }),
+export const CheckNumberResult = LIVE_OPERATIONS['contacts.check'].output
+  .extend({
     cached: z.boolean().openapi({ description: "True when the answer came from the organization's answer cache instead of a WhatsApp query." }),
     checkedAt: z.number().int().openapi({ description: 'When WhatsApp gave this answer (epoch ms).', example: 1719662400000 }),
   })
@@ -49,25 +42,13 @@ export const CheckNumberResult = z
 export const UserJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid'], JID_DESCRIPTION) });
 export const AnyJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid', 'group', 'channel'], JID_DESCRIPTION) });
 
-export const AboutResult = z
-  .object({
-    about: z.string().openapi({ description: 'The about text; empty when the contact has none or hides it.' }),
-    setAt: z.number().int().optional().openapi({ description: 'When it was set (epoch ms), when known.' }),
-  })
-  .openapi('About');
+export const AboutResult = LIVE_OPERATIONS['contacts.about'].output.openapi('About');
 
 export const PictureQuery = z.object({
   type: z
-    .enum(['image', 'preview'], { error: 'must be "image" or "preview"' })
+    .enum(PICTURE_TYPES, { error: 'must be "image" or "preview"' })
     .default('image')
     .openapi({ description: 'image: full size; preview: thumbnail.' }),
 });
 
-export const PictureResult = z
-  .object({
-    url: z.string().openapi({ description: "Time-limited URL on WhatsApp's CDN; fetch it promptly." }),
-    type: z.enum(['image', 'preview']),
-    id: z.string().nullable().openapi({ description: "WhatsApp's id of this picture version, when known." }),
-    fetchedAt: z.number().int().openapi({ description: 'When the gateway fetched the URL (epoch ms).' }),
-  })
-  .openapi('ProfilePicture');
+export const PictureResult = LIVE_OPERATIONS['contacts.picture'].output.openapi('ProfilePicture');

@@ -8,7 +8,7 @@ import { writeEvents } from '../../shared/webhooks/outbox.js';
  */
 export async function recordLogout(db: DataSource, sessionId: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const [stored] = (await tx.query('SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE', [sessionId])) as { status: SessionStatus }[];
+    const [stored] = await tx.query<{ status: SessionStatus }[]>('SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE', [sessionId]);
     if (!stored || stored.status === 'logged_out') return;
     const now = Date.now();
     await tx.query(

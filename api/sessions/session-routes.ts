@@ -1,5 +1,5 @@
 import QRCode from 'qrcode';
-import type { ApiRouter } from '../http/api-router.js';
+import { RESPONSE_SENT, type ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import { cursorPage, idPosition } from '../http/paging.js';
 import { CreateSessionBody, ListSessionsQuery, PairingCodeBody, PairingCodeView, QrView, SessionPage, SessionPath, SessionView } from './session-schemas.js';
@@ -105,7 +105,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
       const qr = await sessions.currentQr(principal.organizationId, params.session);
       if (req.accepts(['application/json', 'image/png']) === 'image/png') {
         res.type('image/png').send(await QRCode.toBuffer(qr, { margin: 2, width: 320 }));
-        return undefined;
+        return RESPONSE_SENT;
       }
       return { qr, image: await QRCode.toDataURL(qr, { margin: 2, width: 320 }) };
     },

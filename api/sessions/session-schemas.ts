@@ -1,5 +1,6 @@
 import { SESSION_STATUSES } from '../../shared/db/entities/wa-session.js';
 import { normalizeE164 } from '../../shared/jid.js';
+import { LIVE_OPERATIONS } from '../../shared/live/operations.js';
 import { clampedLimit, CursorParam, SessionParam } from '../http/schemas.js';
 import { z } from '../http/zod.js';
 import { LIST_LIMIT } from '../contacts/contact-schemas.js';
@@ -59,12 +60,4 @@ export const PairingCodeBody = z
   .strict()
   .openapi('PairingCodeRequest');
 
-export const PairingCodeView = z
-  .object({
-    code: z.string().openapi({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }),
-    expiresAt: z.number().int().openapi({
-      example: 1719662560000,
-      description: 'Epoch ms after which the code no longer links the phone: it works only while the connection that asked for it keeps showing QR codes (about 160 s). Ask for a new one after that.',
-    }),
-  })
-  .openapi('PairingCode');
+export const PairingCodeView = LIVE_OPERATIONS['session.pairingCode'].output.openapi('PairingCode');

@@ -54,7 +54,7 @@ export class SessionViews {
   ) {}
 
   async one(sessionId: string): Promise<SessionView | undefined> {
-    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE id = ?`, [sessionId])) as SessionRow[];
+    const rows = await this.db.query<SessionRow[]>(`SELECT ${COLUMNS} FROM wa_sessions WHERE id = ?`, [sessionId]);
     return (await this.present(rows))[0];
   }
 
@@ -78,7 +78,7 @@ export class SessionViews {
     const found: SessionView[] = [];
     let after = afterId;
     for (;;) {
-      const rows = (await this.db.query(`SELECT ${COLUMNS} FROM wa_sessions WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [after, ...args, limit + 1])) as SessionRow[];
+      const rows = await this.db.query<SessionRow[]>(`SELECT ${COLUMNS} FROM wa_sessions WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [after, ...args, limit + 1]);
       const more = rows.length > limit;
       const views = await this.present(more ? rows.slice(0, limit) : rows);
       for (const [i, view] of views.entries()) {

@@ -82,7 +82,7 @@ export class WebhookService {
     await this.db.transaction(async (tx) => {
       // Creations of one organization take turns here, so two at once cannot both pass the limit.
       await tx.query('SELECT id FROM organizations WHERE id = ? FOR UPDATE', [organizationId]);
-      const [{ n }] = (await tx.query('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE organization_id = ?', [organizationId])) as [{ n: number | string }];
+      const [{ n }] = await tx.query<[{ n: number | string }]>('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE organization_id = ?', [organizationId]);
       if (Number(n) >= this.options.maxEndpoints) {
         throw new AppError('conflict', `an organization may have at most ${this.options.maxEndpoints} webhook endpoints; delete one first`, { limit: this.options.maxEndpoints });
       }
@@ -130,7 +130,7 @@ export class WebhookService {
   /** Deletes the endpoint and its deliveries; deliveries being attempted stop at their next step. */
   async remove(organizationId: string, id: string): Promise<void> {
     await this.get(organizationId, id);
-    const result = (await this.db.query('DELETE FROM webhook_endpoints WHERE id = ? AND organization_id = ?', [id, organizationId])) as { affectedRows: number };
+    const result = await this.db.query<{ affectedRows: number }>('DELETE FROM webhook_endpoints WHERE id = ? AND organization_id = ?', [id, organizationId]);
     if (result.affectedRows !== 1) throw notFound();
   }
 
@@ -140,10 +140,10 @@ export class WebhookService {
     const secret = newWebhookSecret();
     const now = Date.now();
     const expiresAt = now + this.options.secretGraceMs;
-    const result = (await this.db.query(
+    const result = await this.db.query<{ affectedRows: number }>(
       `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ? WHERE id = ? AND organization_id = ?`,
       [expiresAt, secret, now, id, organizationId],
-    )) as { affectedRows: number };
+    );
     if (result.affectedRows !== 1) throw notFound();
     return { secret, previousSecretExpiresAt: expiresAt };
   }
@@ -176,12 +176,12 @@ export class WebhookService {
     const before = PRINTABLE_ASCII.test(eventId) ? await find() : undefined;
     if (!before) throw new AppError('not_found', 'delivery not found', { eventId });
     if (!endpoint.enabled) throw new AppError('conflict', 'the endpoint is disabled; enable it first', { enabled: false });
-    const result = (await this.db.query(
+    const result = await this.db.query<{ affectedRows: number }>(
       `UPDATE webhook_deliveries SET status = 'queued', generation = generation + 1, attempts = 0, response_status = NULL, latency_ms = NULL, error = NULL,
               last_attempt_at = NULL, next_attempt_at = NULL, delivered_at = NULL, updated_at = ?
         WHERE endpoint_id = ? AND event_id = ? AND status IN ('succeeded', 'failed')`,
       [Date.now(), id, eventId],
-    )) as { affectedRows: number };
+    );
     if (result.affectedRows !== 1) throw new AppError('conflict', `the delivery is still ${before.status}`, { status: before.status });
     return deliveryOf((await find())!);
   }

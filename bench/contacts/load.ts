@@ -52,7 +52,7 @@ export function httpRound(load: HttpLoad, length: { seconds: number } | { reques
         requests: load.paths.map((path) => ({ method: 'GET', path })),
       },
       (err, result) => {
-        if (err) return reject(err);
+        if (err) return reject(err as Error);
         const seconds = lastAnswer > started ? (lastAnswer - started) / 1000 : result.duration;
         resolve({ latencies, failures: result.non2xx + result.errors + result.timeouts, seconds });
       },

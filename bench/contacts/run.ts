@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   await revokeLeftoverKeys(pool);
   const { key, token } = await new AdminService(admin).createApiKey(BENCH_ORG, `contacts bench ${new Date().toISOString()}`, ['read']);
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
-  let failed = false;
+  let failed: boolean;
   try {
     const fx = await fixtures(pool);
     api = await startApi(token);

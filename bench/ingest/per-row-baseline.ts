@@ -31,7 +31,7 @@ export async function perRowIngest(db: DataSource, sessionId: string, history: H
         [sessionId, chat.id, chat.name ?? null, at],
       );
       for (const p of chat.participant ?? []) {
-        const role = p.rank === 2 ? 'superadmin' : p.rank === 1 ? 'admin' : 'member';
+        const role = Number(p.rank) === 2 ? 'superadmin' : Number(p.rank) === 1 ? 'admin' : 'member';
         await qr.query(
           `INSERT INTO group_members (session_id, group_jid, contact_id, tag, role, last_seen)
            SELECT ?, ?, id, NULL, ?, ? FROM contacts WHERE session_id = ? AND lid = ?

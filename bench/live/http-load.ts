@@ -36,7 +36,8 @@ export async function httpLoad(options: HttpLoadOptions): Promise<HttpLoadResult
     headers: { authorization: `Bearer ${options.token}` },
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: options.nextPath() }) }],
   }) as unknown as Promise<autocannon.Result> & EventEmitter;
-  run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+  // `on` returns the emitter, which the cast above also calls a promise: `run` itself is awaited below.
+  (run as EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     statuses[status] = (statuses[status] ?? 0) + 1;
     if (status >= 200 && status < 300) {
       ok++;

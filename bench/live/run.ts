@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     cluster.kill();
     process.exit(2);
   }, TIME_BUDGET_MS);
-  let failed = true;
+  let failed: boolean;
   try {
     await cluster.prepare();
     await cluster.start();

@@ -155,7 +155,7 @@ async function main(): Promise<void> {
   log(`webhooks bench: ${args.events} events delivered; ingestion of ${args.contacts} contacts, ${args.groups} groups × ${args.members} with webhooks off/on, ${args.runs} runs; db ${args.db}`);
   log(`  ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const db = await freshDatabase(args.db);
-  let failed = false;
+  let failed: boolean;
   try {
     const admin = new AdminService(db);
     log('delivery to one local receiver:');

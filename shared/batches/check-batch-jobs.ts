@@ -7,7 +7,7 @@
  * has one job on that session's shard queue. A job carries nothing but the two ids, so it can be
  * lost, duplicated or re-added at any time without changing what gets checked.
  */
-import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
+import type { ConnectionOptions, DefaultJobOptions, Job, Queue, Worker } from 'bullmq';
 import type { RedisKeys } from '../redis-keys.js';
 
 export const BATCH_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -44,6 +44,16 @@ export interface CheckBatchJobData {
   /** The gateway's signature of the rest (shared/job-signing); a worker runs no batch job without a valid one. */
   sig?: string;
 }
+
+/** What a batch job ended with (its return value in Bull Board). */
+export interface CheckBatchJobResult {
+  outcome: 'completed' | 'failed' | 'cancelled' | 'gone';
+}
+
+/** Both ends of a batch queue: the api enqueues, the shard's worker runs. */
+export type BatchQueue = Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>;
+export type BatchWorker = Worker<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>;
+export type BatchJob = Job<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>;
 
 export function batchQueueOptions(keys: RedisKeys, shard: number, connection: ConnectionOptions) {
   return { prefix: keys.batchQueuePrefix(shard), connection };

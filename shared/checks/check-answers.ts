@@ -56,11 +56,11 @@ export class CheckAnswerCache {
     if (maxAgeMs <= 0 || phones.length === 0) return found;
     for (let start = 0; start < phones.length; start += STATEMENT_ROWS) {
       const slice = phones.slice(start, start + STATEMENT_ROWS);
-      const rows = (await db.query(
+      const rows = await db.query<AnswerRow[]>(
         `SELECT phone, on_whatsapp, jid, lid, matched_as, checked_at FROM check_answers
           WHERE organization_id = ? AND phone IN (${slice.map(() => '?').join(', ')}) AND checked_at >= ?`,
         [organizationId, ...slice, now - maxAgeMs],
-      )) as AnswerRow[];
+      );
       for (const row of rows) found.set(row.phone, toAnswer(row));
     }
     return found;
@@ -90,7 +90,7 @@ export class CheckAnswerCache {
     if (!this.enabled) return 0;
     let removed = 0;
     for (;;) {
-      const result = (await this.db.query(`DELETE FROM check_answers WHERE checked_at < ? LIMIT ${PRUNE_ROWS}`, [now - this.ttlMs])) as { affectedRows: number };
+      const result = await this.db.query<{ affectedRows: number }>(`DELETE FROM check_answers WHERE checked_at < ? LIMIT ${PRUNE_ROWS}`, [now - this.ttlMs]);
       removed += result.affectedRows;
       if (result.affectedRows < PRUNE_ROWS) return removed;
     }

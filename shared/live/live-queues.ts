@@ -1,6 +1,7 @@
-import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
+import type { ConnectionOptions, DefaultJobOptions, Job, Queue, Worker } from 'bullmq';
+import { z } from 'zod';
 import type { RedisKeys } from '../redis-keys.js';
-import type { LiveJobData, LiveJobResult, LiveOpName } from './operations.js';
+import { LiveError, type LiveJobData, type LiveJobResult, type LiveOpName } from './operations.js';
 
 /** Replies travel by pub/sub to the api instance that enqueued the job (one channel per instance). */
 export interface LiveReply {
@@ -8,11 +9,38 @@ export interface LiveReply {
   result: LiveJobResult;
 }
 
+/** A reply as it arrives: the value is checked against its operation's schema by the one who knows the operation. */
+const ArrivingLiveReply = z.object({
+  jobId: z.string(),
+  result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), value: z.unknown() }), z.object({ ok: z.literal(false), error: LiveError })]),
+});
+export type ArrivingLiveReply = z.output<typeof ArrivingLiveReply>;
+
+/** The reply, or undefined for anything that is not one (validated as control messages are). */
+export function parseLiveReply(raw: string): ArrivingLiveReply | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = ArrivingLiveReply.safeParse(message);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export interface LiveJobEnvelope<N extends LiveOpName = LiveOpName> extends LiveJobData<N> {
   replyTo: string;
   /** The api's signature of the rest (shared/job-signing): a worker runs nothing without it. */
   sig: string;
 }
+
+/**
+ * Both ends of a live queue: jobs are named for their operation and return nothing (the answer
+ * travels by pub/sub, see LiveReply).
+ */
+export type LiveQueue = Queue<LiveJobEnvelope, void, LiveOpName>;
+export type LiveWorker = Worker<LiveJobEnvelope, void, LiveOpName>;
+export type LiveJob = Job<LiveJobEnvelope, void, LiveOpName>;
 
 export function liveQueueOptions(keys: RedisKeys, shard: number, connection: ConnectionOptions) {
   return { prefix: keys.liveQueuePrefix(shard), connection };

@@ -3,7 +3,7 @@
  * apart from the live and batch queues. MySQL is the record of each delivery; a job only says
  * "attempt this delivery (this generation of it)", so a lost or duplicated job changes nothing.
  */
-import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
+import type { ConnectionOptions, DefaultJobOptions, Job, Queue, Worker } from 'bullmq';
 import type { RedisKeys } from '../redis-keys.js';
 
 export const WEBHOOK_DELIVERY_JOB = 'deliver';
@@ -20,6 +20,18 @@ export interface WebhookJobData {
   attempts?: number;
   lastError?: string;
 }
+
+/** What a delivery job ended with (its return value in Bull Board). */
+export interface DeliveryJobResult {
+  outcome: 'delivered' | 'skipped';
+  status?: number;
+  latencyMs?: number;
+}
+
+/** Both ends of the webhook queue: the outbox relay enqueues, every worker delivers. */
+export type WebhookQueue = Queue<WebhookJobData, DeliveryJobResult, typeof WEBHOOK_DELIVERY_JOB>;
+export type WebhookWorker = Worker<WebhookJobData, DeliveryJobResult, typeof WEBHOOK_DELIVERY_JOB>;
+export type WebhookJob = Job<WebhookJobData, DeliveryJobResult, typeof WEBHOOK_DELIVERY_JOB>;
 
 export function webhookQueueOptions(keys: RedisKeys, connection: ConnectionOptions) {
   return { prefix: keys.webhookQueuePrefix, connection };

@@ -21,7 +21,7 @@ export async function call<T = any>(
   if (body !== undefined) headers['content-type'] ??= 'application/json';
   const res = await fetch(`${options.baseUrl ?? testEnv.api.baseUrl}${path}`, { method, headers, body });
   const text = await res.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {

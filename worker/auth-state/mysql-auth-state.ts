@@ -11,7 +11,7 @@ export type SignalKeyType = keyof SignalDataTypeMap;
 export interface SessionAuthState {
   state: AuthenticationState;
   /** Persists the current `state.creds`; call on every `creds.update`. */
-  saveCreds(): Promise<void>;
+  saveCreds: () => Promise<void>;
 }
 
 export interface MysqlAuthStoreOptions {
@@ -64,7 +64,7 @@ export class MysqlAuthStore {
   /** The session's stored state, or fresh credentials (not yet saved) for a session never paired. */
   async load(sessionId: string): Promise<SessionAuthState> {
     await this.settled(sessionId);
-    const rows = (await this.db.query('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { creds: string }[];
+    const rows = await this.db.query<{ creds: string }[]>('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId]);
     const creds = rows[0] ? (decode(rows[0].creds) as AuthenticationCreds) : initAuthCreds();
     return {
       state: { creds, keys: this.keyStore(sessionId) },
@@ -119,13 +119,13 @@ export class MysqlAuthStore {
     // Reads wait for writes already queued, so a read after an un-awaited set still sees it.
     await this.settled(sessionId);
     for (const part of chunk(unique, ID_CHUNK)) {
-      const rows = (await this.db.query(
+      const rows = await this.db.query<{ key_id: string; value: string }[]>(
         `SELECT key_id, value FROM wa_auth_keys WHERE session_id = ? AND type = ? AND key_id IN (${part.map(() => '?').join(', ')})`,
         [sessionId, type, ...part],
-      )) as { key_id: string; value: string }[];
+      );
       for (const row of rows) {
         let value = decode(row.value);
-        if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value as Record<string, unknown>);
+        if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value);
         result[row.key_id] = value as SignalDataTypeMap[T];
       }
     }
@@ -147,7 +147,7 @@ export class MysqlAuthStore {
         }
       }
     }
-    if (upserts.length === 0 && deletes.size === 0) return this.enqueue(sessionId, async () => undefined);
+    if (upserts.length === 0 && deletes.size === 0) return this.enqueue(sessionId, () => Promise.resolve());
     return this.enqueue(sessionId, () =>
       this.transaction(async (em) => {
         for (const batch of this.upsertBatches(upserts)) {

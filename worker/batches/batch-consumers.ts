@@ -1,12 +1,12 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
+import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchJob, type BatchQueue, type BatchWorker, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import type { BatchWorkStore } from './batch-work-store.js';
-import type { CheckBatchJobResult, CheckBatchRunner } from './check-batch-runner.js';
+import type { CheckBatchRunner } from './check-batch-runner.js';
 
 export interface BatchConsumerOptions {
   shardCount: number;
@@ -20,8 +20,8 @@ export interface BatchConsumerOptions {
 const HAND_OVER_GRACE_MS = 3_000;
 
 interface OwnedShard {
-  worker: Worker<CheckBatchJobData, CheckBatchJobResult>;
-  queue: Queue<CheckBatchJobData, CheckBatchJobResult>;
+  worker: BatchWorker;
+  queue: BatchQueue;
   abort: AbortController;
 }
 
@@ -46,16 +46,16 @@ export class BatchConsumers {
     private readonly signer: JobSigner,
     private readonly logger: Logger,
     /** Housekeeping run with each sweep (pruning expired cached answers). */
-    private readonly onSweep: () => Promise<void> = async () => undefined,
+    private readonly onSweep: () => Promise<void> = () => Promise.resolve(),
     private readonly onRefused: () => void = () => undefined,
   ) {}
 
   start(shard: number): void {
     if (this.owned.has(shard)) return;
     const abort = new AbortController();
-    const worker = new Worker<CheckBatchJobData, CheckBatchJobResult>(
+    const worker = new Worker<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(
       this.keys.batchQueueName,
-      (job: Job<CheckBatchJobData, CheckBatchJobResult>, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse()),
+      (job: BatchJob, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse()),
       {
         ...batchQueueOptions(this.keys, shard, this.blockingConnection),
         concurrency: this.options.concurrency,
@@ -67,7 +67,7 @@ export class BatchConsumers {
     );
     worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'batch queue worker error'));
     worker.on('failed', (job, err) => this.logger.warn({ shard, jobId: job?.id, err: err.message }, 'batch job failed; the sweep re-enqueues it'));
-    const queue = new Queue<CheckBatchJobData, CheckBatchJobResult>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.commands));
+    const queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.commands));
     queue.on('error', (err) => this.logger.debug({ shard, err: err.message }, 'batch queue error'));
     this.owned.set(shard, { worker, queue, abort });
     void this.sweep([shard]);
@@ -104,7 +104,7 @@ export class BatchConsumers {
     await owned.queue.close().catch(() => undefined);
   }
 
-  private signedByGateway(job: Job<CheckBatchJobData, CheckBatchJobResult>, shard: number): boolean {
+  private signedByGateway(job: BatchJob, shard: number): boolean {
     if (this.signer.verify('check-batch', job.id, job.data)) return true;
     this.onRefused();
     this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a batch job the gateway did not sign; not run');
@@ -127,7 +127,7 @@ export class BatchConsumers {
     }
   }
 
-  private async ensureQueued(queue: Queue<CheckBatchJobData, CheckBatchJobResult>, batchId: string, sessionId: string, shard: number): Promise<void> {
+  private async ensureQueued(queue: BatchQueue, batchId: string, sessionId: string, shard: number): Promise<void> {
     const jobId = batchJobId(batchId, sessionId);
     const state = await queue.getJobState(jobId);
     if (state === 'unknown' || state === 'completed' || state === 'failed') {

@@ -9,6 +9,6 @@ export interface BatchEvents {
 }
 
 export const NO_BATCH_EVENTS: BatchEvents = {
-  progressed: async () => undefined,
-  finished: async () => undefined,
+  progressed: () => Promise.resolve(),
+  finished: () => Promise.resolve(),
 };

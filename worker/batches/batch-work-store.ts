@@ -58,10 +58,10 @@ export class BatchWorkStore {
   ) {}
 
   async state(batchId: string): Promise<BatchState | undefined> {
-    const [row] = (await this.db.query(
+    const [row] = await this.db.query<StateRow[]>(
       `SELECT id, organization_id, session_id, status, started_at, total, done FROM check_batches WHERE id = ?`,
       [batchId],
-    )) as StateRow[];
+    );
     if (!row) return undefined;
     return {
       id: row.id,
@@ -76,18 +76,18 @@ export class BatchWorkStore {
 
   /** undefined when the session is not (or no longer) one of the batch's sessions. */
   async member(batchId: string, sessionId: string): Promise<MemberState | undefined> {
-    const [row] = (await this.db.query(`SELECT waiting_for, resumes_at FROM check_batch_sessions WHERE batch_id = ? AND session_id = ?`, [batchId, sessionId])) as {
+    const [row] = await this.db.query<{
       waiting_for: WaitingReason | null;
       resumes_at: number | string | null;
-    }[];
+    }[]>(`SELECT waiting_for, resumes_at FROM check_batch_sessions WHERE batch_id = ? AND session_id = ?`, [batchId, sessionId]);
     return row && { waitingFor: row.waiting_for, resumesAt: nullableNumber(row.resumes_at) };
   }
 
   /** The sessions of unfinished batches (to queue the jobs of the shards this worker owns). */
   async unfinishedMembers(): Promise<{ batchId: string; sessionId: string }[]> {
-    const rows = (await this.db.query(
+    const rows = await this.db.query<{ batch_id: string; session_id: string }[]>(
       `SELECT m.batch_id, m.session_id FROM check_batches b JOIN check_batch_sessions m ON m.batch_id = b.id WHERE b.${ACTIVE}`,
-    )) as { batch_id: string; session_id: string }[];
+    );
     return rows.map((r) => ({ batchId: r.batch_id, sessionId: r.session_id }));
   }
 
@@ -127,21 +127,21 @@ export class BatchWorkStore {
     let claimed = 0;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS && claimed < limit; attempt++) {
       const now = Date.now();
-      const candidates = (await this.db.query(`SELECT seq FROM check_batch_numbers WHERE batch_id = ? AND ${free} ORDER BY seq LIMIT ?`, [batchId, now, sessionId, limit - claimed])) as {
+      const candidates = await this.db.query<{
         seq: number;
-      }[];
+      }[]>(`SELECT seq FROM check_batch_numbers WHERE batch_id = ? AND ${free} ORDER BY seq LIMIT ?`, [batchId, now, sessionId, limit - claimed]);
       if (candidates.length === 0) break;
-      const result = (await this.db.query(
+      const result = await this.db.query<{ affectedRows: number }>(
         `UPDATE check_batch_numbers SET claimed_by = ?, claim_token = ?, claim_until = ? WHERE batch_id = ? AND seq IN (${candidates.map(() => '?').join(', ')}) AND ${free}`,
         [sessionId, token, now + claimMs, batchId, ...candidates.map((c) => Number(c.seq)), now, sessionId],
-      )) as { affectedRows: number };
+      );
       claimed += result.affectedRows;
     }
     if (claimed === 0) return [];
-    const rows = (await this.db.query(
+    const rows = await this.db.query<{ seq: number; normalized: string; tried: number }[]>(
       `SELECT seq, normalized, tried FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' AND claim_token = ? ORDER BY seq`,
       [batchId, token],
-    )) as { seq: number; normalized: string; tried: number }[];
+    );
     return rows.map((r) => ({ seq: Number(r.seq), normalized: r.normalized, tried: Number(r.tried) }));
   }
 
@@ -151,7 +151,7 @@ export class BatchWorkStore {
   }
 
   async hasPending(batchId: string): Promise<boolean> {
-    const rows = (await this.db.query(`SELECT 1 FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' LIMIT 1`, [batchId])) as unknown[];
+    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' LIMIT 1`, [batchId]);
     return rows.length > 0;
   }
 
@@ -160,9 +160,9 @@ export class BatchWorkStore {
    * else when the earliest claim another session holds lapses (if it never writes, its rows come back).
    */
   async nextClaimExpiry(batchId: string): Promise<number | undefined> {
-    const [row] = (await this.db.query(`SELECT COUNT(*) AS pending, MIN(claim_until) AS until FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending'`, [
+    const [row] = await this.db.query<{ pending: number | string; until: number | string | null }[]>(`SELECT COUNT(*) AS pending, MIN(claim_until) AS until FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending'`, [
       batchId,
-    ])) as { pending: number | string; until: number | string | null }[];
+    ]);
     if (!row || Number(row.pending) === 0) return undefined;
     return row.until === null ? Date.now() : Number(row.until);
   }
@@ -175,10 +175,10 @@ export class BatchWorkStore {
     const now = Date.now();
     const nothingPending = status === 'completed' ? `AND NOT EXISTS (SELECT 1 FROM check_batch_numbers n WHERE n.batch_id = ? AND n.status = 'pending')` : '';
     return this.db.transaction(async (tx) => {
-      const result = (await tx.query(
+      const result = await tx.query<{ affectedRows: number }>(
         `UPDATE check_batches SET status = ?, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE} ${nothingPending}`,
         [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId, ...(status === 'completed' ? [batchId] : [])],
-      )) as { affectedRows: number };
+      );
       if (result.affectedRows !== 1) return false;
       await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, batchId]);
       await this.events.finished((sql, params) => tx.query(sql, params), batchId);
@@ -211,20 +211,20 @@ export class BatchWorkStore {
         const jid = cases((o) => o.answer.jid);
         const lid = cases((o) => o.answer.lid);
         const matchedAs = cases((o) => o.answer.matchedAs);
-        const result = (await tx.query(
+        const result = await tx.query<{ affectedRows: number }>(
           `UPDATE check_batch_numbers SET status = 'on_whatsapp', checked_at = ?, jid = ${jid.sql}, lid = ${lid.sql}, matched_as = ${matchedAs.sql},
               tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL
             WHERE ${mine} AND seq IN (${on.map(() => '?').join(', ')})`,
           [now, ...jid.args, ...lid.args, ...matchedAs.args, batchId, token, ...seqs(on)],
-        )) as { affectedRows: number };
+        );
         onCount = result.affectedRows;
       }
       if (off.length > 0) {
-        const result = (await tx.query(
+        const result = await tx.query<{ affectedRows: number }>(
           `UPDATE check_batch_numbers SET status = 'not_on_whatsapp', checked_at = ?, tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL
             WHERE ${mine} AND seq IN (${off.map(() => '?').join(', ')})`,
           [now, batchId, token, ...seqs(off)],
-        )) as { affectedRows: number };
+        );
         offCount = result.affectedRows;
       }
       if (retry.length > 0) {
@@ -251,12 +251,12 @@ export class BatchWorkStore {
   }
 
   private async progress(tx: EntityManager, batchId: string): Promise<BatchProgress> {
-    const [row] = (await tx.query(`SELECT total, done, on_whatsapp, not_on_whatsapp FROM check_batches WHERE id = ?`, [batchId])) as {
+    const [row] = await tx.query<{
       total: number;
       done: number;
       on_whatsapp: number;
       not_on_whatsapp: number;
-    }[];
+    }[]>(`SELECT total, done, on_whatsapp, not_on_whatsapp FROM check_batches WHERE id = ?`, [batchId]);
     return { total: Number(row?.total ?? 0), done: Number(row?.done ?? 0), onWhatsApp: Number(row?.on_whatsapp ?? 0), notOnWhatsApp: Number(row?.not_on_whatsapp ?? 0) };
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { DelayedError, type Job } from 'bullmq';
-import { isFinalBatchStatus, type CheckBatchJobData, type WaitingReason } from '../../shared/batches/check-batch-jobs.js';
+import { DelayedError } from 'bullmq';
+import { isFinalBatchStatus, type BatchJob, type CheckBatchJobData, type CheckBatchJobResult, type WaitingReason } from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
@@ -20,10 +20,6 @@ export interface CheckBatchRunnerOptions extends Pick<Config['batches'], 'chunkS
 }
 
 /** What a run of a batch job ended with (the job's return value, shown in Bull Board). */
-export interface CheckBatchJobResult {
-  outcome: 'completed' | 'failed' | 'cancelled' | 'gone';
-}
-
 type Next = { kind: 'finished'; result: CheckBatchJobResult } | { kind: 'later'; ms: number; data?: CheckBatchJobData };
 
 /** Waits shorter than this are slept through; longer ones give the job back to the queue (delayed). */
@@ -66,7 +62,7 @@ export class CheckBatchRunner {
     private readonly onChecked: (numbers: number) => void = () => undefined,
   ) {}
 
-  async process(job: Job<CheckBatchJobData, CheckBatchJobResult>, token: string, signal: AbortSignal): Promise<CheckBatchJobResult> {
+  async process(job: BatchJob, token: string, signal: AbortSignal): Promise<CheckBatchJobResult> {
     const log = this.logger.child({ batchId: job.data.batchId, sessionId: job.data.sessionId, jobId: job.id });
     let next: Next;
     try {
@@ -81,7 +77,7 @@ export class CheckBatchRunner {
     throw new DelayedError();
   }
 
-  private async run(job: Job<CheckBatchJobData, CheckBatchJobResult>, token: string, signal: AbortSignal, log: Logger): Promise<Next> {
+  private async run(job: BatchJob, token: string, signal: AbortSignal, log: Logger): Promise<Next> {
     const { batchId } = job.data;
     for (;;) {
       if (signal.aborted) return { kind: 'later', ms: 0 };
@@ -180,7 +176,7 @@ export class CheckBatchRunner {
     }
   }
 
-  private async checkFailed(job: Job<CheckBatchJobData, CheckBatchJobResult>, err: unknown, log: Logger): Promise<Next> {
+  private async checkFailed(job: BatchJob, err: unknown, log: Logger): Promise<Next> {
     const code = err instanceof AppError ? err.code : undefined;
     if (code === 'rate_limited') {
       const rateLimited = (job.data.rateLimited ?? 0) + 1;
@@ -194,7 +190,7 @@ export class CheckBatchRunner {
   }
 
   /** A server error or an unexpected one: retried with back-off, and the batch fails once it keeps happening. */
-  private async failed(job: Job<CheckBatchJobData, CheckBatchJobResult>, err: unknown, log: Logger): Promise<Next> {
+  private async failed(job: BatchJob, err: unknown, log: Logger): Promise<Next> {
     if (isStoreUnavailable(err)) {
       log.warn({ err: (err as Error).message }, 'MySQL or Redis unreachable during a batch; retrying later');
       return { kind: 'later', ms: this.options.sessionPollMs };
@@ -218,7 +214,7 @@ export class CheckBatchRunner {
   }
 
   /** Data a worker writes back is signed like the api's, or the next run would refuse it. */
-  private updateData(job: Job<CheckBatchJobData, CheckBatchJobResult>, data: CheckBatchJobData): Promise<void> {
+  private updateData(job: BatchJob, data: CheckBatchJobData): Promise<void> {
     return job.updateData(this.signer.seal('check-batch', job.id!, data));
   }
 

@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { BaileysEventMap } from '@whiskeysockets/baileys';
+import type { LiveOutput, PictureType } from '../../shared/live/operations.js';
 
 /** The Baileys events carrying contact and group data: drivers emit them, ingestion stores them. */
 export const WHATSAPP_DATA_EVENTS = [
@@ -60,11 +61,13 @@ export interface NumberCheckOptions {
   bulk?: boolean;
 }
 
-export interface PairingCode {
-  code: string;
-  /** Epoch ms after which the code no longer links the phone (its connection has ended by then). */
-  expiresAt: number;
-}
+/** `expiresAt`: epoch ms after which the code no longer links the phone (its connection has ended by then). */
+export type PairingCode = LiveOutput<'session.pairingCode'>;
+
+export type About = LiveOutput<'contacts.about'>;
+
+/** What the driver knows of a picture; the live operation adds its type and when it was fetched. */
+export type Picture = Pick<LiveOutput<'contacts.picture'>, 'url' | 'id'>;
 
 /**
  * Events in Baileys' own payload shapes (BaileysEventMap), so one ingestion path serves both
@@ -76,16 +79,26 @@ export interface PairingCode {
  * own (a live number check, a block) carries `lookup: true` (LookupMapping). Such a mapping says
  * nothing about who the session has seen, so ingestion applies it only to people already stored.
  */
-export type WhatsAppEvents = EventEmitter;
+export type WhatsAppEvents = EventEmitter<WhatsAppEventMap>;
+
+type BaileysEvents = { [K in keyof BaileysEventMap]: [payload: BaileysEventMap[K]] };
+
+/** Each event's listener arguments: the status as 'connection', and Baileys' events in its shapes. */
+export interface WhatsAppEventMap extends BaileysEvents {
+  connection: [update: ConnectionUpdate];
+  'lid-mapping.update': [mapping: LookupMapping];
+}
+
+export type WhatsAppEventName = keyof WhatsAppEventMap;
 
 export interface WhatsAppConnection {
   readonly sessionId: string;
   /** Emits 'connection' (ConnectionUpdate) and the Baileys-shaped data events above. */
   readonly events: WhatsAppEvents;
   onWhatsApp(phones: string[], options?: NumberCheckOptions): Promise<NumberCheck[]>;
-  fetchAbout(jid: string): Promise<{ about: string; setAt?: number }>;
+  fetchAbout(jid: string): Promise<About>;
   /** undefined when the contact has no accessible picture. */
-  profilePicture(jid: string, type: 'image' | 'preview'): Promise<{ url: string; id: string | null } | undefined>;
+  profilePicture(jid: string, type: PictureType): Promise<Picture | undefined>;
   updateBlock(jid: string, action: 'block' | 'unblock'): Promise<void>;
   requestPairingCode(phone: string): Promise<PairingCode>;
   /** All groups the account participates in, as Baileys' groupFetchAllParticipating returns them. */

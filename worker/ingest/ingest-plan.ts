@@ -53,6 +53,7 @@ export class Person {
 
   /** The person this one ended up as after every merge. */
   get current(): Person {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- walks the merge chain, starting here
     let person: Person = this;
     while (person.mergedInto) person = person.mergedInto;
     return person;

@@ -11,7 +11,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { phoneOfJid } from '../../shared/jid.js';
 import type { Role, TimedOps } from './ingest-ops.js';
-import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type NameSource, type Person, type StoredContact } from './ingest-plan.js';
+import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type Person, type StoredContact } from './ingest-plan.js';
 import { chunks, list, tuples } from './sql-chunks.js';
 import { applyNameChanges, type NameChange } from '../../shared/search/contact-name-grams.js';
 import { contactChanges, type ContactEvents } from './contact-events.js';
@@ -304,7 +304,7 @@ function idOf(person: Person): number {
 }
 
 function toStored(row: ContactRow): StoredContact {
-  const source = row.name_source === 'saved' || row.name_source === 'push' ? (row.name_source as NameSource) : null;
+  const source = row.name_source === 'saved' || row.name_source === 'push' ? row.name_source : null;
   return {
     id: Number(row.id),
     lid: row.lid,

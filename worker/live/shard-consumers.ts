@@ -1,13 +1,14 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
-import { liveQueueOptions, type LiveJobEnvelope } from '../../shared/live/live-queues.js';
+import { liveQueueOptions, type LiveJob, type LiveJobEnvelope, type LiveWorker } from '../../shared/live/live-queues.js';
+import type { LiveOpName } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { LiveExecutor } from './live-executor.js';
 
 interface Shard {
-  worker: Worker<LiveJobEnvelope, void>;
+  worker: LiveWorker;
   /** Operations handed to their sessions and not yet answered. */
   running: Set<Promise<void>>;
 }
@@ -48,7 +49,7 @@ export class ShardConsumers {
   start(shard: number): void {
     if (this.consumers.has(shard)) return;
     const running = new Set<Promise<void>>();
-    const worker = new Worker<LiveJobEnvelope, void>(this.keys.liveQueueName, (job) => this.handOver(shard, running, job), {
+    const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(this.keys.liveQueueName, (job) => this.handOver(shard, running, job), {
       ...liveQueueOptions(this.keys, shard, this.connection),
       concurrency: 1,
       maxStalledCount: 1,
@@ -70,7 +71,7 @@ export class ShardConsumers {
    * without waiting for it. A job the api did not sign (added through Bull Board or straight into
    * Redis) fails unrun and unanswered: its reply channel is as untrusted as the rest of it.
    */
-  private async handOver(shard: number, running: Set<Promise<void>>, job: Job<LiveJobEnvelope, void>): Promise<void> {
+  private async handOver(shard: number, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
     if (!this.signer.verify('live', job.id, job.data)) {
       this.onRefused();
       this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a live job the api did not sign; not executed');

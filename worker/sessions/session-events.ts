@@ -16,6 +16,6 @@ export interface SessionEvents {
 }
 
 export const NO_SESSION_EVENTS: SessionEvents = {
-  statusChanged: async () => undefined,
-  qrShown: async () => undefined,
+  statusChanged: () => Promise.resolve(),
+  qrShown: () => Promise.resolve(),
 };

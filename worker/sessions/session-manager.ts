@@ -113,11 +113,10 @@ export class SessionManager {
     const scope = new Set(shards.filter((s) => this.ownedShards.has(s)));
     if (scope.size === 0) return;
     const inReach = (id: string, shard: number) => scope.has(shard) && (only === undefined || id === only);
-    const rows = (
+    const rows =
       only === undefined
-        ? await this.db.query(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
-        : await this.db.query(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only])
-    ) as { id: string }[];
+        ? await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
+        : await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only]);
     const wanted = new Map<string, number>();
     for (const { id } of rows) {
       const shard = shardOf(id, this.options.shardCount);
@@ -270,7 +269,7 @@ export class SessionManager {
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
     await this.db.transaction(async (tx) => {
-      const [stored] = (await tx.query(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId])) as { status: SessionStatus }[];
+      const [stored] = await tx.query<{ status: SessionStatus }[]>(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId]);
       await tx.query(
         `UPDATE wa_sessions SET status_since = IF(status = ? AND status_since IS NOT NULL, status_since, ?),
                 status = ?, status_reason = ?, next_retry_at = ?, updated_at = ?,

@@ -1,19 +1,12 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import type { Logger } from '../../shared/logger.js';
-import { retryDelayMs, type WebhookJobData } from '../../shared/webhooks/delivery-queue.js';
+import { retryDelayMs, type DeliveryJobResult, type WebhookJob } from '../../shared/webhooks/delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { WebhookSender } from './webhook-sender.js';
 
 export interface DeliveryAttemptOptions {
   maxAttempts: number;
   retryBaseMs: number;
-}
-
-/** What a delivery job ended with (its return value in Bull Board). */
-export interface DeliveryJobResult {
-  outcome: 'delivered' | 'skipped';
-  status?: number;
-  latencyMs?: number;
 }
 
 /** How long a session.status delivery waits behind an earlier one before looking again. */
@@ -36,7 +29,7 @@ export class DeliveryAttempt {
     private readonly onSettled: () => void,
   ) {}
 
-  async process(job: Job<WebhookJobData, DeliveryJobResult>, token: string): Promise<DeliveryJobResult> {
+  async process(job: WebhookJob, token: string): Promise<DeliveryJobResult> {
     const now = Date.now();
     const delivery = await this.store.load(job.data.deliveryId, now);
     if (!delivery || delivery.generation !== job.data.generation || (delivery.status !== 'queued' && delivery.status !== 'attempting')) return { outcome: 'skipped' };

@@ -137,7 +137,7 @@ export class DeliveryStore {
   /** Disables the endpoint and gives up its open deliveries (redeliver them after re-enabling). */
   private async disable(endpointId: string, reason: string, now: number): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const result = (await tx.query(`UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`, [reason.slice(0, 500), now, endpointId])) as { affectedRows: number };
+      const result = await tx.query<{ affectedRows: number }>(`UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`, [reason.slice(0, 500), now, endpointId]);
       if (result.affectedRows !== 1) return false;
       await tx.query(
         `UPDATE webhook_deliveries SET status = 'failed', error = 'endpoint disabled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND ${OPEN}`,

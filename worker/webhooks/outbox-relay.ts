@@ -1,9 +1,8 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import type { Logger } from '../../shared/logger.js';
-import { WEBHOOK_DELIVERY_JOB, WEBHOOK_JOB_OPTIONS, webhookJobId, type WebhookJobData } from '../../shared/webhooks/delivery-queue.js';
+import { WEBHOOK_DELIVERY_JOB, WEBHOOK_JOB_OPTIONS, webhookJobId, type WebhookJobData, type WebhookQueue } from '../../shared/webhooks/delivery-queue.js';
 
 export interface OutboxRelayOptions {
   /** Deliveries of one endpoint in the queue at once. */
@@ -58,7 +57,7 @@ export class OutboxRelay {
     private readonly db: DataSource,
     private readonly redis: Redis,
     private readonly lockKey: string,
-    private readonly queue: Queue<WebhookJobData>,
+    private readonly queue: WebhookQueue,
     private readonly options: OutboxRelayOptions,
     private readonly logger: Logger,
   ) {}
@@ -186,7 +185,7 @@ export class OutboxRelay {
   /** Events older than the retention go, with their deliveries. */
   private async dropExpired(now: number): Promise<void> {
     for (;;) {
-      const result = (await this.db.query(`DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`, [now - this.options.retentionMs])) as { affectedRows?: number };
+      const result = await this.db.query<{ affectedRows?: number }>(`DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`, [now - this.options.retentionMs]);
       if ((result.affectedRows ?? 0) < RETENTION_BATCH || this.stopped) return;
     }
   }

@@ -4,8 +4,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
-import { webhookQueueOptions, type WebhookJobData } from '../../shared/webhooks/delivery-queue.js';
-import { DeliveryAttempt, type DeliveryJobResult } from './delivery-attempt.js';
+import { webhookQueueOptions, type DeliveryJobResult, type WEBHOOK_DELIVERY_JOB, type WebhookJobData, type WebhookQueue, type WebhookWorker } from '../../shared/webhooks/delivery-queue.js';
+import { DeliveryAttempt } from './delivery-attempt.js';
 import { DeliveryStore } from './delivery-store.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { WebhookEventSinks } from './webhook-event-sinks.js';
@@ -31,11 +31,11 @@ export interface WebhookDeps {
  */
 export class WebhookDispatcher {
   readonly sinks: WebhookEventSinks;
-  private readonly queue: Queue<WebhookJobData>;
+  private readonly queue: WebhookQueue;
   private readonly relay: OutboxRelay;
   private readonly sender: WebhookSender;
   private readonly attempt: DeliveryAttempt;
-  private worker: Worker<WebhookJobData, DeliveryJobResult> | undefined;
+  private worker: WebhookWorker | undefined;
 
   constructor(
     private readonly config: Config,
@@ -43,7 +43,7 @@ export class WebhookDispatcher {
   ) {
     const { webhooks } = config;
     const logger = deps.logger.child({ component: 'webhooks' });
-    this.queue = new Queue<WebhookJobData>(deps.keys.webhookQueueName, webhookQueueOptions(deps.keys, deps.redis));
+    this.queue = new Queue<WebhookJobData, DeliveryJobResult, typeof WEBHOOK_DELIVERY_JOB>(deps.keys.webhookQueueName, webhookQueueOptions(deps.keys, deps.redis));
     this.queue.on('error', (err) => logger.debug({ err: err.message }, 'webhook queue error'));
     this.relay = new OutboxRelay(deps.db, deps.redis, deps.keys.webhookRelayLock(), this.queue, { inFlight: webhooks.endpointInFlight, intervalMs: webhooks.relayIntervalMs, retentionMs: webhooks.retentionMs, workerId: deps.workerId }, logger);
     this.sinks = new WebhookEventSinks(deps.db, { publicUrl: config.publicUrl, progressIntervalMs: webhooks.progressIntervalMs, onWritten: () => this.relay.nudge() }, logger);
@@ -56,7 +56,7 @@ export class WebhookDispatcher {
     const logger = this.deps.logger.child({ component: 'webhooks' });
     // The lock outlives the slowest attempt; a worker killed mid-attempt hands its jobs back once it lapses.
     const lockDuration = Math.max(5_000, 2 * webhooks.timeoutMs);
-    this.worker = new Worker<WebhookJobData, DeliveryJobResult>(this.deps.keys.webhookQueueName, (job, token) => this.attempt.process(job, token!), {
+    this.worker = new Worker<WebhookJobData, DeliveryJobResult, typeof WEBHOOK_DELIVERY_JOB>(this.deps.keys.webhookQueueName, (job, token) => this.attempt.process(job, token!), {
       ...webhookQueueOptions(this.deps.keys, this.deps.bullConnection),
       concurrency: webhooks.concurrency,
       lockDuration,

@@ -82,7 +82,7 @@ export class WebhookSender {
           method: 'POST',
           headers: { ...headers, host: url.host },
           agent: secure ? this.https : this.http,
-          lookup: this.lookup as never,
+          lookup: this.lookup,
           ...(secure ? { servername: hostOf(url) } : {}),
         },
         (res: IncomingMessage) => {

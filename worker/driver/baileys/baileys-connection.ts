@@ -18,7 +18,7 @@ import {
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
-import { WHATSAPP_DATA_EVENTS, type ConnectionUpdate, type LookupMapping, type NumberCheckOptions, type PairingCode, type WhatsAppConnection } from '../driver.js';
+import { WHATSAPP_DATA_EVENTS, type ConnectionUpdate, type LookupMapping, type NumberCheckOptions, type PairingCode, type WhatsAppConnection, type WhatsAppEventMap, type WhatsAppEventName } from '../driver.js';
 import { durationText } from '../../../shared/duration-text.js';
 import { AppError } from '../../../shared/errors.js';
 import type { MysqlAuthStore, SessionAuthState } from '../../auth-state/mysql-auth-state.js';
@@ -112,7 +112,7 @@ class SocketGone {
 
 export class BaileysConnection implements WhatsAppConnection {
   readonly sessionId: string;
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<WhatsAppEventMap>();
   private status: Status | undefined;
   private auth: SessionAuthState | undefined;
   private keys: SignalKeyStore | undefined;
@@ -636,9 +636,10 @@ export class BaileysConnection implements WhatsAppConnection {
     this.safeEmit('connection', update);
   }
 
-  private safeEmit(name: string, payload: unknown): void {
+  private safeEmit<K extends WhatsAppEventName>(name: K, payload: WhatsAppEventMap[K][0]): void {
     try {
-      this.events.emit(name, payload);
+      // The signature above ties the payload to the event; node's typing cannot follow a generic name.
+      (this.events as EventEmitter).emit(name, payload);
     } catch (err) {
       this.options.logger.error({ err, event: name }, 'a WhatsApp event listener threw');
     }

@@ -5,11 +5,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { BaileysEventMap } from '@whiskeysockets/baileys';
 import { AppError } from '../../../shared/errors.js';
 import { isGroupJid, jidKind, normalizeE164, phoneToJid } from '../../../shared/jid.js';
 import type { Logger } from '../../../shared/logger.js';
-import type { ConnectionUpdate, NumberCheck, PairingCode, WhatsAppConnection } from '../driver.js';
+import type { ConnectionUpdate, NumberCheck, PairingCode, WhatsAppConnection, WhatsAppEventMap, WhatsAppEventName } from '../driver.js';
 import type { SimCallLog } from './call-log.js';
 import type { SimControlMessage } from './control.js';
 import { sampleLatency, syntheticIdentity, type SimNetwork } from './network.js';
@@ -20,7 +19,6 @@ import type { SimOperation, SimSessionProfile } from './world.js';
 /** How long a pairing code works, as with WhatsApp: while the connection that asked for it shows QR codes (60 s + 5 × 20 s). */
 const PAIRING_CODE_LIFETIME_MS = 160_000;
 
-type SimEventMap = BaileysEventMap & { connection: ConnectionUpdate };
 type Status = ConnectionUpdate['status'];
 
 export interface SimConnectionContext {
@@ -38,7 +36,7 @@ const PAIRING_CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const notConnected = () => new AppError('not_implemented', 'session is not connected');
 
 export class SimConnection implements WhatsAppConnection {
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<WhatsAppEventMap>();
   private current: Status = 'connecting';
   private closed = false;
   /** Bumped on every state change; async work started under an older generation gives up. */
@@ -159,6 +157,7 @@ export class SimConnection implements WhatsAppConnection {
     this.loggedOut();
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- async as the interface says: what would throw here rejects instead, as in the real driver
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -413,9 +412,10 @@ export class SimConnection implements WhatsAppConnection {
   }
 
   /** A throwing listener must not break the simulated network's timers. */
-  private emit<K extends keyof SimEventMap>(event: K, payload: SimEventMap[K]): void {
+  private emit<K extends WhatsAppEventName>(event: K, payload: WhatsAppEventMap[K][0]): void {
     try {
-      this.events.emit(event, payload);
+      // The signature above ties the payload to the event; node's typing cannot follow a generic name.
+      (this.events as EventEmitter).emit(event, payload);
     } catch (err) {
       this.ctx.logger?.error({ err, sessionId: this.sessionId, event }, 'sim: event listener threw');
     }
