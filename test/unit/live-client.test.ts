@@ -34,12 +34,16 @@ let added: Added[] = [];
 let removed: string[] = [];
 let addFails: Error | undefined;
 
-function setup(present = true) {
+function setup(present: boolean | 'redis down' = true) {
   const config = loadConfig({ LIVE_TIMEOUT_MS: String(TIMEOUT_MS), SHARD_COUNT: '2', JOB_SIGNING_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' });
   // Never connected: the queues' commands are replaced below and presence is answered here.
   const redis = new Redis({ lazyConnect: true, port: 1, retryStrategy: () => null, maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
-  Object.assign(redis, { status: 'ready', exists: async () => (present ? 1 : 0) });
+  Object.assign(redis, { status: 'ready', exists: async () => {
+      if (present === 'redis down') throw new Error('Connection is closed.');
+      return present ? 1 : 0;
+    },
+  });
   const subscriber = new FakeSubscriber();
   const client = new LiveClient(config, new RedisKeys('unit'), redis, asRedis(subscriber), new JobSigningKey(config.jobSigningSecret, {} as DataSource), silentLogger);
   const pending = () => (client as unknown as { pending: Map<string, unknown> }).pending.size;
@@ -56,7 +60,7 @@ async function enqueued(count: number): Promise<Added> {
 
 describe('unit: live client', () => {
   let clients: ReturnType<typeof setup>[] = [];
-  const make = (present = true) => {
+  const make = (present: boolean | 'redis down' = true) => {
     const c = setup(present);
     clients.push(c);
     return c;
@@ -160,12 +164,18 @@ describe('unit: live client', () => {
   });
 
   it("lets the caller's refusal win over the presence check and enqueues nothing", async () => {
-    const { client } = make(false);
+    const { client } = make('redis down');
     const gate = sleep(20).then(() => {
       throw new AppError('rate_limited', 'too many');
     });
     await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }, undefined, gate), (err: AppError) => err.code === 'rate_limited');
     assert.deepEqual(added, []);
+  });
+
+  it('answers unavailable when Redis cannot tell whether the session is connected', async () => {
+    const { client, redis } = make('redis down');
+    Object.assign(redis, { status: 'reconnecting' });
+    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), (err: AppError) => err.code === 'unavailable');
   });
 
   it('runs pairing on an unconnected session: it only needs the worker to hold a connection', async () => {
