@@ -19,7 +19,7 @@ function person(name: string, extra: Record<string, unknown> = {}) {
 describe('live contact operations (sim WhatsApp, real worker processes)', function () {
   this.timeout(60_000);
   const self = person('Gateway account');
-  const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', id: '1717' } });
+  const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', previewUrl: 'https://pps.sim.invalid/alice-preview.jpg', id: '1717' } });
   const hidden = person('Hidden', { about: 'secret', aboutHidden: true, picture: { url: 'https://pps.sim.invalid/h.jpg', id: '9' }, pictureHidden: true });
   const quiet = person('Quiet', { about: null, picture: null });
   const cappedSelf = person('Rate-limited account');
@@ -156,6 +156,10 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       const res = await get(path(online, `/${alice.phone}@s.whatsapp.net/picture?type=preview`), online.tokens.read);
       assert.equal(res.status, 200);
       assert.equal(res.body.type, 'preview');
+      // The type must reach WhatsApp, not only be echoed: the preview is another picture.
+      assert.equal(res.body.url, 'https://pps.sim.invalid/alice-preview.jpg');
+      const image = await get(path(online, `/${alice.phone}@s.whatsapp.net/picture?type=image`), online.tokens.read);
+      assert.deepEqual([image.body.type, image.body.url], ['image', 'https://pps.sim.invalid/alice.jpg']);
     });
 
     it('returns 404 when the contact has no accessible picture', async () => {
@@ -197,6 +201,21 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       assert.equal(res.status, 403);
       assert.equal(res.body.error.code, 'forbidden');
       assert.ok(!(await blocklist()).includes(quiet.lid));
+    });
+
+    it("answers 404 for another organization's session and blocks or unblocks nothing there", async () => {
+      const jid = `${quiet.phone}@s.whatsapp.net`;
+      const refusedBlock = await call('POST', path(online, `/${jid}/block`), { token: offline.tokens.send });
+      assert.deepEqual([refusedBlock.status, refusedBlock.body.error.code], [404, 'not_found']);
+      assert.ok(!(await blocklist()).includes(quiet.lid), 'the refused block never ran');
+      assert.equal((await call('POST', path(online, `/${jid}/block`), { token: online.tokens.send })).status, 204);
+      try {
+        const refusedUnblock = await call('POST', path(online, `/${jid}/unblock`), { token: offline.tokens.send });
+        assert.deepEqual([refusedUnblock.status, refusedUnblock.body.error.code], [404, 'not_found']);
+        assert.ok((await blocklist()).includes(quiet.lid), 'the refused unblock never ran');
+      } finally {
+        assert.equal((await call('POST', path(online, `/${jid}/unblock`), { token: online.tokens.send })).status, 204);
+      }
     });
 
     it('returns 501 for a session that is not connected', async () => {
