@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { shardOf } from '../shared/shards.js';
 import { SimStateStore } from '../worker/driver/sim/state-store.js';
@@ -207,11 +208,14 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       const jid = `${quiet.phone}@s.whatsapp.net`;
       const refusedBlock = await call('POST', path(online, `/${jid}/block`), { token: offline.tokens.send });
       assert.deepEqual([refusedBlock.status, refusedBlock.body.error.code], [404, 'not_found']);
+      // Long enough for a job enqueued despite the refusal to have run on the (idle) worker.
+      await sleep(500);
       assert.ok(!(await blocklist()).includes(quiet.lid), 'the refused block never ran');
       assert.equal((await call('POST', path(online, `/${jid}/block`), { token: online.tokens.send })).status, 204);
       try {
         const refusedUnblock = await call('POST', path(online, `/${jid}/unblock`), { token: offline.tokens.send });
         assert.deepEqual([refusedUnblock.status, refusedUnblock.body.error.code], [404, 'not_found']);
+        await sleep(500);
         assert.ok((await blocklist()).includes(quiet.lid), 'the refused unblock never ran');
       } finally {
         assert.equal((await call('POST', path(online, `/${jid}/unblock`), { token: online.tokens.send })).status, 204);
