@@ -24,7 +24,12 @@ const LIVE_NOTE = 'This is a **live** operation against WhatsApp: the session mu
 
 /** Passes once the rate limiter admits the caller and the session is theirs; the live call checks presence meanwhile. */
 function callerGate(deps: LiveRouteDeps, ctx: { admitted: Promise<void>; principal: Principal; params: { session: string } }): Promise<void> {
-  return firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
+  const gate = firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
+  // Marked as handled here: a route may await other work (the answer cache) before the gate, and a
+  // refusal arriving meanwhile would otherwise be an unhandled rejection, which ends the process.
+  // Whoever awaits the gate still gets the refusal.
+  gate.catch(() => undefined);
+  return gate;
 }
 
 function answerOf(query: string, answer: CheckAnswer, cached: boolean) {
