@@ -462,6 +462,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const phones = numbers(1_000);
       const res = await createBatch(slow, phones);
       await waitForBatch(slow, res.body.id, (b) => b.progress.done >= CHUNK, 'to check its first chunk');
+      const asked = Date.now();
+      const running = await batchOf(slow, res.body.id);
+      assert.equal(running.status, 'running');
+      // From the pace so far: later than now, since numbers remain.
+      assert.ok(typeof running.eta === 'number' && running.eta > asked, `a running batch has an ETA (got ${running.eta})`);
       assert.equal((await call('DELETE', batchPath(slow, `/${res.body.id}`), { token: slow.tokens.read })).status, 204);
       const atCancel = await batchOf(slow, res.body.id);
       const queue = batchQueue(slow.sessionId);

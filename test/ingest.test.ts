@@ -551,6 +551,25 @@ describe('Contact ingestion (worker → MySQL)', () => {
       assert.deepEqual(twice, once);
     });
 
+    it('replaying every event an hour later changes nothing but when each named membership was last seen', async () => {
+      const s = await ingesting();
+      for (const [name, payload] of script) await s.emitRaw(name, payload);
+      const first = { contacts: await contacts(s.sessionId), members: await members(s.sessionId), groups: await groups(s.sessionId) };
+      const firstAt = s.clock.now;
+      s.clock.now += 3_600_000;
+      for (const [name, payload] of script) await s.emitRaw(name, payload);
+      // A replay is a new sighting of the same facts: nobody is renamed, merged, re-dated or
+      // re-created, no group changes; only the members the events name were seen again, now.
+      assert.deepEqual(await contacts(s.sessionId), first.contacts);
+      assert.deepEqual(await groups(s.sessionId), first.groups);
+      const later = await members(s.sessionId);
+      const withoutSeen = (rows: MemberRow[]) => rows.map(({ last_seen: _seen, ...rest }) => rest);
+      assert.deepEqual(withoutSeen(later), withoutSeen(first.members));
+      assert.ok(first.members.every((m) => m.last_seen === firstAt));
+      assert.ok(later.every((m) => m.last_seen === firstAt || m.last_seen === s.clock.now), JSON.stringify(later));
+      assert.ok(later.some((m) => m.last_seen === s.clock.now), 'the replay counts as a sighting');
+    });
+
     it('delivering each event twice in a row stores the same as delivering it once', async () => {
       const single = await ingesting();
       const doubled = await ingesting();

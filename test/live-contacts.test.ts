@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { shardOf } from '../shared/shards.js';
 import { SimStateStore } from '../worker/driver/sim/state-store.js';
@@ -19,7 +20,7 @@ function person(name: string, extra: Record<string, unknown> = {}) {
 describe('live contact operations (sim WhatsApp, real worker processes)', function () {
   this.timeout(60_000);
   const self = person('Gateway account');
-  const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', id: '1717' } });
+  const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', previewUrl: 'https://pps.sim.invalid/alice-preview.jpg', id: '1717' } });
   const hidden = person('Hidden', { about: 'secret', aboutHidden: true, picture: { url: 'https://pps.sim.invalid/h.jpg', id: '9' }, pictureHidden: true });
   const quiet = person('Quiet', { about: null, picture: null });
   const cappedSelf = person('Rate-limited account');
@@ -164,6 +165,10 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       const res = await get(path(online, `/${alice.phone}@s.whatsapp.net/picture?type=preview`), online.tokens.read);
       assert.equal(res.status, 200);
       assert.equal(res.body.type, 'preview');
+      // The type must reach WhatsApp, not only be echoed: the preview is another picture.
+      assert.equal(res.body.url, 'https://pps.sim.invalid/alice-preview.jpg');
+      const image = await get(path(online, `/${alice.phone}@s.whatsapp.net/picture?type=image`), online.tokens.read);
+      assert.deepEqual([image.body.type, image.body.url], ['image', 'https://pps.sim.invalid/alice.jpg']);
     });
 
     it('returns 404 when the contact has no accessible picture', async () => {
@@ -205,6 +210,24 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       assert.equal(res.status, 403);
       assert.equal(res.body.error.code, 'forbidden');
       assert.ok(!(await blocklist()).includes(quiet.lid));
+    });
+
+    it("answers 404 for another organization's session and blocks or unblocks nothing there", async () => {
+      const jid = `${quiet.phone}@s.whatsapp.net`;
+      const refusedBlock = await call('POST', path(online, `/${jid}/block`), { token: offline.tokens.send });
+      assert.deepEqual([refusedBlock.status, refusedBlock.body.error.code], [404, 'not_found']);
+      // Long enough for a job enqueued despite the refusal to have run on the (idle) worker.
+      await sleep(500);
+      assert.ok(!(await blocklist()).includes(quiet.lid), 'the refused block never ran');
+      assert.equal((await call('POST', path(online, `/${jid}/block`), { token: online.tokens.send })).status, 204);
+      try {
+        const refusedUnblock = await call('POST', path(online, `/${jid}/unblock`), { token: offline.tokens.send });
+        assert.deepEqual([refusedUnblock.status, refusedUnblock.body.error.code], [404, 'not_found']);
+        await sleep(500);
+        assert.ok((await blocklist()).includes(quiet.lid), 'the refused unblock never ran');
+      } finally {
+        assert.equal((await call('POST', path(online, `/${jid}/unblock`), { token: online.tokens.send })).status, 204);
+      }
     });
 
     it('returns 501 for a session that is not connected', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Queue } from 'bullmq';
+import type { LiveReply } from '../shared/live/live-queues.js';
 import { shardOf } from '../shared/shards.js';
 import { SimStateStore } from '../worker/driver/sim/state-store.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
@@ -56,20 +57,30 @@ describe('live operations under failure (real worker processes)', function () {
       await waitUntilOnline([t.sessionId]);
       const api = await testEnv.startApi({ LIVE_TIMEOUT_MS: '1000' }, `api-timeout-${uniq()}`);
 
+      // Every reply the worker publishes to any api instance: completed live jobs are removed from
+      // the queue (LIVE_JOB_OPTIONS), so the reply is where the worker's decision can be seen.
+      const replies = testEnv.redis.duplicate();
+      const seen: LiveReply[] = [];
+      replies.on('pmessage', (_pattern: string, _channel: string, message: string) => void seen.push(JSON.parse(message) as LiveReply));
+      await replies.psubscribe(`${testEnv.redisPrefix}:live-replies:*`);
+
       // The slow about occupies the worker's only slot; the block waits behind it past its deadline.
       const about = call('GET', `/api/v1/sessions/${t.sessionId}/contacts/${target.phone}@s.whatsapp.net/about`, { token: t.tokens.read, baseUrl: api.baseUrl });
       await sleep(200);
       const block = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/${target.phone}@s.whatsapp.net/block`, { token: t.tokens.send, baseUrl: api.baseUrl });
       assert.equal(block.status, 504);
       assert.equal(block.body.error.code, 'timeout');
+      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(t.sessionId, 16)}}`, connection: testEnv.redis });
+      const blockJobs = async () => (await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'paused'])).filter((j) => j.data.op === 'contacts.block' && j.data.sessionId === t.sessionId);
       assert.equal((await about).status, 504);
 
-      // Once the slow about has finished the worker is free: the block is either gone from the
-      // queue (the api removed it on timeout) or was taken and dropped as expired.
+      // Once the slow about has finished the worker takes the block (it was handed over already,
+      // waiting for the slot), finds it past its mutation margin and answers timeout unrun.
       await sleep(3_500);
-      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(t.sessionId, 16)}}`, connection: testEnv.redis });
-      const blockJobs = (await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed'])).filter((j) => j.data.op === 'contacts.block' && j.data.sessionId === t.sessionId);
-      for (const job of blockJobs) assert.equal(job.returnvalue?.error?.code, 'timeout', 'an expired block job is answered timeout, not run');
+      const expired = seen.filter((r) => !r.result.ok && r.result.error.code === 'timeout' && r.result.error.message === 'the operation expired before the session could run it');
+      assert.equal(expired.length, 1, `the worker answered the late block as expired (replies: ${JSON.stringify(seen)})`);
+      assert.deepEqual((await blockJobs()).map((j) => j.id), [], 'no block job is left to run after its caller was told it timed out');
+      await replies.quit();
       const blocked = await new SimStateStore(testEnv.redis, testEnv.redisPrefix).blocklist(t.sessionId);
       assert.deepEqual(blocked, [], 'the block must never run after its caller was told it timed out');
       await queue.close();

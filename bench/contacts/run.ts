@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -61,6 +62,8 @@ interface Scenario {
   isQ: boolean;
   paths: readonly string[];
   raw: () => Promise<unknown>;
+  /** Rows a list page must hold: a query that answered less (an empty search) would only look faster. */
+  rows?: number;
 }
 
 interface Measured {
@@ -176,6 +179,29 @@ async function alternate(first: () => Promise<unknown>, far: () => Promise<unkno
   return times;
 }
 
+/**
+ * A list page must hold the rows the data set has for it, and the api must answer exactly what the
+ * store (the floor) answers; each get-one contact must be found, with the store's detail.
+ */
+async function checkBodies(baseUrl: string, token: string, scenario: Scenario, store: ContactStore, lids: readonly string[]): Promise<void> {
+  if (scenario.isList) {
+    const [path] = scenario.paths;
+    const body = await getJson(`${baseUrl}${path}`, token);
+    const raw = (await scenario.raw()) as { rows: unknown[] };
+    assert.equal(raw.rows.length, scenario.rows, `${scenario.name}: the store answered ${raw.rows.length} rows, the data set has ${scenario.rows}`);
+    assert.deepEqual(body.data, JSON.parse(JSON.stringify(raw.rows)), `${scenario.name}: the api answered other rows than the store`);
+    return;
+  }
+  assert.equal(scenario.paths.length, lids.length);
+  for (const [i, path] of scenario.paths.entries()) {
+    const detail = await store.get(BIG_SESSION, lids[i]!);
+    assert.ok(detail, `${lids[i]} is stored`);
+    const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200, `GET ${path}`);
+    assert.deepEqual(await res.json(), JSON.parse(JSON.stringify(detail)), `${scenario.name}: ${lids[i]}`);
+  }
+}
+
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '-');
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
@@ -205,13 +231,14 @@ async function main(): Promise<void> {
     const nextLid = () => fx.lids[lidTurn++ % fx.lids.length]!;
     const noFilter: ContactListFilter = { source: undefined, group: undefined, q: undefined };
     const scenarios: Scenario[] = [
-      { name: 'list (no filter)', isList: true, isQ: false, paths: [contactsPath()], raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE) },
+      { name: 'list (no filter)', isList: true, isQ: false, paths: [contactsPath()], raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE), rows: PAGE_SIZE },
       {
         name: `list q=${Q_COMMON} (${fx.matches[Q_COMMON]} hits)`,
         isList: true,
         isQ: true,
         paths: [contactsPath(`?q=${Q_COMMON}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_COMMON }, 0, PAGE_SIZE),
+        rows: Math.min(PAGE_SIZE, fx.matches[Q_COMMON]!),
       },
       {
         name: `list q=${Q_RARE} (${fx.matches[Q_RARE]} hits)`,
@@ -219,6 +246,7 @@ async function main(): Promise<void> {
         isQ: true,
         paths: [contactsPath(`?q=${Q_RARE}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, q: Q_RARE }, 0, PAGE_SIZE),
+        rows: Math.min(PAGE_SIZE, fx.matches[Q_RARE]!),
       },
       {
         name: 'list group=<100 members>',
@@ -226,6 +254,7 @@ async function main(): Promise<void> {
         isQ: false,
         paths: [contactsPath(`?group=${encodeURIComponent(fx.groupJid)}`)],
         raw: () => store.list(BIG_SESSION, { ...noFilter, group: fx.groupJid }, 0, PAGE_SIZE),
+        rows: Math.min(PAGE_SIZE, DATASET.groupSize),
       },
       { name: 'get-one', isList: false, isQ: false, paths: fx.lids.map((lid) => `${contactsPath()}/${encodeURIComponent(lid)}`), raw: () => store.get(BIG_SESSION, nextLid()) },
     ];
@@ -236,6 +265,10 @@ async function main(): Promise<void> {
     const measured: Measured[] = [];
     // A fresh process: let the JIT and the pools settle before the first warm-up is used for sizing.
     await httpRound({ baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: [contactsPath()] }, { seconds: WARMUP_S });
+    // What is timed must be the right answer: the api's bodies are checked against the store before
+    // any round (a wrong or empty answer fails the bench instead of looking fast).
+    for (const scenario of scenarios) await checkBodies(api.baseUrl, token, scenario, store, fx.lids);
+    log(`bodies: every scenario's api answer matches the store's (${scenarios.map((sc) => sc.rows ?? `${sc.paths.length} contacts`).join(', ')} rows)`);
     for (const scenario of scenarios) {
       const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: scenario.paths };
       const warm = await httpRound(load, { seconds: WARMUP_S });

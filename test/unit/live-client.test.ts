@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { LiveClient } from '../../api/live/live-client.js';
+import { loadConfig } from '../../shared/config.js';
+import { AppError } from '../../shared/errors.js';
+import { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
+import type { LiveJobEnvelope } from '../../shared/live/live-queues.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
+import { asRedis, silentLogger, sleep } from './fakes.js';
+
+const TIMEOUT_MS = 150;
+
+/** Stands in for the reply subscriber: the test publishes by emitting `message`. */
+class FakeSubscriber extends EventEmitter {
+  channels: string[] = [];
+  async subscribe(channel: string) {
+    this.channels.push(channel);
+    return 1;
+  }
+}
+
+interface Added {
+  name: string;
+  data: LiveJobEnvelope;
+  jobId: string;
+}
+
+const realAdd = Queue.prototype.add;
+const realRemove = Queue.prototype.remove;
+let added: Added[] = [];
+let removed: string[] = [];
+let addFails: Error | undefined;
+
+function setup(present: boolean | 'redis down' = true) {
+  const config = loadConfig({ LIVE_TIMEOUT_MS: String(TIMEOUT_MS), SHARD_COUNT: '2', JOB_SIGNING_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' });
+  // Never connected: the queues' commands are replaced below and presence is answered here.
+  const redis = new Redis({ lazyConnect: true, port: 1, retryStrategy: () => null, maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  Object.assign(redis, { status: 'ready', exists: async () => {
+      if (present === 'redis down') throw new Error('Connection is closed.');
+      return present ? 1 : 0;
+    },
+  });
+  const subscriber = new FakeSubscriber();
+  const client = new LiveClient(config, new RedisKeys('unit'), redis, asRedis(subscriber), new JobSigningKey(config.jobSigningSecret, {} as DataSource), silentLogger);
+  const pending = () => (client as unknown as { pending: Map<string, unknown> }).pending.size;
+  const reply = (jobId: string, result: unknown) => subscriber.emit('message', subscriber.channels[0], JSON.stringify({ jobId, result }));
+  return { client, subscriber, redis, pending, reply };
+}
+
+/** Waits until the client has enqueued `count` jobs (it signs first, asynchronously). */
+async function enqueued(count: number): Promise<Added> {
+  for (let i = 0; i < 100 && added.length < count; i++) await sleep(2);
+  assert.equal(added.length, count);
+  return added[count - 1]!;
+}
+
+describe('unit: live client', () => {
+  let clients: ReturnType<typeof setup>[] = [];
+  const make = (present: boolean | 'redis down' = true) => {
+    const c = setup(present);
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(() => {
+    added = [];
+    removed = [];
+    addFails = undefined;
+    Queue.prototype.add = async function (this: Queue, name: string, data: LiveJobEnvelope, opts?: { jobId?: string }) {
+      if (addFails) throw addFails;
+      added.push({ name, data, jobId: opts!.jobId! });
+      return {} as never;
+    } as typeof Queue.prototype.add;
+    Queue.prototype.remove = async function (jobId: string) {
+      removed.push(jobId);
+      return 1;
+    };
+  });
+  afterEach(async () => {
+    Queue.prototype.add = realAdd;
+    Queue.prototype.remove = realRemove;
+    for (const c of clients) {
+      await c.client.stop();
+      c.redis.disconnect();
+    }
+    clients = [];
+  });
+
+  it('answers the call with the reply to its job and forgets the job', async () => {
+    const { client, subscriber, pending, reply } = make();
+    await client.start();
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const job = await enqueued(1);
+    assert.equal(job.data.replyTo, subscriber.channels[0], 'the worker must answer on the channel this instance listens to');
+    assert.ok(job.data.deadline > Date.now() && job.data.deadline <= Date.now() + TIMEOUT_MS, 'the job carries its deadline');
+    assert.equal(pending(), 1);
+    reply(job.jobId, { ok: true, value: { about: 'hello' } });
+    assert.deepEqual(await call, { about: 'hello' });
+    assert.equal(pending(), 0);
+  });
+
+  it('ignores replies to jobs it is not waiting for, and malformed ones', async () => {
+    const { client, pending, reply, subscriber } = make();
+    await client.start();
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const job = await enqueued(1);
+    reply('someone-else', { ok: true, value: { about: 'wrong' } });
+    subscriber.emit('message', subscriber.channels[0], '{not json');
+    subscriber.emit('message', 'another-channel', JSON.stringify({ jobId: job.jobId, result: { ok: true, value: { about: 'wrong channel' } } }));
+    assert.equal(pending(), 1);
+    reply(job.jobId, { ok: true, value: { about: 'right' } });
+    assert.deepEqual(await call, { about: 'right' });
+  });
+
+  it('answers timeout when no reply comes in LIVE_TIMEOUT_MS, and removes the job so no worker runs it late', async () => {
+    const { client, pending, reply } = make();
+    await client.start();
+    const started = Date.now();
+    const call = client.run('contacts.block', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const job = await enqueued(1);
+    await assert.rejects(call, (err: AppError) => err.code === 'timeout');
+    assert.ok(Date.now() - started >= TIMEOUT_MS - 5, 'timed out early');
+    assert.equal(pending(), 0);
+    assert.deepEqual(removed, [job.jobId]);
+    reply(job.jobId, { ok: true, value: {} });
+  });
+
+  it('turns a worker error into the same AppError, without removing the job', async () => {
+    const { client, reply } = make();
+    await client.start();
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const job = await enqueued(1);
+    reply(job.jobId, { ok: false, error: { code: 'not_found', message: 'nobody', details: { jid: 'x' } } });
+    await assert.rejects(call, (err: AppError) => err.code === 'not_found' && err.message === 'nobody');
+    assert.deepEqual(removed, []);
+  });
+
+  it('forgets the job when it could not be enqueued', async () => {
+    const { client, pending } = make();
+    await client.start();
+    addFails = new Error('boom');
+    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), /boom/);
+    assert.equal(pending(), 0);
+  });
+
+  it('answers every waiting call unavailable when it stops', async () => {
+    const { client, pending } = make();
+    await client.start();
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    await enqueued(1);
+    await client.stop();
+    await assert.rejects(call, (err: AppError) => err.code === 'unavailable');
+    assert.equal(pending(), 0);
+  });
+
+  it('refuses an operation needing a connected session at once (501) and enqueues nothing', async () => {
+    const { client } = make(false);
+    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), (err: AppError) => err.code === 'not_implemented');
+    assert.deepEqual(added, []);
+  });
+
+  it("lets the caller's refusal win over the presence check and enqueues nothing", async () => {
+    const { client } = make('redis down');
+    const gate = sleep(20).then(() => {
+      throw new AppError('rate_limited', 'too many');
+    });
+    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }, undefined, gate), (err: AppError) => err.code === 'rate_limited');
+    assert.deepEqual(added, []);
+  });
+
+  it('answers unavailable when Redis cannot tell whether the session is connected', async () => {
+    const { client, redis } = make('redis down');
+    Object.assign(redis, { status: 'reconnecting' });
+    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), (err: AppError) => err.code === 'unavailable');
+  });
+
+  it('runs pairing on an unconnected session: it only needs the worker to hold a connection', async () => {
+    const { client, reply } = make(false);
+    await client.start();
+    const call = client.run('session.pairingCode', 'session-1', { phone: '15550001111' });
+    const job = await enqueued(1);
+    reply(job.jobId, { ok: true, value: { code: 'ABCD1234', expiresAt: 1 } });
+    assert.deepEqual(await call, { code: 'ABCD1234', expiresAt: 1 });
+  });
+});

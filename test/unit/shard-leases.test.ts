@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { RedisKeys } from '../../shared/redis-keys.js';
+import { ShardLeases, type ShardOwner } from '../../worker/shards/shard-leases.js';
+import { asRedis, silentLogger } from './fakes.js';
+
+/**
+ * The few Redis commands the leases use, in memory, on the (stubbed) Date.now clock: string keys
+ * with a TTL, one sorted set of worker heartbeats and one hash of shard counts.
+ */
+class FakeLeaseRedis {
+  readonly strings = new Map<string, { value: string; expiresAt: number }>();
+  readonly zset = new Map<string, number>();
+  readonly hash = new Map<string, string>();
+  failing = false;
+
+  private live(key: string) {
+    const entry = this.strings.get(key);
+    if (entry && entry.expiresAt <= Date.now()) this.strings.delete(key);
+    return this.strings.get(key);
+  }
+
+  async set(key: string, value: string, _px: 'PX', ttl: number, _nx: 'NX') {
+    if (this.failing) throw new Error('Connection is closed.');
+    if (this.live(key)) return null;
+    this.strings.set(key, { value, expiresAt: Date.now() + ttl });
+    return 'OK';
+  }
+
+  async eval(script: string, _keys: number, key: string, owner: string, ttl?: number) {
+    if (this.failing) throw new Error('Connection is closed.');
+    const entry = this.live(key);
+    if (!entry || entry.value !== owner) return 0;
+    if (script.includes('pexpire')) entry.expiresAt = Date.now() + Number(ttl);
+    else this.strings.delete(key);
+    return 1;
+  }
+
+  multi() {
+    const steps: (() => void)[] = [];
+    const chain = {
+      zadd: (_k: string, score: number, member: string) => (steps.push(() => this.zset.set(member, score)), chain),
+      zremrangebyscore: (_k: string, _min: string, max: number) => (steps.push(() => [...this.zset].forEach(([m, s]) => s <= max && this.zset.delete(m))), chain),
+      hset: (_k: string, field: string, value: number) => (steps.push(() => this.hash.set(field, String(value))), chain),
+      exec: async () => {
+        if (this.failing) throw new Error('Connection is closed.');
+        steps.forEach((step) => step());
+        return [];
+      },
+    };
+    return chain;
+  }
+
+  async zrangebyscore(_k: string, min: number) {
+    return [...this.zset].filter(([, s]) => s >= min).map(([m]) => m);
+  }
+
+  async hmget(_k: string, ...fields: string[]) {
+    return fields.map((f) => this.hash.get(f) ?? null);
+  }
+
+  async zrem(_k: string, member: string) {
+    return this.zset.delete(member) ? 1 : 0;
+  }
+
+  async hdel(_k: string, field: string) {
+    return this.hash.delete(field) ? 1 : 0;
+  }
+}
+
+class RecordingOwner implements ShardOwner {
+  readonly running = new Set<number>();
+  released: number[] = [];
+  async acquire(shard: number) {
+    assert.ok(!this.running.has(shard), `shard ${shard} acquired twice`);
+    this.running.add(shard);
+  }
+  async release(shard: number) {
+    this.running.delete(shard);
+    this.released.push(shard);
+  }
+}
+
+const keys = new RedisKeys('unit');
+const realNow = Date.now;
+let clock = 1_000_000;
+
+function worker(redis: FakeLeaseRedis, workerId: string, shardCount: number, leaseTtlMs = 10_000) {
+  const owner = new RecordingOwner();
+  const leases = new ShardLeases(asRedis(redis), keys, { workerId, shardCount, leaseTtlMs }, owner, silentLogger);
+  // One balancing round, without the timer loop: the rule is the arithmetic, not the schedule.
+  const tick = () => (leases as unknown as { tick(): Promise<void> }).tick();
+  return { leases, owner, tick };
+}
+
+/** Lets every worker tick in turn, far enough apart that claim pauses run out, until nothing moves. */
+async function settle(workers: ReturnType<typeof worker>[]) {
+  for (let round = 0; round < 12; round++) {
+    for (const w of workers) await w.tick();
+    clock += 1_000;
+  }
+}
+
+describe('unit: shard leases', () => {
+  beforeEach(() => {
+    clock = 1_000_000;
+    Date.now = () => clock;
+  });
+  afterEach(() => {
+    Date.now = realNow;
+  });
+
+  it('a worker alone takes every shard', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 4);
+    await a.tick();
+    assert.deepEqual(a.leases.shards, [0, 1, 2, 3]);
+    assert.deepEqual([...a.owner.running].sort(), [0, 1, 2, 3]);
+  });
+
+  for (const [shards, workers] of [
+    [4, 2],
+    [5, 2],
+    [3, 2],
+    [16, 3],
+    [2, 3],
+  ] as const) {
+    it(`${shards} shards over ${workers} workers end up each held once, the counts at most one apart`, async () => {
+      const redis = new FakeLeaseRedis();
+      const all = Array.from({ length: workers }, (_, i) => worker(redis, `w${i}`, shards));
+      await all[0]!.tick();
+      assert.equal(all[0]!.leases.shards.length, shards, 'the first worker took everything');
+      await settle(all);
+      const held = all.flatMap((w) => w.leases.shards).sort((x, y) => x - y);
+      assert.deepEqual(held, Array.from({ length: shards }, (_, i) => i), 'every shard held exactly once');
+      const counts = all.map((w) => w.leases.shards.length);
+      assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `unbalanced: ${counts.join('/')}`);
+      for (const w of all) assert.deepEqual([...w.owner.running].sort((x, y) => x - y), w.leases.shards, 'running shards follow the leases');
+    });
+  }
+
+  it('a worker that leaves hands its shards over at once, without waiting for the TTL', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 4);
+    const b = worker(redis, 'b', 4);
+    await settle([a, b]);
+    await a.leases.stop();
+    assert.deepEqual(a.owner.running.size, 0);
+    await settle([b]);
+    assert.deepEqual(b.leases.shards, [0, 1, 2, 3]);
+  });
+
+  it('stops a shard whose lease another worker now holds', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 2);
+    await a.tick();
+    redis.strings.set(keys.lease(1), { value: 'intruder', expiresAt: clock + 10_000 });
+    await a.tick();
+    assert.deepEqual(a.leases.shards, [0]);
+    assert.deepEqual(a.owner.released, [1]);
+  });
+
+  it('fences its shards before the lease can expire when Redis cannot be reached', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 2, 10_000);
+    await a.tick();
+    redis.failing = true;
+    clock += 5_000;
+    await a.tick().catch(() => undefined);
+    assert.deepEqual(a.leases.shards, [0, 1], 'half the TTL without renewal is not yet a risk');
+    clock += 1_500;
+    await a.tick().catch(() => undefined);
+    assert.deepEqual(a.leases.shards, [], 'past 60 % of the TTL another worker could soon take over');
+    assert.deepEqual(a.owner.released.sort(), [0, 1]);
+  });
+});
