@@ -28,8 +28,8 @@ interface Added {
   jobId: string;
 }
 
-const realAdd = Queue.prototype.add;
-const realRemove = Queue.prototype.remove;
+const realAdd = Object.getOwnPropertyDescriptor(Queue.prototype, 'add')!;
+const realRemove = Object.getOwnPropertyDescriptor(Queue.prototype, 'remove')!;
 let added: Added[] = [];
 let removed: string[] = [];
 let addFails: Error | undefined;
@@ -81,8 +81,8 @@ describe('unit: live client', () => {
     };
   });
   afterEach(async () => {
-    Queue.prototype.add = realAdd;
-    Queue.prototype.remove = realRemove;
+    Object.defineProperty(Queue.prototype, 'add', realAdd);
+    Object.defineProperty(Queue.prototype, 'remove', realRemove);
     for (const c of clients) {
       await c.client.stop();
       c.redis.disconnect();
