@@ -24,7 +24,7 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
 
   const subscriber = createRedis(config.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
-  const keys = new RedisKeys(config.redis.prefix);
+  const keys = new RedisKeys(config.redis.prefix, config.shards.count);
   const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
   const metrics = new ApiMetrics(queues, logger);
   const signing = new JobSigningKey(config.jobSigningSecret, db);

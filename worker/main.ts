@@ -8,6 +8,8 @@ import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { parseControlMessage } from '../shared/control-messages.js';
+import { onMessage, subscribe } from '../shared/redis-pubsub.js';
+import { shardOf } from '../shared/shards.js';
 import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { SessionRateLimiter } from './batches/session-rate-limiter.js';
@@ -24,7 +26,7 @@ import { WorkerMetrics } from './worker-metrics.js';
 const config = loadConfig();
 const workerId = config.worker.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 const logger = createLogger(config.logLevel, 'worker').child({ workerId });
-const keys = new RedisKeys(config.redis.prefix);
+const keys = new RedisKeys(config.redis.prefix, config.shards.count);
 
 const db = createDataSource(config.db);
 const connection = connectWithRetry(db, logger);
@@ -44,6 +46,7 @@ const queryBudget = new SessionRateLimiter(redis, keys, config.batches.ratePerMi
 const driver = await createDriver(config, {
   db,
   redis,
+  subscriber: () => createRedis(config.redis, blockingRedisOptions()),
   keys,
   logger,
   countQueries: (sessionId, numbers) => void queryBudget.charge(sessionId, numbers).catch((err: Error) => logger.debug({ err: err.message, sessionId }, 'could not count a query against the session budget')),
@@ -56,15 +59,17 @@ const ingestor = new ContactIngestor(db, logger, {
     for (const [kind, n] of Object.entries(counts)) if (n > 0) metrics.ingestedRows.inc({ kind }, n);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger, webhooks.sinks);
-const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs, leaseOf: (shard) => leases.leaseOf(shard) }, logger, webhooks.sinks);
+/** A worker that may have lost a shard's lease acts on none of its sessions (the fence). */
+const leaseHeld = (sessionId: string) => leases.leaseOf(shardOf(sessionId, config.shards.count)) !== undefined;
+const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), leaseHeld, redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () => metrics.jobsRefused.inc({ queue: 'live' }));
 const batches = createBatchConsumers(config, {
   db,
   redis,
   bullConnection,
   keys,
-  connectionOf: (id) => sessions.connectionOf(id, 'online'),
+  connectionOf: (id) => (leaseHeld(id) ? sessions.connectionOf(id, 'online') : undefined),
   logger,
   signer,
   onChecked: (n) => metrics.batchNumbersChecked.inc(n),
@@ -92,11 +97,11 @@ const leases = new ShardLeases(
 // The api announces created, deleted and pairing sessions here, so their owner acts on them before the next reconcile.
 const control = createRedis(config.redis, blockingRedisOptions());
 control.on('error', (err) => logger.debug({ err: err.message }, 'redis control subscriber error'));
-control.on('message', (_channel: string, raw: string) => {
+onMessage(control, (_channel: string, raw: string) => {
   const message = parseControlMessage(raw);
   if (message?.type === 'session.changed') void sessions.reconcile(message.sessionId);
 });
-void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
+void subscribe(control, keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.
 if (redis.status !== 'ready') await once(redis, 'ready');

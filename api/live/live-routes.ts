@@ -24,7 +24,10 @@ const LIVE_NOTE = 'This is a **live** operation against WhatsApp: the session mu
 
 /** Passes once the rate limiter admits the caller and the session is theirs; the live call checks presence meanwhile. */
 function callerGate(deps: LiveRouteDeps, ctx: { admitted: Promise<void>; principal: Principal; params: { session: string } }): Promise<void> {
-  return firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
+  const gate = firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
+  // Handled here too: a route may do its own I/O before it awaits the gate, and a refusal meanwhile must not crash the process.
+  gate.catch(() => undefined);
+  return gate;
 }
 
 function answerOf(query: string, answer: CheckAnswer, cached: boolean) {

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { batchQueueOptions } from '../../shared/batches/check-batch-jobs.js';
 import { liveQueueOptions } from '../../shared/live/live-queues.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -16,7 +16,7 @@ export interface WatchedQueue {
 }
 
 /** Every queue of the gateway, built in this one place so the board and the metrics see the same list. */
-export function watchedQueues(keys: RedisKeys, shardCount: number, connection: Redis, onError: (err: Error, label: string) => void): WatchedQueue[] {
+export function watchedQueues(keys: RedisKeys, shardCount: number, connection: RedisClient, onError: (err: Error, label: string) => void): WatchedQueue[] {
   const watched: WatchedQueue[] = [];
   for (let shard = 0; shard < shardCount; shard++) {
     watched.push({ kind: 'live', shard, label: `live shard ${shard}`, queue: new Queue(keys.liveQueueName, liveQueueOptions(keys, shard, connection)) });

@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type CheckBatchJobData } from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
@@ -37,8 +37,8 @@ export class BatchConsumers {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly blockingConnection: Redis,
-    private readonly commands: Redis,
+    private readonly blockingConnection: RedisClient,
+    private readonly commands: RedisClient,
     private readonly keys: RedisKeys,
     private readonly store: BatchWorkStore,
     private readonly runner: CheckBatchRunner,

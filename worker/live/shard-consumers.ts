@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
 import { liveQueueOptions, type LiveJobEnvelope } from '../../shared/live/live-queues.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -25,7 +25,7 @@ export class ShardConsumers {
   private readonly consumers = new Map<number, Shard>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly keys: RedisKeys,
     private readonly executor: LiveExecutor,
     private readonly concurrency: number,

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import type { Logger } from '../../shared/logger.js';
@@ -56,7 +56,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly db: DataSource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lockKey: string,
     private readonly queue: Queue<WebhookJobData>,
     private readonly options: OutboxRelayOptions,
