@@ -47,8 +47,6 @@ export function createRedis(redis: RedisConfig, overrides: RedisOptions = {}): R
       name: topology.name,
       ...(topology.sentinelPassword !== undefined ? { sentinelPassword: topology.sentinelPassword } : {}),
       ...(redis.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-      // Sentinel announces a new master on +switch-master: reconnect then rather than after the old one times out.
-      failoverDetector: true,
       sentinelRetryStrategy: retry,
       enableOfflineQueue: queueing,
       retryStrategy: retry,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { loadConfig } from '../shared/config.js';
 import { connectWithRetry } from '../shared/db/connect.js';
@@ -104,7 +103,8 @@ onMessage(control, (_channel: string, raw: string) => {
 void subscribe(control, keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.
-if (redis.status !== 'ready') await once(redis, 'ready');
+// Not events.once: it would reject on the first connection error (Redis failing over as we start).
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 sessions.start();
 leases.start();
 webhooks.start();

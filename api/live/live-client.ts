@@ -17,12 +17,18 @@ interface Pending {
   resolve: (result: LiveJobResult) => void;
   timer: NodeJS.Timeout;
   shard: number;
-  /** The shard's lease when the job was queued: the owner expected to run it. */
-  lease: string;
+  /** The shard's lease when the job was queued: the owner expected to run it (null: none yet). */
+  lease: string | null;
+  queuedAt: number;
 }
 
 /** How often the owners of shards with calls in flight are looked at. */
 const OWNER_CHECK_MS = 250;
+/**
+ * How long a call queued on a shard nobody holds waits for someone to take it: a shard handed
+ * over gracefully is free for a moment, one whose owner died stays free until another claims it.
+ */
+const OWNER_WAIT_MS = 1_000;
 /** States in which a job is still in the queue, for whichever worker holds the shard next. */
 const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
 
@@ -35,9 +41,9 @@ const OWNER_GONE = "no worker holds the session's shard right now (its worker is
  * running it.
  *
  * A shard's lease is its owner's heartbeat (renewed several times a second, expiring within
- * LEASE_TTL_MS of its death): a call for a shard nobody holds is answered 503 at once, and a call
- * whose owner vanished after taking it is answered 503 as soon as the lease shows it, rather than
- * after LIVE_TIMEOUT_MS.
+ * LEASE_TTL_MS of its death): a call for a shard nobody takes within OWNER_WAIT_MS, and a call
+ * whose owner vanished after taking it, are answered 503 as soon as the lease shows it, rather
+ * than after LIVE_TIMEOUT_MS.
  */
 export class LiveClient {
   readonly instanceId = randomUUID();
@@ -120,7 +126,7 @@ export class LiveClient {
         this.pending.delete(jobId);
         resolve({ ok: false, error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` } });
       }, timeoutMs);
-      this.pending.set(jobId, { resolve, timer, shard, lease });
+      this.pending.set(jobId, { resolve, timer, shard, lease, queuedAt: Date.now() });
     });
     const queue = this.queues[shard]!;
     try {
@@ -138,26 +144,29 @@ export class LiveClient {
   }
 
   /**
-   * Passes once the caller's gate passes, for an `online` operation the session is connected (else
-   * 501), and a worker holds the session's shard (else 503): what a live operation needs before it
-   * may run, also when its answer comes from stored data (a cached number check). Answers the
-   * shard's lease.
+   * Passes once the caller's gate passes and, for an `online` operation, the session is connected
+   * (else 501, or 503 when nobody holds its shard, which says nothing about the connection): what
+   * a live operation needs before it may run, also when its answer comes from stored data (a
+   * cached number check). Answers the shard's lease (null: nobody holds it right now).
    */
-  async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string> {
+  async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
     const presence = requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
     const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
     await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
-    if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
     const owner = await lease;
-    if (owner === null) throw new AppError('unavailable', OWNER_GONE, { sessionId });
+    if ((await presence) === 0) {
+      if (owner === null) throw new AppError('unavailable', OWNER_GONE, { sessionId });
+      throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    }
     return owner;
   }
 
   /**
    * For every shard with calls in flight, reads its lease. A call whose owner is no longer the
    * lease holder keeps waiting while its job is still queued (the next owner runs it); one the
-   * vanished owner had taken is answered 503 at once, and so is a queued one nobody holds the
-   * shard for, once it is out of the queue (so it cannot run after its caller was told it failed).
+   * vanished owner had taken is answered 503 at once, and so is a queued one nobody has held the
+   * shard for during OWNER_WAIT_MS, once it is out of the queue (so it cannot run after its caller
+   * was told it failed).
    */
   private async watchOwners(): Promise<void> {
     if (this.watching || this.pending.size === 0) return;
@@ -167,7 +176,8 @@ export class LiveClient {
       await Promise.all(
         [...shards].map(async (shard) => {
           const lease = await this.redis.get(this.keys.lease(shard));
-          const moved = [...this.pending].filter(([, p]) => p.shard === shard && p.lease !== lease);
+          const now = Date.now();
+          const moved = [...this.pending].filter(([, p]) => p.shard === shard && (p.lease !== lease || (lease === null && now - p.queuedAt > OWNER_WAIT_MS)));
           await Promise.all(moved.map(([jobId, p]) => this.ownerChanged(jobId, p, lease)));
         }),
       );
@@ -186,7 +196,17 @@ export class LiveClient {
         p.lease = lease;
         return;
       }
-      if ((await queue.remove(jobId)) !== 1) return;
+      if (p.lease !== null) {
+        // The owner just went: the call waits OWNER_WAIT_MS for the next one from now.
+        p.lease = null;
+        p.queuedAt = Date.now();
+        return;
+      }
+      if (Date.now() - p.queuedAt <= OWNER_WAIT_MS || (await queue.remove(jobId)) !== 1) return;
+    } else if (p.lease === null && lease !== null) {
+      // Taken by the shard's new owner, which answers it.
+      p.lease = lease;
+      return;
     }
     if (this.pending.get(jobId) !== p) return;
     clearTimeout(p.timer);

@@ -61,6 +61,10 @@ class Servers {
 
   constructor() {
     mkdirSync(this.dir, { recursive: true });
+    // A test run that dies must not leave servers holding loopback ports behind it.
+    process.once('exit', () => {
+      for (const child of this.children.values()) child.kill('SIGKILL');
+    });
   }
 
   start(port: number, args: string[], configFile?: string): void {

@@ -7,6 +7,7 @@ import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import type { BatchWorkStore } from './batch-work-store.js';
 import type { CheckBatchJobResult, CheckBatchRunner } from './check-batch-runner.js';
+import { within } from '../../shared/within.js';
 
 export interface BatchConsumerOptions {
   shardCount: number;
@@ -99,9 +100,10 @@ export class BatchConsumers {
     clearTimeout(timer);
     if (!graceful) {
       this.logger.warn({ shard }, 'batch jobs did not hand over in time; closing the shard queue without them');
-      await owned.worker.close(true).catch(() => undefined);
+      // Not awaited past the grace either: with Redis away even a forced close waits for it.
+      await within(owned.worker.close(true), HAND_OVER_GRACE_MS).catch(() => undefined);
     }
-    await owned.queue.close().catch(() => undefined);
+    await within(owned.queue.close(), HAND_OVER_GRACE_MS).catch(() => undefined);
   }
 
   private signedByGateway(job: Job<CheckBatchJobData, CheckBatchJobResult>, shard: number): boolean {

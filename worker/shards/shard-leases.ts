@@ -49,6 +49,8 @@ export class ShardLeases {
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
   private stopped = false;
   /** After giving a shard up for balance, don't claim for a moment, or we'd take it straight back. */
   private claimPausedUntil = 0;
@@ -77,6 +79,15 @@ export class ShardLeases {
   }
 
   start(): void {
+    // Renewals run on their own clock: claiming a shard starts its sessions, which may take longer
+    // than a lease lives, and the leases already held must not lapse meanwhile.
+    const renewLoop = async () => {
+      if (this.stopped) return;
+      this.renewing = this.renewAll(Date.now()).catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease renewal failed'));
+      await this.renewing;
+      if (!this.stopped) this.renewTimer = setTimeout(() => void renewLoop(), this.tickMs);
+    };
+    void renewLoop();
     const loop = async () => {
       if (this.stopped) return;
       this.running = this.tick().catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease tick failed'));
@@ -90,7 +101,8 @@ export class ShardLeases {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    await Promise.all([this.running, this.renewing]);
     await Promise.all(this.shards.map((shard) => this.giveUp(shard)));
     await this.redis.zrem(this.keys.workers(), this.options.workerId).catch(() => undefined);
     await this.redis.hdel(this.keys.workerShardCounts(), this.options.workerId).catch(() => undefined);
@@ -98,7 +110,6 @@ export class ShardLeases {
 
   private async tick(): Promise<void> {
     const now = Date.now();
-    await this.renewAll(now);
     const { workerId, shardCount, leaseTtlMs } = this.options;
     await this.redis
       .multi()
@@ -133,13 +144,14 @@ export class ShardLeases {
       [...this.owned].map(async ([shard, lease]) => {
         try {
           const renewed = await this.redis.eval(RENEW, 1, this.keys.lease(shard), lease.value, this.options.leaseTtlMs);
+          if (this.owned.get(shard) !== lease) return;
           if (renewed === 1) lease.renewedAt = now;
           else {
             this.logger.warn({ shard }, 'lease lost to another worker; stopping shard');
             await this.stopLocally(shard);
           }
         } catch (err) {
-          if (now - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) {
+          if (this.owned.get(shard) === lease && now - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) {
             this.logger.warn({ shard, err: (err as Error).message }, 'cannot renew lease; fencing shard before it expires');
             await this.stopLocally(shard);
           }
