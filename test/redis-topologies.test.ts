@@ -197,7 +197,7 @@ for (const kind of ['cluster', 'sentinel'] as const) {
           );
           failedOverMs = Date.now() - killedAt;
           await allOnline(30_000);
-          await waitFor(async () => (await about(tenants[0]!)).status === 200, 'live calls to answer again', 20_000, 200);
+          await waitFor(async () => (await Promise.all(tenants.map(about))).every((o) => o.status === 200), 'every session to answer again', 20_000, 200);
           await sleep(1_000);
         });
         const statuses = new Map<number, number>();

@@ -46,6 +46,8 @@ const FENCE_AT = 0.6;
  */
 export class ShardLeases {
   private readonly owned = new Map<number, { value: string; renewedAt: number }>();
+  /** Shards still being stopped here: not claimed again before that is done, or the stop would undo the start. */
+  private readonly releasing = new Set<number>();
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -161,7 +163,7 @@ export class ShardLeases {
   }
 
   private async claimFree(wanted: number): Promise<void> {
-    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s));
+    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s) && !this.releasing.has(s));
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
@@ -185,7 +187,12 @@ export class ShardLeases {
 
   private async stopLocally(shard: number): Promise<void> {
     this.owned.delete(shard);
-    await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+    this.releasing.add(shard);
+    try {
+      await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+    } finally {
+      this.releasing.delete(shard);
+    }
   }
 
   private async giveUp(shard: number): Promise<void> {
