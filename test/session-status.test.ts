@@ -130,6 +130,18 @@ describe('session status with its reason, start and next retry (item 9)', functi
     assert.equal(res.body.nextRetryAt, null);
   });
 
+  it('marks a session online only under the lease its worker holds: after another grant of the shard, never', async () => {
+    const connection = await owned();
+    const lease = keys().lease(shardOf(t.sessionId, SHARDS));
+    await testEnv.redis.set(lease, '2:another-worker', 'PX', 30_000);
+    await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
+    assert.equal(await testEnv.redis.exists(keys().presence(t.sessionId)), 0, 'a worker whose lease was granted again must not mark the session online');
+    await testEnv.redis.set(lease, LEASE, 'PX', 30_000);
+    connection.report({ status: 'connecting' });
+    await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
+    await waitFor(async () => (await testEnv.redis.get(keys().presence(t.sessionId))) === 'status-test', 'the presence key under the held lease');
+  });
+
   it('records every status with its reason and next retry; statusSince moves only when the status changes', async () => {
     const connection = await owned();
     await reported(connection, { status: 'pairing', qr: '2@abc', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });

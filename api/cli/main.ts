@@ -35,7 +35,7 @@ const USAGE = `Usage: npm run gateway -- <command> [options]
                                                    and everything stored for it
 
 Add --json for machine-readable output. Reads DATABASE_URL (and, for key revoke and the session
-commands, REDIS_URL and REDIS_PREFIX) like the gateway does.`;
+commands, REDIS_URL, REDIS_PREFIX and REDIS_SENTINELS or REDIS_CLUSTER_NODES) like the gateway does.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
