@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Capability } from '../shared/capabilities.js';
 import { isCluster } from '../shared/redis.js';
 import { parseLease } from '../shared/shard-lease.js';
+import { shardOf } from '../shared/shards.js';
 import { account as batchAccount, numbers } from './support/check-batches.js';
 import { call } from './support/http.js';
 import { waitFor, type GatewayProcess } from './support/processes.js';
@@ -125,8 +126,9 @@ for (const kind of ['cluster', 'sentinel'] as const) {
           masters.add(mastersBySlot.get(slot)!);
         }
         for (const t of tenants) {
-          const shard = tenants.indexOf(t) >= 0 ? await slotOf(env.keys.presence(t.sessionId)) : -1;
-          assert.equal(await slotOf(env.keys.batchRateBucket(t.sessionId)), shard);
+          const slot = await slotOf(env.keys.lease(shardOf(t.sessionId, 16)));
+          assert.equal(await slotOf(env.keys.presence(t.sessionId)), slot);
+          assert.equal(await slotOf(env.keys.batchRateBucket(t.sessionId)), slot);
         }
         assert.equal(masters.size, 3, 'the 16 shards lie on all three masters');
       });
