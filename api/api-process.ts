@@ -23,11 +23,11 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the api keeps serving'));
   const db = createDataSource(config.db);
   const redis = createRedis(config.redis);
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
 
   const subscriber = createRedis(config.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
-  subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber error'));
-  const keys = new RedisKeys(config.redis.prefix);
+  subscriber.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis subscriber error'));
+  const keys = new RedisKeys(config.redis.prefix, config.shards.count);
   const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
   const metrics = new ApiMetrics(queues, logger);
   const signing = new JobSigningKey(config.jobSigningSecret, db);

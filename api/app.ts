@@ -29,7 +29,7 @@ import { registerSessionRoutes } from './sessions/session-routes.js';
 import { SessionService } from './sessions/session-service.js';
 import { SessionViews } from './sessions/session-views.js';
 import { AdminService } from './admin/admin-service.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.js';
 import type { RedisKeys } from '../shared/redis-keys.js';
 import { AdminAccess } from './bull-board/admin-access.js';
 import { registerAdminRoutes, BULL_BOARD_PATH, CONSOLE_PATH } from './bull-board/admin-routes.js';
@@ -55,7 +55,7 @@ export interface AppDeps {
   logger: Logger;
   db: DataSource;
   live: LiveClient;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   metrics: ApiMetrics;
   /** The queues Bull Board shows (every shard's live and batch queue, the webhook queue). */

@@ -83,12 +83,19 @@ const envSchema = z.object({
   DB_POOL_SIZE: intFrom(20, 1),
   DB_CONNECT_TIMEOUT_MS: intFrom(3000, 100),
 
+  /** Single server, or (with REDIS_SENTINELS / REDIS_CLUSTER_NODES) the user, password, database and TLS (`rediss://`) every node shares. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** host:port list of Sentinels: the master named REDIS_SENTINEL_NAME is found through them. */
+  REDIS_SENTINELS: z.string().optional(),
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  /** host:port list of Redis Cluster nodes (a few are enough; the rest are discovered). */
+  REDIS_CLUSTER_NODES: z.string().optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('wag'),
 
   SHARD_COUNT: intFrom(16, 1),
   LIVE_TIMEOUT_MS: intFrom(10_000, 100),
-  LEASE_TTL_MS: intFrom(10_000, 1000),
+  LEASE_TTL_MS: intFrom(2_000, 1000),
   PRESENCE_TTL_MS: intFrom(15_000, 1000),
   /** How long an unpaired session keeps showing QR codes after it was last asked for one; then its connection is closed until the next request. */
   PAIRING_WINDOW_MS: intFrom(600_000, 1000),
@@ -219,7 +226,7 @@ export interface Config {
   http: { host: string; port: number; processes: number; trustProxy: boolean | number | string[] };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   db: { url: string; poolSize: number; connectTimeoutMs: number };
-  redis: { url: string; prefix: string };
+  redis: RedisConfig;
   shards: { count: number; leaseTtlMs: number };
   live: { timeoutMs: number; presenceTtlMs: number };
   pairing: { windowMs: number };
@@ -289,7 +296,62 @@ export interface Config {
   };
 }
 
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is and how to reach it; shared/redis builds every connection from this. */
+export interface RedisConfig {
+  url: string;
+  prefix: string;
+  topology: { kind: 'single' } | { kind: 'sentinel'; sentinels: RedisEndpoint[]; name: string; sentinelPassword: string | undefined } | { kind: 'cluster'; nodes: RedisEndpoint[] };
+  /** From the URL, so every topology authenticates and encrypts alike. */
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+  db: number;
+}
+
 export class ConfigError extends Error {}
+
+function parseEndpoints(name: string, spec: string): RedisEndpoint[] {
+  const endpoints = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) throw new ConfigError(`invalid configuration:\n  ${name}: "${entry}" is not host:port`);
+      return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+    });
+  if (endpoints.length === 0) throw new ConfigError(`invalid configuration:\n  ${name}: no host:port given`);
+  return endpoints;
+}
+
+function parseRedis(e: { REDIS_URL: string; REDIS_PREFIX: string; REDIS_SENTINELS?: string | undefined; REDIS_SENTINEL_NAME: string; REDIS_SENTINEL_PASSWORD?: string | undefined; REDIS_CLUSTER_NODES?: string | undefined }): RedisConfig {
+  const url = new URL(e.REDIS_URL);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('invalid configuration:\n  REDIS_URL: must start with redis:// or rediss://');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) throw new ConfigError('invalid configuration:\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one, not both');
+  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError('invalid configuration:\n  REDIS_URL: the database must be a number');
+  if (e.REDIS_CLUSTER_NODES && db !== 0) throw new ConfigError('invalid configuration:\n  REDIS_URL: Redis Cluster has only database 0');
+  const topology: RedisConfig['topology'] = e.REDIS_CLUSTER_NODES
+    ? { kind: 'cluster', nodes: parseEndpoints('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES) }
+    : e.REDIS_SENTINELS
+      ? { kind: 'sentinel', sentinels: parseEndpoints('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, sentinelPassword: e.REDIS_SENTINEL_PASSWORD }
+      : { kind: 'single' };
+  return {
+    url: e.REDIS_URL,
+    prefix: e.REDIS_PREFIX,
+    topology,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    tls: url.protocol === 'rediss:',
+    db,
+  };
+}
 
 /** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
 export function loadConfig(env: Env = process.env): Config {
@@ -302,6 +364,7 @@ export function loadConfig(env: Env = process.env): Config {
   if ((e.ADMIN_USER === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration:\n  ADMIN_USER and ADMIN_PASSWORD must be set together');
   }
+  const redis = parseRedis(e);
   let roleCapabilities: ReadonlyMap<string, readonly Capability[]>;
   let trustProxy: boolean | number | string[];
   try {
@@ -315,7 +378,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: { host: e.HOST, port: e.PORT, processes: e.API_PROCESSES, trustProxy },
     logLevel: e.LOG_LEVEL,
     db: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis,
     shards: { count: e.SHARD_COUNT, leaseTtlMs: e.LEASE_TTL_MS },
     live: { timeoutMs: e.LIVE_TIMEOUT_MS, presenceTtlMs: e.PRESENCE_TTL_MS },
     pairing: { windowMs: e.PAIRING_WINDOW_MS },

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
+import { flushed, publish } from './redis-pubsub.js';
 
 /**
  * What is announced on the control channel. Workers reconcile a changed session they hold; api
@@ -35,12 +36,11 @@ export type Announce = (message: string) => Promise<unknown>;
 
 /**
  * Publishes on `channel` and resolves once the message is on its way to every subscriber: Redis
- * may answer PUBLISH before it has written the message to the subscribers' sockets, but it writes
- * everything that command queued before it reads the next, so the PING's answer follows them.
+ * may answer PUBLISH before it has written the message to the subscribers' sockets.
  */
-export function announcer(redis: Pick<Redis, 'publish' | 'ping'>, channel: string): Announce {
+export function announcer(redis: RedisClient, channel: string): Announce {
   return async (message) => {
-    await redis.publish(channel, message);
-    await redis.ping();
+    await publish(redis, channel, message);
+    await flushed(redis, channel);
   };
 }

@@ -1,20 +1,35 @@
+import { shardOf } from './shards.js';
+
 /**
- * Every Redis key and queue name, in one place. Keys that belong together share a hash tag
- * ({…}) so the layout also works on Redis Cluster.
+ * Every Redis key and queue name, in one place. Everything of one shard (its queues, lease, the
+ * presence and budget of its sessions) shares the hash tag `{shard-<n>}`, so on Redis Cluster it
+ * lives in one slot: a script may touch any of it, and the shards spread over the masters.
  */
 export class RedisKeys {
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    readonly shardCount: number,
+  ) {}
 
-  /** BullMQ prefix for a shard's live queue: its keys are `<prefix>:{live-<n>}:live:…`. */
+  /** The part of every key of the shard that Redis Cluster hashes. */
+  shardPrefix(shard: number): string {
+    return `${this.prefix}:{shard-${shard}}`;
+  }
+
+  private sessionPrefix(sessionId: string): string {
+    return this.shardPrefix(shardOf(sessionId, this.shardCount));
+  }
+
+  /** BullMQ prefix for a shard's live queue: its keys are `<prefix>:{shard-<n>}:live:…`. */
   liveQueuePrefix(shard: number): string {
-    return `${this.prefix}:{live-${shard}}`;
+    return this.shardPrefix(shard);
   }
 
   readonly liveQueueName = 'live';
 
   /** BullMQ prefix for a shard's bulk-check queue: batches follow the shard lease like live jobs. */
   batchQueuePrefix(shard: number): string {
-    return `${this.prefix}:{batch-${shard}}`;
+    return this.shardPrefix(shard);
   }
 
   readonly batchQueueName = 'batch';
@@ -33,21 +48,37 @@ export class RedisKeys {
 
   /** Token bucket pacing a session's bulk number checks, shared by every worker. */
   batchRateBucket(sessionId: string): string {
-    return `${this.prefix}:batch-rate:${sessionId}`;
+    return `${this.sessionPrefix(sessionId)}:batch-rate:${sessionId}`;
   }
 
   /** Written by the owning worker, with a TTL, while the session's WhatsApp connection is open. */
   presence(sessionId: string): string {
-    return `${this.prefix}:presence:${sessionId}`;
+    return `${this.sessionPrefix(sessionId)}:presence:${sessionId}`;
   }
 
+  /** `<epoch>:<workerId>` of the shard's owner (shared/shard-lease), with a TTL its owner renews. */
   lease(shard: number): string {
-    return `${this.prefix}:lease:${shard}`;
+    return `${this.shardPrefix(shard)}:lease`;
+  }
+
+  /** Counts the shard's leases ever granted: each grant's epoch is one more than the last. */
+  leaseEpoch(shard: number): string {
+    return `${this.shardPrefix(shard)}:lease-epoch`;
   }
 
   /** Sorted set of live worker ids scored by their last heartbeat (epoch ms). */
   workers(): string {
-    return `${this.prefix}:workers`;
+    return `${this.prefix}:{workers}`;
+  }
+
+  /** How many shards each live worker holds (hash), beside `workers()` in the same slot. */
+  workerShardCounts(): string {
+    return `${this.prefix}:{workers}:shards`;
+  }
+
+  /** Present, with a short TTL, while the worker is alive: a dead worker's leases may be taken at once. */
+  workerAlive(workerId: string): string {
+    return `${this.prefix}:{workers}:alive:${workerId}`;
   }
 
   /** Latest pairing QR for a session (short TTL). */

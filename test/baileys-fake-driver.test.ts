@@ -151,7 +151,7 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
     assert.deepEqual(asked.map((q) => q.protocols.includes('lid')), [false, true], 'the check, then its LID look-up');
     // The bucket the session's batches are paced by (BATCH_RATE_PER_MINUTE 60, one chunk of 50 deep).
     const tokens = await waitFor(async () => {
-      const value = await gw.env.redis.hget(`${gw.env.redisPrefix}:batch-rate:${sessionId}`, 'tokens');
+      const value = await gw.env.redis.hget(gw.env.keys.batchRateBucket(sessionId), 'tokens');
       return value === null ? undefined : Number(value);
     }, 'the session budget to be charged');
     assert.ok(tokens <= 48.5, `two numbers' worth taken from a full bucket of 50, ${tokens} left`);

@@ -248,5 +248,5 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
 });
 
 async function waitUntilOffline(sessionId: string): Promise<void> {
-  await waitFor(async () => (await testEnv.redis.exists(`${testEnv.redisPrefix}:presence:${sessionId}`)) === 0, `${sessionId} to go offline`);
+  await waitFor(async () => (await testEnv.redis.exists(testEnv.keys.presence(sessionId))) === 0, `${sessionId} to go offline`);
 }

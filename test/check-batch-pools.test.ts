@@ -241,7 +241,7 @@ describe('BATCH_DAILY_LIMIT: a daily cap per session (sim WhatsApp)', function (
     assert.equal(waiting.eta, null);
 
     // The day turns: the count kept for the session's day is yesterday's.
-    const bucket = `${testEnv.redisPrefix}:batch-rate:${t.sessionId}`;
+    const bucket = testEnv.keys.batchRateBucket(t.sessionId);
     await testEnv.redis.hset(bucket, 'day', String(Math.floor(Date.now() / 86_400_000) - 1));
     const capped = await routes.waitFor(res.body.id, (b) => b.progress.done === 60 && b.waitingFor === 'daily_limit', 'to check 60 more and stop again');
     assert.deepEqual(capped.sessions[0], { ...capped.sessions[0], checked: 60, queries: 2 }, 'a chunk of 50 and one cut to the 10 left');
@@ -277,7 +277,7 @@ describe('pooled bulk checks across worker failures', function () {
     workers = names.map((name) => testEnv.startWorker(world, { LEASE_TTL_MS: '3000', BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' }, name));
     await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 30_000);
     // One session on a shard of each worker.
-    const holders = await testEnv.redis.mget(...Array.from({ length: 16 }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`));
+    const holders = await testEnv.leaseHolders();
     const sessionOn = (worker: string) => {
       for (;;) {
         const id = `sess_pk_${uniq()}`;

@@ -530,7 +530,7 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
 });
 
 describe('SessionRateLimiter (Redis token bucket and daily cap)', () => {
-  const keys = () => new RedisKeys(`${testEnv.redisPrefix}:rl${uniq()}`);
+  const keys = () => new RedisKeys(`${testEnv.redisPrefix}:rl${uniq()}`, 16);
 
   it('lets the first chunk through, then makes the next wait for the budget it needs', async () => {
     const limiter = new SessionRateLimiter(testEnv.redis, keys(), 60, 50);
@@ -606,7 +606,7 @@ describe('bulk number checks across worker failures', function () {
     workers = names.map((name) => testEnv.startWorker(world, env, name));
     await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 30_000);
     await waitUntilOnline([t.sessionId]);
-    const holderName = await testEnv.redis.get(`${testEnv.redisPrefix}:presence:${t.sessionId}`);
+    const holderName = await testEnv.redis.get(testEnv.keys.presence(t.sessionId));
     const holder = workers[names.indexOf(holderName!)]!;
     assert.ok(holder, `the session is held by one of the two workers (${holderName})`);
     const res = await createBatch(t, phones);

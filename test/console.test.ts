@@ -10,6 +10,7 @@ import { call } from './support/http.js';
 import { waitFor, type GatewayProcess } from './support/processes.js';
 import { leaseHolders, newPhone, writeSimWorld } from './support/sim-world.js';
 import type { RunningApi } from './support/test-env.js';
+import { onMessage, subscribe } from '../shared/redis-pubsub.js';
 
 const uniq = () => Math.random().toString(36).slice(2, 10);
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -453,9 +454,9 @@ describe('operator console at /admin', function () {
           );
         });
       const announced: string[] = [];
-      const control = testEnv.redis.duplicate();
-      await control.subscribe(`${testEnv.redisPrefix}:control`);
-      control.on('message', (_channel: string, message: string) => announced.push(message));
+      const control = testEnv.subscriber();
+      await subscribe(control, testEnv.keys.control());
+      onMessage(control, (_channel: string, message: string) => announced.push(message));
       let session: { id: string; status: string };
       try {
         const created = await cli(['session', 'create', '--org', mine.organizationId, '--name', 'from the CLI']);

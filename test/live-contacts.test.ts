@@ -81,7 +81,7 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     }
 
     it('returns 501 not_implemented at once for a session that is not connected, enqueuing nothing', async () => {
-      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(offline.sessionId, 16)}}`, connection: testEnv.redis });
+      const queue = new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shardOf(offline.sessionId, 16)), connection: testEnv.redis });
       const before = await queue.count();
       const res = await get(path(offline, `/check?phone=${alice.phone}`), offline.tokens.read);
       assert.equal(res.status, 501);

@@ -39,7 +39,7 @@ describe('the live contract (shared/live): one schema per operation, checked whe
   it("answers 500 `internal` when a worker's reply is out of shape, never passing it on", async () => {
     const config = loadConfig(testEnv.env());
     // A prefix no worker consumes: this test plays the worker.
-    const keys = new RedisKeys(`${testEnv.redisPrefix}:contract`);
+    const keys = new RedisKeys(`${testEnv.redisPrefix}:contract`, config.shards.count);
     const subscriber = testEnv.redis.duplicate();
     const live = new LiveClient(config, keys, testEnv.redis, subscriber, new JobSigningKey(config.jobSigningSecret, testEnv.db), createLogger('silent', 'contract-test'));
     const sessionId = 'sess_contract';

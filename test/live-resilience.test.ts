@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import type { LiveReply } from '../shared/live/live-queues.js';
 import { shardOf } from '../shared/shards.js';
+import { parseLease } from '../shared/shard-lease.js';
 import { SimStateStore } from '../worker/driver/sim/state-store.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
 import { testEnv } from './support/hooks.js';
@@ -70,7 +71,7 @@ describe('live operations under failure (real worker processes)', function () {
       const block = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/${target.phone}@s.whatsapp.net/block`, { token: t.tokens.send, baseUrl: api.baseUrl });
       assert.equal(block.status, 504);
       assert.equal(block.body.error.code, 'timeout');
-      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(t.sessionId, 16)}}`, connection: testEnv.redis });
+      const queue = new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shardOf(t.sessionId, 16)), connection: testEnv.redis });
       const blockJobs = async () => (await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'paused'])).filter((j) => j.data.op === 'contacts.block' && j.data.sessionId === t.sessionId);
       assert.equal((await about).status, 504);
 
@@ -124,6 +125,27 @@ describe('live operations under failure (real worker processes)', function () {
       }
     });
 
+    it('lets a worker restarted under its WORKER_ID take its shards back at once, without waiting for its old leases', async () => {
+      const { tenants, accounts, sessions } = await pairedTenants(2);
+      const world = writeSimWorld(`restart-${uniq()}`, { accounts, sessions });
+      // Leases that would outlive the test: only taking its own back can be this quick.
+      const env = { LEASE_TTL_MS: '60000' };
+      const name = `restart-${uniq()}`;
+      const first = testEnv.startWorker(world, env, name);
+      workers.push(first);
+      await waitFor(async () => (await leaseHolders()).get(name) === 16, 'the worker to own every shard', 30_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId));
+      await first.stop('SIGKILL');
+      const again = testEnv.startWorker(world, env, name);
+      workers.push(again);
+      await waitFor(async () => {
+        const epochs = await Promise.all(Array.from({ length: 16 }, (_, shard) => testEnv.redis.get(testEnv.keys.lease(shard))));
+        return epochs.every((value) => parseLease(value)?.workerId === name && parseLease(value)!.epoch > 1);
+      }, 'the restarted worker to hold every shard under a new epoch (its old leases would last a minute)', 20_000);
+      await waitUntilOnline(tenants.map((t) => t.sessionId), 20_000);
+      for (const t of tenants) assert.equal((await get(`/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, t.tokens.read)).status, 200);
+    });
+
     it('finishes an operation in flight on SIGTERM before closing its session, then hands the shard over', async () => {
       const { tenants, accounts, sessions } = await pairedTenants(1);
       const t = tenants[0]!;
@@ -172,16 +194,15 @@ describe('live operations under failure (real worker processes)', function () {
       assert.ok(finished[2]! - finished[1]! >= 400 && finished[4]! - finished[3]! >= 400, `waves not separated: ${finished.join(', ')}`);
     });
 
-    it('survives kill -9 of a worker mid-load: every request is answered in time and the shards are taken over', async () => {
+    it('survives kill -9 of a worker mid-load: nobody waits for LIVE_TIMEOUT_MS (200, 501 or 503 within 3 s, never 504) and the shards are taken over within 3 s', async () => {
       const { tenants, accounts, sessions } = await pairedTenants(8);
       const world = writeSimWorld(`kill-${uniq()}`, { accounts, sessions, latencyMs: { min: 5, max: 50 } });
-      const env = { LEASE_TTL_MS: '5000' };
-      const [a, b] = [testEnv.startWorker(world, env, `kill-a-${uniq()}`), testEnv.startWorker(world, env, `kill-b-${uniq()}`)];
+      // The default LEASE_TTL_MS and LIVE_TIMEOUT_MS: what a deployment gets.
+      const [a, b] = [testEnv.startWorker(world, {}, `kill-a-${uniq()}`), testEnv.startWorker(world, {}, `kill-b-${uniq()}`)];
       workers.push(a, b);
       await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 30_000);
       await waitUntilOnline(tenants.map((t) => t.sessionId));
-      const timeoutMs = 3_000;
-      const api = await testEnv.startApi({ LIVE_TIMEOUT_MS: String(timeoutMs) }, `api-kill-${uniq()}`);
+      const api = await testEnv.startApi({}, `api-kill-${uniq()}`);
 
       const outcomes: { status: number; ms: number }[] = [];
       let stop = false;
@@ -197,17 +218,20 @@ describe('live operations under failure (real worker processes)', function () {
       await sleep(1_500);
       const killedAt = Date.now();
       await b.stop('SIGKILL');
-      await waitFor(async () => (await leaseHolders()).size === 1 && [...(await leaseHolders()).values()][0] === 16, 'the survivor to take every shard', 15_000);
+      await waitFor(async () => (await leaseHolders()).size === 1 && [...(await leaseHolders()).values()][0] === 16, 'the survivor to take every shard', 15_000, 50);
+      const takeoverMs = Date.now() - killedAt;
       await waitUntilOnline(tenants.map((t) => t.sessionId), Math.max(1_000, 15_000 - (Date.now() - killedAt)));
       await sleep(1_000);
       stop = true;
       await load;
 
       assert.ok(outcomes.length > 50, `load ran (${outcomes.length} requests)`);
-      const unexpected = outcomes.filter((o) => ![200, 501, 504].includes(o.status));
-      assert.deepEqual(unexpected, [], 'every answer is a result, 501 or 504');
-      const late = outcomes.filter((o) => o.ms > timeoutMs + 1_000);
-      assert.deepEqual(late, [], 'no request waited longer than LIVE_TIMEOUT_MS + 1 s');
+      const unexpected = outcomes.filter((o) => ![200, 501, 503].includes(o.status));
+      assert.deepEqual(unexpected, [], 'every answer is a result, 501 or 503 (never a 504 after LIVE_TIMEOUT_MS)');
+      // The targets are 3 s; a second more is room for a machine shared with other test runs.
+      const late = outcomes.filter((o) => o.ms > 4_000);
+      assert.deepEqual(late, [], 'no request waited longer than 3 s (+1 s of room)');
+      assert.ok(takeoverMs <= 4_000, `the survivor held every shard ${takeoverMs} ms after the kill (target 3 s, +1 s of room)`);
       assert.ok(outcomes.slice(-16).every((o) => o.status === 200), 'after the takeover the sessions answer again');
       await api.process.stop();
     });

@@ -107,7 +107,7 @@ describe('GET /metrics', function () {
 
     it('counts a job sitting in a shard queue, read again at most 5 s later', async () => {
       const shard = shardOf(tenant.sessionId, SHARDS);
-      const queue = new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shard}}`, connection: testEnv.redis });
+      const queue = new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shard), connection: testEnv.redis });
       const labels = { queue: 'live', shard: String(shard), state: 'delayed' };
       const depth = async () => valueOf((await scrape()).samples, 'wag_queue_jobs', labels);
       try {

@@ -96,9 +96,9 @@ describe('OpenAPI document (/openapi.json)', function () {
   it('documents every route the api serves, apart from the HTML pages', async () => {
     const config = loadConfig(testEnv.env());
     const logger = createLogger('silent', 'openapi-test');
-    const keys = new RedisKeys(config.redis.prefix);
+    const keys = new RedisKeys(config.redis.prefix, config.shards.count);
     const queues = watchedQueues(keys, config.shards.count, testEnv.redis, () => undefined);
-    const subscriber = testEnv.redis.duplicate();
+    const subscriber = testEnv.subscriber();
     const signing = new JobSigningKey(config.jobSigningSecret, testEnv.db);
     const live = new LiveClient(config, keys, testEnv.redis, subscriber, signing, logger);
     let gateway: GatewayApp | undefined;

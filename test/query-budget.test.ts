@@ -6,7 +6,7 @@ import { testEnv } from './support/hooks.js';
 
 /** How long a chunk must wait for its budget: 0 when granted at once. */
 const waitOf = (grant: BudgetGrant) => (grant.kind === 'granted' ? 0 : grant.waitMs);
-const keys = () => new RedisKeys(`${testEnv.redisPrefix}:qb${randomBytes(4).toString('hex')}`);
+const keys = () => new RedisKeys(`${testEnv.redisPrefix}:qb${randomBytes(4).toString('hex')}`, 16);
 
 describe("live queries counted against a session's bulk-check budget (item 6)", () => {
   it('charges queries already made without waiting, and the next chunk waits for them', async () => {

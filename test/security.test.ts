@@ -43,11 +43,11 @@ function rawJwt(key: SigningKey, payload: Record<string, unknown>): string {
 }
 
 function liveQueue(sessionId: string): Queue {
-  return new Queue('live', { prefix: `${testEnv.redisPrefix}:{live-${shardOf(sessionId, SHARDS)}}`, connection: testEnv.redis });
+  return new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shardOf(sessionId, SHARDS)), connection: testEnv.redis });
 }
 
 function batchQueue(sessionId: string): Queue {
-  return new Queue('batch', { prefix: `${testEnv.redisPrefix}:{batch-${shardOf(sessionId, SHARDS)}}`, connection: testEnv.redis });
+  return new Queue('batch', { prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, SHARDS)), connection: testEnv.redis });
 }
 
 /** The job signer the gateway processes of this run use (its secret was generated into MySQL). */

@@ -19,6 +19,8 @@ import { waitFor } from './support/processes.js';
 
 const silent = pino({ level: 'silent' });
 const SHARDS = 16;
+/** The lease the test's session manager acts under: it holds the shard as a worker would. */
+const LEASE = '1:status-test';
 
 /** A connection whose status updates the test emits, as a driver would. */
 class DrivenConnection implements WhatsAppConnection {
@@ -81,7 +83,7 @@ async function row(sessionId: string): Promise<Row> {
 
 describe('session status with its reason, start and next retry (item 9)', function () {
   this.timeout(60_000);
-  const keys = () => new RedisKeys(testEnv.redisPrefix);
+  const keys = () => new RedisKeys(testEnv.redisPrefix, SHARDS);
   let t: Tenant;
   let driver: DrivenDriver;
   let manager: SessionManager;
@@ -96,9 +98,10 @@ describe('session status with its reason, start and next retry (item 9)', functi
       testEnv.redis,
       keys(),
       sink,
-      { shardCount: SHARDS, presenceTtlMs: 15_000, workerId: 'status-test', pairingWindowMs: options.pairingWindowMs ?? 600_000, reconcileIntervalMs: 3_600_000 },
+      { shardCount: SHARDS, presenceTtlMs: 15_000, workerId: 'status-test', pairingWindowMs: options.pairingWindowMs ?? 600_000, reconcileIntervalMs: 3_600_000, leaseOf: () => LEASE },
       silent,
     );
+    await testEnv.redis.set(keys().lease(shardOf(t.sessionId, SHARDS)), LEASE, 'PX', 60_000);
     await manager.startShard(shardOf(t.sessionId, SHARDS));
     return waitFor(async () => driver.connections.get(t.sessionId), 'the manager to connect the session');
   }
@@ -114,6 +117,7 @@ describe('session status with its reason, start and next retry (item 9)', functi
 
   afterEach(async () => {
     await manager?.stop();
+    if (t) await testEnv.redis.del(keys().lease(shardOf(t.sessionId, SHARDS)));
   });
 
   it('shows a new session pairing since its creation, with nothing to retry', async () => {
@@ -124,6 +128,18 @@ describe('session status with its reason, start and next retry (item 9)', functi
     assert.equal(res.body.statusReason, null);
     assert.equal(res.body.statusSince, res.body.createdAt);
     assert.equal(res.body.nextRetryAt, null);
+  });
+
+  it('marks a session online only under the lease its worker holds: after another grant of the shard, never', async () => {
+    const connection = await owned();
+    const lease = keys().lease(shardOf(t.sessionId, SHARDS));
+    await testEnv.redis.set(lease, '2:another-worker', 'PX', 30_000);
+    await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
+    assert.equal(await testEnv.redis.exists(keys().presence(t.sessionId)), 0, 'a worker whose lease was granted again must not mark the session online');
+    await testEnv.redis.set(lease, LEASE, 'PX', 30_000);
+    connection.report({ status: 'connecting' });
+    await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
+    await waitFor(async () => (await testEnv.redis.get(keys().presence(t.sessionId))) === 'status-test', 'the presence key under the held lease');
   });
 
   it('records every status with its reason and next retry; statusSince moves only when the status changes', async () => {
@@ -169,7 +185,7 @@ describe('session status with its reason, start and next retry (item 9)', functi
     await reported(connection, { status: 'pairing', qr: '2@stale', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
     await reported(connection, { status: 'connecting', reason: 'reconnecting (attempt 1) after timedOut (408)' });
     const lease = keys().lease(shardOf(t.sessionId, SHARDS));
-    await testEnv.redis.set(lease, 'status-test', 'PX', 30_000);
+    await testEnv.redis.set(lease, LEASE, 'PX', 30_000);
     try {
       const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915111111111' } });
       assert.equal(res.status, 503);

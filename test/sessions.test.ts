@@ -233,12 +233,12 @@ describe('sessions API', function () {
       await waitFor(async () => (await get(`/api/v1/sessions/${id}/qr`, t.tokens.manage)).status === 200, 'a QR code', 20_000);
       await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: id, action: 'pair', phone: newPhone() });
       await waitUntilOnline([id]);
-      const owner = await testEnv.redis.get(`${testEnv.redisPrefix}:presence:${id}`);
+      const owner = await testEnv.redis.get(testEnv.keys.presence(id));
       const holder = workers.find((w) => w.name.endsWith(owner ?? '-'))!;
       assert.ok(holder, `the owning worker ${owner} is one of ours`);
       await holder.stop('SIGTERM');
       await waitFor(async () => {
-        const now = await testEnv.redis.get(`${testEnv.redisPrefix}:presence:${id}`);
+        const now = await testEnv.redis.get(testEnv.keys.presence(id));
         return now !== null && now !== owner;
       }, 'the other worker to bring the session online', 20_000);
       const res = await get(`/api/v1/sessions/${id}`, t.tokens.read);
@@ -344,10 +344,10 @@ describe('sessions API', function () {
   it('shows a session online as soon as its worker has marked it present, before MySQL records it', async () => {
     const t = await newTenant();
     await testEnv.db.query(`UPDATE wa_sessions SET status = 'connecting', phone_jid = '4915100000001@s.whatsapp.net' WHERE id = ?`, [t.sessionId]);
-    await testEnv.redis.set(`${testEnv.redisPrefix}:presence:${t.sessionId}`, 'some-worker', 'PX', 10_000);
+    await testEnv.redis.set(testEnv.keys.presence(t.sessionId), 'some-worker', 'PX', 10_000);
     const res = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
     assert.equal(res.body.status, 'online');
-    await testEnv.redis.del(`${testEnv.redisPrefix}:presence:${t.sessionId}`);
+    await testEnv.redis.del(testEnv.keys.presence(t.sessionId));
     assert.equal((await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read)).body.status, 'connecting');
   });
 

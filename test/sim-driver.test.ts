@@ -81,7 +81,7 @@ const freshPrefix = () => `${testEnv.redisPrefix}:simt${randomBytes(4).toString(
 
 const drivers: SimDriver[] = [];
 function newDriver(world: SimWorldInput = worldInput(), prefix = freshPrefix()): SimDriver {
-  const driver = new SimDriver({ world: parseSimWorld(world), redis: testEnv.redis, prefix });
+  const driver = new SimDriver({ world: parseSimWorld(world), redis: testEnv.redis, subscriber: () => testEnv.subscriber(), prefix });
   drivers.push(driver);
   return driver;
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { loadConfig } from '../shared/config.js';
 import { connectWithRetry } from '../shared/db/connect.js';
@@ -8,6 +7,8 @@ import { createLogger } from '../shared/logger.js';
 import { blockingRedisOptions, createRedis } from '../shared/redis.js';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { parseControlMessage } from '../shared/control-messages.js';
+import { onMessage, subscribe } from '../shared/redis-pubsub.js';
+import { shardOf } from '../shared/shards.js';
 import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
 import { createBatchConsumers } from './batches/create-batch-consumers.js';
 import { SessionRateLimiter } from './batches/session-rate-limiter.js';
@@ -27,7 +28,7 @@ const workerId = config.worker.id ?? `${hostname()}-${process.pid}-${randomBytes
 const logger = createLogger(config.logLevel, 'worker').child({ workerId });
 // A stray rejection in one session's socket code must not drop every session this worker holds.
 process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the worker keeps its sessions'));
-const keys = new RedisKeys(config.redis.prefix);
+const keys = new RedisKeys(config.redis.prefix, config.shards.count);
 
 const db = createDataSource(config.db);
 const connection = connectWithRetry(db, logger);
@@ -39,7 +40,7 @@ const signer = await new JobSigningKey(config.jobSigningSecret, db).signer();
 // BullMQ's consumers get their own never-give-up connection.
 const redis = createRedis(config.redis);
 const bullConnection = createRedis(config.redis, blockingRedisOptions());
-for (const client of [redis, bullConnection]) client.on('error', (err) => logger.debug({ err: err.message }, 'redis error'));
+for (const client of [redis, bullConnection]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
 
 const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length, liveRunning: () => consumers.running });
 // Every live query counts against the session's bulk-check budget (the same Redis bucket the batches pace themselves by).
@@ -47,6 +48,7 @@ const queryBudget = new SessionRateLimiter(redis, keys, config.batches.ratePerMi
 const driver = await createDriver(config, {
   db,
   redis,
+  subscriber: () => createRedis(config.redis, blockingRedisOptions()),
   keys,
   logger,
   countQueries: (sessionId, numbers) => void queryBudget.charge(sessionId, numbers).catch((err: Error) => logger.debug({ err: err.message, sessionId }, 'could not count a query against the session budget')),
@@ -59,15 +61,17 @@ const ingestor = new ContactIngestor(db, logger, {
     for (const kind of Object.keys(counts) as (keyof WriteCounts)[]) if (counts[kind] > 0) metrics.ingestedRows.inc({ kind }, counts[kind]);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs }, logger, webhooks.sinks);
-const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
+const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs, leaseOf: (shard) => leases.leaseOf(shard) }, logger, webhooks.sinks);
+/** A worker that may have lost a shard's lease acts on none of its sessions (the fence). */
+const leaseHeld = (sessionId: string) => leases.leaseOf(shardOf(sessionId, config.shards.count)) !== undefined;
+const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), leaseHeld, redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
 const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () => metrics.jobsRefused.inc({ queue: 'live' }));
 const batches = createBatchConsumers(config, {
   db,
   redis,
   bullConnection,
   keys,
-  connectionOf: (id) => sessions.connectionOf(id, 'online'),
+  connectionOf: (id) => (leaseHeld(id) ? sessions.connectionOf(id, 'online') : undefined),
   logger,
   signer,
   onChecked: (n) => metrics.batchNumbersChecked.inc(n),
@@ -94,15 +98,16 @@ const leases = new ShardLeases(
 
 // The api announces created, deleted and pairing sessions here, so their owner acts on them before the next reconcile.
 const control = createRedis(config.redis, blockingRedisOptions());
-control.on('error', (err) => logger.debug({ err: err.message }, 'redis control subscriber error'));
-control.on('message', (_channel: string, raw: string) => {
+control.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis control subscriber error'));
+onMessage(control, (_channel: string, raw: string) => {
   const message = parseControlMessage(raw);
   if (message?.type === 'session.changed') void sessions.reconcile(message.sessionId);
 });
-void control.subscribe(keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
+void subscribe(control, keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.
-if (redis.status !== 'ready') await once(redis, 'ready');
+// Not events.once: it would reject on the first connection error (Redis failing over as we start).
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 sessions.start();
 leases.start();
 webhooks.start();

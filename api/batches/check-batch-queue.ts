@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchQueue, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import type { Logger } from '../../shared/logger.js';
@@ -15,7 +15,7 @@ export class CheckBatchQueue {
   private readonly queues = new Map<number, BatchQueue>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly shardCount: number,
     private readonly signing: JobSigningKey,

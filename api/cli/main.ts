@@ -35,7 +35,7 @@ const USAGE = `Usage: npm run gateway -- <command> [options]
                                                    and everything stored for it
 
 Add --json for machine-readable output. Reads DATABASE_URL (and, for key revoke and the session
-commands, REDIS_URL and REDIS_PREFIX) like the gateway does.`;
+commands, REDIS_URL, REDIS_PREFIX and REDIS_SENTINELS or REDIS_CLUSTER_NODES) like the gateway does.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -146,7 +146,7 @@ async function withSessions<T>(config: Config, db: DataSource, work: (sessions: 
   const redis = createRedis(config.redis, { lazyConnect: true });
   const subscriber = createRedis(config.redis, { lazyConnect: true, enableOfflineQueue: true });
   for (const client of [redis, subscriber]) client.on('error', () => undefined);
-  const keys = new RedisKeys(config.redis.prefix);
+  const keys = new RedisKeys(config.redis.prefix, config.shards.count);
   let live: LiveClient | undefined;
   try {
     // Before the live client exists: its queues would start connecting the shared client themselves.
@@ -184,7 +184,7 @@ function announceOnce(config: Config) {
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      await announcer(redis, new RedisKeys(config.redis.prefix).control())(message);
+      await announcer(redis, new RedisKeys(config.redis.prefix, config.shards.count).control())(message);
     } finally {
       redis.disconnect();
     }

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import { getMany, type RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import type { WatchedQueue } from '../queues/watched-queues.js';
+import { parseLease } from '../../shared/shard-lease.js';
 
 export interface QueueDepth {
   waiting: number;
@@ -44,7 +45,7 @@ const STATES = ['waiting', 'active', 'delayed'] as const;
 export class FleetStatus {
   constructor(
     private readonly db: DataSource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly shardCount: number,
     private readonly queues: readonly WatchedQueue[],
@@ -54,7 +55,7 @@ export class FleetStatus {
   async workersOf(sessionIds: readonly string[]): Promise<Map<string, string | null>> {
     const result = new Map<string, string | null>();
     if (sessionIds.length === 0) return result;
-    const [holders, present] = await Promise.all([this.leaseHolders(), this.redis.mget(sessionIds.map((id) => this.keys.presence(id)))]);
+    const [holders, present] = await Promise.all([this.leaseHolders(), getMany(this.redis, sessionIds.map((id) => this.keys.presence(id)))]);
     sessionIds.forEach((id, i) => result.set(id, present[i] ?? holders[shardOf(id, this.shardCount)]?.holder ?? null));
     return result;
   }
@@ -90,7 +91,7 @@ export class FleetStatus {
 
     for (let i = 0; i < sessions.length; i += PRESENCE_CHUNK) {
       const chunk = sessions.slice(i, i + PRESENCE_CHUNK);
-      const present = await this.redis.mget(chunk.map((s) => this.keys.presence(s.id)));
+      const present = await getMany(this.redis, chunk.map((s) => this.keys.presence(s.id)));
       chunk.forEach(({ id }, j) => {
         const shard = shards[shardOf(id, this.shardCount)]!;
         shard.sessions++;
@@ -106,13 +107,13 @@ export class FleetStatus {
   }
 
   private async leaseHolders(now = Date.now()): Promise<{ holder: string | null; leaseExpiresAt: number | null }[]> {
-    const pipeline = this.redis.pipeline();
-    for (let shard = 0; shard < this.shardCount; shard++) pipeline.get(this.keys.lease(shard)).pttl(this.keys.lease(shard));
-    const replies = (await pipeline.exec()) ?? [];
-    return Array.from({ length: this.shardCount }, (_, shard) => {
-      const holder = replies[shard * 2]?.[1];
-      const ttl = Number(replies[shard * 2 + 1]?.[1]);
-      return { holder: typeof holder === 'string' ? holder : null, leaseExpiresAt: typeof holder === 'string' && ttl > 0 ? now + ttl : null };
+    // Each lease is in its shard's own slot: one command per key, never a cross-slot pipeline.
+    const shards = Array.from({ length: this.shardCount }, (_, shard) => shard);
+    const [values, ttls] = await Promise.all([getMany(this.redis, shards.map((shard) => this.keys.lease(shard))), Promise.all(shards.map((shard) => this.redis.pttl(this.keys.lease(shard))))]);
+    return shards.map((shard) => {
+      const holder = parseLease(values[shard])?.workerId ?? null;
+      const ttl = ttls[shard]!;
+      return { holder, leaseExpiresAt: holder !== null && ttl > 0 ? now + ttl : null };
     });
   }
 }

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
 import { parseControlMessage } from '../../shared/control-messages.js';
 import type { PushedCache } from '../cache/pushed-cache.js';
+import { onMessage, subscribe } from '../../shared/redis-pubsub.js';
 
 export interface ControlledCaches {
   /** Session id → owning organization. */
@@ -15,21 +16,21 @@ export interface ControlledCaches {
  * trusted only from the moment the subscription is confirmed until the connection drops:
  * announcements made while it is down are lost, so everything remembered before is dropped with it.
  */
-export function followControlChannel(subscriber: Redis, channel: string, caches: ControlledCaches, logger: Logger): void {
+export function followControlChannel(subscriber: RedisClient, channel: string, caches: ControlledCaches, logger: Logger): void {
   const all = [caches.sessionOwners, caches.apiKeys];
-  const subscribe = () => {
-    subscriber.subscribe(channel).then(
+  const follow = () => {
+    subscribe(subscriber, channel).then(
       () => all.forEach((cache) => cache.trust()),
       (err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed; sessions and API keys are read from MySQL until it succeeds'),
     );
   };
-  subscriber.on('message', (from: string, raw: string) => {
+  onMessage(subscriber, (from: string, raw: string) => {
     if (from !== channel) return;
     const message = parseControlMessage(raw);
     if (message?.type === 'session.changed') caches.sessionOwners.forget(message.sessionId);
     else if (message?.type === 'api_key.revoked') caches.apiKeys.forget(message.keyId);
   });
   subscriber.on('close', () => all.forEach((cache) => cache.distrust()));
-  subscriber.on('ready', subscribe);
-  if (subscriber.status === 'ready') subscribe();
+  subscriber.on('ready', follow);
+  if (subscriber.status === 'ready') follow();
 }

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -19,7 +19,7 @@ const REDIS_BUDGET_MS = 250;
  * holding the request for it. While Redis is unreachable requests are let through: stored
  * endpoints must keep working without Redis, and the limit guards capacity, not access.
  */
-export function organizationRateLimit(redis: Redis, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
+export function organizationRateLimit(redis: RedisClient, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
   const limiter = new TurnBatchedLimiter(new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }), perMinute);
   const policy = `${perMinute};w=${WINDOW_SECONDS}`;

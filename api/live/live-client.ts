@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -11,28 +11,53 @@ import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js'
 import { shardOf } from '../../shared/shards.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { firstRefusal } from '../http/admission.js';
+import { onMessage, subscribe } from '../../shared/redis-pubsub.js';
 
 interface Pending {
   resolve: (result: ArrivingLiveReply['result']) => void;
   timer: NodeJS.Timeout;
+  shard: number;
+  /** The shard's lease when the job was queued: the owner expected to run it (null: none yet). */
+  lease: string | null;
+  queuedAt: number;
 }
 
+/** How often the owners of shards with calls in flight are looked at. */
+const OWNER_CHECK_MS = 250;
 /**
- * Runs live operations on the worker that owns the session: checks presence, enqueues on the
- * session's shard queue and waits for the reply on this instance's pub/sub channel. The job
- * carries its deadline, so a worker that picks it up too late drops it instead of running it.
+ * How long a call queued on a shard nobody holds waits for someone to take it: a shard handed
+ * over gracefully is free for a moment, one whose owner died stays free until another claims it.
+ */
+const OWNER_WAIT_MS = 1_000;
+/** States in which a job is still in the queue, for whichever worker holds the shard next. */
+const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
+
+const OWNER_GONE = "no worker holds the session's shard right now (its worker is gone and another is taking it over); try again in a few seconds";
+
+/**
+ * Runs live operations on the worker that owns the session: checks presence and the shard's lease,
+ * enqueues on the session's shard queue and waits for the reply on this instance's pub/sub
+ * channel. The job carries its deadline, so a worker that picks it up too late drops it instead of
+ * running it.
+ *
+ * A shard's lease is its owner's heartbeat (renewed several times a second, expiring within
+ * LEASE_TTL_MS of its death): a call for a shard nobody takes within OWNER_WAIT_MS, and a call
+ * whose owner vanished after taking it, are answered 503 as soon as the lease shows it, rather
+ * than after LIVE_TIMEOUT_MS.
  */
 export class LiveClient {
   readonly instanceId = randomUUID();
   private readonly queues: LiveQueue[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly channel: string;
+  private ownerWatch: NodeJS.Timeout | undefined;
+  private watching = false;
 
   constructor(
     private readonly config: Config,
     private readonly keys: RedisKeys,
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly signing: JobSigningKey,
     private readonly logger: Logger,
     private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
@@ -43,17 +68,20 @@ export class LiveClient {
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
     }
-    subscriber.on('message', (channel: string, message: string) => {
+    onMessage(subscriber, (channel: string, message: string) => {
       if (channel === this.channel) this.onReply(message);
     });
   }
 
   async start(): Promise<void> {
     // The subscriber reconnects by itself and ioredis re-subscribes; failing here only delays readiness.
-    await this.subscriber.subscribe(this.channel).catch((err: Error) => this.logger.warn({ err: err.message }, 'reply channel subscribe failed; will retry on reconnect'));
+    this.ownerWatch = setInterval(() => void this.watchOwners(), OWNER_CHECK_MS);
+    this.ownerWatch.unref();
+    await subscribe(this.subscriber, this.channel).catch((err: Error) => this.logger.warn({ err: err.message }, 'reply channel subscribe failed; will retry on reconnect'));
   }
 
   async stop(): Promise<void> {
+    if (this.ownerWatch) clearInterval(this.ownerWatch);
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
       p.resolve({ ok: false, error: { code: 'unavailable', message: 'gateway is shutting down' } });
@@ -87,7 +115,8 @@ export class LiveClient {
     requestId: string | undefined,
     gate: Promise<unknown> | undefined,
   ): Promise<LiveOutput<N>> {
-    await this.admit(sessionId, LIVE_OP_REQUIRES[op], gate);
+    const lease = await this.admit(sessionId, LIVE_OP_REQUIRES[op], gate);
+    const shard = shardOf(sessionId, this.config.shards.count);
     const signer = await this.signing.signer();
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
@@ -97,9 +126,9 @@ export class LiveClient {
         this.pending.delete(jobId);
         resolve({ ok: false, error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` } });
       }, timeoutMs);
-      this.pending.set(jobId, { resolve, timer });
+      this.pending.set(jobId, { resolve, timer, shard, lease, queuedAt: Date.now() });
     });
-    const queue = this.queues[shardOf(sessionId, this.config.shards.count)]!;
+    const queue = this.queues[shard]!;
     try {
       await this.guard(() => queue.add(op, data, { jobId }));
     } catch (err) {
@@ -121,13 +150,73 @@ export class LiveClient {
 
   /**
    * Passes once the caller's gate passes and, for an `online` operation, the session is connected
-   * (else 501): what a live operation needs before it may run, also when its answer comes from
-   * stored data (a cached number check).
+   * (else 501, or 503 when nobody holds its shard, which says nothing about the connection): what
+   * a live operation needs before it may run, also when its answer comes from stored data (a
+   * cached number check). Answers the shard's lease (null: nobody holds it right now).
    */
-  async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<void> {
+  async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
     const presence = requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
-    await firstRefusal([gate ?? Promise.resolve(), presence]);
-    if ((await presence) === 0) throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
+    await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
+    const owner = await lease;
+    if ((await presence) === 0) {
+      if (owner === null) throw new AppError('unavailable', OWNER_GONE, { sessionId });
+      throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+    }
+    return owner;
+  }
+
+  /**
+   * For every shard with calls in flight, reads its lease. A call whose owner is no longer the
+   * lease holder keeps waiting while its job is still queued (the next owner runs it); one the
+   * vanished owner had taken is answered 503 at once, and so is a queued one nobody has held the
+   * shard for during OWNER_WAIT_MS, once it is out of the queue (so it cannot run after its caller
+   * was told it failed).
+   */
+  private async watchOwners(): Promise<void> {
+    if (this.watching || this.pending.size === 0) return;
+    this.watching = true;
+    try {
+      const shards = new Set([...this.pending.values()].map((p) => p.shard));
+      await Promise.all(
+        [...shards].map(async (shard) => {
+          const lease = await this.redis.get(this.keys.lease(shard));
+          const now = Date.now();
+          const moved = [...this.pending].filter(([, p]) => p.shard === shard && (p.lease !== lease || (lease === null && now - p.queuedAt > OWNER_WAIT_MS)));
+          await Promise.all(moved.map(([jobId, p]) => this.ownerChanged(jobId, p, lease)));
+        }),
+      );
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'could not look at the shard owners');
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private async ownerChanged(jobId: string, p: Pending, lease: string | null): Promise<void> {
+    const queue = this.queues[p.shard]!;
+    const state = await queue.getJobState(jobId);
+    if (QUEUED_STATES.has(state)) {
+      if (lease !== null) {
+        p.lease = lease;
+        return;
+      }
+      if (p.lease !== null) {
+        // The owner just went: the call waits OWNER_WAIT_MS for the next one from now.
+        p.lease = null;
+        p.queuedAt = Date.now();
+        return;
+      }
+      if (Date.now() - p.queuedAt <= OWNER_WAIT_MS || (await queue.remove(jobId)) !== 1) return;
+    } else if (p.lease === null && lease !== null) {
+      // Taken by the shard's new owner, which answers it.
+      p.lease = lease;
+      return;
+    }
+    if (this.pending.get(jobId) !== p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(jobId);
+    p.resolve({ ok: false, error: { code: 'unavailable', message: OWNER_GONE } });
   }
 
   private onReply(message: string): void {

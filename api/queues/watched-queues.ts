@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { batchQueueOptions, type BatchQueue, type CHECK_BATCH_JOB, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
 import { liveQueueOptions, type LiveJobEnvelope, type LiveQueue } from '../../shared/live/live-queues.js';
 import type { LiveOpName } from '../../shared/live/operations.js';
@@ -15,7 +15,7 @@ export type WatchedQueue = {
 } & ({ kind: 'live'; queue: LiveQueue } | { kind: 'batch'; queue: BatchQueue } | { kind: 'webhooks'; queue: WebhookQueue });
 
 /** Every queue of the gateway, built in this one place so the board and the metrics see the same list. */
-export function watchedQueues(keys: RedisKeys, shardCount: number, connection: Redis, onError: (err: Error, label: string) => void): WatchedQueue[] {
+export function watchedQueues(keys: RedisKeys, shardCount: number, connection: RedisClient, onError: (err: Error, label: string) => void): WatchedQueue[] {
   const watched: WatchedQueue[] = [];
   for (let shard = 0; shard < shardCount; shard++) {
     watched.push({ kind: 'live', shard, label: `live shard ${shard}`, queue: new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, liveQueueOptions(keys, shard, connection)) });

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { AdminService } from '../admin/admin-service.js';
 import { sessionChangedMessage } from '../../shared/control-messages.js';
 import { AppError } from '../../shared/errors.js';
@@ -14,13 +14,14 @@ import type { SessionView } from './session-schemas.js';
 import { recordLogout } from './session-logout.js';
 import type { SessionFilter, SessionViews } from './session-views.js';
 import type { OrganizationScope } from '../auth/organization-scope.js';
+import { publish } from '../../shared/redis-pubsub.js';
 
 export interface SessionServiceDeps {
   admin: AdminService;
   access: SessionAccess;
   views: SessionViews;
   live: Pick<LiveClient, 'run'>;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   db: DataSource;
   /** How long a pairing request keeps an unpaired session's connection (and its QR codes) alive. */
@@ -66,7 +67,7 @@ export class SessionService {
     }
     await this.deps.db.query('DELETE FROM wa_sessions WHERE id = ?', [session.id]);
     this.deps.access.forget(session.id);
-    await this.deps.redis.del(this.deps.keys.qr(session.id), this.deps.keys.presence(session.id)).catch(() => undefined);
+    await Promise.all([this.deps.redis.del(this.deps.keys.qr(session.id)), this.deps.redis.del(this.deps.keys.presence(session.id))]).catch(() => undefined);
     await this.announce(session.id);
   }
 
@@ -138,7 +139,7 @@ export class SessionService {
 
   /** Tells the workers a session appeared or went away, so its owner acts now rather than at the next reconcile. */
   private announce(sessionId: string): Promise<unknown> {
-    return this.deps.redis.publish(this.deps.keys.control(), sessionChangedMessage(sessionId)).catch(() => undefined);
+    return publish(this.deps.redis, this.deps.keys.control(), sessionChangedMessage(sessionId)).catch(() => undefined);
   }
 
   /** Someone is pairing this session now: its worker keeps (or takes back) its connection for another window. */

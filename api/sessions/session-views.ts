@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { getMany, type RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -48,7 +48,7 @@ const RECORDED_AS: Record<SessionStatus, SessionStatus[]> = {
 export class SessionViews {
   constructor(
     private readonly db: DataSource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly shardCount: number,
   ) {}
@@ -100,7 +100,7 @@ export class SessionViews {
     const candidates = rows.filter((r) => r.status !== 'logged_out');
     let live: Set<string> | undefined;
     if (candidates.length > 0 && this.redis.status === 'ready') {
-      const present = await this.redis.mget(...candidates.map((r) => this.keys.presence(r.id))).catch(() => undefined);
+      const present = await getMany(this.redis, candidates.map((r) => this.keys.presence(r.id))).catch(() => undefined);
       if (present) live = new Set(candidates.filter((_, i) => present[i] !== null).map((r) => r.id));
     }
     const shownStatus = (r: SessionRow): SessionStatus => {

@@ -22,6 +22,7 @@ import { generateSimWorld, writeSimWorld } from '../../worker/driver/sim/world-g
 import { httpLoad, type HttpLoadResult } from '../live/http-load.js';
 import { freshDatabase } from '../support/fresh-database.js';
 import { storePairedSession } from './paired-fleet.js';
+import { parseLease } from '../../shared/shard-lease.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -108,7 +109,7 @@ async function measure(kind: Kind): Promise<Figures> {
   const db = await freshDatabase(databaseUrl);
   const redis = new Redis(args.redis, { maxRetriesPerRequest: 2 });
   const prefix = `wagbb_${runId}_${kind}`;
-  const keys = new RedisKeys(prefix);
+  const keys = new RedisKeys(prefix, SHARDS);
   const admin = new AdminService(db);
   const org = await admin.createOrganization(`Baileys bench ${kind}`, `org_bench_baileys_${kind}`);
   const token = (await admin.createApiKey(org.id, 'bench', ['read'])).token;
@@ -157,7 +158,7 @@ async function measure(kind: Kind): Promise<Figures> {
     const baseUrl = `http://127.0.0.1:${port}`;
     const pid = worker.child.pid!;
     await waitFor(async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 'the api', 120_000);
-    await waitFor(async () => (await redis.mget(...Array.from({ length: SHARDS }, (_, i) => keys.lease(i)))).every((h) => h === `bench-${kind}`), 'the worker to own every shard', 30_000);
+    await waitFor(async () => (await redis.mget(...Array.from({ length: SHARDS }, (_, i) => keys.lease(i)))).every((h) => parseLease(h)?.workerId === `bench-${kind}`), 'the worker to own every shard', 30_000);
     await settle(pid, 10);
     const baselineRssMiB = rssMiB(pid);
 

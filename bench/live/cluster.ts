@@ -11,6 +11,7 @@ import { generateSimWorld, writeSimWorld } from '../../worker/driver/sim/world-g
 import type { SimWorld } from '../../worker/driver/sim/world.js';
 import { freePort, GatewayProcess, REPO_ROOT, waitFor } from '../../test/support/processes.js';
 import { deleteKeysMatching } from '../../test/support/redis-cleanup.js';
+import { parseLease } from '../../shared/shard-lease.js';
 
 export interface ClusterOptions {
   databaseUrl: string;
@@ -36,7 +37,7 @@ export const BENCH_ORG = 'org_bench_live';
 export class LiveBenchCluster {
   readonly runId = randomBytes(4).toString('hex');
   readonly redisPrefix = `wagbl_${this.runId}`;
-  readonly keys = new RedisKeys(this.redisPrefix);
+  readonly keys: RedisKeys;
   readonly sessionIds: string[];
   /** In the world, not in MySQL: for the in-process driver floor. */
   readonly spareSessionId: string;
@@ -52,6 +53,7 @@ export class LiveBenchCluster {
   private mysqlPid: number | undefined;
 
   constructor(private readonly options: ClusterOptions) {
+    this.keys = new RedisKeys(this.redisPrefix, options.shardCount);
     this.sessionIds = Array.from({ length: options.sessions }, (_, i) => `sess_bl${String(i).padStart(5, '0')}`);
     this.spareSessionId = 'sess_bl_inprocess';
     this.world = generateSimWorld({ sessions: options.sessions + 1, sessionIds: [...this.sessionIds, this.spareSessionId], paired: true, latencyMs: 0, seed: 7 });
@@ -151,7 +153,7 @@ export class LiveBenchCluster {
   async leasesByWorker(): Promise<Map<string, number>> {
     const holders = await this.redis.mget(...Array.from({ length: this.options.shardCount }, (_, i) => this.keys.lease(i)));
     const counts = new Map<string, number>();
-    for (const holder of holders) if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
+    for (const holder of holders.map((value) => parseLease(value)?.workerId)) if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
     return counts;
   }
 

@@ -71,5 +71,5 @@ export class BatchRoutes {
 
 /** A session's shard batch queue, as Bull Board shows it. */
 export function batchQueue(sessionId: string): Queue {
-  return new Queue('batch', { prefix: `${testEnv.redisPrefix}:{batch-${shardOf(sessionId, 16)}}`, connection: testEnv.redis });
+  return new Queue('batch', { prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, 16)), connection: testEnv.redis });
 }

@@ -59,8 +59,7 @@ export class FakeGateway {
 
   /** Waits until `workerId` holds every shard lease. */
   async waitForShards(workerId: string, shardCount = 16): Promise<void> {
-    const keys = Array.from({ length: shardCount }, (_, i) => `${this.env.redisPrefix}:lease:${i}`);
-    await waitFor(async () => (await this.env.redis.mget(...keys)).every((holder) => holder === workerId), `${workerId} to own every shard`, 30_000);
+    await waitFor(async () => (await this.env.leaseHolders(shardCount)).every((holder) => holder === workerId), `${workerId} to own every shard`, 30_000);
   }
 
   async tenant(): Promise<FakeTenant> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { SimWorldInput } from '../../worker/driver/sim/world.js';
 import { testEnv } from './hooks.js';
 import { REPO_ROOT, waitFor, type GatewayProcess } from './processes.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
 
 /** Writes a sim world file for worker processes of this run and returns its path. */
 export function writeSimWorld(name: string, world: SimWorldInput): string {
@@ -14,7 +15,7 @@ export function writeSimWorld(name: string, world: SimWorldInput): string {
 }
 
 export async function isOnline(sessionId: string): Promise<boolean> {
-  return (await testEnv.redis.exists(`${testEnv.redisPrefix}:presence:${sessionId}`)) === 1;
+  return (await testEnv.redis.exists(testEnv.keys.presence(sessionId))) === 1;
 }
 
 export async function waitUntilOnline(sessionIds: string[], timeoutMs = 20_000): Promise<void> {
@@ -23,7 +24,7 @@ export async function waitUntilOnline(sessionIds: string[], timeoutMs = 20_000):
 
 /** Which worker holds each shard's lease right now: worker id → shard count. */
 export async function leaseHolders(shardCount = 16): Promise<Map<string, number>> {
-  const holders = await testEnv.redis.mget(...Array.from({ length: shardCount }, (_, i) => `${testEnv.redisPrefix}:lease:${i}`));
+  const holders = await testEnv.leaseHolders(shardCount);
   const counts = new Map<string, number>();
   for (const holder of holders) if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
   return counts;
@@ -42,6 +43,6 @@ export function newPhone(): string {
  */
 export async function killWorkersAndFreeShards(workers: GatewayProcess[], shardCount = 16): Promise<void> {
   await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-  const p = testEnv.redisPrefix;
-  await testEnv.redis.del(...Array.from({ length: shardCount }, (_, i) => `${p}:lease:${i}`), `${p}:workers`, `${p}:workers:shards`);
+  const keys = new RedisKeys(testEnv.redisPrefix, shardCount);
+  for (const key of [...Array.from({ length: shardCount }, (_, i) => keys.lease(i)), keys.workers(), keys.workerShardCounts()]) await testEnv.redis.del(key);
 }

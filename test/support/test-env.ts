@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AdminService } from '../../api/admin/admin-service.js';
 import { createDataSource, ensureDatabase } from '../../shared/db/data-source.js';
 import { RedisKeys } from '../../shared/redis-keys.js';
+import { loadConfig } from '../../shared/config.js';
+import { blockingRedisOptions, createRedis, getMany, type RedisClient } from '../../shared/redis.js';
+import { parseLease } from '../../shared/shard-lease.js';
 import { announcer } from '../../shared/control-messages.js';
 import { JwksServer } from './jwks-server.js';
 import { deleteKeysMatching } from './redis-cleanup.js';
@@ -18,6 +20,9 @@ export interface RunningApi {
   baseUrl: string;
 }
 
+/** The gateway's default shard count, which the tests' processes run with unless they say otherwise. */
+export const TEST_SHARDS = 16;
+
 /**
  * One test run's world: its own database and Redis key prefix (so two runs never collide), a JWKS
  * server, and the gateway processes it started. Everything is torn down in `stop()`.
@@ -28,12 +33,19 @@ export class TestEnv {
   readonly databaseUrl = `${DB_SERVER}/${this.databaseName}`;
   readonly redisUrl = REDIS_URL;
   readonly redisPrefix = `wagt_${this.runId}`;
+  readonly keys = new RedisKeys(this.redisPrefix, TEST_SHARDS);
   readonly jwks = new JwksServer();
   readonly processes: GatewayProcess[] = [];
   db!: DataSource;
   admin!: AdminService;
-  redis!: Redis;
+  redis!: RedisClient;
   api!: RunningApi;
+
+  /**
+   * `redisEnv` points every process and the test's own client at another Redis (a Sentinel set or a
+   * Cluster): REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES, … as the gateway reads them.
+   */
+  constructor(readonly redisEnv: Record<string, string> = { REDIS_URL: REDIS_URL }) {}
 
   async start(): Promise<void> {
     await this.jwks.start();
@@ -41,10 +53,24 @@ export class TestEnv {
     this.db = createDataSource({ url: this.databaseUrl, poolSize: 5, connectTimeoutMs: 3000 });
     await this.db.initialize();
     await this.db.runMigrations({ transaction: 'each' });
-    this.redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 2 });
+    this.redis = createRedis(loadConfig({ ...this.redisEnv, REDIS_PREFIX: this.redisPrefix }).redis, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    // A topology test kills Redis nodes on purpose; the client reconnects by itself.
+    this.redis.on('error', () => undefined);
     // Revocations are announced like the CLI does, so the api processes refuse a key at once.
-    this.admin = new AdminService(this.db, announcer(this.redis, new RedisKeys(this.redisPrefix).control()));
+    this.admin = new AdminService(this.db, announcer(this.redis, this.keys.control()));
     this.api = await this.startApi();
+  }
+
+  /** Another connection to this run's Redis, as the gateway's subscribers make it (queueing, never giving up). */
+  subscriber(): RedisClient {
+    return createRedis(loadConfig({ ...this.redisEnv, REDIS_PREFIX: this.redisPrefix }).redis, blockingRedisOptions());
+  }
+
+  /** The worker holding each shard's lease (undefined: none). */
+  async leaseHolders(shardCount = TEST_SHARDS): Promise<(string | undefined)[]> {
+    const keys = new RedisKeys(this.redisPrefix, shardCount);
+    const values = await getMany(this.redis, Array.from({ length: shardCount }, (_, shard) => keys.lease(shard)));
+    return values.map((value) => parseLease(value)?.workerId);
   }
 
   async stop(): Promise<void> {
@@ -67,7 +93,7 @@ export class TestEnv {
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
       DATABASE_URL: this.databaseUrl,
-      REDIS_URL: this.redisUrl,
+      ...this.redisEnv,
       REDIS_PREFIX: this.redisPrefix,
       JWKS_URL: this.jwks.url,
       JWT_ISSUER: this.jwks.issuer,

@@ -30,7 +30,7 @@ describe('unit: routes through the Express app in-process', () => {
     redis = new Redis({ lazyConnect: true, port: 1, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     redis.on('error', () => undefined);
     const db = {} as DataSource;
-    const keys = new RedisKeys('unit');
+    const keys = new RedisKeys('unit', config.shards.count);
     const subscriber = asRedis({ on: () => undefined, subscribe: async () => 1 });
     live = new LiveClient(config, keys, redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), silentLogger);
     const { app } = createApp({

@@ -43,9 +43,14 @@ function setup(present: boolean | 'redis down' = true) {
       if (present === 'redis down') throw new Error('Connection is closed.');
       return present ? 1 : 0;
     },
+    // The shard's lease: a worker holds it (the owner-gone answers are tested with real workers).
+    get: async () => {
+      if (present === 'redis down') throw new Error('Connection is closed.');
+      return '1:unit-worker';
+    },
   });
   const subscriber = new FakeSubscriber();
-  const client = new LiveClient(config, new RedisKeys('unit'), redis, asRedis(subscriber), new JobSigningKey(config.jobSigningSecret, {} as DataSource), silentLogger);
+  const client = new LiveClient(config, new RedisKeys('unit', config.shards.count), redis, asRedis(subscriber), new JobSigningKey(config.jobSigningSecret, {} as DataSource), silentLogger);
   const pending = () => (client as unknown as { pending: Map<string, unknown> }).pending.size;
   const reply = (jobId: string, result: unknown) => subscriber.emit('message', subscriber.channels[0], JSON.stringify({ jobId, result }));
   return { client, subscriber, redis, pending, reply };

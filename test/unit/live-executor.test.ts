@@ -36,7 +36,7 @@ function setup(connected = true) {
       return 1;
     },
   });
-  const executor = new LiveExecutor(() => (connected ? (connection as unknown as WhatsAppConnection) : undefined), publisher, silentLogger);
+  const executor = new LiveExecutor(() => (connected ? (connection as unknown as WhatsAppConnection) : undefined), () => true, publisher, silentLogger);
   return { connection, published, executor };
 }
 

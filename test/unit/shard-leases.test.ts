@@ -26,9 +26,22 @@ class FakeLeaseRedis {
     return 'OK';
   }
 
-  async eval(script: string, _keys: number, key: string, owner: string, ttl?: number) {
+  /** The three lease scripts: claim (under the next epoch), renew and release. */
+  async eval(script: string, numKeys: number, ...args: (string | number)[]) {
     if (this.failing) throw new Error('Connection is closed.');
+    const [key, ...rest] = args.map(String) as [string, ...string[]];
     const entry = this.live(key);
+    if (script.includes('incr')) {
+      const [epochKey, workerId, ttl] = rest as [string, string, string];
+      if (entry && entry.value.slice(entry.value.indexOf(':') + 1) !== workerId) return null;
+      const epoch = Number(this.strings.get(epochKey)?.value ?? 0) + 1;
+      this.strings.set(epochKey, { value: String(epoch), expiresAt: Infinity });
+      const value = `${epoch}:${workerId}`;
+      this.strings.set(key, { value, expiresAt: Date.now() + Number(ttl) });
+      return value;
+    }
+    assert.equal(numKeys, 1);
+    const [owner, ttl] = rest;
     if (!entry || entry.value !== owner) return 0;
     if (script.includes('pexpire')) entry.expiresAt = Date.now() + Number(ttl);
     else this.strings.delete(key);
@@ -80,7 +93,7 @@ class RecordingOwner implements ShardOwner {
   }
 }
 
-const keys = new RedisKeys('unit');
+const keys = new RedisKeys('unit', 64);
 const realNow = Date.now;
 let clock = 1_000_000;
 
@@ -88,7 +101,12 @@ function worker(redis: FakeLeaseRedis, workerId: string, shardCount: number, lea
   const owner = new RecordingOwner();
   const leases = new ShardLeases(asRedis(redis), keys, { workerId, shardCount, leaseTtlMs }, owner, silentLogger);
   // One balancing round, without the timer loop: the rule is the arithmetic, not the schedule.
-  const tick = () => (leases as unknown as { tick(): Promise<void> }).tick();
+  // Renewal runs on its own timer in production; here it comes first in each round.
+  const internals = leases as unknown as { tick(): Promise<void>; renewAll(now: number): Promise<void> };
+  const tick = async () => {
+    await internals.renewAll(Date.now());
+    await internals.tick();
+  };
   return { leases, owner, tick };
 }
 
@@ -153,10 +171,25 @@ describe('unit: shard leases', () => {
     const redis = new FakeLeaseRedis();
     const a = worker(redis, 'a', 2);
     await a.tick();
-    redis.strings.set(keys.lease(1), { value: 'intruder', expiresAt: clock + 10_000 });
+    redis.strings.set(keys.lease(1), { value: '99:intruder', expiresAt: clock + 10_000 });
     await a.tick();
     assert.deepEqual(a.leases.shards, [0]);
     assert.deepEqual(a.owner.released, [1]);
+  });
+
+  it('grants every claim under a new epoch, and lets a restarted worker of the same id take its own leases back at once', async () => {
+    const redis = new FakeLeaseRedis();
+    const first = worker(redis, 'a', 2);
+    await first.tick();
+    assert.deepEqual([first.leases.leaseOf(0), first.leases.leaseOf(1)], ['1:a', '1:a']);
+    // The first run died without releasing: its leases are still live in Redis.
+    const restarted = worker(redis, 'a', 2);
+    await restarted.tick();
+    assert.deepEqual(restarted.leases.shards, [0, 1]);
+    assert.deepEqual([restarted.leases.leaseOf(0), restarted.leases.leaseOf(1)], ['2:a', '2:a']);
+    const other = worker(redis, 'b', 2);
+    await other.tick();
+    assert.deepEqual(other.leases.shards, [], 'a live lease of another worker is never taken');
   });
 
   it('fences its shards before the lease can expire when Redis cannot be reached', async () => {

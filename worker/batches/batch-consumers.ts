@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchJob, type BatchQueue, type BatchWorker, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
@@ -7,6 +7,7 @@ import type { RedisKeys } from '../../shared/redis-keys.js';
 import { shardOf } from '../../shared/shards.js';
 import type { BatchWorkStore } from './batch-work-store.js';
 import type { CheckBatchRunner } from './check-batch-runner.js';
+import { within } from '../../shared/within.js';
 
 export interface BatchConsumerOptions {
   shardCount: number;
@@ -37,8 +38,8 @@ export class BatchConsumers {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly blockingConnection: Redis,
-    private readonly commands: Redis,
+    private readonly blockingConnection: RedisClient,
+    private readonly commands: RedisClient,
     private readonly keys: RedisKeys,
     private readonly store: BatchWorkStore,
     private readonly runner: CheckBatchRunner,
@@ -99,9 +100,10 @@ export class BatchConsumers {
     clearTimeout(timer);
     if (!graceful) {
       this.logger.warn({ shard }, 'batch jobs did not hand over in time; closing the shard queue without them');
-      await owned.worker.close(true).catch(() => undefined);
+      // Not awaited past the grace either: with Redis away even a forced close waits for it.
+      await within(owned.worker.close(true), HAND_OVER_GRACE_MS).catch(() => undefined);
     }
-    await owned.queue.close().catch(() => undefined);
+    await within(owned.queue.close(), HAND_OVER_GRACE_MS).catch(() => undefined);
   }
 
   private signedByGateway(job: BatchJob, shard: number): boolean {

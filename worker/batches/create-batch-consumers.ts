@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
@@ -15,9 +15,9 @@ import { SessionRateLimiter } from './session-rate-limiter.js';
 export interface BatchDeps {
   db: DataSource;
   /** Fail-fast client for commands (rate bucket, re-enqueueing). */
-  redis: Redis;
+  redis: RedisClient;
   /** Never-give-up client for BullMQ's consumers. */
-  bullConnection: Redis;
+  bullConnection: RedisClient;
   keys: RedisKeys;
   /** The session's connection when this worker holds it online. */
   connectionOf: (sessionId: string) => WhatsAppConnection | undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 
 const DAY_MS = 86_400_000;
@@ -95,7 +95,7 @@ export class SessionRateLimiter {
   private readonly perMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Numbers per minute; 0 = unlimited. */
     private readonly perMinute: number,

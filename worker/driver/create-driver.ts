@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
@@ -11,7 +11,9 @@ import { createSimDriver } from './sim/sim-driver.js';
 
 export interface DriverDeps {
   db: DataSource;
-  redis: Redis;
+  redis: RedisClient;
+  /** Opens a subscriber connection (the sim's control channel). */
+  subscriber: () => RedisClient;
   keys: RedisKeys;
   logger: Logger;
   /** Told how many numbers each live query asks WhatsApp about, per session (its rate budget). */
@@ -21,7 +23,7 @@ export interface DriverDeps {
 
 export async function createDriver(config: Config, deps: DriverDeps): Promise<WhatsAppDriver> {
   if (config.driver.kind === 'sim') {
-    return createSimDriver({ worldPath: config.driver.simWorld, redis: deps.redis, prefix: deps.keys.prefix, logger: deps.logger.child({ driver: 'sim' }) });
+    return createSimDriver({ worldPath: config.driver.simWorld, redis: deps.redis, subscriber: deps.subscriber, prefix: deps.keys.prefix, logger: deps.logger.child({ driver: 'sim' }) });
   }
   const wa = config.whatsapp;
   const logger = deps.logger.child({ driver: 'baileys' });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { AppError } from '../../shared/errors.js';
 import { phoneOfJid, phoneToJid } from '../../shared/jid.js';
 import { numberForms } from '../../shared/phones/national-variants.js';
@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { LiveJobEnvelope, LiveReply } from '../../shared/live/live-queues.js';
 import { LIVE_OP_MUTATES, LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
+import { publish } from '../../shared/redis-pubsub.js';
 
 type Handlers = { [N in LiveOpName]: (connection: WhatsAppConnection, input: LiveInput<N>) => Promise<LiveOutput<N>> };
 
@@ -51,7 +52,9 @@ const MUTATION_MARGIN_MS = 1_000;
 export class LiveExecutor {
   constructor(
     private readonly connectionOf: (sessionId: string, requires: 'online' | 'held') => WhatsAppConnection | undefined,
-    private readonly publisher: Redis,
+    /** Whether this worker is sure it still holds the session's shard lease. */
+    private readonly leaseHeld: (sessionId: string) => boolean,
+    private readonly publisher: RedisClient,
     private readonly logger: Logger,
     private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
   ) {}
@@ -63,7 +66,7 @@ export class LiveExecutor {
     const reply: LiveReply = { jobId, result };
     // Not awaited: the job is finished whether or not the reply arrives (the caller times out on its
     // own), and BullMQ's completion write then leaves together with the reply instead of a round trip later.
-    void this.publisher.publish(job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
+    void publish(this.publisher, job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
     return result;
   }
 
@@ -75,6 +78,10 @@ export class LiveExecutor {
     if (remaining <= margin) {
       log().warn({ lateByMs: -remaining }, 'live job expired before it could run; not executed');
       return { ok: false, error: { code: 'timeout', message: 'the operation expired before the session could run it' } };
+    }
+    if (!this.leaseHeld(job.sessionId)) {
+      log().warn('refused a live job: this worker may no longer hold the shard lease');
+      return { ok: false, error: { code: 'unavailable', message: "the session's worker is handing it over; try again in a moment" } };
     }
     const connection = this.connectionOf(job.sessionId, LIVE_OP_REQUIRES[job.op]);
     if (!connection) return { ok: false, error: { code: 'not_implemented', message: 'session is not connected' } };

@@ -1,11 +1,15 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
 import { liveQueueOptions, type LiveJob, type LiveJobEnvelope, type LiveWorker } from '../../shared/live/live-queues.js';
 import type { LiveOpName } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { LiveExecutor } from './live-executor.js';
+import { within } from '../../shared/within.js';
+
+/** How long a shard's consumer may take to close before it is dropped. */
+const CLOSE_GRACE_MS = 2_000;
 
 interface Shard {
   worker: LiveWorker;
@@ -26,7 +30,7 @@ export class ShardConsumers {
   private readonly consumers = new Map<number, Shard>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly keys: RedisKeys,
     private readonly executor: LiveExecutor,
     private readonly concurrency: number,
@@ -62,7 +66,12 @@ export class ShardConsumers {
     const state = this.consumers.get(shard);
     if (!state) return;
     this.consumers.delete(shard);
-    await state.worker.close();
+    // BullMQ's close waits for Redis; while Redis is away (a failover) it must not hold up the
+    // release, which stops the shard's sessions only after this: the consumer is then dropped.
+    await within(state.worker.close(), CLOSE_GRACE_MS).catch(() => {
+      this.logger.warn({ shard }, 'live queue consumer did not close in time; dropping it');
+      void within(state.worker.close(true), CLOSE_GRACE_MS).catch(() => undefined);
+    });
     await Promise.allSettled([...state.running]);
   }
 

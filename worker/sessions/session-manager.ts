@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { getMany, type RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import { durationText } from '../../shared/duration-text.js';
 import type { Logger } from '../../shared/logger.js';
@@ -34,7 +34,16 @@ export interface SessionManagerOptions {
   pairingWindowMs: number;
   /** How often every session of the owned shards is read back (announced changes are acted on at once). */
   reconcileIntervalMs: number;
+  /** The lease this worker holds the shard under (worker/shards), or nothing once it may have lost it. */
+  leaseOf: (shard: number) => string | undefined;
 }
+
+/** Presence is written only under the shard's current lease: an owner that lost it cannot mark sessions online. */
+const SET_PRESENCE = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do redis.call('set', KEYS[i], ARGV[2], 'PX', ARGV[3]) end
+return 1`;
+/** Only our own presence is removed: the shard's next owner may have written its own already. */
+const DROP_PRESENCE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
  * Keeps the WhatsApp connections of the shards this worker owns: connects their sessions, mirrors
@@ -51,7 +60,7 @@ export class SessionManager {
   constructor(
     private readonly driver: WhatsAppDriver,
     private readonly db: DataSource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly sink: SessionDataSink,
     private readonly options: SessionManagerOptions,
@@ -145,7 +154,7 @@ export class SessionManager {
     if (ids.length === 0) return;
     let wanted: (string | null)[];
     try {
-      wanted = await this.redis.mget(ids.map((id) => this.keys.pairingWanted(id)));
+      wanted = await getMany(this.redis, ids.map((id) => this.keys.pairingWanted(id)));
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not read pairing requests');
       return;
@@ -226,9 +235,9 @@ export class SessionManager {
     }
     try {
       if (update.status === 'online' && !running.closing) {
-        await this.redis.set(this.keys.presence(sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
+        await this.markPresent(running.shard, [sessionId]);
       } else {
-        await this.redis.del(this.keys.presence(sessionId));
+        await this.dropPresence(sessionId);
       }
       // Only the socket showing it can take a registration: a QR left from a closed socket would let
       // the api hand out a dead code, or wait for a pairing code on a socket that cannot give one.
@@ -307,7 +316,7 @@ export class SessionManager {
     running.detachSink?.();
     await running.drainSink?.().catch(() => undefined);
     await running.mirrored;
-    await this.redis.del(this.keys.presence(running.sessionId)).catch(() => undefined);
+    await this.dropPresence(running.sessionId).catch(() => undefined);
     if (running.status === 'online') {
       await this.recordStatus(running.sessionId, { status: 'offline', reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it' }).catch(() => undefined);
     }
@@ -317,8 +326,19 @@ export class SessionManager {
   private async refreshPresence(): Promise<void> {
     const online = [...this.sessions.values()].filter((s) => s.status === 'online' && !s.closing);
     if (online.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const s of online) pipeline.set(this.keys.presence(s.sessionId), this.options.workerId, 'PX', this.options.presenceTtlMs);
-    await pipeline.exec().catch((err: Error) => this.logger.warn({ err: err.message }, 'presence refresh failed'));
+    const byShard = new Map<number, string[]>();
+    for (const s of online) byShard.set(s.shard, [...(byShard.get(s.shard) ?? []), s.sessionId]);
+    await Promise.all([...byShard].map(([shard, ids]) => this.markPresent(shard, ids))).catch((err: Error) => this.logger.warn({ err: err.message }, 'presence refresh failed'));
+  }
+
+  /** One script per shard: the lease and its sessions' presence keys share the shard's slot. */
+  private async markPresent(shard: number, sessionIds: string[]): Promise<void> {
+    const lease = this.options.leaseOf(shard);
+    const written = lease === undefined ? 0 : await this.redis.eval(SET_PRESENCE, 1 + sessionIds.length, this.keys.lease(shard), ...sessionIds.map((id) => this.keys.presence(id)), lease, this.options.workerId, this.options.presenceTtlMs);
+    if (written !== 1) this.logger.warn({ shard }, 'not marking sessions online: this worker no longer holds the shard lease');
+  }
+
+  private async dropPresence(sessionId: string): Promise<void> {
+    await this.redis.eval(DROP_PRESENCE, 1, this.keys.presence(sessionId), this.options.workerId);
   }
 }

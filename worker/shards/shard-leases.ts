@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 
 export interface ShardOwner {
-  /** Start consuming the shard's queue and connecting its sessions. */
-  acquire(shard: number): Promise<void>;
+  /** Start consuming the shard's queues and connecting its sessions, under the lease `lease` (shared/shard-lease). */
+  acquire(shard: number, lease: string): Promise<void>;
   /** Stop both; must finish before the lease is given up so no two processes hold one connection. */
   release(shard: number): Promise<void>;
 }
@@ -15,43 +15,81 @@ export interface ShardLeaseOptions {
   leaseTtlMs: number;
 }
 
+/**
+ * A free shard, or one whose lease names this worker id (left by this worker's previous run, which
+ * is dead: a worker id is one process at a time), is granted under the next epoch.
+ */
+const CLAIM = `
+local current = redis.call('get', KEYS[1])
+if current then
+  local at = string.find(current, ':', 1, true)
+  if not at or string.sub(current, at + 1) ~= ARGV[1] then return false end
+end
+local value = redis.call('incr', KEYS[2]) .. ':' .. ARGV[1]
+redis.call('set', KEYS[1], value, 'PX', ARGV[2])
+return value`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/** A lease not renewed for this share of its TTL is fenced here, before it can expire in Redis. */
+const FENCE_AT = 0.6;
 
 /**
  * Claims shards with renewed Redis leases and balances them across live workers: every worker
  * aims for ⌈shards / workers⌉ and one at that ceiling gives a shard up while another is below
  * ⌊shards / workers⌋, so a joining worker gets its share without anyone restarting.
  *
- * A lease that could not be renewed for most of its TTL is fenced locally (shard stopped) before
- * it can expire in Redis, so a takeover never overlaps with a connection still open here.
+ * Each grant carries a new epoch. A lease that could not be renewed for most of its TTL is fenced
+ * locally (shard stopped, `leaseOf` answers nothing) before it can expire in Redis, and writes for
+ * the shard present the lease they were made under, so a takeover never overlaps with this worker
+ * still acting on the shard.
  */
 export class ShardLeases {
-  private readonly owned = new Map<number, { renewedAt: number }>();
+  private readonly owned = new Map<number, { value: string; renewedAt: number }>();
+  /** Shards still being stopped here: not claimed again before that is done, or the stop would undo the start. */
+  private readonly releasing = new Set<number>();
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
   private stopped = false;
   /** After giving a shard up for balance, don't claim for a moment, or we'd take it straight back. */
   private claimPausedUntil = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: ShardLeaseOptions,
     private readonly owner: ShardOwner,
     private readonly logger: Logger,
   ) {
-    // Renew well within the TTL, and look for free shards often enough that a released one is
-    // taken in about a second whatever the TTL.
-    this.tickMs = Math.min(2_000, Math.max(250, Math.floor(options.leaseTtlMs / 4)));
+    // Renew well within the TTL, and look for free shards often enough that a dead worker's shard
+    // is taken about a tick after its lease expired.
+    this.tickMs = Math.min(2_000, Math.max(200, Math.floor(options.leaseTtlMs / 4)));
   }
 
   get shards(): number[] {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  /** The lease this worker acts on the shard under, while it is sure nobody else holds it. */
+  leaseOf(shard: number): string | undefined {
+    const lease = this.owned.get(shard);
+    if (!lease || Date.now() - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) return undefined;
+    return lease.value;
+  }
+
   start(): void {
+    // Renewals run on their own clock: claiming a shard starts its sessions, which may take longer
+    // than a lease lives, and the leases already held must not lapse meanwhile.
+    const renewLoop = async () => {
+      if (this.stopped) return;
+      this.renewing = this.renewAll(Date.now()).catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease renewal failed'));
+      await this.renewing;
+      if (!this.stopped) this.renewTimer = setTimeout(() => void renewLoop(), this.tickMs);
+    };
+    void renewLoop();
     const loop = async () => {
       if (this.stopped) return;
       this.running = this.tick().catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease tick failed'));
@@ -65,25 +103,21 @@ export class ShardLeases {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    await Promise.all([this.running, this.renewing]);
     await Promise.all(this.shards.map((shard) => this.giveUp(shard)));
     await this.redis.zrem(this.keys.workers(), this.options.workerId).catch(() => undefined);
-    await this.redis.hdel(this.workerCountsKey(), this.options.workerId).catch(() => undefined);
-  }
-
-  private workerCountsKey(): string {
-    return `${this.keys.workers()}:shards`;
+    await this.redis.hdel(this.keys.workerShardCounts(), this.options.workerId).catch(() => undefined);
   }
 
   private async tick(): Promise<void> {
     const now = Date.now();
-    await this.renewAll(now);
     const { workerId, shardCount, leaseTtlMs } = this.options;
     await this.redis
       .multi()
       .zadd(this.keys.workers(), now, workerId)
       .zremrangebyscore(this.keys.workers(), '-inf', now - leaseTtlMs)
-      .hset(this.workerCountsKey(), workerId, this.owned.size)
+      .hset(this.keys.workerShardCounts(), workerId, this.owned.size)
       .exec();
     const live = await this.redis.zrangebyscore(this.keys.workers(), now - leaseTtlMs, '+inf');
     const workers = Math.max(1, live.length);
@@ -97,7 +131,7 @@ export class ShardLeases {
     }
     if (this.owned.size === ceil && ceil > floor) {
       const others = live.filter((id) => id !== workerId);
-      const counts = others.length > 0 ? await this.redis.hmget(this.workerCountsKey(), ...others) : [];
+      const counts = others.length > 0 ? await this.redis.hmget(this.keys.workerShardCounts(), ...others) : [];
       if (counts.some((c) => Number(c ?? 0) < floor)) {
         await this.giveUp(this.shards[this.shards.length - 1]!);
         this.claimPausedUntil = Date.now() + 3 * this.tickMs;
@@ -108,38 +142,42 @@ export class ShardLeases {
   }
 
   private async renewAll(now: number): Promise<void> {
-    for (const [shard, lease] of this.owned) {
-      try {
-        const renewed = await this.redis.eval(RENEW, 1, this.keys.lease(shard), this.options.workerId, this.options.leaseTtlMs);
-        if (renewed === 1) lease.renewedAt = now;
-        else {
-          this.logger.warn({ shard }, 'lease lost to another worker; stopping shard');
-          await this.stopLocally(shard);
+    await Promise.all(
+      [...this.owned].map(async ([shard, lease]) => {
+        try {
+          const renewed = await this.redis.eval(RENEW, 1, this.keys.lease(shard), lease.value, this.options.leaseTtlMs);
+          if (this.owned.get(shard) !== lease) return;
+          if (renewed === 1) lease.renewedAt = now;
+          else {
+            this.logger.warn({ shard }, 'lease lost to another worker; stopping shard');
+            await this.stopLocally(shard);
+          }
+        } catch (err) {
+          if (this.owned.get(shard) === lease && now - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) {
+            this.logger.warn({ shard, err: (err as Error).message }, 'cannot renew lease; fencing shard before it expires');
+            await this.stopLocally(shard);
+          }
         }
-      } catch (err) {
-        if (now - lease.renewedAt > this.options.leaseTtlMs * 0.6) {
-          this.logger.warn({ shard, err: (err as Error).message }, 'cannot renew lease; fencing shard before it expires');
-          await this.stopLocally(shard);
-        }
-      }
-    }
+      }),
+    );
   }
 
   private async claimFree(wanted: number): Promise<void> {
-    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s));
+    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s) && !this.releasing.has(s));
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
     for (const shard of candidates) {
       if (wanted === 0 || this.stopped) return;
-      const ok = await this.redis.set(this.keys.lease(shard), this.options.workerId, 'PX', this.options.leaseTtlMs, 'NX');
-      if (ok !== 'OK') continue;
-      this.owned.set(shard, { renewedAt: Date.now() });
+      const claimedAt = Date.now();
+      const value = await this.redis.eval(CLAIM, 2, this.keys.lease(shard), this.keys.leaseEpoch(shard), this.options.workerId, this.options.leaseTtlMs);
+      if (typeof value !== 'string') continue;
+      this.owned.set(shard, { value, renewedAt: claimedAt });
       wanted--;
       try {
-        await this.owner.acquire(shard);
-        this.logger.info({ shard }, 'shard acquired');
+        await this.owner.acquire(shard, value);
+        this.logger.info({ shard, lease: value }, 'shard acquired');
       } catch (err) {
         this.logger.error({ shard, err }, 'could not start shard; giving it back');
         await this.giveUp(shard);
@@ -149,12 +187,18 @@ export class ShardLeases {
 
   private async stopLocally(shard: number): Promise<void> {
     this.owned.delete(shard);
-    await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+    this.releasing.add(shard);
+    try {
+      await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+    } finally {
+      this.releasing.delete(shard);
+    }
   }
 
   private async giveUp(shard: number): Promise<void> {
+    const value = this.owned.get(shard)?.value;
     await this.stopLocally(shard);
-    await this.redis.eval(RELEASE, 1, this.keys.lease(shard), this.options.workerId).catch(() => undefined);
+    if (value !== undefined) await this.redis.eval(RELEASE, 1, this.keys.lease(shard), value).catch(() => undefined);
     this.logger.info({ shard }, 'shard released');
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import type { Logger } from '../../shared/logger.js';
@@ -55,7 +55,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly db: DataSource,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lockKey: string,
     private readonly queue: WebhookQueue,
     private readonly options: OutboxRelayOptions,

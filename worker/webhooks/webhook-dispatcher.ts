@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
@@ -14,9 +14,9 @@ import { WebhookSender } from './webhook-sender.js';
 export interface WebhookDeps {
   db: DataSource;
   /** Fail-fast client for commands (relay lock, adding jobs). */
-  redis: Redis;
+  redis: RedisClient;
   /** Never-give-up client for the BullMQ consumer. */
-  bullConnection: Redis;
+  bullConnection: RedisClient;
   keys: RedisKeys;
   workerId: string;
   logger: Logger;

@@ -4,20 +4,20 @@
  * times each number was sent. Recorded when the query is sent, before its answer, because a
  * query WhatsApp received counts against the account even if the asker died before the reply.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/redis.js';
 
 export class SimCallLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
   queriesKey(sessionId: string): string {
-    return `${this.prefix}:sim:calls:onWhatsApp:${sessionId}`;
+    return `${this.prefix}:sim:{${sessionId}}:calls:onWhatsApp`;
   }
 
   numbersKey(sessionId: string): string {
-    return `${this.prefix}:sim:asked:${sessionId}`;
+    return `${this.prefix}:sim:{${sessionId}}:asked`;
   }
 
   /** Best effort: a Redis hiccup must not fail the simulated call itself. */

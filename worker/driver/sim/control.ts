@@ -3,7 +3,8 @@
  * network, log the device out), published on Redis pub/sub so tests, benchmarks and demos can
  * drive sessions held by any worker process.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/redis.js';
+import { publish } from '../../../shared/redis-pubsub.js';
 import { z } from 'zod';
 import { SimStateStore } from './state-store.js';
 
@@ -27,7 +28,7 @@ export const simControlChannel = (prefix: string) => `${prefix}:sim:control`;
  * Records the change in the shared state first (so it holds even when no worker holds the session
  * right now, or the one that does is between connections), then tells the holder to act on it.
  */
-export async function simControl(redis: Redis, prefix: string, message: SimControlMessage): Promise<void> {
+export async function simControl(redis: RedisClient, prefix: string, message: SimControlMessage): Promise<void> {
   const parsed = simControlMessageSchema.parse(message);
   const store = new SimStateStore(redis, prefix);
   switch (parsed.action) {
@@ -44,5 +45,5 @@ export async function simControl(redis: Redis, prefix: string, message: SimContr
       await store.setDown(parsed.sessionId, false);
       break;
   }
-  await redis.publish(simControlChannel(prefix), JSON.stringify(parsed));
+  await publish(redis, simControlChannel(prefix), JSON.stringify(parsed));
 }

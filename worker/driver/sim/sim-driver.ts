@@ -3,7 +3,8 @@
  * the network's mutable state in Redis and a Redis pub/sub control channel, so sessions behave the
  * same whichever worker process holds them.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/redis.js';
+import { onMessage, subscribe } from '../../../shared/redis-pubsub.js';
 import { AppError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { WhatsAppDriver } from '../driver.js';
@@ -16,8 +17,9 @@ import { emptySimWorld, loadSimWorld, type SimWorld } from './world.js';
 
 export interface SimDriverOptions {
   world: SimWorld;
-  /** Commands go through this client; the control subscription uses a duplicate of it. */
-  redis: Redis;
+  redis: RedisClient;
+  /** Opens the control channel's subscriber; it must queue while Redis is away and resubscribe after. */
+  subscriber: () => RedisClient;
   /** Redis key prefix; the sim's keys are `${prefix}:sim:…`. */
   prefix: string;
   logger?: Logger;
@@ -32,7 +34,7 @@ export class SimDriver implements WhatsAppDriver {
   private readonly store: SimStateStore;
   private readonly callLog: SimCallLog;
   private readonly connections = new Map<string, SimConnection>();
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private subscribed: Promise<void> | undefined;
   private disposed = false;
 
@@ -78,12 +80,11 @@ export class SimDriver implements WhatsAppDriver {
 
   private async listenForControl(): Promise<void> {
     if (!this.subscribed) {
-      // Unlike command clients, the subscriber queues while Redis is away and resubscribes after.
-      const subscriber = this.options.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const subscriber = this.options.subscriber();
       this.subscriber = subscriber;
       subscriber.on('error', (err) => this.options.logger?.warn({ err }, 'sim: control subscriber error'));
-      subscriber.on('message', (_channel: string, raw: string) => void this.onControl(raw));
-      this.subscribed = subscriber.subscribe(simControlChannel(this.options.prefix)).then(
+      onMessage(subscriber, (_channel: string, raw: string) => void this.onControl(raw));
+      this.subscribed = subscribe(subscriber, simControlChannel(this.options.prefix)).then(
         () => undefined,
         (err: unknown) => this.options.logger?.warn({ err }, 'sim: cannot subscribe to the control channel'),
       );

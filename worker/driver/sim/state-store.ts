@@ -3,7 +3,7 @@
  * whether a session is paired (and as which phone, for sessions the world does not list), whether
  * it was disconnected by a control message, and its block list.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/redis.js';
 import { AppError } from '../../../shared/errors.js';
 
 export interface SimSessionState {
@@ -17,7 +17,7 @@ export interface SimSessionState {
 
 export class SimStateStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly prefix: string,
   ) {}
 
@@ -71,7 +71,7 @@ export class SimStateStore {
     try {
       return await command();
     } catch (err) {
-      throw new AppError('unavailable', 'the simulated network state (Redis) is unreachable', { cause: (err as Error).message });
+      throw new AppError('unavailable', 'the simulated network state (RedisClient) is unreachable', { cause: (err as Error).message });
     }
   }
 }
