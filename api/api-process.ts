@@ -20,7 +20,9 @@ import type { MetricsSource } from './cluster/cluster-metrics.js';
 export async function runApiProcess(config: Config, logger: Logger, metricsSource: MetricsSource): Promise<void> {
   // One request's stray rejection must not end the process serving every other request: logged
   // as the bug it is, and the process keeps serving.
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the api keeps serving'));
+  process.on('unhandledRejection', (err) =>
+    logger.error({ err }, 'unhandled rejection (a bug): the api keeps serving'),
+  );
   const db = createDataSource(config.db);
   const redis = createRedis(config.redis);
   redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
@@ -28,10 +30,14 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
   const subscriber = createRedis(config.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
   subscriber.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis subscriber error'));
   const keys = new RedisKeys(config.redis.prefix, config.shards.count);
-  const queues = watchedQueues(keys, config.shards.count, redis, (err, label) => logger.debug({ err: err.message, queue: label }, 'watched queue error'));
+  const queues = watchedQueues(keys, config.shards.count, redis, (err, label) =>
+    logger.debug({ err: err.message, queue: label }, 'watched queue error'),
+  );
   const metrics = new ApiMetrics(queues, logger);
   const signing = new JobSigningKey(config.jobSigningSecret, db);
-  const live = new LiveClient(config, keys, redis, subscriber, signing, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
+  const live = new LiveClient(config, keys, redis, subscriber, signing, logger, (op, outcome, seconds) =>
+    metrics.liveOps.observe({ op, outcome }, seconds),
+  );
   void live.start();
   const ownership = new PushedCache<string>(config.sessionOwnerCacheMs);
   const apiKeyCache = new PushedCache<VerifiableKey>(config.apiKeys.cacheMs);
@@ -39,7 +45,11 @@ export async function runApiProcess(config: Config, logger: Logger, metricsSourc
 
   const connection = connectWithRetry(db, logger);
   // Read the job signing key as soon as MySQL answers, rather than on the first live call.
-  void connection.ready.then(() => signing.signer()).catch((err: Error) => logger.warn({ err: err.message }, 'job signing key not read yet; the first job will read it'));
+  void connection.ready
+    .then(() => signing.signer())
+    .catch((err: Error) =>
+      logger.warn({ err: err.message }, 'job signing key not read yet; the first job will read it'),
+    );
   const { app, apiKeys } = createApp({
     config,
     logger,

@@ -87,7 +87,12 @@ export function createApp(deps: AppDeps): GatewayApp {
   app.set('query parser', 'simple');
   const api = new ApiRouter();
   app.use(requestLogging(logger));
-  app.use(httpMetrics(deps.metrics.httpRequests, { declared: api.declared, mounts: ['/docs', BULL_BOARD_PATH, CONSOLE_PATH] }));
+  app.use(
+    httpMetrics(deps.metrics.httpRequests, {
+      declared: api.declared,
+      mounts: ['/docs', BULL_BOARD_PATH, CONSOLE_PATH],
+    }),
+  );
   // No body is read here: each route reads its own, up to its own limit, once the caller is
   // authenticated and admitted (ApiRouter); the admin login form reads a small form of its own.
 
@@ -98,7 +103,10 @@ export function createApp(deps: AppDeps): GatewayApp {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
   // Concurrent scrapes share one rendering; a scrape after another still sees fresh figures.
-  app.get('/metrics', metricsEndpoint(sharedReading(0, deps.metricsText), deps.metrics.registry.contentType, config.metrics.token));
+  app.get(
+    '/metrics',
+    metricsEndpoint(sharedReading(0, deps.metricsText), deps.metrics.registry.contentType, config.metrics.token),
+  );
 
   const sessions = new SessionAccess(db, deps.ownership);
   const cursors = new CursorCodec(config.cursorSecret);
@@ -117,13 +125,24 @@ export function createApp(deps: AppDeps): GatewayApp {
   const answers = new CheckAnswerCache(db, config.checks.cacheTtlMs);
   const batchStore = new CheckBatchStore(db, config.publicUrl);
   const batchQueue = new CheckBatchQueue(deps.redis, deps.keys, config.shards.count, deps.signing, logger);
-  const batchService = new CheckBatchService({ sessions, store: batchStore, queue: batchQueue, answers, cursors, batches: config.batches });
+  const batchService = new CheckBatchService({
+    sessions,
+    store: batchStore,
+    queue: batchQueue,
+    answers,
+    cursors,
+    batches: config.batches,
+  });
   // Before the session routes: their registration completes the CSV media types of both.
   registerPooledBatchRoutes(api, { service: batchService, store: batchStore });
   registerCheckBatchRoutes(api, { sessions, service: batchService, store: batchStore });
   registerLiveContactRoutes(api, { sessions, live: deps.live, answers });
   registerStoredContactRoutes(api, { sessions, contacts: new ContactStore(db), cursors });
-  registerWebhookRoutes(api, { webhooks: new WebhookService(db, config.webhooks), cursors, maxEndpoints: config.webhooks.maxEndpoints });
+  registerWebhookRoutes(api, {
+    webhooks: new WebhookService(db, config.webhooks),
+    cursors,
+    maxEndpoints: config.webhooks.maxEndpoints,
+  });
   documentWebhookEvents(api.registry);
 
   const openApi = buildOpenApiDocument(api);
@@ -132,7 +151,12 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   const apiKeys = new ApiKeyVerifier(db, deps.apiKeyCache, config.apiKeys.touchIntervalMs, logger);
   const jwts = config.jwt ? new JwtVerifier(config.jwt) : undefined;
-  const loginThrottle = new LoginThrottle(deps.redis, deps.keys.rateLimit('admin-login'), config.admin.loginFailures, logger);
+  const loginThrottle = new LoginThrottle(
+    deps.redis,
+    deps.keys.rateLimit('admin-login'),
+    config.admin.loginFailures,
+    logger,
+  );
   const adminSessions = new AdminSessionCodec(config.admin.sessionSecret, config.admin.sessionTtlMs);
   const adminAccess = new AdminAccess(apiKeys, jwts, db, adminSessions, config.admin, loginThrottle);
   registerAdminRoutes(app, adminAccess, deps.queues);
@@ -146,7 +170,12 @@ export function createApp(deps: AppDeps): GatewayApp {
     cursors,
     logger,
   });
-  const failedAuth = new FailedAuthLimiter(deps.redis, deps.keys.rateLimit('auth-failures'), config.rateLimit.authFailuresPerMinute, logger);
+  const failedAuth = new FailedAuthLimiter(
+    deps.redis,
+    deps.keys.rateLimit('auth-failures'),
+    config.rateLimit.authFailuresPerMinute,
+    logger,
+  );
   app.use('/api', authenticate(apiKeys, jwts, failedAuth));
   app.use('/api', organizationRateLimit(deps.redis, deps.keys.rateLimit('org'), config.rateLimit.perMinute, logger));
   app.use(api.router);

@@ -10,7 +10,8 @@ const config = loadConfig();
 const logger = createLogger(config.logLevel, 'api');
 
 // Once per instance: the primary of a cluster, or the single process.
-if (cluster.isPrimary && config.env === 'production') for (const warning of insecureSettings(config)) logger.warn(warning);
+if (cluster.isPrimary && config.env === 'production')
+  for (const warning of insecureSettings(config)) logger.warn(warning);
 
 if (cluster.isPrimary && config.http.processes > 1) runClusterPrimary(config, logger);
 else await runApiProcess(config, logger, cluster.isWorker ? clusterMetrics : localMetrics);

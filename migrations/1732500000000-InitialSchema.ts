@@ -108,7 +108,16 @@ export class InitialSchema1732500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['wa_auth_keys', 'wa_auth_creds', 'group_members', 'wa_groups', 'contacts', 'wa_sessions', 'api_keys', 'organizations']) {
+    for (const table of [
+      'wa_auth_keys',
+      'wa_auth_creds',
+      'group_members',
+      'wa_groups',
+      'contacts',
+      'wa_sessions',
+      'api_keys',
+      'organizations',
+    ]) {
       await q.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

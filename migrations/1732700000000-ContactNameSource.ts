@@ -10,7 +10,9 @@ export class ContactNameSource1732700000000 implements MigrationInterface {
   name = 'ContactNameSource1732700000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE contacts ADD COLUMN name_source VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER name');
+    await q.query(
+      'ALTER TABLE contacts ADD COLUMN name_source VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER name',
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -32,7 +32,11 @@ export class ContactNameGrams1732900000000 implements MigrationInterface {
           [sessionId, afterId],
         )) as { id: number | string; name: string }[];
         if (rows.length === 0) break;
-        await applyNameChanges((sql, params) => q.query(sql, params), sessionId, rows.map((row) => ({ contactId: Number(row.id), before: null, after: row.name })));
+        await applyNameChanges(
+          (sql, params) => q.query(sql, params),
+          sessionId,
+          rows.map((row) => ({ contactId: Number(row.id), before: null, after: row.name })),
+        );
         afterId = Number(rows[rows.length - 1]!.id);
       }
     }

@@ -9,7 +9,9 @@ export class CheckBatchCreator1733000001000 implements MigrationInterface {
   name = 'CheckBatchCreator1733000001000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE check_batches ADD COLUMN created_by VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL');
+    await q.query(
+      'ALTER TABLE check_batches ADD COLUMN created_by VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL',
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

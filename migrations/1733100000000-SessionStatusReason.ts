@@ -17,6 +17,8 @@ export class SessionStatusReason1733100000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE wa_sessions DROP COLUMN next_retry_at, DROP COLUMN status_since, DROP COLUMN status_reason');
+    await q.query(
+      'ALTER TABLE wa_sessions DROP COLUMN next_retry_at, DROP COLUMN status_since, DROP COLUMN status_reason',
+    );
   }
 }

@@ -86,6 +86,7 @@ export class Webhooks1733200000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['webhook_deliveries', 'webhook_events', 'webhook_session_seqs', 'webhook_endpoints']) await q.query(`DROP TABLE IF EXISTS ${table}`);
+    for (const table of ['webhook_deliveries', 'webhook_events', 'webhook_session_seqs', 'webhook_endpoints'])
+      await q.query(`DROP TABLE IF EXISTS ${table}`);
   }
 }

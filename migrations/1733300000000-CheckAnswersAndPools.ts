@@ -38,7 +38,9 @@ export class CheckAnswersAndPools1733300000000 implements MigrationInterface {
       ADD COLUMN organization_id VARCHAR(64) ${ASCII} NULL AFTER id,
       ADD COLUMN cached INT UNSIGNED NOT NULL DEFAULT 0 AFTER invalid,
       MODIFY session_id VARCHAR(40) ${ASCII} NULL`);
-    await q.query(`UPDATE check_batches b JOIN wa_sessions s ON s.id = b.session_id SET b.organization_id = s.organization_id`);
+    await q.query(
+      `UPDATE check_batches b JOIN wa_sessions s ON s.id = b.session_id SET b.organization_id = s.organization_id`,
+    );
     await q.query(`ALTER TABLE check_batches
       MODIFY organization_id VARCHAR(64) ${ASCII} NOT NULL,
       ADD KEY idx_check_batches_org (organization_id, id),
@@ -74,13 +76,21 @@ export class CheckAnswersAndPools1733300000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE check_batch_numbers DROP COLUMN cached, DROP COLUMN matched_as, DROP COLUMN reason, DROP COLUMN tried, DROP COLUMN claimed_by, DROP COLUMN claim_token, DROP COLUMN claim_until`);
-    await q.query(`ALTER TABLE check_batches ADD COLUMN waiting_for_session TINYINT(1) NOT NULL DEFAULT 0 AFTER status`);
-    await q.query(`UPDATE check_batches b JOIN check_batch_sessions m ON m.batch_id = b.id AND m.session_id = b.session_id SET b.waiting_for_session = (m.waiting_for = 'session')`);
+    await q.query(
+      `ALTER TABLE check_batch_numbers DROP COLUMN cached, DROP COLUMN matched_as, DROP COLUMN reason, DROP COLUMN tried, DROP COLUMN claimed_by, DROP COLUMN claim_token, DROP COLUMN claim_until`,
+    );
+    await q.query(
+      `ALTER TABLE check_batches ADD COLUMN waiting_for_session TINYINT(1) NOT NULL DEFAULT 0 AFTER status`,
+    );
+    await q.query(
+      `UPDATE check_batches b JOIN check_batch_sessions m ON m.batch_id = b.id AND m.session_id = b.session_id SET b.waiting_for_session = (m.waiting_for = 'session')`,
+    );
     await q.query('DROP TABLE check_batch_sessions');
     // Pooled batches have no single session to belong to.
     await q.query('DELETE FROM check_batches WHERE session_id IS NULL');
-    await q.query(`ALTER TABLE check_batches DROP FOREIGN KEY fk_check_batches_org, DROP KEY idx_check_batches_org, DROP COLUMN organization_id, DROP COLUMN cached, MODIFY session_id VARCHAR(40) ${ASCII} NOT NULL`);
+    await q.query(
+      `ALTER TABLE check_batches DROP FOREIGN KEY fk_check_batches_org, DROP KEY idx_check_batches_org, DROP COLUMN organization_id, DROP COLUMN cached, MODIFY session_id VARCHAR(40) ${ASCII} NOT NULL`,
+    );
     await q.query('DROP TABLE check_answers');
   }
 }

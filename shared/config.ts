@@ -33,7 +33,12 @@ const list = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
 
 /**
  * "owner:read+send+manage,viewer:read" → owner → [...], viewer → [...]. A Map, so a role claim
@@ -41,7 +46,10 @@ const list = (fallback: string) =>
  */
 function parseRoleMap(spec: string): ReadonlyMap<string, readonly Capability[]> {
   const map = new Map<string, Capability[]>();
-  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [role, caps] = entry.split(':');
     if (!role || caps === undefined) throw new Error(`JWT_ROLE_CAPABILITIES: bad entry "${entry}" (want role:cap+cap)`);
     map.set(role, caps === '' ? [] : parseCapabilities(caps.replaceAll('+', ',')));
@@ -53,11 +61,19 @@ function parseRoleMap(spec: string): ReadonlyMap<string, readonly Capability[]> 
 function parseTrustProxy(value: string): boolean | number | string[] {
   if (value === 'true' || value === 'false') return value === 'true';
   if (/^\d+$/.test(value)) return Number(value);
-  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/');
-    const known = ['loopback', 'linklocal', 'uniquelocal'].includes(entry) || (isIP(address ?? '') !== 0 && extra === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
-    if (!known) throw new Error(`TRUST_PROXY: "${entry}" is not true, false, a hop count, an address, a subnet, loopback, linklocal or uniquelocal`);
+    const known =
+      ['loopback', 'linklocal', 'uniquelocal'].includes(entry) ||
+      (isIP(address ?? '') !== 0 && extra === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    if (!known)
+      throw new Error(
+        `TRUST_PROXY: "${entry}" is not true, false, a hop count, an address, a subnet, loopback, linklocal or uniquelocal`,
+      );
   }
   return entries;
 }
@@ -91,7 +107,10 @@ const envSchema = z.object({
   REDIS_SENTINEL_PASSWORD: z.string().optional(),
   /** host:port list of Redis Cluster nodes (a few are enough; the rest are discovered). */
   REDIS_CLUSTER_NODES: z.string().optional(),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('wag'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]+$/)
+    .default('wag'),
 
   SHARD_COUNT: intFrom(16, 1),
   LIVE_TIMEOUT_MS: intFrom(10_000, 100),
@@ -124,7 +143,11 @@ const envSchema = z.object({
   /** Pause between attempts while WhatsApp refuses the client version (405). */
   WA_VERSION_REJECTED_RETRY_MS: intFrom(30 * 60_000, 1000),
   /** WhatsApp's WebSocket endpoint for the baileys driver; unset, Baileys' own (wss://web.whatsapp.com/ws/chat). */
-  WA_WEBSOCKET_URL: z.string().url().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+  WA_WEBSOCKET_URL: z
+    .string()
+    .url()
+    .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
+    .optional(),
 
   JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
@@ -133,7 +156,9 @@ const envSchema = z.object({
   JWT_CLOCK_TOLERANCE_S: intFrom(30),
   JWT_ORG_CLAIM: z.string().default('org'),
   JWT_ROLE_CLAIM: z.string().default('role'),
-  JWT_ROLE_CAPABILITIES: z.string().default('owner:read+send+manage,admin:read+send+manage,member:read+send,viewer:read'),
+  JWT_ROLE_CAPABILITIES: z
+    .string()
+    .default('owner:read+send+manage,admin:read+send+manage,member:read+send,viewer:read'),
   /** At most this many JWKS fetches a minute for unknown key ids (one every 60/N s, shared by all requests). */
   JWKS_REQUESTS_PER_MINUTE: intFrom(10, 1),
   /** How long a fetched key set is used before it is fetched again; the last good set is kept while the JWKS is unreachable. */
@@ -264,7 +289,16 @@ export interface Config {
   apiKeys: { cacheMs: number; touchIntervalMs: number };
   sessionOwnerCacheMs: number;
   cursorSecret: string;
-  batches: { chunkSize: number; ratePerMinute: number; dailyLimit: number; concurrency: number; sessionPollMs: number; backoffMs: number; maxFailures: number; maxPendingPerOrg: number };
+  batches: {
+    chunkSize: number;
+    ratePerMinute: number;
+    dailyLimit: number;
+    concurrency: number;
+    sessionPollMs: number;
+    backoffMs: number;
+    maxFailures: number;
+    maxPendingPerOrg: number;
+  };
   /** Number checks (live and bulk): how long an answer is reused; 0 = no answer cache. */
   checks: { cacheTtlMs: number };
   rateLimit: { perMinute: number; authFailuresPerMinute: number };
@@ -305,7 +339,10 @@ export interface RedisEndpoint {
 export interface RedisConfig {
   url: string;
   prefix: string;
-  topology: { kind: 'single' } | { kind: 'sentinel'; sentinels: RedisEndpoint[]; name: string; sentinelPassword: string | undefined } | { kind: 'cluster'; nodes: RedisEndpoint[] };
+  topology:
+    | { kind: 'single' }
+    | { kind: 'sentinel'; sentinels: RedisEndpoint[]; name: string; sentinelPassword: string | undefined }
+    | { kind: 'cluster'; nodes: RedisEndpoint[] };
   /** From the URL, so every topology authenticates and encrypts alike. */
   username: string | undefined;
   password: string | undefined;
@@ -323,24 +360,41 @@ function parseEndpoints(name: string, spec: string): RedisEndpoint[] {
     .map((entry) => {
       const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
       const port = Number(match?.[2]);
-      if (!match || port < 1 || port > 65535) throw new ConfigError(`invalid configuration:\n  ${name}: "${entry}" is not host:port`);
+      if (!match || port < 1 || port > 65535)
+        throw new ConfigError(`invalid configuration:\n  ${name}: "${entry}" is not host:port`);
       return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
     });
   if (endpoints.length === 0) throw new ConfigError(`invalid configuration:\n  ${name}: no host:port given`);
   return endpoints;
 }
 
-function parseRedis(e: { REDIS_URL: string; REDIS_PREFIX: string; REDIS_SENTINELS?: string | undefined; REDIS_SENTINEL_NAME: string; REDIS_SENTINEL_PASSWORD?: string | undefined; REDIS_CLUSTER_NODES?: string | undefined }): RedisConfig {
+function parseRedis(e: {
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+  REDIS_SENTINELS?: string | undefined;
+  REDIS_SENTINEL_NAME: string;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
+  REDIS_CLUSTER_NODES?: string | undefined;
+}): RedisConfig {
   const url = new URL(e.REDIS_URL);
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('invalid configuration:\n  REDIS_URL: must start with redis:// or rediss://');
-  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) throw new ConfigError('invalid configuration:\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one, not both');
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: must start with redis:// or rediss://');
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES)
+    throw new ConfigError('invalid configuration:\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one, not both');
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new ConfigError('invalid configuration:\n  REDIS_URL: the database must be a number');
-  if (e.REDIS_CLUSTER_NODES && db !== 0) throw new ConfigError('invalid configuration:\n  REDIS_URL: Redis Cluster has only database 0');
+  if (!Number.isInteger(db) || db < 0)
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: the database must be a number');
+  if (e.REDIS_CLUSTER_NODES && db !== 0)
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: Redis Cluster has only database 0');
   const topology: RedisConfig['topology'] = e.REDIS_CLUSTER_NODES
     ? { kind: 'cluster', nodes: parseEndpoints('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES) }
     : e.REDIS_SENTINELS
-      ? { kind: 'sentinel', sentinels: parseEndpoints('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, sentinelPassword: e.REDIS_SENTINEL_PASSWORD }
+      ? {
+          kind: 'sentinel',
+          sentinels: parseEndpoints('REDIS_SENTINELS', e.REDIS_SENTINELS),
+          name: e.REDIS_SENTINEL_NAME,
+          sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+        }
       : { kind: 'single' };
   return {
     url: e.REDIS_URL,
@@ -432,7 +486,10 @@ export function loadConfig(env: Env = process.env): Config {
       // A random key keeps cookies unforgeable when none is configured; they then hold on this instance only.
       sessionSecret: e.ADMIN_SESSION_SECRET ?? randomBytes(32).toString('base64url'),
       sessionTtlMs: e.ADMIN_SESSION_TTL_MS,
-      basic: e.ADMIN_USER !== undefined && e.ADMIN_PASSWORD !== undefined ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
+      basic:
+        e.ADMIN_USER !== undefined && e.ADMIN_PASSWORD !== undefined
+          ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD }
+          : undefined,
       organizations: e.ADMIN_ORGANIZATIONS,
       queueActions: e.ADMIN_QUEUE_ACTIONS,
       loginFailures: e.ADMIN_LOGIN_FAILURES,

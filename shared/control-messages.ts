@@ -23,8 +23,10 @@ export function apiKeyRevokedMessage(keyId: string): string {
 export function parseControlMessage(raw: string): ControlMessage | undefined {
   try {
     const message = JSON.parse(raw) as Record<string, unknown> | null;
-    if (message?.['type'] === 'session.changed' && typeof message['sessionId'] === 'string') return { type: 'session.changed', sessionId: message['sessionId'] };
-    if (message?.['type'] === 'api_key.revoked' && typeof message['keyId'] === 'string') return { type: 'api_key.revoked', keyId: message['keyId'] };
+    if (message?.['type'] === 'session.changed' && typeof message['sessionId'] === 'string')
+      return { type: 'session.changed', sessionId: message['sessionId'] };
+    if (message?.['type'] === 'api_key.revoked' && typeof message['keyId'] === 'string')
+      return { type: 'api_key.revoked', keyId: message['keyId'] };
     return undefined;
   } catch {
     return undefined;

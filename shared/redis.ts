@@ -53,7 +53,12 @@ export function createRedis(redis: RedisConfig, overrides: RedisOptions = {}): R
       lazyConnect: lazyConnect ?? false,
     });
   }
-  return new Redis(redis.url, { ...common, enableOfflineQueue: queueing, retryStrategy: retry, lazyConnect: lazyConnect ?? false });
+  return new Redis(redis.url, {
+    ...common,
+    enableOfflineQueue: queueing,
+    retryStrategy: retry,
+    lazyConnect: lazyConnect ?? false,
+  });
 }
 
 /** Options for BullMQ's blocking connections (workers, queue events) and subscribers: they must never give up. */
@@ -77,7 +82,10 @@ export async function getMany(client: RedisClient, keys: string[]): Promise<(str
 
 export async function pingWithin(client: RedisClient, ms: number): Promise<boolean> {
   try {
-    const result = await Promise.race([client.ping(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
+    const result = await Promise.race([
+      client.ping(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms)),
+    ]);
     return result === 'PONG';
   } catch {
     return false;

@@ -27,7 +27,10 @@ async function healthzCount(baseUrl: string): Promise<number> {
   const res = await fetch(`${baseUrl}/metrics`);
   assert.equal(res.status, 200);
   const text = await res.text();
-  return [...text.matchAll(/^wag_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return [...text.matchAll(/^wag_http_request_duration_seconds_count\{[^}]*route="\/healthz"[^}]*\} (\d+)$/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 }
 
 describe('API_PROCESSES=2', function () {
@@ -61,12 +64,22 @@ describe('API_PROCESSES=2', function () {
       const now = childPids(primary);
       return now.length === 2 && !now.includes(victim) && now.includes(survivor);
     }, 'a replacement api process');
-    await waitFor(async () => (await Promise.all(Array.from({ length: 4 }, () => getOnNewConnection(`${api.baseUrl}/readyz`)))).every((s) => s === 200), 'every process ready');
+    await waitFor(
+      async () =>
+        (await Promise.all(Array.from({ length: 4 }, () => getOnNewConnection(`${api.baseUrl}/readyz`)))).every(
+          (s) => s === 200,
+        ),
+      'every process ready',
+    );
   });
 
   it('stops every api process on SIGTERM and exits 0', async () => {
     const children = childPids(primary);
     assert.equal(await api.process.stop('SIGTERM', 20_000), 0);
-    for (const pid of children) assert.ok(!existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'), `api process ${pid} still running`);
+    for (const pid of children)
+      assert.ok(
+        !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'),
+        `api process ${pid} still running`,
+      );
   });
 });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { BufferJSON, initAuthCreds, makeCacheableSignalKeyStore, proto, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import {
+  BufferJSON,
+  initAuthCreds,
+  makeCacheableSignalKeyStore,
+  proto,
+  type SignalDataSet,
+  type SignalDataTypeMap,
+} from '@whiskeysockets/baileys';
 import { MysqlAuthStore } from '../worker/auth-state/mysql-auth-state.js';
 import { testEnv } from './support/hooks.js';
 
@@ -14,7 +21,9 @@ async function newSessionRow(): Promise<string> {
 }
 
 async function storedKeyCount(sessionId: string): Promise<number> {
-  const rows = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [sessionId])) as { n: number | string }[];
+  const rows = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [sessionId])) as {
+    n: number | string;
+  }[];
   return Number(rows[0]!.n);
 }
 
@@ -24,7 +33,9 @@ function everyKeyType(): Required<{ [T in keyof SignalDataTypeMap]: Record<strin
     'pre-key': { '1': { public: randomBytes(32), private: randomBytes(32) } },
     session: { '49111222333.0': new Uint8Array(randomBytes(120)) },
     'sender-key': { '120363000000000001@g.us::49111222333::0': new Uint8Array(randomBytes(80)) },
-    'sender-key-memory': { '120363000000000001@g.us': { '49111222333:2@s.whatsapp.net': true, '205227043110953:1@lid': false } },
+    'sender-key-memory': {
+      '120363000000000001@g.us': { '49111222333:2@s.whatsapp.net': true, '205227043110953:1@lid': false },
+    },
     'app-state-sync-key': {
       AAAAAFt0: proto.Message.AppStateSyncKeyData.fromObject({
         keyData: randomBytes(32),
@@ -33,11 +44,17 @@ function everyKeyType(): Required<{ [T in keyof SignalDataTypeMap]: Record<strin
       }),
     },
     'app-state-sync-version': {
-      regular_high: { version: 17, hash: randomBytes(128), indexValueMap: { 'q2Z3VwPx+8s=': { valueMac: randomBytes(32) } } },
+      regular_high: {
+        version: 17,
+        hash: randomBytes(128),
+        indexValueMap: { 'q2Z3VwPx+8s=': { valueMac: randomBytes(32) } },
+      },
     },
     'lid-mapping': { '49111222333': '205227043110953', '205227043110953_reverse': '49111222333' },
     'device-list': { '49111222333': ['0', '2', '17'] },
-    tctoken: { '205227043110953@lid': { token: randomBytes(24), timestamp: '1700000000', senderTimestamp: 1_700_000_001 } },
+    tctoken: {
+      '205227043110953@lid': { token: randomBytes(24), timestamp: '1700000000', senderTimestamp: 1_700_000_001 },
+    },
     'identity-key': { '205227043110953.0': new Uint8Array(randomBytes(33)) },
   };
 }
@@ -53,7 +70,9 @@ describe('MysqlAuthStore', () => {
       assert.equal(state.creds.nextPreKeyId, 1);
       assert.ok(Buffer.isBuffer(state.creds.noiseKey.public));
       assert.equal(state.creds.me, undefined);
-      const rows = (await testEnv.db.query('SELECT session_id FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as unknown[];
+      const rows = (await testEnv.db.query('SELECT session_id FROM wa_auth_creds WHERE session_id = ?', [
+        sessionId,
+      ])) as unknown[];
       assert.equal(rows.length, 0);
     });
 
@@ -70,8 +89,15 @@ describe('MysqlAuthStore', () => {
       const first = await store().load(sessionId);
       const creds = first.state.creds;
       creds.me = { id: '49111222333:4@s.whatsapp.net', lid: '205227043110953:4@lid', name: 'Gateway' };
-      creds.account = { details: randomBytes(40), accountSignatureKey: randomBytes(32), accountSignature: randomBytes(64), deviceSignature: randomBytes(64) };
-      creds.signalIdentities = [{ identifier: { name: '49111222333:4@s.whatsapp.net', deviceId: 0 }, identifierKey: randomBytes(33) }];
+      creds.account = {
+        details: randomBytes(40),
+        accountSignatureKey: randomBytes(32),
+        accountSignature: randomBytes(64),
+        deviceSignature: randomBytes(64),
+      };
+      creds.signalIdentities = [
+        { identifier: { name: '49111222333:4@s.whatsapp.net', deviceId: 0 }, identifierKey: randomBytes(33) },
+      ];
       creds.routingInfo = randomBytes(12);
       creds.nextPreKeyId = 31;
       creds.firstUnuploadedPreKeyId = 31;
@@ -96,9 +122,14 @@ describe('MysqlAuthStore', () => {
         saves.push(saveCreds());
       }
       await Promise.all(saves);
-      const rows = (await testEnv.db.query('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { creds: string }[];
+      const rows = (await testEnv.db.query('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as {
+        creds: string;
+      }[];
       assert.equal(rows.length, 1);
-      assert.equal((JSON.parse(rows[0]!.creds, BufferJSON.reviver) as { accountSyncCounter: number }).accountSyncCounter, 20);
+      assert.equal(
+        (JSON.parse(rows[0]!.creds, BufferJSON.reviver) as { accountSyncCounter: number }).accountSyncCounter,
+        20,
+      );
     });
 
     it('rejects for a session that has no wa_sessions row', async () => {
@@ -126,7 +157,9 @@ describe('MysqlAuthStore', () => {
     it('rebuilds app-state-sync-key values as AppStateSyncKeyData messages with their bytes and numbers', async () => {
       const sessionId = await newSessionRow();
       const original = everyKeyType()['app-state-sync-key']['AAAAAFt0']!;
-      await store().keyStore(sessionId).set({ 'app-state-sync-key': { AAAAAFt0: original } });
+      await store()
+        .keyStore(sessionId)
+        .set({ 'app-state-sync-key': { AAAAAFt0: original } });
       const got = (await store().keyStore(sessionId).get('app-state-sync-key', ['AAAAAFt0']))['AAAAAFt0'];
       assert.ok(got instanceof proto.Message.AppStateSyncKeyData);
       assert.deepEqual(Buffer.from(got.keyData!), Buffer.from(original.keyData!));
@@ -156,15 +189,25 @@ describe('MysqlAuthStore', () => {
     it('deletes a key set to null and keeps the others, in the same call as upserts', async () => {
       const sessionId = await newSessionRow();
       const keys = store().keyStore(sessionId);
-      await keys.set({ 'pre-key': { '1': { public: randomBytes(32), private: randomBytes(32) }, '2': { public: randomBytes(32), private: randomBytes(32) } } });
-      await keys.set({ 'pre-key': { '1': null, '3': { public: randomBytes(32), private: randomBytes(32) } }, session: { 'never-stored.0': null } });
+      await keys.set({
+        'pre-key': {
+          '1': { public: randomBytes(32), private: randomBytes(32) },
+          '2': { public: randomBytes(32), private: randomBytes(32) },
+        },
+      });
+      await keys.set({
+        'pre-key': { '1': null, '3': { public: randomBytes(32), private: randomBytes(32) } },
+        session: { 'never-stored.0': null },
+      });
       assert.deepEqual(Object.keys(await keys.get('pre-key', ['1', '2', '3'])).sort(), ['2', '3']);
       assert.equal(await storedKeyCount(sessionId), 2);
     });
 
     it('writes more keys than fit one statement, across several statements of one transaction', async () => {
       const sessionId = await newSessionRow();
-      const keys = new MysqlAuthStore(testEnv.db, { maxRowsPerStatement: 7, maxStatementBytes: 2_000 }).keyStore(sessionId);
+      const keys = new MysqlAuthStore(testEnv.db, { maxRowsPerStatement: 7, maxStatementBytes: 2_000 }).keyStore(
+        sessionId,
+      );
       const preKeys: Record<string, SignalDataTypeMap['pre-key']> = {};
       for (let i = 1; i <= 120; i++) preKeys[String(i)] = { public: randomBytes(32), private: randomBytes(32) };
       await keys.set({ 'pre-key': preKeys });
@@ -213,7 +256,10 @@ describe('MysqlAuthStore', () => {
         const large: Record<string, string> = {};
         for (let i = 0; i < 400; i++) large[`filler-${i}`] = randomBytes(64).toString('hex');
         large['target'] = `large-${round}`; // written last within its transaction
-        await Promise.all([keys.set({ 'lid-mapping': large }), keys.set({ 'lid-mapping': { target: `small-${round}` } })]);
+        await Promise.all([
+          keys.set({ 'lid-mapping': large }),
+          keys.set({ 'lid-mapping': { target: `small-${round}` } }),
+        ]);
         assert.deepEqual(await keys.get('lid-mapping', ['target']), { target: `small-${round}` });
       }
     });
@@ -261,7 +307,10 @@ describe('MysqlAuthStore', () => {
       await s.clear(gone);
       assert.equal(await storedKeyCount(gone), 0);
       assert.equal(await storedKeyCount(kept), 11);
-      const creds = (await testEnv.db.query('SELECT session_id FROM wa_auth_creds WHERE session_id IN (?, ?)', [gone, kept])) as { session_id: string }[];
+      const creds = (await testEnv.db.query('SELECT session_id FROM wa_auth_creds WHERE session_id IN (?, ?)', [
+        gone,
+        kept,
+      ])) as { session_id: string }[];
       assert.deepEqual(
         creds.map((r) => r.session_id),
         [kept],

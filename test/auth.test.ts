@@ -17,26 +17,51 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 const nowS = () => Math.floor(Date.now() / 1000);
 
 /** Claims of a login JWT the frontend would mint, valid for ten minutes. */
-const loginClaims = (org: string, role = 'owner') => ({ iss: testEnv.jwks.issuer, aud: testEnv.jwks.audience, sub: 'user-1', org, role, iat: nowS(), exp: nowS() + 600 });
+const loginClaims = (org: string, role = 'owner') => ({
+  iss: testEnv.jwks.issuer,
+  aud: testEnv.jwks.audience,
+  sub: 'user-1',
+  org,
+  role,
+  iat: nowS(),
+  exp: nowS() + 600,
+});
 
 /** A JWT assembled by hand, for shapes jsonwebtoken refuses to produce. */
-function rawJwt(header: Record<string, unknown>, payload: Record<string, unknown>, signature: (signingInput: string) => string): string {
+function rawJwt(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signature: (signingInput: string) => string,
+): string {
   const signingInput = `${b64(header)}.${b64(payload)}`;
   return `${signingInput}.${signature(signingInput)}`;
 }
 
-const rs256 = (key: SigningKey) => (input: string) => rsaSign('sha256', Buffer.from(input), key.privateKey).toString('base64url');
+const rs256 = (key: SigningKey) => (input: string) =>
+  rsaSign('sha256', Buffer.from(input), key.privateKey).toString('base64url');
 
 /** The admin CLI as an operator runs it (`npm run gateway -- …`), with the given environment. */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['dist/api/cli/main.js', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['dist/api/cli/main.js', ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
-async function withApi(overrides: Record<string, string>, name: string, body: (api: RunningApi) => Promise<void>): Promise<void> {
+async function withApi(
+  overrides: Record<string, string>,
+  name: string,
+  body: (api: RunningApi) => Promise<void>,
+): Promise<void> {
   const api = await testEnv.startApi(overrides, name);
   try {
     await body(api);
@@ -53,7 +78,8 @@ describe('authentication', () => {
     await seedContacts(t.sessionId, [{ name: 'Authorized', dm: true }]);
   });
 
-  const withHeader = (authorization: string | undefined) => call('GET', listPath(t), { headers: authorization === undefined ? {} : { authorization } });
+  const withHeader = (authorization: string | undefined) =>
+    call('GET', listPath(t), { headers: authorization === undefined ? {} : { authorization } });
 
   describe('Authorization header', () => {
     it('answers a request without it with 401 unauthorized and a WWW-Authenticate: Bearer challenge', async () => {
@@ -137,12 +163,16 @@ describe('authentication', () => {
         assert.equal(res.status, 200);
         const after = Date.now();
         const lastUsed = await waitFor(async () => {
-          const [row] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.read])) as { last_used_at: string | null }[];
+          const [row] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [
+            own.keyIds.read,
+          ])) as { last_used_at: string | null }[];
           return row?.last_used_at === null || row?.last_used_at === undefined ? undefined : Number(row.last_used_at);
         }, 'last_used_at to be recorded');
         assert.ok(lastUsed >= before && lastUsed <= after, `last_used_at ${lastUsed} outside [${before}, ${after}]`);
       });
-      const [unused] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.all])) as { last_used_at: string | null }[];
+      const [unused] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.all])) as {
+        last_used_at: string | null;
+      }[];
       assert.equal(unused?.last_used_at, null, 'a key that was not used keeps last_used_at empty');
     });
 
@@ -153,15 +183,20 @@ describe('authentication', () => {
         assert.equal(res.status, 200);
         assert.equal(await api.process.stop('SIGTERM'), 0);
       });
-      const [row] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.read])) as { last_used_at: string | null }[];
+      const [row] = (await testEnv.db.query('SELECT last_used_at FROM api_keys WHERE id = ?', [own.keyIds.read])) as {
+        last_used_at: string | null;
+      }[];
       assert.notEqual(row?.last_used_at, null);
     });
   });
 
   describe('revocation seen by every api process', () => {
-    const contactsOf = (own: Tenant, baseUrl: string) => call('GET', listPath(own), { token: own.tokens.read, baseUrl });
+    const contactsOf = (own: Tenant, baseUrl: string) =>
+      call('GET', listPath(own), { token: own.tokens.read, baseUrl });
     const revokedAt = async (keyId: string) => {
-      const [row] = (await testEnv.db.query('SELECT revoked_at FROM api_keys WHERE id = ?', [keyId])) as { revoked_at: string | null }[];
+      const [row] = (await testEnv.db.query('SELECT revoked_at FROM api_keys WHERE id = ?', [keyId])) as {
+        revoked_at: string | null;
+      }[];
       return row?.revoked_at ?? null;
     };
 
@@ -187,7 +222,10 @@ describe('authentication', () => {
 
     it('revokes with the CLI even when Redis is unreachable, and says the running api processes were not told', async () => {
       const own = await newTenant();
-      const cli = await runCli(['key', 'revoke', own.keyIds.read], testEnv.env({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }));
+      const cli = await runCli(
+        ['key', 'revoke', own.keyIds.read],
+        testEnv.env({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }),
+      );
       assert.equal(cli.code, 1);
       assert.match(cli.stderr, /revoked, but running api processes could not be told/);
       assert.notEqual(await revokedAt(own.keyIds.read), null);
@@ -208,7 +246,10 @@ describe('authentication', () => {
         await testEnv.admin.revokeApiKey(own.keyIds.read);
         assertUnauthorized(await contactsOf(own, api.baseUrl));
         redis = await startPrivateRedis(port);
-        await waitFor(async () => (await call('GET', '/readyz', { baseUrl: api.baseUrl })).status === 200, 'the api to reconnect to Redis');
+        await waitFor(
+          async () => (await call('GET', '/readyz', { baseUrl: api.baseUrl })).status === 200,
+          'the api to reconnect to Redis',
+        );
         assertUnauthorized(await contactsOf(own, api.baseUrl));
       } finally {
         await api.process.stop();
@@ -227,7 +268,11 @@ describe('authentication', () => {
     }
 
     it('answers a role outside the role map with 403 forbidden', async () => {
-      assertError(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'guest' })), 403, 'forbidden');
+      assertError(
+        await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'guest' })),
+        403,
+        'forbidden',
+      );
     });
 
     it('answers a token without a role with 403 forbidden', async () => {
@@ -241,16 +286,23 @@ describe('authentication', () => {
     });
 
     it('rejects an expired token', async () => {
-      assertUnauthorized(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -120 })));
+      assertUnauthorized(
+        await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -120 })),
+      );
     });
 
     it('accepts a token expired by less than the clock tolerance', async () => {
-      const res = await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -5 }));
+      const res = await get(
+        listPath(t),
+        testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -5 }),
+      );
       assert.equal(res.status, 200);
     });
 
     it('rejects a token that is not valid yet', async () => {
-      assertUnauthorized(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { notBefore: 120 })));
+      assertUnauthorized(
+        await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { notBefore: 120 })),
+      );
     });
 
     it('accepts a token whose not-before is within the clock tolerance', async () => {
@@ -265,11 +317,18 @@ describe('authentication', () => {
     });
 
     it('rejects a token of another issuer', async () => {
-      assertUnauthorized(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner', iss: 'https://evil.example.test/' })));
+      assertUnauthorized(
+        await get(
+          listPath(t),
+          testEnv.jwks.sign({ org: t.organizationId, role: 'owner', iss: 'https://evil.example.test/' }),
+        ),
+      );
     });
 
     it('rejects a token for another audience', async () => {
-      assertUnauthorized(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner', aud: 'another-service' })));
+      assertUnauthorized(
+        await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner', aud: 'another-service' })),
+      );
     });
 
     it('rejects a token without the organization claim', async () => {
@@ -279,19 +338,33 @@ describe('authentication', () => {
 
     it('rejects an unsigned token (alg none), with or without a known kid', async () => {
       const claims = loginClaims(t.organizationId);
-      assertUnauthorized(await get(listPath(t), rawJwt({ alg: 'none', typ: 'JWT', kid: testEnv.jwks.key.kid }, claims, () => '')));
-      assertUnauthorized(await get(listPath(t), rawJwt({ alg: 'none', typ: 'JWT' }, claims, () => '')));
+      assertUnauthorized(
+        await get(
+          listPath(t),
+          rawJwt({ alg: 'none', typ: 'JWT', kid: testEnv.jwks.key.kid }, claims, () => ''),
+        ),
+      );
+      assertUnauthorized(
+        await get(
+          listPath(t),
+          rawJwt({ alg: 'none', typ: 'JWT' }, claims, () => ''),
+        ),
+      );
     });
 
     it('rejects an HS256 token signed with the public key as the HMAC secret', async () => {
       const key = testEnv.jwks.key;
       const pem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      const token = rawJwt({ alg: 'HS256', typ: 'JWT', kid: key.kid }, loginClaims(t.organizationId), (input) => createHmac('sha256', pem).update(input).digest('base64url'));
+      const token = rawJwt({ alg: 'HS256', typ: 'JWT', kid: key.kid }, loginClaims(t.organizationId), (input) =>
+        createHmac('sha256', pem).update(input).digest('base64url'),
+      );
       assertUnauthorized(await get(listPath(t), token));
     });
 
     it('rejects a token signed with an algorithm outside the allow-list', async () => {
-      assertUnauthorized(await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { algorithm: 'RS512' })));
+      assertUnauthorized(
+        await get(listPath(t), testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { algorithm: 'RS512' })),
+      );
     });
 
     it('rejects a token whose payload was altered after signing', async () => {
@@ -317,7 +390,11 @@ describe('authentication', () => {
     after(async () => {
       await api.process.stop();
     });
-    const as = (key: SigningKey) => call('GET', listPath(t), { token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { key }), baseUrl: api.baseUrl });
+    const as = (key: SigningKey) =>
+      call('GET', listPath(t), {
+        token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { key }),
+        baseUrl: api.baseUrl,
+      });
 
     it('rejects a token signed by a key that is not in the JWKS', async () => {
       assertUnauthorized(await as(newSigningKey()));
@@ -350,9 +427,16 @@ describe('authentication', () => {
         ['api-jwks-404', testEnv.jwks.url.replace('jwks.json', 'missing.json')],
       ] as const) {
         await withApi({ JWKS_URL: jwksUrl }, name, async (other) => {
-          const res = await call('GET', listPath(t), { token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }), baseUrl: other.baseUrl });
+          const res = await call('GET', listPath(t), {
+            token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }),
+            baseUrl: other.baseUrl,
+          });
           assertError(res, 503, 'unavailable');
-          assert.equal((await call('GET', listPath(t), { token: t.tokens.read, baseUrl: other.baseUrl })).status, 200, 'API keys do not need the JWKS');
+          assert.equal(
+            (await call('GET', listPath(t), { token: t.tokens.read, baseUrl: other.baseUrl })).status,
+            200,
+            'API keys do not need the JWKS',
+          );
         });
       }
     });
@@ -363,20 +447,36 @@ describe('authentication', () => {
         const stranger = newSigningKey();
         for (let i = 0; i < 12; i++) {
           const key = { ...stranger, kid: `unknown-${i}` };
-          const res = await call('GET', listPath(t), { token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { key }), baseUrl: api.baseUrl });
+          const res = await call('GET', listPath(t), {
+            token: testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { key }),
+            baseUrl: api.baseUrl,
+          });
           assertUnauthorized(res);
         }
         // Two per minute; four allows for the test straddling a refill.
-        assert.ok(testEnv.jwks.requests - fetchesBefore <= 4, `${testEnv.jwks.requests - fetchesBefore} JWKS fetches for 12 unknown kids`);
+        assert.ok(
+          testEnv.jwks.requests - fetchesBefore <= 4,
+          `${testEnv.jwks.requests - fetchesBefore} JWKS fetches for 12 unknown kids`,
+        );
       });
     });
   });
 
   describe('default role map', () => {
-    const expected: Record<string, string[]> = { owner: ['manage', 'read', 'send'], admin: ['manage', 'read', 'send'], member: ['read', 'send'], viewer: ['read'], guest: [] };
+    const expected: Record<string, string[]> = {
+      owner: ['manage', 'read', 'send'],
+      admin: ['manage', 'read', 'send'],
+      member: ['read', 'send'],
+      viewer: ['read'],
+      guest: [],
+    };
     for (const [role, capabilities] of Object.entries(expected)) {
       it(`gives role ${role} the capabilities ${capabilities.join(', ') || '(none)'}`, async () => {
-        const config = loadConfig({ JWKS_URL: testEnv.jwks.url, JWT_ISSUER: testEnv.jwks.issuer, JWT_AUDIENCE: testEnv.jwks.audience });
+        const config = loadConfig({
+          JWKS_URL: testEnv.jwks.url,
+          JWT_ISSUER: testEnv.jwks.issuer,
+          JWT_AUDIENCE: testEnv.jwks.audience,
+        });
         const verifier = new JwtVerifier(config.jwt!);
         const principal = await verifier.verify(testEnv.jwks.sign({ org: 'org_x', role }));
         assert.equal(principal.kind, 'jwt');

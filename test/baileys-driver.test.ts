@@ -23,7 +23,12 @@ import {
 } from '@whiskeysockets/baileys';
 import { LIDMappingStore } from '@whiskeysockets/baileys/lib/Signal/lid-mapping.js';
 import { pino } from 'pino';
-import type { ConnectionUpdate, WhatsAppConnection, WhatsAppEventMap, WhatsAppEventName } from '../worker/driver/driver.js';
+import type {
+  ConnectionUpdate,
+  WhatsAppConnection,
+  WhatsAppEventMap,
+  WhatsAppEventName,
+} from '../worker/driver/driver.js';
 import { BaileysDriver, type BaileysDriverOptions } from '../worker/driver/baileys/baileys-driver.js';
 import { WaVersionSource } from '../worker/driver/baileys/wa-version.js';
 import { ContactIngestor } from '../worker/ingest/contact-ingestor.js';
@@ -40,7 +45,11 @@ const uniq = () => randomBytes(5).toString('hex');
 /** What Baileys throws when WhatsApp answers a query with `<error code=… text=…/>`. */
 function serverError(code: number, text: string): unknown {
   try {
-    assertNodeErrorFree({ tag: 'iq', attrs: { type: 'error' }, content: [{ tag: 'error', attrs: { code: String(code), text } }] });
+    assertNodeErrorFree({
+      tag: 'iq',
+      attrs: { type: 'error' },
+      content: [{ tag: 'error', attrs: { code: String(code), text } }],
+    });
   } catch (err) {
     return err;
   }
@@ -52,7 +61,19 @@ function usyncReply(query: USyncQuery, users: { jid: string; content: BinaryNode
   const node: BinaryNode = {
     tag: 'iq',
     attrs: { type: 'result' },
-    content: [{ tag: 'usync', attrs: {}, content: [{ tag: 'list', attrs: {}, content: users.map((u) => ({ tag: 'user', attrs: { jid: u.jid }, content: u.content })) }] }],
+    content: [
+      {
+        tag: 'usync',
+        attrs: {},
+        content: [
+          {
+            tag: 'list',
+            attrs: {},
+            content: users.map((u) => ({ tag: 'user', attrs: { jid: u.jid }, content: u.content })),
+          },
+        ],
+      },
+    ],
   };
   return query.parseUSyncQueryResult(node)!.list;
 }
@@ -70,7 +91,9 @@ function statusReply(jid: string, text: string | null, t?: number, code?: number
   const attrs: Record<string, string> = {};
   if (t !== undefined) attrs['t'] = String(t);
   if (code !== undefined) attrs['code'] = String(code);
-  return usyncReply(new USyncQuery().withStatusProtocol(), [{ jid, content: [{ tag: 'status', attrs, ...(text === null ? {} : { content: Buffer.from(text) }) }] }]);
+  return usyncReply(new USyncQuery().withStatusProtocol(), [
+    { jid, content: [{ tag: 'status', attrs, ...(text === null ? {} : { content: Buffer.from(text) }) }] },
+  ]);
 }
 
 interface Calls {
@@ -82,8 +105,18 @@ interface Calls {
   getLIDsForPNs: string[][];
 }
 
-function stubSocket(overrides: Partial<LiveSocket> & { lids?: LIDMapping[] | Error | 'none' } = {}): { sock: LiveSocket; calls: Calls } {
-  const calls: Calls = { onWhatsApp: [], fetchStatus: [], profilePictureUrl: [], updateBlockStatus: [], requestPairingCode: [], getLIDsForPNs: [] };
+function stubSocket(overrides: Partial<LiveSocket> & { lids?: LIDMapping[] | Error | 'none' } = {}): {
+  sock: LiveSocket;
+  calls: Calls;
+} {
+  const calls: Calls = {
+    onWhatsApp: [],
+    fetchStatus: [],
+    profilePictureUrl: [],
+    updateBlockStatus: [],
+    requestPairingCode: [],
+    getLIDsForPNs: [],
+  };
   const { lids, ...methods } = overrides;
   const sock: LiveSocket = {
     async onWhatsApp(...phones) {
@@ -139,16 +172,44 @@ describe('Baileys driver', () => {
   describe('mapBaileysError', () => {
     const cases: [string, () => unknown, ErrorCode][] = [
       ['item-not-found (404) from WhatsApp → not_found', () => serverError(404, 'item-not-found'), 'not_found'],
-      ['not-authorized (401, privacy) from WhatsApp → not_found', () => serverError(401, 'not-authorized'), 'not_found'],
+      [
+        'not-authorized (401, privacy) from WhatsApp → not_found',
+        () => serverError(401, 'not-authorized'),
+        'not_found',
+      ],
       ['bad-request (400) from WhatsApp → validation_error', () => serverError(400, 'bad-request'), 'validation_error'],
       ['rate-overlimit (429) from WhatsApp → rate_limited', () => serverError(429, 'rate-overlimit'), 'rate_limited'],
       ['an unknown WhatsApp code (500) → internal', () => serverError(500, 'internal-server-error'), 'internal'],
-      ['Connection Closed (428), as a query on a closed socket throws → not_implemented', () => new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed }), 'not_implemented'],
-      ['connectionReplaced (440) while a query waits → not_implemented', () => new Boom('Stream Errored (conflict)', { statusCode: DisconnectReason.connectionReplaced }), 'not_implemented'],
-      ['an unresolvable phone JID on block (Boom 400 from Baileys) → not_found', () => new Boom('Unable to resolve LID for PN JID: 49111@s.whatsapp.net', { statusCode: 400 }), 'not_found'],
-      ['an invalid JID (Boom 400 from Baileys) → validation_error', () => new Boom('Invalid jid: nope', { statusCode: 400 }), 'validation_error'],
-      ['the bare WebSocket close code a pending query rejects with on a network drop (1006) → not_implemented', () => 1006, 'not_implemented'],
-      ['a socket-level network error (ECONNRESET) → not_implemented', () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'not_implemented'],
+      [
+        'Connection Closed (428), as a query on a closed socket throws → not_implemented',
+        () => new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed }),
+        'not_implemented',
+      ],
+      [
+        'connectionReplaced (440) while a query waits → not_implemented',
+        () => new Boom('Stream Errored (conflict)', { statusCode: DisconnectReason.connectionReplaced }),
+        'not_implemented',
+      ],
+      [
+        'an unresolvable phone JID on block (Boom 400 from Baileys) → not_found',
+        () => new Boom('Unable to resolve LID for PN JID: 49111@s.whatsapp.net', { statusCode: 400 }),
+        'not_found',
+      ],
+      [
+        'an invalid JID (Boom 400 from Baileys) → validation_error',
+        () => new Boom('Invalid jid: nope', { statusCode: 400 }),
+        'validation_error',
+      ],
+      [
+        'the bare WebSocket close code a pending query rejects with on a network drop (1006) → not_implemented',
+        () => 1006,
+        'not_implemented',
+      ],
+      [
+        'a socket-level network error (ECONNRESET) → not_implemented',
+        () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+        'not_implemented',
+      ],
       ['a plain Error → internal', () => new TypeError('x is undefined'), 'internal'],
       ['a thrown string → internal', () => 'boom', 'internal'],
     ];
@@ -193,12 +254,20 @@ describe('Baileys driver', () => {
       assert.equal(closeAction(closeWith(DisconnectReason.loggedOut)).kind, 'logged_out');
     });
     it('stops on connectionReplaced (440) and names the reason', () => {
-      assert.deepEqual(closeAction(closeWith(DisconnectReason.connectionReplaced)), { kind: 'stop', reason: 'connectionReplaced (440)' });
+      assert.deepEqual(closeAction(closeWith(DisconnectReason.connectionReplaced)), {
+        kind: 'stop',
+        reason: 'connectionReplaced (440)',
+      });
     });
     it('stops on forbidden (403)', () => {
       assert.equal(closeAction(closeWith(DisconnectReason.forbidden)).kind, 'stop');
     });
-    for (const code of [DisconnectReason.connectionClosed, DisconnectReason.connectionLost, DisconnectReason.badSession, DisconnectReason.unavailableService]) {
+    for (const code of [
+      DisconnectReason.connectionClosed,
+      DisconnectReason.connectionLost,
+      DisconnectReason.badSession,
+      DisconnectReason.unavailableService,
+    ]) {
       it(`retries with backoff on ${code}`, () => {
         assert.equal(closeAction(closeWith(code)).kind, 'retry');
       });
@@ -210,12 +279,30 @@ describe('Baileys driver', () => {
 
     it('doubles the backoff per attempt up to the cap, with half of it jittered', () => {
       const opts = { initialMs: 1_000, maxMs: 60_000, factor: 2 };
-      assert.equal(backoffDelay(0, opts, () => 0), 500);
-      assert.equal(backoffDelay(0, opts, () => 1), 1_000);
-      assert.equal(backoffDelay(3, opts, () => 1), 8_000);
-      assert.equal(backoffDelay(3, opts, () => 0.5), 6_000);
-      assert.equal(backoffDelay(30, opts, () => 1), 60_000);
-      assert.equal(backoffDelay(30, opts, () => 0), 30_000);
+      assert.equal(
+        backoffDelay(0, opts, () => 0),
+        500,
+      );
+      assert.equal(
+        backoffDelay(0, opts, () => 1),
+        1_000,
+      );
+      assert.equal(
+        backoffDelay(3, opts, () => 1),
+        8_000,
+      );
+      assert.equal(
+        backoffDelay(3, opts, () => 0.5),
+        6_000,
+      );
+      assert.equal(
+        backoffDelay(30, opts, () => 1),
+        60_000,
+      );
+      assert.equal(
+        backoffDelay(30, opts, () => 0),
+        30_000,
+      );
     });
   });
 
@@ -233,7 +320,12 @@ describe('Baileys driver', () => {
           },
           lids: [{ pn: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' }],
         });
-        const result = await adaptSocket(sock).onWhatsApp(['4915111111111', '+4915222222222', '6281234567890', '4915333333333']);
+        const result = await adaptSocket(sock).onWhatsApp([
+          '4915111111111',
+          '+4915222222222',
+          '6281234567890',
+          '4915333333333',
+        ]);
         assert.deepEqual(calls.onWhatsApp, [['+4915111111111', '+4915222222222', '+6281234567890', '+4915333333333']]);
         assert.deepEqual(calls.getLIDsForPNs, [['4915111111111@s.whatsapp.net', '6281234567890@s.whatsapp.net']]);
         assert.deepEqual(result, [
@@ -263,7 +355,9 @@ describe('Baileys driver', () => {
       });
 
       it('matches a JID WhatsApp returns without the Brazilian ninth digit to the number asked', async () => {
-        const { sock } = stubSocket({ onWhatsApp: async () => onWhatsAppReply([{ jid: '551187654321@s.whatsapp.net', registered: true }]) });
+        const { sock } = stubSocket({
+          onWhatsApp: async () => onWhatsAppReply([{ jid: '551187654321@s.whatsapp.net', registered: true }]),
+        });
         const [check] = await adaptSocket(sock).onWhatsApp(['5511987654321']);
         assert.deepEqual(check, { phone: '5511987654321', exists: true, jid: '551187654321@s.whatsapp.net' });
       });
@@ -272,7 +366,9 @@ describe('Baileys driver', () => {
         const reply = async () => onWhatsAppReply([{ jid: '4915111111111@s.whatsapp.net', registered: true }]);
         for (const lids of [new Error('usync failed'), 'none'] as const) {
           const { sock } = stubSocket({ onWhatsApp: reply, lids });
-          assert.deepEqual(await adaptSocket(sock).onWhatsApp(['4915111111111']), [{ phone: '4915111111111', exists: true, jid: '4915111111111@s.whatsapp.net' }]);
+          assert.deepEqual(await adaptSocket(sock).onWhatsApp(['4915111111111']), [
+            { phone: '4915111111111', exists: true, jid: '4915111111111@s.whatsapp.net' },
+          ]);
         }
       });
 
@@ -301,7 +397,11 @@ describe('Baileys driver', () => {
       it('pairs a leftover JID with the national variant of an asked number, not with any number one digit apart', () => {
         const matched = matchRegistered(['5511987654321', '5511887654321'], ['551187654321@s.whatsapp.net']);
         assert.deepEqual([...matched], [['5511987654321', '551187654321@s.whatsapp.net']]);
-        assert.equal(matchRegistered(['491511234567'], ['4915112345678@s.whatsapp.net']).size, 0, 'Germany has no national variant');
+        assert.equal(
+          matchRegistered(['491511234567'], ['4915112345678@s.whatsapp.net']).size,
+          0,
+          'Germany has no national variant',
+        );
       });
       it('never pairs a JID with a number that differs by more than one digit', () => {
         assert.equal(matchRegistered(['4915111111111'], ['4915999999999@s.whatsapp.net']).size, 0);
@@ -316,12 +416,17 @@ describe('Baileys driver', () => {
             return statusReply('4915111111111@s.whatsapp.net', 'Climbing', 1_700_000_000);
           },
         });
-        assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: 'Climbing', setAt: 1_700_000_000_000 });
+        assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), {
+          about: 'Climbing',
+          setAt: 1_700_000_000_000,
+        });
         assert.deepEqual(calls.fetchStatus, [['4915111111111@s.whatsapp.net']]);
       });
 
       it('returns an empty string when the about is hidden by privacy', async () => {
-        const { sock } = stubSocket({ fetchStatus: async () => statusReply('4915111111111@s.whatsapp.net', null, undefined, 401) });
+        const { sock } = stubSocket({
+          fetchStatus: async () => statusReply('4915111111111@s.whatsapp.net', null, undefined, 401),
+        });
         assert.deepEqual(await adaptSocket(sock).fetchAbout('4915111111111@s.whatsapp.net'), { about: '' });
       });
 
@@ -419,7 +524,12 @@ describe('Baileys driver', () => {
       });
 
       it('returns groupFetchAllParticipating’s record unchanged', async () => {
-        const group = { id: '120363000000000001@g.us', subject: 'Climbers', participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: 'admin' }], addressingMode: 'lid' } as GroupMetadata;
+        const group = {
+          id: '120363000000000001@g.us',
+          subject: 'Climbers',
+          participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: 'admin' }],
+          addressingMode: 'lid',
+        } as GroupMetadata;
         const groups = { [group.id]: group };
         const { sock } = stubSocket({ groupFetchAllParticipating: async () => groups });
         assert.equal(await adaptSocket(sock).fetchAllGroups(), groups);
@@ -444,7 +554,10 @@ describe('Baileys driver', () => {
         this.ev.emit(event, data);
       }
       close(statusCode: number): void {
-        this.emit('connection.update', { connection: 'close', lastDisconnect: { error: new Boom('closed', { statusCode }), date: new Date() } });
+        this.emit('connection.update', {
+          connection: 'close',
+          lastDisconnect: { error: new Boom('closed', { statusCode }), date: new Date() },
+        });
       }
       private driverSocket: DriverSocket | undefined;
       /** The one socket object the connection drives (a test may replace its live calls). */
@@ -500,13 +613,19 @@ describe('Baileys driver', () => {
       });
     }
 
-    const event = <K extends WhatsAppEventName>(connection: WhatsAppConnection, name: K) => new Promise<WhatsAppEventMap[K][0]>((resolve) => connection.events.once(name, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never));
+    const event = <K extends WhatsAppEventName>(connection: WhatsAppConnection, name: K) =>
+      new Promise<WhatsAppEventMap[K][0]>((resolve) =>
+        connection.events.once(name, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never),
+      );
     const tick = () => new Promise((resolve) => setImmediate(resolve));
 
     async function goOnline(connection: WhatsAppConnection, sock: FakeSocket) {
       const online = next(connection, 'online');
       // As after pairing: `account` is what pair-success stores.
-      sock.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' }, account: { details: Buffer.from('x') } });
+      sock.emit('creds.update', {
+        me: { id: '4915111111111:7@s.whatsapp.net', lid: '205227043110953:7@lid', name: 'Me' },
+        account: { details: Buffer.from('x') },
+      });
       sock.emit('connection.update', { connection: 'open' });
       return online;
     }
@@ -539,16 +658,29 @@ describe('Baileys driver', () => {
       sock.emit('connection.update', { connection: 'connecting', qr: undefined });
       const pairing = next(connection, 'pairing');
       sock.emit('connection.update', { qr: '2@abc,def,ghi' });
-      assert.deepEqual(await pairing, { status: 'pairing', qr: '2@abc,def,ghi', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
-      assert.deepEqual(await goOnline(connection, sock), { status: 'online', phoneJid: '4915111111111@s.whatsapp.net', lid: '205227043110953@lid' });
+      assert.deepEqual(await pairing, {
+        status: 'pairing',
+        qr: '2@abc,def,ghi',
+        reason: 'waiting for the phone: scan the QR code or enter a pairing code',
+      });
+      assert.deepEqual(await goOnline(connection, sock), {
+        status: 'online',
+        phoneJid: '4915111111111@s.whatsapp.net',
+        lid: '205227043110953@lid',
+      });
       assert.deepEqual(
         updates.map((u) => u.status),
         ['connecting', 'pairing', 'online'],
       );
     });
 
-    describe("the groups.update Baileys emits for its own group fetch", () => {
-      const team = { id: '120363000000000002@g.us', subject: 'Team', participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: null }], addressingMode: 'lid' } as GroupMetadata;
+    describe('the groups.update Baileys emits for its own group fetch', () => {
+      const team = {
+        id: '120363000000000002@g.us',
+        subject: 'Team',
+        participants: [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', admin: null }],
+        addressingMode: 'lid',
+      } as GroupMetadata;
 
       async function onlineWithGroups() {
         const { connection, sockets } = await setup();
@@ -610,11 +742,28 @@ describe('Baileys driver', () => {
       const { connection, sockets } = await setup();
       const sock = sockets[0]!;
       const seen: [string, unknown][] = [];
-      const names = ['messaging-history.set', 'contacts.upsert', 'contacts.update', 'chats.upsert', 'groups.upsert', 'groups.update', 'group-participants.update', 'lid-mapping.update', 'messages.upsert'] as const;
+      const names = [
+        'messaging-history.set',
+        'contacts.upsert',
+        'contacts.update',
+        'chats.upsert',
+        'groups.upsert',
+        'groups.update',
+        'group-participants.update',
+        'lid-mapping.update',
+        'messages.upsert',
+      ] as const;
       for (const name of names) connection.events.on(name, (payload: unknown) => seen.push([name, payload]));
 
-      const upsert: Contact[] = [{ id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', name: 'Alice' }];
-      const participants = { id: '120363000000000001@g.us', author: '205227043110953@lid', participants: [{ id: '205227043110954@lid', phoneNumber: '4915222222222@s.whatsapp.net', admin: null }], action: 'add' as const };
+      const upsert: Contact[] = [
+        { id: '205227043110953@lid', phoneNumber: '4915111111111@s.whatsapp.net', name: 'Alice' },
+      ];
+      const participants = {
+        id: '120363000000000001@g.us',
+        author: '205227043110953@lid',
+        participants: [{ id: '205227043110954@lid', phoneNumber: '4915222222222@s.whatsapp.net', admin: null }],
+        action: 'add' as const,
+      };
       const mapping = { lid: '205227043110953@lid', pn: '4915111111111@s.whatsapp.net' };
       sock.emit('contacts.upsert', upsert);
       sock.emit('group-participants.update', participants);
@@ -635,7 +784,10 @@ describe('Baileys driver', () => {
       ]);
       assert.equal(seen[0]![1], upsert);
       assert.deepEqual(
-        seen.slice(3).map(([name]) => name).sort(),
+        seen
+          .slice(3)
+          .map(([name]) => name)
+          .sort(),
         ['contacts.update', 'groups.update'],
       );
       assert.ok(!seen.some(([name]) => name === 'messages.upsert'));
@@ -675,7 +827,10 @@ describe('Baileys driver', () => {
 
     it('restarts at once on restartRequired (515) without reporting offline', async () => {
       const { connection, sockets, updates } = await setup();
-      sockets[0]!.emit('creds.update', { me: { id: '4915111111111:7@s.whatsapp.net' }, account: { details: Buffer.from('x') } });
+      sockets[0]!.emit('creds.update', {
+        me: { id: '4915111111111:7@s.whatsapp.net' },
+        account: { details: Buffer.from('x') },
+      });
       sockets[0]!.close(DisconnectReason.restartRequired);
       while (sockets.length < 2) await tick();
       await goOnline(connection, sockets[1]!);
@@ -686,7 +841,10 @@ describe('Baileys driver', () => {
     it('starts pairing afresh on a socket rebuilt before a pairing-code request was completed', async () => {
       const { sockets } = await setup();
       // What Baileys' requestPairingCode stores before the phone confirms anything.
-      sockets[0]!.emit('creds.update', { me: { id: '4915111111111@s.whatsapp.net', name: '~' }, pairingCode: 'ABCD1234' });
+      sockets[0]!.emit('creds.update', {
+        me: { id: '4915111111111@s.whatsapp.net', name: '~' },
+        pairingCode: 'ABCD1234',
+      });
       sockets[0]!.close(DisconnectReason.connectionLost);
       while (sockets.length < 2) await tick();
       assert.equal(sockets[1]!.config.auth.creds.me, undefined);
@@ -700,8 +858,12 @@ describe('Baileys driver', () => {
       const loggedOut = next(connection, 'logged_out');
       sockets[0]!.close(DisconnectReason.loggedOut);
       assert.deepEqual(await loggedOut, { status: 'logged_out', reason: 'loggedOut (401)' });
-      const creds = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { n: number | string }[];
-      const keys = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [sessionId])) as { n: number | string }[];
+      const creds = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [
+        sessionId,
+      ])) as { n: number | string }[];
+      const keys = (await testEnv.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [
+        sessionId,
+      ])) as { n: number | string }[];
       assert.equal(Number(creds[0]!.n), 0);
       assert.equal(Number(keys[0]!.n), 0);
       await rejectsWith(connection.onWhatsApp(['4915111111111']), 'not_implemented');
@@ -738,10 +900,7 @@ describe('Baileys driver', () => {
       await goOnline(connection, sockets[0]!);
       await connection.logout();
       assert.equal(sockets[0]!.loggedOut, 1);
-      assert.deepEqual(
-        updates.filter((u) => u.status === 'logged_out').length,
-        1,
-      );
+      assert.deepEqual(updates.filter((u) => u.status === 'logged_out').length, 1);
       const { state } = await driver.authStore.load(sessionId);
       assert.equal(state.creds.me, undefined);
     });
@@ -806,7 +965,13 @@ describe('Baileys driver', () => {
 
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const countRows = async (table: string, sessionId: string) =>
-      Number(((await testEnv.db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, [sessionId])) as { n: number | string }[])[0]!.n);
+      Number(
+        (
+          (await testEnv.db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, [sessionId])) as {
+            n: number | string;
+          }[]
+        )[0]!.n,
+      );
 
     describe('pairing codes (item 1)', () => {
       it('are refused (503) until the current socket has shown a QR code, without asking Baileys or touching the credentials', async () => {
@@ -858,14 +1023,25 @@ describe('Baileys driver', () => {
       it('say when they stop working: when the socket runs out of QR codes (60 s, then 20 s per further ref)', async () => {
         const { connection, sockets } = await setup();
         const sock = sockets[0]!;
-        const refs = Array.from({ length: 6 }, (_, i): BinaryNode => ({ tag: 'ref', attrs: {}, content: Buffer.from(`ref-${i}`) }));
+        const refs = Array.from({ length: 6 }, (_, i): BinaryNode => ({
+          tag: 'ref',
+          attrs: {},
+          content: Buffer.from(`ref-${i}`),
+        }));
         const before = Date.now();
-        sock.ws.emit('CB:iq,type:set,pair-device', { tag: 'iq', attrs: { type: 'set' }, content: [{ tag: 'pair-device', attrs: {}, content: refs }] });
+        sock.ws.emit('CB:iq,type:set,pair-device', {
+          tag: 'iq',
+          attrs: { type: 'set' },
+          content: [{ tag: 'pair-device', attrs: {}, content: refs }],
+        });
         const after = Date.now();
         sock.emit('connection.update', { qr: '2@abc' });
         await tick();
         const { expiresAt } = await connection.requestPairingCode('+4915111111111');
-        assert.ok(expiresAt >= before + 160_000 && expiresAt <= after + 160_000, `expiresAt ${expiresAt - before} ms after the QR list`);
+        assert.ok(
+          expiresAt >= before + 160_000 && expiresAt <= after + 160_000,
+          `expiresAt ${expiresAt - before} ms after the QR list`,
+        );
         await connection.close();
       });
 
@@ -883,7 +1059,11 @@ describe('Baileys driver', () => {
         assert.equal(typeof retryAt, 'number');
         while (sockets.length < 2) await tick();
         const second = sockets[1]!;
-        assert.notDeepEqual(second.config.auth.creds.noiseKey.public, first.config.auth.creds.noiseKey.public, 'fresh credentials');
+        assert.notDeepEqual(
+          second.config.auth.creds.noiseKey.public,
+          first.config.auth.creds.noiseKey.public,
+          'fresh credentials',
+        );
         assert.equal(second.config.auth.creds.me, undefined);
         assert.equal(await countRows('wa_auth_keys', sessionId), 0);
         const pairing = next(connection, 'pairing');
@@ -897,7 +1077,11 @@ describe('Baileys driver', () => {
     describe('a WhatsApp Web version WhatsApp refuses (405, item 3)', () => {
       it('is a state of its own: offline with the reason, told to the metrics, tried again only after the slow pause', async () => {
         const closes: string[] = [];
-        const { connection, sockets } = await setup({ version: [2, 3000, 1], versionRejectedRetryMs: 3_600_000, observer: { socketClosed: (r) => closes.push(r) } });
+        const { connection, sockets } = await setup({
+          version: [2, 3000, 1],
+          versionRejectedRetryMs: 3_600_000,
+          observer: { socketClosed: (r) => closes.push(r) },
+        });
         assert.deepEqual(sockets[0]!.config.version, [2, 3000, 1]);
         const offline = next(connection, 'offline');
         const closedAt = Date.now();
@@ -913,7 +1097,14 @@ describe('Baileys driver', () => {
 
       it('is tried again at once with a newer version when one could be fetched', async () => {
         let served: WAVersion = [2, 3000, 2];
-        const version = new WaVersionSource({ configured: undefined, fetch: true, fetchTimeoutMs: 1_000, refetchIntervalMs: 0, fetcher: async () => served, logger: silent });
+        const version = new WaVersionSource({
+          configured: undefined,
+          fetch: true,
+          fetchTimeoutMs: 1_000,
+          refetchIntervalMs: 0,
+          fetcher: async () => served,
+          logger: silent,
+        });
         await version.init();
         const { connection, sockets } = await setup({ version, versionRejectedRetryMs: 3_600_000 });
         assert.deepEqual(sockets[0]!.config.version, [2, 3000, 2]);
@@ -928,7 +1119,10 @@ describe('Baileys driver', () => {
     describe('the connect watchdog (item 5)', () => {
       it('ends a socket that neither shows a QR code nor comes online in time, and retries with the same credentials', async () => {
         const closes: string[] = [];
-        const { connection, sockets } = await setup({ connectTimeoutMs: 50, observer: { socketClosed: (r) => closes.push(r) } });
+        const { connection, sockets } = await setup({
+          connectTimeoutMs: 50,
+          observer: { socketClosed: (r) => closes.push(r) },
+        });
         sockets[0]!.emit('connection.update', { connection: 'connecting' });
         const offline = await next(connection, 'offline');
         assert.equal(offline.reason, 'connectTimeout: no QR code and no login within 50 ms');
@@ -985,7 +1179,10 @@ describe('Baileys driver', () => {
 
       it('give profilePictureUrl the timeout, so silence is a timeout rather than "no picture"', async () => {
         const { connection, sockets } = await setup({ queryTimeoutMs: 1_234 });
-        assert.ok((sockets[0]!.config.defaultQueryTimeoutMs ?? 0) >= 1_234, "Baileys' own limit is never the shorter one");
+        assert.ok(
+          (sockets[0]!.config.defaultQueryTimeoutMs ?? 0) >= 1_234,
+          "Baileys' own limit is never the shorter one",
+        );
         await goOnline(connection, sockets[0]!);
         const seen: (number | undefined)[] = [];
         sockets[0]!.asDriverSocket().profilePictureUrl = async (_jid, _type, timeoutMs) => {
@@ -1002,7 +1199,10 @@ describe('Baileys driver', () => {
       /** Baileys' own LID store over the connection's key store; `usync` stands for WhatsApp's answer to a LID look-up. */
       function lidStore(sock: FakeSocket, usync: (pns: string[]) => LIDMapping[]) {
         const asked: string[][] = [];
-        const keys = addTransactionCapability(sock.config.auth.keys, silent, { maxCommitRetries: 1, delayBetweenTriesMs: 1 });
+        const keys = addTransactionCapability(sock.config.auth.keys, silent, {
+          maxCommitRetries: 1,
+          delayBetweenTriesMs: 1,
+        });
         const store = new LIDMappingStore(keys, silent, async (pns) => {
           asked.push(pns);
           return usync(pns);
@@ -1011,7 +1211,8 @@ describe('Baileys driver', () => {
         return { store, asked };
       }
       const lidOf = (pn: string) => `2052270${pn.slice(5, 13)}@lid`;
-      const everyoneRegistered = async (...phones: string[]) => onWhatsAppReply(phones.map((p) => ({ jid: `${p.replace('+', '')}@s.whatsapp.net`, registered: true })));
+      const everyoneRegistered = async (...phones: string[]) =>
+        onWhatsAppReply(phones.map((p) => ({ jid: `${p.replace('+', '')}@s.whatsapp.net`, registered: true })));
 
       it('a bulk check takes LIDs only from the key store and asks WhatsApp nothing more; a live check looks the rest up and counts it', async () => {
         const counted: number[] = [];
@@ -1019,7 +1220,9 @@ describe('Baileys driver', () => {
         const sock = sockets[0]!;
         await goOnline(connection, sock);
         const { asked } = lidStore(sock, (pns) => pns.map((pn) => ({ pn, lid: lidOf(pn) })));
-        await sock.config.auth.keys.set({ 'lid-mapping': { '4915111111111': '205227043110953', '205227043110953_reverse': '4915111111111' } });
+        await sock.config.auth.keys.set({
+          'lid-mapping': { '4915111111111': '205227043110953', '205227043110953_reverse': '4915111111111' },
+        });
         sock.asDriverSocket().onWhatsApp = everyoneRegistered;
 
         const bulk = await connection.onWhatsApp(['4915111111111', '4915222222222'], { bulk: true });
@@ -1080,7 +1283,10 @@ describe('Baileys driver', () => {
       });
 
       async function ingested(sessionId: string) {
-        return (await testEnv.db.query('SELECT lid, phone_jid, name, dm FROM contacts WHERE session_id = ? ORDER BY id', [sessionId])) as {
+        return (await testEnv.db.query(
+          'SELECT lid, phone_jid, name, dm FROM contacts WHERE session_id = ? ORDER BY id',
+          [sessionId],
+        )) as {
           lid: string | null;
           phone_jid: string | null;
           name: string | null;
@@ -1110,9 +1316,15 @@ describe('Baileys driver', () => {
         });
         await processHistory();
         const payload = await forwarded;
-        assert.equal(payload.lidPnMappings, undefined, "the buffer's consolidation rebuilt the set without lidPnMappings");
+        assert.equal(
+          payload.lidPnMappings,
+          undefined,
+          "the buffer's consolidation rebuilt the set without lidPnMappings",
+        );
         await ingestion.drain();
-        assert.deepEqual(await ingested(sessionId), [{ lid: '205227043110953@lid', phone_jid: '4915111111111@s.whatsapp.net', name: 'Alice Anders', dm: 1 }]);
+        assert.deepEqual(await ingested(sessionId), [
+          { lid: '205227043110953@lid', phone_jid: '4915111111111@s.whatsapp.net', name: 'Alice Anders', dm: 1 },
+        ]);
         ingestion.detach();
         await connection.close();
       });
@@ -1129,7 +1341,9 @@ describe('Baileys driver', () => {
         sock.asDriverSocket().onWhatsApp = everyoneRegistered;
         await connection.onWhatsApp(['4915222222222', '4915333333333']);
         await ingestion.drain();
-        assert.deepEqual(await ingested(sessionId), [{ lid: lidOf('4915222222222@s.whatsapp.net'), phone_jid: '4915222222222@s.whatsapp.net', name: 'Bob', dm: 0 }]);
+        assert.deepEqual(await ingested(sessionId), [
+          { lid: lidOf('4915222222222@s.whatsapp.net'), phone_jid: '4915222222222@s.whatsapp.net', name: 'Bob', dm: 0 },
+        ]);
         ingestion.detach();
         await connection.close();
       });

@@ -17,7 +17,12 @@ describe('baileys driver against the fake WhatsApp server: bulk number checks', 
     await gw.start();
     for (const user of registered) gw.fake.world.addUser(user);
     t = await gw.tenant();
-    const worker = gw.startWorker(undefined, { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200', BATCH_BACKOFF_MS: '50', BATCH_CHUNK_SIZE: '50' });
+    const worker = gw.startWorker(undefined, {
+      BATCH_RATE_PER_MINUTE: '0',
+      BATCH_SESSION_POLL_MS: '200',
+      BATCH_BACKOFF_MS: '50',
+      BATCH_CHUNK_SIZE: '50',
+    });
     await gw.waitForShards(worker.workerId);
     const phone = gw.phone(fakeUser(), { history: { chats: [], groups: [], mappings: known, pushNames: [] } });
     ({ sessionId } = await gw.pairedSession(t, phone));
@@ -29,7 +34,12 @@ describe('baileys driver against the fake WhatsApp server: bulk number checks', 
 
   it('checks a few hundred numbers in chunked usync queries, each number asked once, with no LID look-ups', async () => {
     const base = `/api/v1/sessions/${sessionId}/contacts/check-batch`;
-    const phones = [...registered.map((u) => `+${u.phone}`), ...unregistered, `00${registered[0]!.phone}`, `+${unregistered[0]}`];
+    const phones = [
+      ...registered.map((u) => `+${u.phone}`),
+      ...unregistered,
+      `00${registered[0]!.phone}`,
+      `+${unregistered[0]}`,
+    ];
     const queriesBefore = gw.fake.usyncQueries.length;
     // The first chunk meets WhatsApp's rate limit: it is retried after a pause, not failed or counted twice.
     gw.fake.faults.rateLimitedTimes.set('usync', 1);
@@ -37,10 +47,14 @@ describe('baileys driver against the fake WhatsApp server: bulk number checks', 
     assert.equal(created.status, 202, created.text);
     assert.equal(created.body.total, 300, 'duplicates in the input are checked once');
     const id: string = created.body.id;
-    const done = await waitFor(async () => {
-      const res = await gw.call('GET', `${base}/${id}`, t.tokens.read);
-      return ['completed', 'failed'].includes(res.body.status) ? res.body : undefined;
-    }, 'the batch to finish', 120_000);
+    const done = await waitFor(
+      async () => {
+        const res = await gw.call('GET', `${base}/${id}`, t.tokens.read);
+        return ['completed', 'failed'].includes(res.body.status) ? res.body : undefined;
+      },
+      'the batch to finish',
+      120_000,
+    );
     assert.equal(done.status, 'completed', JSON.stringify(done));
     assert.deepEqual(done.counts, { onWhatsApp: 120, notOnWhatsApp: 180, invalid: 0 });
 
@@ -48,14 +62,23 @@ describe('baileys driver against the fake WhatsApp server: bulk number checks', 
     const refused = queries.filter((q) => q.refused);
     const answered = queries.filter((q) => !q.refused);
     assert.equal(refused.length, 1);
-    assert.ok(answered.every((q) => q.protocols.join() === 'contact'), `only contact queries: ${JSON.stringify(answered.map((q) => q.protocols))}`);
-    assert.ok(answered.every((q) => q.users.length <= 50), 'chunks of at most BATCH_CHUNK_SIZE numbers');
+    assert.ok(
+      answered.every((q) => q.protocols.join() === 'contact'),
+      `only contact queries: ${JSON.stringify(answered.map((q) => q.protocols))}`,
+    );
+    assert.ok(
+      answered.every((q) => q.users.length <= 50),
+      'chunks of at most BATCH_CHUNK_SIZE numbers',
+    );
     assert.equal(answered.length, 6);
     const asked = answered.flatMap((q) => q.users);
     assert.equal(new Set(asked).size, asked.length, 'no number answered twice');
     assert.deepEqual(new Set(asked), new Set([...registered.map((u) => u.phone), ...unregistered]));
 
-    const results = (await gw.call('GET', `${base}/${id}/results?limit=1000`, t.tokens.read)).body.data as Record<string, any>[];
+    const results = (await gw.call('GET', `${base}/${id}/results?limit=1000`, t.tokens.read)).body.data as Record<
+      string,
+      any
+    >[];
     assert.equal(results.length, 300);
     const byNumber = new Map(results.map((r) => [r['normalized'], r]));
     for (const user of registered) {

@@ -49,10 +49,14 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
 
   /** The QR code of a session, read through the API once its connection shows one. */
   const qrOf = (sessionId: string) =>
-    waitFor(async () => {
-      const res = await gw.call('GET', `/api/v1/sessions/${sessionId}/qr`, t.tokens.manage);
-      return res.status === 200 ? (res.body.qr as string) : undefined;
-    }, 'a QR code', 30_000);
+    waitFor(
+      async () => {
+        const res = await gw.call('GET', `/api/v1/sessions/${sessionId}/qr`, t.tokens.manage);
+        return res.status === 200 ? (res.body.qr as string) : undefined;
+      },
+      'a QR code',
+      30_000,
+    );
 
   /** The fake's registration a QR code came from. */
   const registrationOf = (qr: string) => gw.fake.registrations.get(qr.split('#')[1]!.split(',')[0]!)!;
@@ -66,12 +70,20 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
 
     const other = fakeUser();
     const asked = Date.now();
-    const res = await gw.call('POST', `/api/v1/sessions/${sessionId}/pairing-code`, t.tokens.manage, { phone: `+${other.phone}` });
+    const res = await gw.call('POST', `/api/v1/sessions/${sessionId}/pairing-code`, t.tokens.manage, {
+      phone: `+${other.phone}`,
+    });
     assert.equal(res.status, 200, res.text);
     assert.match(res.body.code, /^[A-Z0-9]{8}$/);
     // The connection shows its six QR codes for 60 s + 5 × 20 s from its first one, then ends: so does the code.
-    assert.ok(res.body.expiresAt > asked && res.body.expiresAt <= asked + 160_000, `expiresAt ${res.body.expiresAt - asked} ms after the request`);
-    const request = await waitFor(async () => gw.fake.pairingCodeRequests.find((r) => r.phone === other.phone), 'the pairing-code request at WhatsApp');
+    assert.ok(
+      res.body.expiresAt > asked && res.body.expiresAt <= asked + 160_000,
+      `expiresAt ${res.body.expiresAt - asked} ms after the request`,
+    );
+    const request = await waitFor(
+      async () => gw.fake.pairingCodeRequests.find((r) => r.phone === other.phone),
+      'the pairing-code request at WhatsApp',
+    );
     assert.equal(request.platformDisplay, `Chrome (${BROWSER_NAME})`);
   });
 
@@ -82,7 +94,9 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
       const started = gw.fake.handshakes.started;
       await waitFor(async () => gw.fake.handshakes.started > started, 'a connection attempt', 30_000);
       const requests = gw.fake.pairingCodeRequests.length;
-      const res = await gw.call('POST', `/api/v1/sessions/${sessionId}/pairing-code`, t.tokens.manage, { phone: `+${fakeUser().phone}` });
+      const res = await gw.call('POST', `/api/v1/sessions/${sessionId}/pairing-code`, t.tokens.manage, {
+        phone: `+${fakeUser().phone}`,
+      });
       assertError(res, 503, 'unavailable');
       assert.equal(res.headers.get('retry-after'), '2');
       assert.equal(gw.fake.pairingCodeRequests.length, requests);
@@ -101,12 +115,20 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
     first.client.connection.send(node('stream:error', { code: '401' }, [node('conflict', { type: 'device_removed' })]));
     first.client.connection.close();
     await waitFor(async () => gw.fake.registrationCount > registrations, 'a new registration', 30_000);
-    const again = registrationOf(await waitFor(async () => {
-      const next = await qrOf(sessionId);
-      return next !== qr && registrationOf(next) !== first ? next : undefined;
-    }, 'a QR code of the new registration', 30_000));
+    const again = registrationOf(
+      await waitFor(
+        async () => {
+          const next = await qrOf(sessionId);
+          return next !== qr && registrationOf(next) !== first ? next : undefined;
+        },
+        'a QR code of the new registration',
+        30_000,
+      ),
+    );
     assert.ok(!again.noiseKey.equals(first.noiseKey), 'fresh credentials: a new Noise key');
-    const logged = gw.logLines(worker).filter((l) => l['sessionId'] === sessionId && /had not finished pairing/.test(String(l['msg'])));
+    const logged = gw
+      .logLines(worker)
+      .filter((l) => l['sessionId'] === sessionId && /had not finished pairing/.test(String(l['msg'])));
     assert.equal(logged.length, 1);
     // The new credentials pair as usual.
     const phone = gw.phone(fakeUser());
@@ -123,12 +145,19 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
       gw.fake.drop(companion);
       // The login succeeds, then none of the queries Baileys waits on before `open` is answered.
       await waitFor(async () => gw.fake.loginsOf(companion).length > logins, 'a login', 30_000);
-      const view = await waitFor(async () => {
-        const v = await gw.session(sessionId, t.tokens.read);
-        return /^connectTimeout/.test(String(v['statusReason'])) ? v : undefined;
-      }, 'the watchdog to end the stuck login', 30_000);
+      const view = await waitFor(
+        async () => {
+          const v = await gw.session(sessionId, t.tokens.read);
+          return /^connectTimeout/.test(String(v['statusReason'])) ? v : undefined;
+        },
+        'the watchdog to end the stuck login',
+        30_000,
+      );
       assert.equal(view['status'], 'offline');
-      assert.equal(view['statusReason'], `connectTimeout: no QR code and no login within ${CONNECT_TIMEOUT_MS / 1000} s`);
+      assert.equal(
+        view['statusReason'],
+        `connectTimeout: no QR code and no login within ${CONNECT_TIMEOUT_MS / 1000} s`,
+      );
       assert.equal(typeof view['nextRetryAt'], 'number');
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       assert.match(metrics, /wag_whatsapp_disconnects_total\{[^}]*reason="connectTimeout"[^}]*\} [1-9]/);
@@ -136,7 +165,11 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
       gw.fake.faults.silent = false;
     }
     await gw.waitForStatus(sessionId, t.tokens.read, 'online', 60_000);
-    assert.equal(gw.fake.companions.has(`${companion.phone}:${companion.device}`), true, 'the same device, no new pairing');
+    assert.equal(
+      gw.fake.companions.has(`${companion.phone}:${companion.device}`),
+      true,
+      'the same device, no new pairing',
+    );
   });
 
   it("counts a live check and its LID look-up against the session's bulk-check budget (every query is counted)", async () => {
@@ -144,11 +177,19 @@ describe('baileys driver against the fake WhatsApp server: pairing, device name 
     const someone = fakeUser();
     gw.fake.world.addUser(someone);
     const usync = gw.fake.usyncQueries.length;
-    const res = await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/check?phone=%2B${someone.phone}`, t.tokens.read);
+    const res = await gw.call(
+      'GET',
+      `/api/v1/sessions/${sessionId}/contacts/check?phone=%2B${someone.phone}`,
+      t.tokens.read,
+    );
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.lid, someone.lid, 'the single live check looks the LID up');
     const asked = gw.fake.usyncQueries.slice(usync).filter((q) => q.users.some((u) => u.includes(someone.phone)));
-    assert.deepEqual(asked.map((q) => q.protocols.includes('lid')), [false, true], 'the check, then its LID look-up');
+    assert.deepEqual(
+      asked.map((q) => q.protocols.includes('lid')),
+      [false, true],
+      'the check, then its LID look-up',
+    );
     // The bucket the session's batches are paced by (BATCH_RATE_PER_MINUTE 60, one chunk of 50 deep).
     const tokens = await waitFor(async () => {
       const value = await gw.env.redis.hget(gw.env.keys.batchRateBucket(sessionId), 'tokens');

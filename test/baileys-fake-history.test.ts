@@ -39,7 +39,10 @@ describe('baileys driver against the fake WhatsApp server: history sync and grou
     });
     const phone = gw.phone(me, {
       history: {
-        chats: [{ user: bea, savedName: 'Bea Saved' }, { user: dan, byPhone: true }],
+        chats: [
+          { user: bea, savedName: 'Bea Saved' },
+          { user: dan, byPhone: true },
+        ],
         groups: [climbers],
         mappings: [bea, dan, eve, fred],
         pushNames: [bea, dan, eve, fred],
@@ -57,51 +60,88 @@ describe('baileys driver against the fake WhatsApp server: history sync and grou
   });
 
   async function storedPeople(count: number): Promise<Record<string, any>[]> {
-    return waitFor(async () => {
-      const res = await gw.call('GET', contacts('?limit=100'), t.tokens.read);
-      const data = res.body?.data as Record<string, any>[] | undefined;
-      return data && data.length >= count ? data : undefined;
-    }, `${count} stored contacts`, 30_000);
+    return waitFor(
+      async () => {
+        const res = await gw.call('GET', contacts('?limit=100'), t.tokens.read);
+        const data = res.body?.data as Record<string, any>[] | undefined;
+        return data && data.length >= count ? data : undefined;
+      },
+      `${count} stored contacts`,
+      30_000,
+    );
   }
 
   it('stores each person of the history sync once, under their LID, with phone, saved name, push name and business name', async () => {
     await storedPeople(4);
     // Late pieces (push names, the group fetch) may still be on their way: wait until the rows settle.
-    const people = await waitFor(async () => {
-      const rows = (await gw.call('GET', contacts('?limit=100'), t.tokens.read)).body.data as Record<string, any>[];
-      return rows.every((p) => p['name'] !== null) ? rows : undefined;
-    }, 'every stored contact to have a name', 30_000);
+    const people = await waitFor(
+      async () => {
+        const rows = (await gw.call('GET', contacts('?limit=100'), t.tokens.read)).body.data as Record<string, any>[];
+        return rows.every((p) => p['name'] !== null) ? rows : undefined;
+      },
+      'every stored contact to have a name',
+      30_000,
+    );
     const byLid = new Map(people.map((p) => [p['lid'], p]));
     assert.equal(people.length, 4, JSON.stringify(people));
-    assert.deepEqual(byLid.get(bea.lid), { lid: bea.lid, name: 'Bea Saved', phoneNumber: bea.phone, businessName: null, source: 'dm' });
-    assert.deepEqual(byLid.get(dan.lid), { lid: dan.lid, name: 'Dan', phoneNumber: dan.phone, businessName: 'Dan GmbH', source: 'dm' });
-    assert.deepEqual(byLid.get(fred.lid), { lid: fred.lid, name: 'Fred', phoneNumber: fred.phone, businessName: null, source: 'group' });
+    assert.deepEqual(byLid.get(bea.lid), {
+      lid: bea.lid,
+      name: 'Bea Saved',
+      phoneNumber: bea.phone,
+      businessName: null,
+      source: 'dm',
+    });
+    assert.deepEqual(byLid.get(dan.lid), {
+      lid: dan.lid,
+      name: 'Dan',
+      phoneNumber: dan.phone,
+      businessName: 'Dan GmbH',
+      source: 'dm',
+    });
+    assert.deepEqual(byLid.get(fred.lid), {
+      lid: fred.lid,
+      name: 'Fred',
+      phoneNumber: fred.phone,
+      businessName: null,
+      source: 'group',
+    });
     assert.ok(!byLid.has(me.lid), "the session's own account is not a contact");
     assert.ok(!byLid.has(stranger.lid), 'nobody the account never met');
   });
 
   it('gives a person first seen by LID in a group their phone number from the mappings', async () => {
-    const eveRow = await waitFor(async () => {
-      const res = await gw.call('GET', contacts(`/${eve.lid}`), t.tokens.read);
-      return res.status === 200 && res.body.identity.phoneNumber !== null ? res.body : undefined;
-    }, "Eve's phone number", 30_000).catch(async () => (await gw.call('GET', contacts(`/${eve.lid}`), t.tokens.read)).body);
+    const eveRow = await waitFor(
+      async () => {
+        const res = await gw.call('GET', contacts(`/${eve.lid}`), t.tokens.read);
+        return res.status === 200 && res.body.identity.phoneNumber !== null ? res.body : undefined;
+      },
+      "Eve's phone number",
+      30_000,
+    ).catch(async () => (await gw.call('GET', contacts(`/${eve.lid}`), t.tokens.read)).body);
     assert.equal(eveRow.identity.lid, eve.lid);
     assert.equal(eveRow.identity.phoneNumber, eve.phone, `stored: ${JSON.stringify(eveRow)}`);
     assert.equal(eveRow.identity.phoneJid, `${eve.phone}@s.whatsapp.net`);
     assert.equal(eveRow.identity.name, 'Eve');
-    const rows = (await gw.env.db.query('SELECT COUNT(*) AS n FROM contacts WHERE session_id = ? AND (lid = ? OR phone_jid = ?)', [
-      sessionId,
-      eve.lid,
-      `${eve.phone}@s.whatsapp.net`,
-    ])) as { n: number | string }[];
+    const rows = (await gw.env.db.query(
+      'SELECT COUNT(*) AS n FROM contacts WHERE session_id = ? AND (lid = ? OR phone_jid = ?)',
+      [sessionId, eve.lid, `${eve.phone}@s.whatsapp.net`],
+    )) as { n: number | string }[];
     assert.equal(Number(rows[0]!.n), 1, 'one row for Eve, not one by phone and one by LID');
   });
 
   it('stores the groups with LID-addressed members, their roles and member tags; the group filter and get-one show them', async () => {
-    const members = await waitFor(async () => {
-      const res = await gw.call('GET', contacts(`?group=${encodeURIComponent(climbers.jid)}&limit=100`), t.tokens.read);
-      return res.body?.data?.length === 3 ? (res.body.data as Record<string, any>[]) : undefined;
-    }, 'the three other members of the group', 30_000);
+    const members = await waitFor(
+      async () => {
+        const res = await gw.call(
+          'GET',
+          contacts(`?group=${encodeURIComponent(climbers.jid)}&limit=100`),
+          t.tokens.read,
+        );
+        return res.body?.data?.length === 3 ? (res.body.data as Record<string, any>[]) : undefined;
+      },
+      'the three other members of the group',
+      30_000,
+    );
     assert.deepEqual(members.map((m) => m['lid']).sort(), [bea.lid, eve.lid, fred.lid].sort());
     assert.ok(members.every((m) => m['source'] === 'group'));
     const groupOf = async (lid: string) => {

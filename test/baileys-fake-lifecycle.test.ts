@@ -35,7 +35,13 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
   }
 
   const credsCount = async (sessionId: string) =>
-    Number(((await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { n: string }[])[0]!.n);
+    Number(
+      (
+        (await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as {
+          n: string;
+        }[]
+      )[0]!.n,
+    );
 
   it('the phone unlinks the device: logged_out, credentials and keys gone, no reconnect', async () => {
     const { sessionId, companion } = await paired();
@@ -43,19 +49,27 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     const view = await gw.waitForStatus(sessionId, t.tokens.read, 'logged_out');
     assert.match(String(view['statusReason']), /401|loggedOut/);
     assert.equal(await credsCount(sessionId), 0);
-    const keys = (await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [sessionId])) as { n: string }[];
+    const keys = (await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ?', [
+      sessionId,
+    ])) as { n: string }[];
     assert.equal(Number(keys[0]!.n), 0);
     const logins = gw.fake.loginsOf(companion).length;
     await pause(RETRY_WINDOW_MS);
     assert.equal(gw.fake.loginsOf(companion).length, logins, 'no login attempt after the unlink');
-    assertError(await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`, t.tokens.read), 501, 'not_implemented');
+    assertError(
+      await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`, t.tokens.read),
+      501,
+      'not_implemented',
+    );
   });
 
   it('another client replaces the connection (440): offline with the reason, no reconnect fight', async () => {
     const { sessionId, companion } = await paired();
     const logins = gw.fake.loginsOf(companion).length;
     gw.fake.replace(companion);
-    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline', 30_000, (v) => /440|connectionReplaced/.test(String(v['statusReason'])));
+    const view = await gw.waitForStatus(sessionId, t.tokens.read, 'offline', 30_000, (v) =>
+      /440|connectionReplaced/.test(String(v['statusReason'])),
+    );
     assert.equal(view['nextRetryAt'], null, 'no retry scheduled');
     await pause(RETRY_WINDOW_MS);
     assert.equal(gw.fake.loginsOf(companion).length, logins, 'the worker does not take the connection back');
@@ -70,9 +84,19 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     await waitFor(async () => gw.fake.loginsOf(companion).length > logins, 'a new login', 30_000);
     const view = await gw.waitForStatus(sessionId, t.tokens.read, 'online');
     assert.equal(view['phoneJid'], `${companion.phone}@s.whatsapp.net`);
-    assert.deepEqual(gw.fake.loginsOf(companion).slice(logins).map((l) => l.outcome), ['success']);
+    assert.deepEqual(
+      gw.fake
+        .loginsOf(companion)
+        .slice(logins)
+        .map((l) => l.outcome),
+      ['success'],
+    );
     assert.equal(gw.fake.registrationCount, registrations, 'no new pairing');
-    const about = await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`, t.tokens.read);
+    const about = await gw.call(
+      'GET',
+      `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`,
+      t.tokens.read,
+    );
     assert.equal(about.status, 200, about.text);
     assert.equal(about.body.about, 'bob');
   });
@@ -90,9 +114,19 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
       }, 'the session offline for 405');
       assert.match(String(view['statusReason']), /version/i);
       await pause(RETRY_WINDOW_MS);
-      assert.deepEqual(gw.fake.loginsOf(companion).slice(logins).map((l) => l.outcome), ['failure 405'], 'one refused login, then a long pause');
+      assert.deepEqual(
+        gw.fake
+          .loginsOf(companion)
+          .slice(logins)
+          .map((l) => l.outcome),
+        ['failure 405'],
+        'one refused login, then a long pause',
+      );
       const logged = gw.logLines(worker).filter((l) => l['sessionId'] === sessionId && /405/.test(JSON.stringify(l)));
-      assert.ok(logged.some((l) => l['level'] >= 40), 'a warning in the worker log names the 405');
+      assert.ok(
+        logged.some((l) => l['level'] >= 40),
+        'a warning in the worker log names the 405',
+      );
     } finally {
       gw.fake.faults.loginFailure = undefined;
     }
@@ -102,7 +136,10 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     const { sessionId, companion } = await paired();
     const base = `/api/v1/sessions/${sessionId}/contacts`;
     // The session answers live calls right before the server falls silent.
-    await waitFor(async () => (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).status === 200, 'a live answer');
+    await waitFor(
+      async () => (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).status === 200,
+      'a live answer',
+    );
     gw.fake.faults.silent = true;
     try {
       assertError(await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read), 504, 'timeout');
@@ -121,7 +158,12 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     }
     await gw.waitForStatus(sessionId, t.tokens.read, 'online');
     // Back after the drop: the same call answers the real about text again.
-    await waitFor(async () => (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).body.about === 'bob', 'the about text after reconnecting', 30_000);
+    await waitFor(
+      async () =>
+        (await gw.call('GET', `${base}/${bob.phone}@s.whatsapp.net/about`, t.tokens.read)).body.about === 'bob',
+      'the about text after reconnecting',
+      30_000,
+    );
   });
 
   it('the worker is killed: another worker resumes the session from the credentials in MySQL, without pairing', async () => {
@@ -137,7 +179,11 @@ describe('baileys driver against the fake WhatsApp server: lifecycle faults', fu
     assert.equal(view['phoneJid'], `${companion.phone}@s.whatsapp.net`);
     assert.equal(gw.fake.registrationCount, registrations, 'no new pairing');
     assert.equal(gw.fake.clientsOf(companion.phone, companion.device).length, 1, 'one connection for the device');
-    const about = await gw.call('GET', `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`, t.tokens.read);
+    const about = await gw.call(
+      'GET',
+      `/api/v1/sessions/${sessionId}/contacts/${bob.phone}@s.whatsapp.net/about`,
+      t.tokens.read,
+    );
     assert.equal(about.status, 200, about.text);
   });
 });

@@ -11,9 +11,18 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
   const alice = fakeUser({
     about: 'Climbing 🧗',
     aboutSetAt: 1719662400,
-    picture: { id: '1717', url: 'https://pps.fake.invalid/alice.jpg', previewUrl: 'https://pps.fake.invalid/alice-preview.jpg' },
+    picture: {
+      id: '1717',
+      url: 'https://pps.fake.invalid/alice.jpg',
+      previewUrl: 'https://pps.fake.invalid/alice-preview.jpg',
+    },
   });
-  const hidden = fakeUser({ about: 'secret', aboutHidden: true, picture: { id: '9', url: 'https://pps.fake.invalid/h.jpg' }, pictureHidden: true });
+  const hidden = fakeUser({
+    about: 'secret',
+    aboutHidden: true,
+    picture: { id: '9', url: 'https://pps.fake.invalid/h.jpg' },
+    pictureHidden: true,
+  });
   const quiet = fakeUser({ about: null, picture: null });
   const bob = fakeUser({ about: 'bob' });
   const nobody = fakeUser();
@@ -46,7 +55,14 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
       const res = await gw.call('GET', contacts(`/check?phone=%2B${alice.phone}`), t.tokens.read);
       assert.equal(res.status, 200);
       const { checkedAt, ...answer } = res.body;
-      assert.deepEqual(answer, { isOnWhatsApp: true, jid: `${alice.phone}@s.whatsapp.net`, query: `+${alice.phone}`, lid: alice.lid, matchedAs: alice.phone, cached: false });
+      assert.deepEqual(answer, {
+        isOnWhatsApp: true,
+        jid: `${alice.phone}@s.whatsapp.net`,
+        query: `+${alice.phone}`,
+        lid: alice.lid,
+        matchedAs: alice.phone,
+        cached: false,
+      });
       assert.equal(typeof checkedAt, 'number');
     });
 
@@ -89,7 +105,11 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
 
     it('maps rate-overlimit to 429', async () => {
       gw.fake.faults.rateLimited.add('usync');
-      assertError(await gw.call('GET', contacts(`/${alice.phone}@s.whatsapp.net/about`), t.tokens.read), 429, 'rate_limited');
+      assertError(
+        await gw.call('GET', contacts(`/${alice.phone}@s.whatsapp.net/about`), t.tokens.read),
+        429,
+        'rate_limited',
+      );
     });
   });
 
@@ -108,13 +128,21 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
 
     it('answers 404 for no picture (item-not-found) and for a picture hidden by privacy (not-authorized, 401)', async () => {
       for (const who of [quiet, hidden]) {
-        assertError(await gw.call('GET', contacts(`/${who.phone}@s.whatsapp.net/picture`), t.tokens.read), 404, 'not_found');
+        assertError(
+          await gw.call('GET', contacts(`/${who.phone}@s.whatsapp.net/picture`), t.tokens.read),
+          404,
+          'not_found',
+        );
       }
     });
 
     it('maps rate-overlimit to 429', async () => {
       gw.fake.faults.rateLimited.add('picture');
-      assertError(await gw.call('GET', contacts(`/${alice.phone}@s.whatsapp.net/picture`), t.tokens.read), 429, 'rate_limited');
+      assertError(
+        await gw.call('GET', contacts(`/${alice.phone}@s.whatsapp.net/picture`), t.tokens.read),
+        429,
+        'rate_limited',
+      );
     });
   });
 
@@ -144,7 +172,11 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
 
     it('maps rate-overlimit to 429 and blocks nobody', async () => {
       gw.fake.faults.rateLimited.add('blocklist.set');
-      assertError(await gw.call('POST', contacts(`/${alice.phone}@s.whatsapp.net/block`), t.tokens.send), 429, 'rate_limited');
+      assertError(
+        await gw.call('POST', contacts(`/${alice.phone}@s.whatsapp.net/block`), t.tokens.send),
+        429,
+        'rate_limited',
+      );
       assert.deepEqual([...phone.blocked], []);
     });
   });
@@ -153,12 +185,21 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
     it('returns a pairing code for an unpaired session once it shows a QR code, and WhatsApp gets the request', async () => {
       const created = await gw.call('POST', '/api/v1/sessions', t.tokens.manage, {});
       const id: string = created.body.id;
-      await waitFor(async () => (await gw.call('GET', `/api/v1/sessions/${id}/qr`, t.tokens.manage)).status === 200, 'a QR code', 30_000);
+      await waitFor(
+        async () => (await gw.call('GET', `/api/v1/sessions/${id}/qr`, t.tokens.manage)).status === 200,
+        'a QR code',
+        30_000,
+      );
       const other = fakeUser();
-      const res = await gw.call('POST', `/api/v1/sessions/${id}/pairing-code`, t.tokens.manage, { phone: `+${other.phone}` });
+      const res = await gw.call('POST', `/api/v1/sessions/${id}/pairing-code`, t.tokens.manage, {
+        phone: `+${other.phone}`,
+      });
       assert.equal(res.status, 200, res.text);
       assert.match(res.body.code, /^[A-Z0-9]{8}$/);
-      await waitFor(async () => gw.fake.pairingCodeRequests.some((r) => r.phone === other.phone), 'the pairing-code request at WhatsApp');
+      await waitFor(
+        async () => gw.fake.pairingCodeRequests.some((r) => r.phone === other.phone),
+        'the pairing-code request at WhatsApp',
+      );
     });
 
     it('logs out: WhatsApp forgets the device, the session is logged_out and its credentials are gone', async () => {
@@ -168,9 +209,15 @@ describe('baileys driver against the fake WhatsApp server: live operations', fun
       const res = await gw.call('POST', `/api/v1/sessions/${id}/logout`, t.tokens.manage);
       assert.equal(res.status, 204, res.text);
       assert.equal(gw.fake.count('logout'), logouts + 1);
-      assert.equal(gw.fake.companions.has(`${companion.phone}:${companion.device}`), false, 'WhatsApp no longer knows the device');
+      assert.equal(
+        gw.fake.companions.has(`${companion.phone}:${companion.device}`),
+        false,
+        'WhatsApp no longer knows the device',
+      );
       await gw.waitForStatus(id, t.tokens.read, 'logged_out');
-      const rows = (await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [id])) as { n: number | string }[];
+      const rows = (await gw.env.db.query('SELECT COUNT(*) AS n FROM wa_auth_creds WHERE session_id = ?', [id])) as {
+        n: number | string;
+      }[];
       assert.equal(Number(rows[0]!.n), 0);
     });
   });

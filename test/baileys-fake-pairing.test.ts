@@ -45,36 +45,60 @@ describe('baileys driver against the fake WhatsApp server: pairing', function ()
       const sessionId: string = created.body.id;
       const base = `/api/v1/sessions/${sessionId}`;
 
-      const qr = await waitFor(async () => {
-        const res = await gw.call('GET', `${base}/qr`, t.tokens.manage);
-        return res.status === 200 ? res : undefined;
-      }, 'a QR code', 30_000);
+      const qr = await waitFor(
+        async () => {
+          const res = await gw.call('GET', `${base}/qr`, t.tokens.manage);
+          return res.status === 200 ? res : undefined;
+        },
+        'a QR code',
+        30_000,
+      );
       assert.match(qr.body.qr, /^https:\/\/wa\.me\/settings\/linked_devices#[^,]+,[^,]+,[^,]+,[^,]+,\d+$/);
       assert.match(qr.body.image, /^data:image\/png;base64,/);
-      const png = await fetch(`${gw.baseUrl}${base}/qr`, { headers: { authorization: `Bearer ${t.tokens.manage}`, accept: 'image/png' } });
+      const png = await fetch(`${gw.baseUrl}${base}/qr`, {
+        headers: { authorization: `Bearer ${t.tokens.manage}`, accept: 'image/png' },
+      });
       assert.equal(png.status, 200);
       assert.equal(png.headers.get('content-type'), 'image/png');
       assert.deepEqual([...new Uint8Array(await png.arrayBuffer()).slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
       assert.equal((await gw.session(sessionId, t.tokens.read))['status'], 'pairing');
 
       const companion = await phone.scanQr(qr.body.qr);
-      const online = await gw.waitForStatus(sessionId, t.tokens.read, 'online', 30_000, (view) => view['phoneJid'] !== null);
+      const online = await gw.waitForStatus(
+        sessionId,
+        t.tokens.read,
+        'online',
+        30_000,
+        (view) => view['phoneJid'] !== null,
+      );
       assert.equal(online['phoneJid'], `${me.phone}@s.whatsapp.net`);
       assert.equal(online['lid'], me.lid);
       assert.equal(typeof online['lastConnectedAt'], 'number');
       // In this order (a loaded host may add a reconnect in between, as a moved shard does).
       const trail = statusTrail(gw, worker, sessionId);
       const pairingAt = trail.indexOf('pairing');
-      assert.ok(pairingAt >= 0 && trail.indexOf('connecting', pairingAt) > pairingAt && trail[trail.length - 1] === 'online', trail.join(' → '));
+      assert.ok(
+        pairingAt >= 0 && trail.indexOf('connecting', pairingAt) > pairingAt && trail[trail.length - 1] === 'online',
+        trail.join(' → '),
+      );
 
-      const rows = (await gw.env.db.query('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as { creds: string }[];
+      const rows = (await gw.env.db.query('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId])) as {
+        creds: string;
+      }[];
       assert.equal(rows.length, 1, 'the credentials are stored');
       const creds = JSON.parse(rows[0]!.creds, BufferJSON.reviver) as AuthenticationCreds;
       assert.equal(creds.me?.id, `${me.phone}:${companion.device}@s.whatsapp.net`);
       assert.equal(creds.me?.lid, `${me.lid.split('@')[0]}:${companion.device}@lid`);
       assert.ok(creds.account?.accountSignatureKey, 'the signed device identity is stored');
-      assert.deepEqual(Buffer.from(creds.noiseKey.public), companion.noiseKey, 'the stored noise key is the one WhatsApp knows the device by');
-      const keyRows = (await gw.env.db.query(`SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ? AND type = 'pre-key'`, [sessionId])) as { n: number | string }[];
+      assert.deepEqual(
+        Buffer.from(creds.noiseKey.public),
+        companion.noiseKey,
+        'the stored noise key is the one WhatsApp knows the device by',
+      );
+      const keyRows = (await gw.env.db.query(
+        `SELECT COUNT(*) AS n FROM wa_auth_keys WHERE session_id = ? AND type = 'pre-key'`,
+        [sessionId],
+      )) as { n: number | string }[];
       assert.equal(Number(keyRows[0]!.n), companion.preKeys.size, 'every pre-key WhatsApp holds is stored');
 
       const again = await gw.call('GET', `${base}/qr`, t.tokens.manage);
@@ -100,7 +124,11 @@ describe('baileys driver against the fake WhatsApp server: pairing', function ()
         );
         const qr = await gw.call('GET', `/api/v1/sessions/${sessionId}/qr`, t.tokens.manage);
         assert.equal(qr.status, 503);
-        assert.equal(gw.fake.handshakes.completed, completed, 'the client never finished a handshake with an untrusted server');
+        assert.equal(
+          gw.fake.handshakes.completed,
+          completed,
+          'the client never finished a handshake with an untrusted server',
+        );
         const refusals = gw.logLines(worker).filter((l) => /certificate signature invalid/.test(JSON.stringify(l)));
         assert.ok(refusals.length > 0, 'the worker logs why it refused the server');
         assert.notEqual((await gw.session(sessionId, t.tokens.read))['status'], 'online');

@@ -22,9 +22,13 @@ const PHONE = '4915111111111';
 function memoryKeys(): SignalKeyStore {
   const rows = new Map<string, unknown>();
   return {
-    get: async (type, ids) => Object.fromEntries(ids.filter((id) => rows.has(`${type}/${id}`)).map((id) => [id, rows.get(`${type}/${id}`)])) as never,
+    get: async (type, ids) =>
+      Object.fromEntries(
+        ids.filter((id) => rows.has(`${type}/${id}`)).map((id) => [id, rows.get(`${type}/${id}`)]),
+      ) as never,
     set: async (data) => {
-      for (const [type, entries] of Object.entries(data)) for (const [id, value] of Object.entries(entries ?? {})) rows.set(`${type}/${id}`, value);
+      for (const [type, entries] of Object.entries(data))
+        for (const [id, value] of Object.entries(entries ?? {})) rows.set(`${type}/${id}`, value);
     },
   };
 }
@@ -105,7 +109,11 @@ describe('Baileys driver on the real Baileys socket (stub WebSocket endpoints)',
   describe('an HTTP error on the WebSocket upgrade (item 5: connect watchdog)', () => {
     it('leaves a bare Baileys socket `connecting` with no close: nothing but a watchdog ends it', async () => {
       const server = await stub({ kind: 'http-error', status: 502 });
-      const sock = makeWASocket({ auth: { creds: initAuthCreds(), keys: memoryKeys() }, logger: silent, waWebSocketUrl: server.url });
+      const sock = makeWASocket({
+        auth: { creds: initAuthCreds(), keys: memoryKeys() },
+        logger: silent,
+        waWebSocketUrl: server.url,
+      });
       const seen: string[] = [];
       sock.ev.on('connection.update', (u) => seen.push(u.connection ?? 'other'));
       await server.upgraded();
@@ -119,7 +127,10 @@ describe('Baileys driver on the real Baileys socket (stub WebSocket endpoints)',
     it('ends such a socket after WA_CONNECT_TIMEOUT_MS as a timeout, retries on a new socket and keeps the credentials', async () => {
       const server = await stub({ kind: 'http-error', status: 502 });
       const closes: string[] = [];
-      const { connection, built } = await connect(server, { connectTimeoutMs: 200, observer: { socketClosed: (reason) => closes.push(reason) } });
+      const { connection, built } = await connect(server, {
+        connectTimeoutMs: 200,
+        observer: { socketClosed: (reason) => closes.push(reason) },
+      });
       const offline = await next(connection, 'offline');
       assert.match(offline.reason ?? '', /^connectTimeout: no QR code and no login within 200 ms$/);
       assert.equal(typeof offline.retryAt, 'number');
@@ -137,7 +148,10 @@ describe('Baileys driver on the real Baileys socket (stub WebSocket endpoints)',
       const creds = initAuthCreds();
       const sock = makeWASocket({ auth: { creds, keys: memoryKeys() }, logger: silent, waWebSocketUrl: server.url });
       await server.upgraded();
-      await assert.rejects(sock.requestPairingCode(PHONE), (err: { output?: { statusCode?: number } }) => err.output?.statusCode === 428);
+      await assert.rejects(
+        sock.requestPairingCode(PHONE),
+        (err: { output?: { statusCode?: number } }) => err.output?.statusCode === 428,
+      );
       // With `me` set the next handshake would log in instead of registering.
       assert.equal(creds.me?.id, `${PHONE}@s.whatsapp.net`);
       await end(sock, server);
@@ -174,16 +188,27 @@ describe('Baileys driver on the real Baileys socket (stub WebSocket endpoints)',
       const before = server.received.at(-1)!.reduce((n, b) => n + b.length, 0);
       await rejectsWith(connection.requestPairingCode(`+${PHONE}`), 'unavailable');
       assert.equal(built[0]!.authState.creds.me, undefined);
-      assert.equal(server.received.at(-1)!.reduce((n, b) => n + b.length, 0), before);
+      assert.equal(
+        server.received.at(-1)!.reduce((n, b) => n + b.length, 0),
+        before,
+      );
     });
   });
 
   describe('a query pending when the network drops (item 4)', () => {
     it('rejects with the bare WebSocket close code 1006, which the driver maps to not_implemented', async () => {
       const server = await stub({ kind: 'silent' });
-      const sock = makeWASocket({ auth: { creds: initAuthCreds(), keys: memoryKeys() }, logger: silent, waWebSocketUrl: server.url });
+      const sock = makeWASocket({
+        auth: { creds: initAuthCreds(), keys: memoryKeys() },
+        logger: silent,
+        waWebSocketUrl: server.url,
+      });
       await server.receivedAtLeast(1);
-      const ping: BinaryNode = { tag: 'iq', attrs: { type: 'get', xmlns: 'w:p', to: 's.whatsapp.net' }, content: [{ tag: 'ping', attrs: {} }] };
+      const ping: BinaryNode = {
+        tag: 'iq',
+        attrs: { type: 'get', xmlns: 'w:p', to: 's.whatsapp.net' },
+        content: [{ tag: 'ping', attrs: {} }],
+      };
       const pending = sock.query(ping).then(
         () => 'resolved',
         (err: unknown) => err,

@@ -11,7 +11,10 @@ import type { RunningApi } from './support/test-env.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHARDS = 16;
-const EXPECTED_QUEUES = [...Array.from({ length: SHARDS }, (_, i) => [`live shard ${i}`, `batch shard ${i}`]).flat(), 'webhook deliveries'];
+const EXPECTED_QUEUES = [
+  ...Array.from({ length: SHARDS }, (_, i) => [`live shard ${i}`, `batch shard ${i}`]).flat(),
+  'webhook deliveries',
+];
 const uniq = () => Math.random().toString(36).slice(2, 10);
 
 /** A request that does not follow redirects, so a test sees the 302/303 itself. */
@@ -59,11 +62,19 @@ describe('Bull Board at /admin/queues', function () {
   describe('deny by default (ADMIN_ORGANIZATIONS unset)', () => {
     it("refuses every organization's manage caller with 403 on the board, also once signed in (for the console of its own organization)", async () => {
       const unlisted = testEnv.api.baseUrl;
-      for (const token of [tenant.tokens.manage, tenant.tokens.all, testEnv.jwks.sign({ org: tenant.organizationId, role: 'owner' })]) {
+      for (const token of [
+        tenant.tokens.manage,
+        tenant.tokens.all,
+        testEnv.jwks.sign({ org: tenant.organizationId, role: 'owner' }),
+      ]) {
         assertError(await queueList(unlisted, { authorization: `Bearer ${token}` }), 403, 'forbidden');
         const res = await login(unlisted, { token });
         assert.equal(res.status, 303);
-        assert.equal(res.headers.get('location'), '/admin', 'signed in for the console, not sent to a board that refuses them');
+        assert.equal(
+          res.headers.get('location'),
+          '/admin',
+          'signed in for the console, not sent to a board that refuses them',
+        );
         assertError(await queueList(unlisted, { cookie: sessionCookie(res) }), 403, 'forbidden');
       }
     });
@@ -75,13 +86,24 @@ describe('Bull Board at /admin/queues', function () {
 
     before(async function () {
       if (!existsSync(CHROMIUM)) {
-        throw new Error(`Chromium is missing at ${CHROMIUM}: install the Debian package (apt-get install -y chromium); scripts/test.sh installs it when run as root`);
+        throw new Error(
+          `Chromium is missing at ${CHROMIUM}: install the Debian package (apt-get install -y chromium); scripts/test.sh installs it when run as root`,
+        );
       }
       userDataDir = mkdtempSync(path.join(tmpdir(), 'wag-chromium-'));
       context = await chromium.launchPersistentContext(userDataDir, {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
     });
 
@@ -111,7 +133,10 @@ describe('Bull Board at /admin/queues', function () {
       const page = await context.newPage();
       await page.goto(`${base}/admin/login`);
       await page.fill('#token', tenant.tokens.read);
-      const [response] = await Promise.all([page.waitForResponse((r) => r.url() === `${base}/admin/login` && r.request().method() === 'POST'), page.click('button[type=submit]')]);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url() === `${base}/admin/login` && r.request().method() === 'POST'),
+        page.click('button[type=submit]'),
+      ]);
       assert.equal(response.status(), 403);
       assert.match(await page.locator('[role=alert]').innerText(), /manage/);
       assert.deepEqual(await context.cookies(base), []);
@@ -149,7 +174,11 @@ describe('Bull Board at /admin/queues', function () {
     });
 
     it('returns 403 forbidden to a token without the manage capability', async () => {
-      for (const token of [tenant.tokens.read, tenant.tokens.send, testEnv.jwks.sign({ org: tenant.organizationId, role: 'member' })]) {
+      for (const token of [
+        tenant.tokens.read,
+        tenant.tokens.send,
+        testEnv.jwks.sign({ org: tenant.organizationId, role: 'member' }),
+      ]) {
         const details = assertError(await queueList(base, { authorization: `Bearer ${token}` }), 403, 'forbidden');
         assert.equal(details['required'], 'manage');
       }
@@ -158,7 +187,11 @@ describe('Bull Board at /admin/queues', function () {
     it('returns 401 unauthorized to an invalid or revoked token', async () => {
       const other = await newTenant();
       await testEnv.admin.revokeApiKey(other.keyIds.manage);
-      for (const token of ['wag_000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', other.tokens.manage, 'nonsense']) {
+      for (const token of [
+        'wag_000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        other.tokens.manage,
+        'nonsense',
+      ]) {
         assertError(await queueList(base, { authorization: `Bearer ${token}` }), 401, 'unauthorized');
       }
     });
@@ -174,7 +207,11 @@ describe('Bull Board at /admin/queues', function () {
       assert.match(setCookie, /; HttpOnly/i);
       assert.match(setCookie, /; SameSite=Strict/i);
       assert.match(setCookie, /; Path=\/admin(;|$)/);
-      assert.doesNotMatch(setCookie, /; Secure/i, 'a cookie over plain http must not be Secure, or the browser drops it');
+      assert.doesNotMatch(
+        setCookie,
+        /; Secure/i,
+        'a cookie over plain http must not be Secure, or the browser drops it',
+      );
       const maxAge = Number(/Max-Age=(\d+)/i.exec(setCookie)?.[1]);
       assert.ok(maxAge > 3600 && maxAge <= 12 * 3600, `Max-Age ${maxAge}`);
       assert.ok(!setCookie.includes(tenant.tokens.manage.slice(4)), 'the cookie must not carry the key');
@@ -207,7 +244,11 @@ describe('Bull Board at /admin/queues', function () {
     });
 
     it('answers the form with 401 and no cookie for an invalid token, an empty form and operator credentials that are not configured', async () => {
-      for (const fields of <Record<string, string>[]>[{ token: 'wag_000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, {}, { user: 'ops', password: 'some-password-123' }]) {
+      for (const fields of <Record<string, string>[]>[
+        { token: 'wag_000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+        {},
+        { user: 'ops', password: 'some-password-123' },
+      ]) {
         const res = await login(base, fields);
         assert.equal(res.status, 401, JSON.stringify(fields));
         assert.equal(res.headers.get('set-cookie'), null);
@@ -221,8 +262,14 @@ describe('Bull Board at /admin/queues', function () {
       const cookie = sessionCookie(await login(base, { token: tenant.tokens.manage }));
       const [name, value] = cookie.split('=') as [string, string];
       const [payload, signature] = value.split('.') as [string, string];
-      const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), kind: 'operator' })).toString('base64url');
-      for (const forged of [`${name}=${forgedPayload}.${signature}`, `${name}=${payload}.${signature.slice(0, -2)}xx`, `${name}=garbage`]) {
+      const forgedPayload = Buffer.from(
+        JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), kind: 'operator' }),
+      ).toString('base64url');
+      for (const forged of [
+        `${name}=${forgedPayload}.${signature}`,
+        `${name}=${payload}.${signature.slice(0, -2)}xx`,
+        `${name}=garbage`,
+      ]) {
         const page = await raw('GET', `${base}/admin/queues`, { ...BROWSER_ACCEPT, cookie: forged });
         assert.equal(page.status, 302, forged);
         assertError(await queueList(base, { cookie: forged }), 401, 'unauthorized');
@@ -237,7 +284,7 @@ describe('Bull Board at /admin/queues', function () {
       assertError(await queueList(base, { cookie }), 401, 'unauthorized');
     });
 
-    it('is cleared by POST /admin/logout from this server\'s own page', async () => {
+    it("is cleared by POST /admin/logout from this server's own page", async () => {
       const res = await raw('POST', `${base}/admin/logout`, { 'sec-fetch-site': 'same-origin' });
       assert.equal(res.status, 303);
       assert.equal(res.headers.get('location'), '/admin/login');
@@ -249,7 +296,10 @@ describe('Bull Board at /admin/queues', function () {
       assert.equal(page.status, 200);
       assert.equal(page.headers.get('set-cookie'), null);
       assert.match(page.text, /<form[^>]+method="post" action="\/admin\/logout"/);
-      for (const crossSite of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }] as Record<string, string>[]) {
+      for (const crossSite of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }] as Record<
+        string,
+        string
+      >[]) {
         const res = await raw('POST', `${base}/admin/logout`, crossSite);
         assert.equal(res.status, 403, JSON.stringify(crossSite));
         assert.equal(res.headers.get('set-cookie'), null);
@@ -266,7 +316,10 @@ describe('Bull Board at /admin/queues', function () {
 
     before(async () => {
       outsider = await newTenant();
-      api = await testEnv.startApi({ ADMIN_USER: user, ADMIN_PASSWORD: password, ADMIN_ORGANIZATIONS: tenant.organizationId }, `api-admin-${uniq()}`);
+      api = await testEnv.startApi(
+        { ADMIN_USER: user, ADMIN_PASSWORD: password, ADMIN_ORGANIZATIONS: tenant.organizationId },
+        `api-admin-${uniq()}`,
+      );
     });
 
     after(async () => {
@@ -294,7 +347,11 @@ describe('Bull Board at /admin/queues', function () {
 
     it('admits manage callers of a listed organization and refuses others with 403, also after they sign in for the console', async () => {
       assert.equal((await queueList(api.baseUrl, { authorization: `Bearer ${tenant.tokens.manage}` })).status, 200);
-      assertError(await queueList(api.baseUrl, { authorization: `Bearer ${outsider.tokens.manage}` }), 403, 'forbidden');
+      assertError(
+        await queueList(api.baseUrl, { authorization: `Bearer ${outsider.tokens.manage}` }),
+        403,
+        'forbidden',
+      );
       const signedIn = await login(api.baseUrl, { token: outsider.tokens.manage });
       assert.equal(signedIn.status, 303);
       assert.equal(signedIn.headers.get('location'), '/admin', 'the console serves them their own organization');

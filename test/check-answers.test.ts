@@ -39,10 +39,15 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
   const queriesOf = (t: Tenant) => calls().queries(t.sessionId);
   const check = (t: Tenant, phone: string, query = '', baseUrl?: string) =>
     baseUrl
-      ? fetch(`${baseUrl}/api/v1/sessions/${t.sessionId}/contacts/check?phone=${encodeURIComponent(phone)}${query}`, { headers: { authorization: `Bearer ${t.tokens.read}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
+      ? fetch(`${baseUrl}/api/v1/sessions/${t.sessionId}/contacts/check?phone=${encodeURIComponent(phone)}${query}`, {
+          headers: { authorization: `Bearer ${t.tokens.read}` },
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
       : get(`/api/v1/sessions/${t.sessionId}/contacts/check?phone=${encodeURIComponent(phone)}${query}`, t.tokens.read);
   const backdate = (orgId: string, phones: string[], seconds: number) =>
-    testEnv.db.query(`UPDATE check_answers SET checked_at = checked_at - ? WHERE organization_id = ? AND phone IN (${phones.map(() => '?').join(', ')})`, [seconds * 1000, orgId, ...phones]);
+    testEnv.db.query(
+      `UPDATE check_answers SET checked_at = checked_at - ? WHERE organization_id = ? AND phone IN (${phones.map(() => '?').join(', ')})`,
+      [seconds * 1000, orgId, ...phones],
+    );
 
   before(async () => {
     t = await newTenant({ sessionId: `sess_ans_${uniq()}` });
@@ -52,7 +57,11 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
       accounts: [self, offSelf, ...registered.map((p) => account(p)), ...variantAccounts],
       sessions: { [t.sessionId]: { phone: self.phone }, [other.sessionId]: { phone: offSelf.phone } },
     });
-    worker = testEnv.startWorker(world, { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' }, `answers-${uniq()}`);
+    worker = testEnv.startWorker(
+      world,
+      { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' },
+      `answers-${uniq()}`,
+    );
     await waitUntilOnline([t.sessionId, other.sessionId]);
     routes = new BatchRoutes(`/api/v1/sessions/${t.sessionId}/contacts/check-batch`, t.tokens.read);
   });
@@ -78,7 +87,9 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
       assert.equal(done.cached, 8);
       assert.deepEqual(done.counts, { onWhatsApp: 3, notOnWhatsApp: 5, invalid: 0 });
       assert.equal(done.startedAt, null, 'WhatsApp was never asked');
-      assert.deepEqual(done.sessions, [{ sessionId: t.sessionId, checked: 0, queries: 0, waitingFor: null, resumesAt: null }]);
+      assert.deepEqual(done.sessions, [
+        { sessionId: t.sessionId, checked: 0, queries: 0, waitingFor: null, resumesAt: null },
+      ]);
       const rows = await routes.results(again.body.id);
       assert.deepEqual(
         rows.map((r) => [r.normalized, r.status, r.jid, r.lid, r.matchedAs, r.checkedAt, r.cached]),
@@ -97,11 +108,14 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
 
       await backdate(t.organizationId, phones.slice(0, 2), 2 * 3600);
       // maxAgeSeconds as a query parameter, for a body that cannot carry it.
-      const csv = await fetch(`${testEnv.api.baseUrl}/api/v1/sessions/${t.sessionId}/contacts/check-batch?maxAgeSeconds=3600`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${t.tokens.read}`, 'content-type': 'text/plain' },
-        body: phones.join('\n'),
-      });
+      const csv = await fetch(
+        `${testEnv.api.baseUrl}/api/v1/sessions/${t.sessionId}/contacts/check-batch?maxAgeSeconds=3600`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.tokens.read}`, 'content-type': 'text/plain' },
+          body: phones.join('\n'),
+        },
+      );
       const partly = (await csv.json()) as { id: string };
       const done = await routes.waitFor(partly.id, finished, 'to finish');
       assert.equal(done.cached, 4, 'the two answers older than an hour are asked again');
@@ -123,7 +137,7 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
       assert.equal(done.sessions[0].checked, 3);
     });
 
-    it('keeps each organization\'s answers to itself', async () => {
+    it("keeps each organization's answers to itself", async () => {
       const phones = registered.slice(3, 5);
       await routes.waitFor((await routes.create(phones)).body.id, finished, 'to finish');
       const theirs = new BatchRoutes(`/api/v1/sessions/${other.sessionId}/contacts/check-batch`, other.tokens.read);
@@ -196,13 +210,28 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
       assert.equal(res.body.cached, false, 'an api without a cache asks WhatsApp');
       const unseen = numbers(1)[0]!;
       await check(t, unseen, '', api.baseUrl);
-      const stored = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_answers WHERE organization_id = ? AND phone = ?', [t.organizationId, unseen])) as { n: number }[];
+      const stored = (await testEnv.db.query(
+        'SELECT COUNT(*) AS n FROM check_answers WHERE organization_id = ? AND phone = ?',
+        [t.organizationId, unseen],
+      )) as { n: number }[];
       assert.equal(Number(stored[0]!.n), 0);
 
       const off = new CheckAnswerCache(testEnv.db, 0);
-      await off.save(t.organizationId, [{ phone: unseen, onWhatsApp: true, jid: `${unseen}@s.whatsapp.net`, lid: null, matchedAs: unseen, checkedAt: Date.now() }]);
+      await off.save(t.organizationId, [
+        {
+          phone: unseen,
+          onWhatsApp: true,
+          jid: `${unseen}@s.whatsapp.net`,
+          lid: null,
+          matchedAs: unseen,
+          checkedAt: Date.now(),
+        },
+      ]);
       assert.equal((await off.find(t.organizationId, [unseen], off.maxAgeMs(undefined))).size, 0);
-      const again = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_answers WHERE organization_id = ? AND phone = ?', [t.organizationId, unseen])) as { n: number }[];
+      const again = (await testEnv.db.query(
+        'SELECT COUNT(*) AS n FROM check_answers WHERE organization_id = ? AND phone = ?',
+        [t.organizationId, unseen],
+      )) as { n: number }[];
       assert.equal(Number(again[0]!.n), 0, 'a worker with the cache off stores nothing either');
     });
   });
@@ -220,7 +249,11 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
         const row = byGiven.get(v.given);
         assert.equal(row.normalized, v.normalized, name);
         if ('account' in v) {
-          assert.deepEqual([row.status, row.jid, row.matchedAs], ['on_whatsapp', `${v.account}@s.whatsapp.net`, v.account], name);
+          assert.deepEqual(
+            [row.status, row.jid, row.matchedAs],
+            ['on_whatsapp', `${v.account}@s.whatsapp.net`, v.account],
+            name,
+          );
         } else {
           assert.deepEqual([row.status, row.jid, row.matchedAs], ['not_on_whatsapp', null, null], name);
         }
@@ -248,5 +281,8 @@ describe('number checks: the answer cache and national variants (sim WhatsApp)',
 });
 
 async function waitUntilOffline(sessionId: string): Promise<void> {
-  await waitFor(async () => (await testEnv.redis.exists(testEnv.keys.presence(sessionId))) === 0, `${sessionId} to go offline`);
+  await waitFor(
+    async () => (await testEnv.redis.exists(testEnv.keys.presence(sessionId))) === 0,
+    `${sessionId} to go offline`,
+  );
 }

@@ -18,7 +18,8 @@ const POOLED = '/api/v1/check-batches';
 async function askedOver(sessionIds: string[]): Promise<Map<string, number>> {
   const log = new SimCallLog(testEnv.redis, testEnv.redisPrefix);
   const total = new Map<string, number>();
-  for (const id of sessionIds) for (const [phone, n] of await log.askedNumbers(id)) total.set(phone, (total.get(phone) ?? 0) + n);
+  for (const id of sessionIds)
+    for (const [phone, n] of await log.askedNumbers(id)) total.set(phone, (total.get(phone) ?? 0) + n);
   return total;
 }
 
@@ -38,7 +39,8 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     t = await newTenant({ sessionId: `sess_pa_${uniq()}` });
     stranger = await newTenant({ sessionId: `sess_ps_${uniq()}` });
     ids.a = t.sessionId;
-    for (const key of ['b', 'c', 'offA', 'offB', 'drop'] as const) ids[key] = (await testEnv.admin.createSession(t.organizationId, key, `sess_p${key}_${uniq()}`)).id;
+    for (const key of ['b', 'c', 'offA', 'offB', 'drop'] as const)
+      ids[key] = (await testEnv.admin.createSession(t.organizationId, key, `sess_p${key}_${uniq()}`)).id;
     const world = writeSimWorld(`pools-${uniq()}`, {
       accounts: [...selves, ...registered.map((p) => account(p))],
       sessions: {
@@ -50,7 +52,11 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
       },
     });
     // 1,200 numbers a minute: each session's first chunk goes at once, then one chunk per 2.5 s.
-    worker = testEnv.startWorker(world, { BATCH_RATE_PER_MINUTE: '1200', BATCH_SESSION_POLL_MS: '200' }, `pools-${uniq()}`);
+    worker = testEnv.startWorker(
+      world,
+      { BATCH_RATE_PER_MINUTE: '1200', BATCH_SESSION_POLL_MS: '200' },
+      `pools-${uniq()}`,
+    );
     await waitUntilOnline([ids.a, ids.b, ids.c, ids.drop, stranger.sessionId]);
     pool = new BatchRoutes(POOLED, t.tokens.read);
   });
@@ -74,7 +80,10 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     );
     // Paced at one chunk per 2.5 s each, one session alone would take 6 chunks; three share them.
     for (const s of done.sessions) {
-      assert.ok(s.checked >= CHUNK && s.checked <= 3 * CHUNK, `each session checked about a third: ${JSON.stringify(checkedBy(done))}`);
+      assert.ok(
+        s.checked >= CHUNK && s.checked <= 3 * CHUNK,
+        `each session checked about a third: ${JSON.stringify(checkedBy(done))}`,
+      );
       assert.equal(s.queries, s.checked / CHUNK, 'full chunks only');
     }
     assert.equal(
@@ -93,9 +102,17 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     const phones = numbers(400);
     const res = await pool.create({ phones, sessions: [ids.b, ids.drop], maxAgeSeconds: 0 });
     assert.equal(res.status, 202, res.text);
-    await pool.waitFor(res.body.id, (b) => checkedBy(b)[ids.drop] >= CHUNK, 'to have a chunk checked by the session about to drop');
+    await pool.waitFor(
+      res.body.id,
+      (b) => checkedBy(b)[ids.drop] >= CHUNK,
+      'to have a chunk checked by the session about to drop',
+    );
     await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: ids.drop, action: 'disconnect' });
-    const waiting = await pool.waitFor(res.body.id, (b) => finished(b) || b.sessions[1].waitingFor === 'session', 'to see the session offline');
+    const waiting = await pool.waitFor(
+      res.body.id,
+      (b) => finished(b) || b.sessions[1].waitingFor === 'session',
+      'to see the session offline',
+    );
     if (!finished(waiting)) {
       assert.equal(waiting.waitingForSession, false, 'the batch itself goes on through the other session');
       assert.equal(waiting.waitingFor, null);
@@ -107,9 +124,15 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     assert.ok(rows.every((r) => r.status === 'not_on_whatsapp'));
     const asked = await askedOver([ids.b, ids.drop]);
     const twice = phones.filter((p) => (asked.get(p) ?? 0) > 1);
-    assert.ok(twice.length <= CHUNK, `at most the chunk in flight when the session dropped is asked again (${twice.length})`);
+    assert.ok(
+      twice.length <= CHUNK,
+      `at most the chunk in flight when the session dropped is asked again (${twice.length})`,
+    );
     assert.ok(phones.every((p) => (asked.get(p) ?? 0) >= 1));
-    assert.ok(checkedBy(done)[ids.b] > checkedBy(done)[ids.drop], `the session still online did the rest: ${JSON.stringify(checkedBy(done))}`);
+    assert.ok(
+      checkedBy(done)[ids.b] > checkedBy(done)[ids.drop],
+      `the session still online did the rest: ${JSON.stringify(checkedBy(done))}`,
+    );
     await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: ids.drop, action: 'reconnect' });
   });
 
@@ -126,7 +149,11 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
       waiting.sessions.map((s: any) => s.waitingFor),
       ['session', 'session'],
     );
-    await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: ids.offB, action: 'pair', phone: selves[5]!.phone });
+    await simControl(testEnv.redis, testEnv.redisPrefix, {
+      sessionId: ids.offB,
+      action: 'pair',
+      phone: selves[5]!.phone,
+    });
     const done = await pool.waitFor(res.body.id, finished, 'to finish once a session is connected');
     assert.equal(done.status, 'completed');
     assert.equal(done.waitingForSession, false);
@@ -134,11 +161,22 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     assert.deepEqual(checkedBy(done), { [ids.offA]: 0, [ids.offB]: 7 });
   });
 
-  it("returns 404 naming a session of another organization (or an unknown one), storing nothing", async () => {
-    const count = async () => Number(((await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE organization_id = ?', [t.organizationId])) as { n: number }[])[0]!.n);
+  it('returns 404 naming a session of another organization (or an unknown one), storing nothing', async () => {
+    const count = async () =>
+      Number(
+        (
+          (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE organization_id = ?', [
+            t.organizationId,
+          ])) as { n: number }[]
+        )[0]!.n,
+      );
     const before = await count();
     for (const foreign of [stranger.sessionId, 'sess_nobody_has_this']) {
-      const details = assertError(await pool.create({ phones: numbers(2), sessions: [ids.a, foreign] }), 404, 'not_found');
+      const details = assertError(
+        await pool.create({ phones: numbers(2), sessions: [ids.a, foreign] }),
+        404,
+        'not_found',
+      );
       assert.deepEqual(details, { session: foreign });
     }
     assert.equal(await count(), before);
@@ -146,20 +184,40 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
 
   it('returns 400 without sessions, with too many, or with them given twice', async () => {
     const sessions = Array.from({ length: 21 }, (_, i) => `sess_${i}`);
-    for (const body of [{ phones: numbers(1) }, { phones: numbers(1), sessions: [] }, { phones: numbers(1), sessions }, { phones: numbers(1), sessions: 'sess_a' }]) {
+    for (const body of [
+      { phones: numbers(1) },
+      { phones: numbers(1), sessions: [] },
+      { phones: numbers(1), sessions },
+      { phones: numbers(1), sessions: 'sess_a' },
+    ]) {
       const details = assertError(await pool.create(body), 400, 'validation_error');
       assert.ok('sessions' in details, JSON.stringify(body));
     }
-    const details = assertError(await pool.create({ phones: numbers(1), sessions: [ids.a] }, t.tokens.read, `?sessions=${ids.a}`), 400, 'validation_error');
+    const details = assertError(
+      await pool.create({ phones: numbers(1), sessions: [ids.a] }, t.tokens.read, `?sessions=${ids.a}`),
+      400,
+      'validation_error',
+    );
     assert.ok('sessions' in details);
-    assertError(await pool.create({ phones: numbers(1), sessions: [ids.a], maxAgeSeconds: -1 }), 400, 'validation_error');
-    const perSession = await call('POST', `/api/v1/sessions/${ids.a}/contacts/check-batch`, { token: t.tokens.read, body: { phones: numbers(1), sessions: [ids.b] } });
+    assertError(
+      await pool.create({ phones: numbers(1), sessions: [ids.a], maxAgeSeconds: -1 }),
+      400,
+      'validation_error',
+    );
+    const perSession = await call('POST', `/api/v1/sessions/${ids.a}/contacts/check-batch`, {
+      token: t.tokens.read,
+      body: { phones: numbers(1), sessions: [ids.b] },
+    });
     assertError(perSession, 400, 'validation_error');
   });
 
   it('accepts CSV with the sessions in the query string', async () => {
     const phones = numbers(3);
-    const res = await call('POST', `${POOLED}?sessions=${ids.a},${ids.c}`, { token: t.tokens.read, rawBody: `phone\n${phones.join('\n')}\n`, headers: { 'content-type': 'text/csv' } });
+    const res = await call('POST', `${POOLED}?sessions=${ids.a},${ids.c}`, {
+      token: t.tokens.read,
+      rawBody: `phone\n${phones.join('\n')}\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
     assert.equal(res.status, 202, res.text);
     const done = await pool.waitFor(res.body.id, finished, 'to finish');
     assert.deepEqual(
@@ -169,14 +227,20 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     assert.equal(done.progress.done, 3);
   });
 
-  it('lists, reads, pages results of and cancels only the organization\'s own batches', async () => {
+  it("lists, reads, pages results of and cancels only the organization's own batches", async () => {
     // Created with another key than the read-only one below: a batch's creator may cancel it without `send`.
     const created = await pool.create({ phones: numbers(3), sessions: [ids.offA] }, t.tokens.all);
-    const perSession = await call('POST', `/api/v1/sessions/${ids.a}/contacts/check-batch`, { token: t.tokens.read, body: ['nope'] });
+    const perSession = await call('POST', `/api/v1/sessions/${ids.a}/contacts/check-batch`, {
+      token: t.tokens.read,
+      body: ['nope'],
+    });
     const list = await get(`${POOLED}?limit=100`, t.tokens.read);
     assert.equal(list.status, 200);
     const listed = list.body.data.map((b: any) => b.id);
-    assert.ok(listed.includes(created.body.id) && listed.includes(perSession.body.id), 'pooled and per-session batches alike');
+    assert.ok(
+      listed.includes(created.body.id) && listed.includes(perSession.body.id),
+      'pooled and per-session batches alike',
+    );
     assert.equal((await get(`${POOLED}?limit=100`, stranger.tokens.read)).body.data.length, 0);
     for (const path of [`${POOLED}/${created.body.id}`, `${POOLED}/${created.body.id}/results`]) {
       assertError(await get(path, stranger.tokens.read), 404, 'not_found');
@@ -188,7 +252,11 @@ describe('pooled bulk checks: one batch over several sessions (sim WhatsApp)', f
     assert.equal((await pool.get(created.body.id)).status, 'cancelled');
     assertError(await call('DELETE', `${POOLED}/${created.body.id}`, { token: t.tokens.all }), 409, 'conflict');
     // A pooled batch is not one of a session's batches.
-    assertError(await get(`/api/v1/sessions/${ids.offA}/contacts/check-batch/${created.body.id}`, t.tokens.read), 404, 'not_found');
+    assertError(
+      await get(`/api/v1/sessions/${ids.offA}/contacts/check-batch/${created.body.id}`, t.tokens.read),
+      404,
+      'not_found',
+    );
   });
 });
 
@@ -201,8 +269,15 @@ describe('BATCH_DAILY_LIMIT: a daily cap per session (sim WhatsApp)', function (
 
   before(async () => {
     t = await newTenant({ sessionId: `sess_daily_${uniq()}` });
-    const world = writeSimWorld(`daily-${uniq()}`, { accounts: [self], sessions: { [t.sessionId]: { phone: self.phone } } });
-    worker = testEnv.startWorker(world, { BATCH_RATE_PER_MINUTE: '0', BATCH_DAILY_LIMIT: '60', BATCH_SESSION_POLL_MS: '200' }, `daily-${uniq()}`);
+    const world = writeSimWorld(`daily-${uniq()}`, {
+      accounts: [self],
+      sessions: { [t.sessionId]: { phone: self.phone } },
+    });
+    worker = testEnv.startWorker(
+      world,
+      { BATCH_RATE_PER_MINUTE: '0', BATCH_DAILY_LIMIT: '60', BATCH_SESSION_POLL_MS: '200' },
+      `daily-${uniq()}`,
+    );
     await waitUntilOnline([t.sessionId]);
     routes = new BatchRoutes(`/api/v1/sessions/${t.sessionId}/contacts/check-batch`, t.tokens.read);
   });
@@ -225,17 +300,30 @@ describe('BATCH_DAILY_LIMIT: a daily cap per session (sim WhatsApp)', function (
     const done = await routes.waitFor(res.body.id, (b) => finished(b) || b.waitingFor !== null, 'to finish or wait');
     assert.equal(done.status, 'completed', `not held back by the cap: ${JSON.stringify(done)}`);
     assert.equal(done.cached, 50);
-    assert.deepEqual(done.sessions[0], { sessionId: t.sessionId, checked: 60, queries: 2, waitingFor: null, resumesAt: null });
+    assert.deepEqual(done.sessions[0], {
+      sessionId: t.sessionId,
+      checked: 60,
+      queries: 2,
+      waitingFor: null,
+      resumesAt: null,
+    });
   });
 
   it('stops at the cap, says so and until when, and resumes when the UTC day turns', async () => {
     const phones = numbers(100);
     const res = await routes.create(phones);
-    const waiting = await routes.waitFor(res.body.id, (b) => b.waitingFor === 'daily_limit', 'to wait for the daily limit');
+    const waiting = await routes.waitFor(
+      res.body.id,
+      (b) => b.waitingFor === 'daily_limit',
+      'to wait for the daily limit',
+    );
     const nextMidnight = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
     assert.equal(waiting.status, 'queued', 'nothing was left to ask today (the cap was spent by the previous batch)');
     assert.equal(waiting.waitingForSession, false);
-    assert.ok(Math.abs(waiting.resumesAt - nextMidnight) <= 1_000, `resumesAt is the next UTC midnight: ${new Date(waiting.resumesAt).toISOString()}`);
+    assert.ok(
+      Math.abs(waiting.resumesAt - nextMidnight) <= 1_000,
+      `resumesAt is the next UTC midnight: ${new Date(waiting.resumesAt).toISOString()}`,
+    );
     assert.equal(waiting.sessions[0].waitingFor, 'daily_limit');
     assert.equal(waiting.progress.done, 0);
     assert.equal(waiting.eta, null);
@@ -243,8 +331,16 @@ describe('BATCH_DAILY_LIMIT: a daily cap per session (sim WhatsApp)', function (
     // The day turns: the count kept for the session's day is yesterday's.
     const bucket = testEnv.keys.batchRateBucket(t.sessionId);
     await testEnv.redis.hset(bucket, 'day', String(Math.floor(Date.now() / 86_400_000) - 1));
-    const capped = await routes.waitFor(res.body.id, (b) => b.progress.done === 60 && b.waitingFor === 'daily_limit', 'to check 60 more and stop again');
-    assert.deepEqual(capped.sessions[0], { ...capped.sessions[0], checked: 60, queries: 2 }, 'a chunk of 50 and one cut to the 10 left');
+    const capped = await routes.waitFor(
+      res.body.id,
+      (b) => b.progress.done === 60 && b.waitingFor === 'daily_limit',
+      'to check 60 more and stop again',
+    );
+    assert.deepEqual(
+      capped.sessions[0],
+      { ...capped.sessions[0], checked: 60, queries: 2 },
+      'a chunk of 50 and one cut to the 10 left',
+    );
 
     await testEnv.redis.hset(bucket, 'day', String(Math.floor(Date.now() / 86_400_000) - 1));
     const done = await routes.waitFor(res.body.id, finished, 'to finish the next day');
@@ -274,7 +370,13 @@ describe('pooled bulk checks across worker failures', function () {
       operations: { onWhatsApp: { latencyMs: 60 } },
     });
     const names = [`pk-a-${uniq()}`, `pk-b-${uniq()}`];
-    workers = names.map((name) => testEnv.startWorker(world, { LEASE_TTL_MS: '3000', BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' }, name));
+    workers = names.map((name) =>
+      testEnv.startWorker(
+        world,
+        { LEASE_TTL_MS: '3000', BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' },
+        name,
+      ),
+    );
     await waitFor(async () => [...(await leaseHolders()).values()].join() === '8,8', 'an 8/8 split', 30_000);
     // One session on a shard of each worker.
     const holders = await testEnv.leaseHolders();
@@ -293,14 +395,23 @@ describe('pooled bulk checks across worker failures', function () {
     const pool = new BatchRoutes(POOLED, t.tokens.read);
     const res = await pool.create({ phones, sessions: [sa, sb] });
     assert.equal(res.status, 202, res.text);
-    await pool.waitFor(res.body.id, (b) => b.progress.done >= 300 && b.sessions.every((s: any) => s.checked > 0), 'to be under way on both sessions');
+    await pool.waitFor(
+      res.body.id,
+      (b) => b.progress.done >= 300 && b.sessions.every((s: any) => s.checked > 0),
+      'to be under way on both sessions',
+    );
     await workers[0]!.stop('SIGKILL');
 
     const done = await pool.waitFor(res.body.id, finished, 'to finish', 90_000);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.counts, { onWhatsApp: registered.length, notOnWhatsApp: phones.length - registered.length, invalid: 0 });
+    assert.deepEqual(done.counts, {
+      onWhatsApp: registered.length,
+      notOnWhatsApp: phones.length - registered.length,
+      invalid: 0,
+    });
     const on = new Set(registered);
-    for (const row of await pool.results(res.body.id)) assert.equal(row.status, on.has(row.normalized) ? 'on_whatsapp' : 'not_on_whatsapp', row.normalized);
+    for (const row of await pool.results(res.body.id))
+      assert.equal(row.status, on.has(row.normalized) ? 'on_whatsapp' : 'not_on_whatsapp', row.normalized);
     const asked = await askedOver([sa, sb]);
     const twice = phones.filter((p) => (asked.get(p) ?? 0) > 1);
     assert.ok(twice.length <= CHUNK, `at most one chunk asked twice, got ${twice.length}`);
@@ -313,7 +424,10 @@ describe('pooled batch whose session is deleted', () => {
   it('keeps the batch and its other sessions', async () => {
     const t = await newTenant();
     const other = await newSession(t.organizationId);
-    const res = await call('POST', POOLED, { token: t.tokens.read, body: { phones: numbers(2), sessions: [t.sessionId, other] } });
+    const res = await call('POST', POOLED, {
+      token: t.tokens.read,
+      body: { phones: numbers(2), sessions: [t.sessionId, other] },
+    });
     assert.equal(res.status, 202, res.text);
     await testEnv.db.query('DELETE FROM wa_sessions WHERE id = ?', [other]);
     const batch = await new BatchRoutes(POOLED, t.tokens.read).get(res.body.id);

@@ -31,7 +31,13 @@ async function batchOf(t: Tenant, id: string): Promise<any> {
   return res.body;
 }
 
-async function waitForBatch(t: Tenant, id: string, until: (batch: any) => boolean, what: string, timeoutMs = 30_000): Promise<any> {
+async function waitForBatch(
+  t: Tenant,
+  id: string,
+  until: (batch: any) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<any> {
   return waitFor(
     async () => {
       const batch = await batchOf(t, id);
@@ -43,20 +49,21 @@ async function waitForBatch(t: Tenant, id: string, until: (batch: any) => boolea
   );
 }
 
-
 /** Every result row, following nextCursor. */
 async function allResults(t: Tenant, id: string, query = ''): Promise<any[]> {
   const rows: any[] = [];
   let cursor = '';
   for (;;) {
-    const res = await get(batchPath(t, `/${id}/results?limit=1000${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), t.tokens.read);
+    const res = await get(
+      batchPath(t, `/${id}/results?limit=1000${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+      t.tokens.read,
+    );
     assert.equal(res.status, 200, res.text);
     rows.push(...res.body.data);
     if (!res.body.nextCursor) return rows;
     cursor = res.body.nextCursor;
   }
 }
-
 
 describe('bulk number checks (sim WhatsApp, real worker processes)', function () {
   this.timeout(60_000);
@@ -91,7 +98,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
         [broken.sessionId]: { phone: brokenSelf!.phone, failureRate: 1, failureCode: 'internal' },
       },
     });
-    worker = testEnv.startWorker(world, { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200', BATCH_BACKOFF_MS: '50', BATCH_MAX_FAILURES: '3' }, `cb-${uniq()}`);
+    worker = testEnv.startWorker(
+      world,
+      { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200', BATCH_BACKOFF_MS: '50', BATCH_MAX_FAILURES: '3' },
+      `cb-${uniq()}`,
+    );
     await waitUntilOnline([online.sessionId, slow.sessionId, flaky.sessionId, broken.sessionId]);
   });
 
@@ -135,7 +146,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
     });
 
     it('takes the "phone" column of a CSV with several columns', async () => {
-      const res = await createCsvBatch(online, `name,phone,email\n"Doe, Jane",+${onWhatsApp[3]},jane@example.com\nBob,${offWhatsApp[3]},\n`);
+      const res = await createCsvBatch(
+        online,
+        `name,phone,email\n"Doe, Jane",+${onWhatsApp[3]},jane@example.com\nBob,${offWhatsApp[3]},\n`,
+      );
       assert.equal(res.status, 202, res.text);
       const rows = await allResults(online, res.body.id);
       assert.deepEqual(
@@ -153,7 +167,21 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
     it('normalises numbers to E.164 digits, de-duplicates them, and gives each invalid entry its own row with the reason', async () => {
       const n = onWhatsApp[5]!;
       const spaced = `+${n.slice(0, 2)} ${n.slice(2, 5)}-${n.slice(5, 9)}-${n.slice(9)}`;
-      const entries = [`+${n}`, spaced, `00${n}`, `(${n.slice(0, 2)}) ${n.slice(2)}`, n, 'call me', '12', 'call me', '+0123456789', '+4915112345', '+14155550123456', '+447700900123', offWhatsApp[5]];
+      const entries = [
+        `+${n}`,
+        spaced,
+        `00${n}`,
+        `(${n.slice(0, 2)}) ${n.slice(2)}`,
+        n,
+        'call me',
+        '12',
+        'call me',
+        '+0123456789',
+        '+4915112345',
+        '+14155550123456',
+        '+447700900123',
+        offWhatsApp[5],
+      ];
       const res = await createBatch(online, { phones: entries });
       assert.equal(res.status, 202, res.text);
       assert.equal(res.body.total, 8, 'one row for the number, six distinct invalid entries, one other number');
@@ -192,7 +220,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const res = await createBatch(unpaired, { phones });
       assert.equal(res.status, 202, res.text);
       assert.equal(res.body.total, 50_000);
-      assert.equal((await call('DELETE', batchPath(unpaired, `/${res.body.id}`), { token: unpaired.tokens.read })).status, 204);
+      assert.equal(
+        (await call('DELETE', batchPath(unpaired, `/${res.body.id}`), { token: unpaired.tokens.read })).status,
+        204,
+      );
     });
 
     it('returns 400 for more than 50,000 numbers', async () => {
@@ -202,23 +233,48 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
 
     it('returns 400 for an empty list, an empty CSV or a CSV with only its header', async () => {
       for (const body of [{ phones: [] }, []]) assertError(await createBatch(online, body), 400, 'validation_error');
-      for (const csv of ['', '\n\n', 'phone\n']) assertError(await createCsvBatch(online, csv), 400, 'validation_error');
+      for (const csv of ['', '\n\n', 'phone\n'])
+        assertError(await createCsvBatch(online, csv), 400, 'validation_error');
     });
 
     it('returns 400 for a body that is not a list of numbers', async () => {
       assertError(await createBatch(online, { phones: 'nope' }), 400, 'validation_error');
       assertError(await createBatch(online, { numbers: ['123'] }), 400, 'validation_error');
-      const details = assertError(await createBatch(online, { phones: ['+4915112345678', { n: 1 }] }), 400, 'validation_error');
+      const details = assertError(
+        await createBatch(online, { phones: ['+4915112345678', { n: 1 }] }),
+        400,
+        'validation_error',
+      );
       assert.ok('phones.1' in details);
       assertError(await call('POST', batchPath(online), { token: online.tokens.read }), 400, 'validation_error');
-      assertError(await call('POST', batchPath(online), { token: online.tokens.read, rawBody: '<phones/>', headers: { 'content-type': 'application/xml' } }), 400, 'validation_error');
-      assertError(await call('POST', batchPath(online), { token: online.tokens.read, rawBody: '{"phones": [', headers: { 'content-type': 'application/json' } }), 400, 'validation_error');
+      assertError(
+        await call('POST', batchPath(online), {
+          token: online.tokens.read,
+          rawBody: '<phones/>',
+          headers: { 'content-type': 'application/xml' },
+        }),
+        400,
+        'validation_error',
+      );
+      assertError(
+        await call('POST', batchPath(online), {
+          token: online.tokens.read,
+          rawBody: '{"phones": [',
+          headers: { 'content-type': 'application/json' },
+        }),
+        400,
+        'validation_error',
+      );
     });
 
     it("returns 404 for another organization's session, storing nothing", async () => {
-      const before = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE session_id = ?', [online.sessionId])) as { n: number }[];
+      const before = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE session_id = ?', [
+        online.sessionId,
+      ])) as { n: number }[];
       assertError(await createBatch(online, [onWhatsApp[0]], stranger.tokens.read), 404, 'not_found');
-      const after = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE session_id = ?', [online.sessionId])) as { n: number }[];
+      const after = (await testEnv.db.query('SELECT COUNT(*) AS n FROM check_batches WHERE session_id = ?', [
+        online.sessionId,
+      ])) as { n: number }[];
       assert.equal(Number(after[0]!.n), Number(before[0]!.n));
     });
 
@@ -250,7 +306,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
   describe('GET /contacts/check-batch/{id}', () => {
     it('reports status, progress, counts, timestamps and no ETA once completed', async () => {
       const created = Date.now();
-      const res = await createBatch(online, { phones: [...onWhatsApp.slice(0, 3), ...offWhatsApp.slice(0, 2), 'x'], maxAgeSeconds: 0 });
+      const res = await createBatch(online, {
+        phones: [...onWhatsApp.slice(0, 3), ...offWhatsApp.slice(0, 2), 'x'],
+        maxAgeSeconds: 0,
+      });
       const batch = await waitForBatch(online, res.body.id, finished, 'to finish');
       assert.deepEqual(Object.keys(batch).sort(), [
         'cached',
@@ -276,16 +335,24 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       assert.equal(batch.waitingFor, null);
       assert.equal(batch.resumesAt, null);
       assert.equal(batch.cached, 0, 'maxAgeSeconds=0 asks WhatsApp afresh');
-      assert.deepEqual(batch.sessions, [{ sessionId: online.sessionId, checked: 5, queries: 1, waitingFor: null, resumesAt: null }]);
+      assert.deepEqual(batch.sessions, [
+        { sessionId: online.sessionId, checked: 5, queries: 1, waitingFor: null, resumesAt: null },
+      ]);
       assert.deepEqual(batch.progress, { done: 6, total: 6 });
       assert.deepEqual(batch.counts, { onWhatsApp: 3, notOnWhatsApp: 2, invalid: 1 });
-      assert.ok(batch.createdAt >= created - 1000 && batch.createdAt <= batch.startedAt && batch.startedAt <= batch.finishedAt);
+      assert.ok(
+        batch.createdAt >= created - 1000 && batch.createdAt <= batch.startedAt && batch.startedAt <= batch.finishedAt,
+      );
       assert.equal(batch.eta, null);
       assert.equal(batch.error, null);
     });
 
     it('returns 404 for an unknown id, and for a batch of another session of the same organization', async () => {
-      assertError(await get(batchPath(online, '/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB'), online.tokens.read), 404, 'not_found');
+      assertError(
+        await get(batchPath(online, '/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB'), online.tokens.read),
+        404,
+        'not_found',
+      );
       const res = await createBatch(online, ['nope']);
       const other = { ...online, sessionId: await newSession(online.organizationId) };
       assertError(await get(batchPath(other, `/${res.body.id}`), online.tokens.read), 404, 'not_found');
@@ -297,7 +364,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
     });
 
     it('returns 400 for a malformed id', async () => {
-      const details = assertError(await get(batchPath(online, `/${encodeURIComponent('bad id!')}`), online.tokens.read), 400, 'validation_error');
+      const details = assertError(
+        await get(batchPath(online, `/${encodeURIComponent('bad id!')}`), online.tokens.read),
+        400,
+        'validation_error',
+      );
       assert.ok('id' in details);
     });
 
@@ -318,7 +389,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
         first.body.data.map((b: any) => b.id),
         [ids[2], ids[1]],
       );
-      const second = await get(batchPath(t, `?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`), t.tokens.read);
+      const second = await get(
+        batchPath(t, `?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`),
+        t.tokens.read,
+      );
       assert.deepEqual(
         second.body.data.map((b: any) => b.id),
         [ids[0]],
@@ -329,7 +403,12 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
 
   describe('GET /contacts/check-batch/{id}/results', () => {
     let batchId: string;
-    const given = [...onWhatsApp.slice(0, 3).map((p) => `+${p}`), ...offWhatsApp.slice(0, 3), 'not, a number', '=SUM(A1)'];
+    const given = [
+      ...onWhatsApp.slice(0, 3).map((p) => `+${p}`),
+      ...offWhatsApp.slice(0, 3),
+      'not, a number',
+      '=SUM(A1)',
+    ];
 
     before(async () => {
       batchId = (await createBatch(online, given)).body.id;
@@ -340,7 +419,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const seen: any[] = [];
       let cursor = '';
       for (let page = 0; page < 10; page++) {
-        const res = await get(batchPath(online, `/${batchId}/results?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), online.tokens.read);
+        const res = await get(
+          batchPath(online, `/${batchId}/results?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+          online.tokens.read,
+        );
         assert.equal(res.status, 200);
         assert.ok(res.body.data.length <= 3);
         seen.push(...res.body.data);
@@ -356,11 +438,41 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
     it('returns jid, lid and the form WhatsApp knows for numbers on WhatsApp, null jid and no lid otherwise, and when and how each was checked', async () => {
       const rows = await allResults(online, batchId);
       const on = rows[0];
-      assert.deepEqual(Object.keys(on).sort(), ['cached', 'checkedAt', 'jid', 'lid', 'matchedAs', 'normalized', 'phone', 'reason', 'status']);
-      const expectedOn = { phone: `+${onWhatsApp[0]}`, normalized: onWhatsApp[0], status: 'on_whatsapp', jid: `${onWhatsApp[0]}@s.whatsapp.net`, lid: `9${onWhatsApp[0]}@lid`, matchedAs: onWhatsApp[0], reason: null };
+      assert.deepEqual(Object.keys(on).sort(), [
+        'cached',
+        'checkedAt',
+        'jid',
+        'lid',
+        'matchedAs',
+        'normalized',
+        'phone',
+        'reason',
+        'status',
+      ]);
+      const expectedOn = {
+        phone: `+${onWhatsApp[0]}`,
+        normalized: onWhatsApp[0],
+        status: 'on_whatsapp',
+        jid: `${onWhatsApp[0]}@s.whatsapp.net`,
+        lid: `9${onWhatsApp[0]}@lid`,
+        matchedAs: onWhatsApp[0],
+        reason: null,
+      };
       assert.deepEqual({ ...on, checkedAt: 0, cached: false }, { ...expectedOn, checkedAt: 0, cached: false });
       const off = rows[3];
-      assert.deepEqual({ ...off, checkedAt: 0, cached: false }, { phone: offWhatsApp[0], normalized: offWhatsApp[0], status: 'not_on_whatsapp', jid: null, matchedAs: null, reason: null, checkedAt: 0, cached: false });
+      assert.deepEqual(
+        { ...off, checkedAt: 0, cached: false },
+        {
+          phone: offWhatsApp[0],
+          normalized: offWhatsApp[0],
+          status: 'not_on_whatsapp',
+          jid: null,
+          matchedAs: null,
+          reason: null,
+          checkedAt: 0,
+          cached: false,
+        },
+      );
       for (const row of rows) assert.equal(typeof row.checkedAt, 'number');
       for (const row of rows) assert.equal(typeof row.cached, 'boolean');
     });
@@ -371,7 +483,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
         rows.map((r) => r.normalized),
         onWhatsApp.slice(0, 3),
       );
-      assertError(await get(batchPath(online, `/${batchId}/results?status=maybe`), online.tokens.read), 400, 'validation_error');
+      assertError(
+        await get(batchPath(online, `/${batchId}/results?status=maybe`), online.tokens.read),
+        400,
+        'validation_error',
+      );
     });
 
     it('clamps the limit like the contacts list: 0 means the default, out-of-range values are clamped', async () => {
@@ -384,38 +500,78 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
         assert.equal(res.status, 200);
         assert.equal(res.body.data.length, expected, `limit=${limit}`);
       }
-      const details = assertError(await get(batchPath(online, `/${batchId}/results?limit=ten`), online.tokens.read), 400, 'validation_error');
+      const details = assertError(
+        await get(batchPath(online, `/${batchId}/results?limit=ten`), online.tokens.read),
+        400,
+        'validation_error',
+      );
       assert.ok('limit' in details);
     });
 
     it('refuses a forged cursor, and a cursor of another batch or another status filter', async () => {
-      assertError(await get(batchPath(online, `/${batchId}/results?cursor=abc.def`), online.tokens.read), 400, 'validation_error');
+      assertError(
+        await get(batchPath(online, `/${batchId}/results?cursor=abc.def`), online.tokens.read),
+        400,
+        'validation_error',
+      );
       const page = await get(batchPath(online, `/${batchId}/results?limit=1`), online.tokens.read);
       const other = (await createBatch(online, ['nope', 'nah'])).body.id;
-      assertError(await get(batchPath(online, `/${other}/results?cursor=${encodeURIComponent(page.body.nextCursor)}`), online.tokens.read), 400, 'validation_error');
-      assertError(await get(batchPath(online, `/${batchId}/results?status=invalid&cursor=${encodeURIComponent(page.body.nextCursor)}`), online.tokens.read), 400, 'validation_error');
+      assertError(
+        await get(
+          batchPath(online, `/${other}/results?cursor=${encodeURIComponent(page.body.nextCursor)}`),
+          online.tokens.read,
+        ),
+        400,
+        'validation_error',
+      );
+      assertError(
+        await get(
+          batchPath(online, `/${batchId}/results?status=invalid&cursor=${encodeURIComponent(page.body.nextCursor)}`),
+          online.tokens.read,
+        ),
+        400,
+        'validation_error',
+      );
     });
 
     it('returns every row as CSV with Accept: text/csv, quoting where needed and defusing formulas', async () => {
-      const res = await call('GET', batchPath(online, `/${batchId}/results?limit=1`), { token: online.tokens.read, headers: { accept: 'text/csv' } });
+      const res = await call('GET', batchPath(online, `/${batchId}/results?limit=1`), {
+        token: online.tokens.read,
+        headers: { accept: 'text/csv' },
+      });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
       const lines = res.text.trimEnd().split('\n');
       assert.equal(lines[0], 'phone,normalized,status,jid,lid,checkedAt,cached,matchedAs,reason');
       assert.equal(lines.length, 1 + given.length, 'every row, whatever the limit');
-      assert.match(lines[1]!, new RegExp(`^\\+${onWhatsApp[0]},${onWhatsApp[0]},on_whatsapp,${onWhatsApp[0]}@s\\.whatsapp\\.net,9${onWhatsApp[0]}@lid,\\d+,(true|false),${onWhatsApp[0]},$`));
-      assert.match(lines[4]!, new RegExp(`^${offWhatsApp[0]},${offWhatsApp[0]},not_on_whatsapp,,,\\d+,(true|false),,$`));
+      assert.match(
+        lines[1]!,
+        new RegExp(
+          `^\\+${onWhatsApp[0]},${onWhatsApp[0]},on_whatsapp,${onWhatsApp[0]}@s\\.whatsapp\\.net,9${onWhatsApp[0]}@lid,\\d+,(true|false),${onWhatsApp[0]},$`,
+        ),
+      );
+      assert.match(
+        lines[4]!,
+        new RegExp(`^${offWhatsApp[0]},${offWhatsApp[0]},not_on_whatsapp,,,\\d+,(true|false),,$`),
+      );
       assert.match(lines[7]!, /^"not, a number",,invalid,,,\d+,false,,not_a_number$/);
       assert.match(lines[8]!, /^'=SUM\(A1\),,invalid,,,\d+,false,,not_a_number$/);
     });
 
     it('returns the CSV of one status only when filtered', async () => {
-      const res = await call('GET', batchPath(online, `/${batchId}/results?status=invalid`), { token: online.tokens.read, headers: { accept: 'text/csv' } });
+      const res = await call('GET', batchPath(online, `/${batchId}/results?status=invalid`), {
+        token: online.tokens.read,
+        headers: { accept: 'text/csv' },
+      });
       assert.equal(res.text.trimEnd().split('\n').length, 3);
     });
 
     it("returns 404 for an unknown batch and for another organization's", async () => {
-      assertError(await get(batchPath(online, `/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB/results`), online.tokens.read), 404, 'not_found');
+      assertError(
+        await get(batchPath(online, `/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB/results`), online.tokens.read),
+        404,
+        'not_found',
+      );
       assertError(await get(batchPath(online, `/${batchId}/results`), stranger.tokens.read), 404, 'not_found');
     });
 
@@ -436,7 +592,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const pending = await allResults(unpaired, res.body.id);
       assert.ok(pending.every((r) => r.status === 'pending' && r.checkedAt === null && r.jid === null));
 
-      await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: unpaired.sessionId, action: 'pair', phone: selves[4]!.phone });
+      await simControl(testEnv.redis, testEnv.redisPrefix, {
+        sessionId: unpaired.sessionId,
+        action: 'pair',
+        phone: selves[4]!.phone,
+      });
       const done = await waitForBatch(unpaired, res.body.id, finished, 'to finish after pairing');
       assert.equal(done.status, 'completed');
       assert.equal(done.waitingForSession, false);
@@ -466,18 +626,27 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       const running = await batchOf(slow, res.body.id);
       assert.equal(running.status, 'running');
       // From the pace so far: later than now, since numbers remain.
-      assert.ok(typeof running.eta === 'number' && running.eta > asked, `a running batch has an ETA (got ${running.eta})`);
+      assert.ok(
+        typeof running.eta === 'number' && running.eta > asked,
+        `a running batch has an ETA (got ${running.eta})`,
+      );
       assert.equal((await call('DELETE', batchPath(slow, `/${res.body.id}`), { token: slow.tokens.read })).status, 204);
       const atCancel = await batchOf(slow, res.body.id);
       const queue = batchQueue(slow.sessionId);
       try {
-        await waitFor(async () => ['completed', 'unknown'].includes(await queue.getJobState(res.body.id)), 'the batch job to stop');
+        await waitFor(
+          async () => ['completed', 'unknown'].includes(await queue.getJobState(res.body.id)),
+          'the batch job to stop',
+        );
       } finally {
         await queue.close();
       }
       const final = await batchOf(slow, res.body.id);
       assert.equal(final.status, 'cancelled');
-      assert.ok(final.progress.done <= atCancel.progress.done + CHUNK, `at most the chunk in flight is recorded after the cancel (${atCancel.progress.done} → ${final.progress.done})`);
+      assert.ok(
+        final.progress.done <= atCancel.progress.done + CHUNK,
+        `at most the chunk in flight is recorded after the cancel (${atCancel.progress.done} → ${final.progress.done})`,
+      );
       assert.ok(final.progress.done < phones.length);
       const pending = await allResults(slow, res.body.id, '&status=pending');
       assert.equal(pending.length, phones.length - final.progress.done);
@@ -493,7 +662,11 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
     });
 
     it("returns 404 for an unknown batch and for another organization's", async () => {
-      assertError(await call('DELETE', batchPath(online, '/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB'), { token: online.tokens.read }), 404, 'not_found');
+      assertError(
+        await call('DELETE', batchPath(online, '/batch_01J9Z3M4X8Q2N5R7T0V6W1Y3ZB'), { token: online.tokens.read }),
+        404,
+        'not_found',
+      );
       const t = await newTenant();
       const waiting = (await createBatch(t, offWhatsApp.slice(0, 1))).body.id;
       assertError(await call('DELETE', batchPath(t, `/${waiting}`), { token: stranger.tokens.read }), 404, 'not_found');
@@ -514,7 +687,10 @@ describe('bulk number checks (sim WhatsApp, real worker processes)', function ()
       assert.equal(done.status, 'completed');
       assert.deepEqual(done.counts, { onWhatsApp: 100, notOnWhatsApp: 400, invalid: 0 });
       const queries = await new SimCallLog(testEnv.redis, testEnv.redisPrefix).queries(flaky.sessionId);
-      assert.ok(queries > flakyNumbers.length / CHUNK, `some chunks were retried (${queries} queries for ${flakyNumbers.length / CHUNK} chunks)`);
+      assert.ok(
+        queries > flakyNumbers.length / CHUNK,
+        `some chunks were retried (${queries} queries for ${flakyNumbers.length / CHUNK} chunks)`,
+      );
     });
 
     it('fails the batch, with the reason, when a chunk keeps failing with a server error', async () => {
@@ -543,7 +719,10 @@ describe('SessionRateLimiter (Redis token bucket and daily cap)', () => {
 
   it('shares one budget among every limiter (worker) of a session, and not between sessions', async () => {
     const k = keys();
-    const [one, two] = [new SessionRateLimiter(testEnv.redis, k, 60, 50), new SessionRateLimiter(testEnv.redis, k, 60, 50)];
+    const [one, two] = [
+      new SessionRateLimiter(testEnv.redis, k, 60, 50),
+      new SessionRateLimiter(testEnv.redis, k, 60, 50),
+    ];
     assert.equal((await one.take('sess_a', 30)).kind, 'granted');
     assert.equal((await two.take('sess_a', 30)).kind, 'pace');
     assert.equal((await two.take('sess_b', 30)).kind, 'granted');
@@ -571,10 +750,17 @@ describe('SessionRateLimiter (Redis token bucket and daily cap)', () => {
     const nextMidnight = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
     assert.equal(capped.kind, 'daily_limit');
     if (capped.kind === 'daily_limit') {
-      assert.ok(Math.abs(capped.resumesAt - nextMidnight) <= 1_000, `resumes at the next UTC midnight (${new Date(capped.resumesAt).toISOString()})`);
+      assert.ok(
+        Math.abs(capped.resumesAt - nextMidnight) <= 1_000,
+        `resumes at the next UTC midnight (${new Date(capped.resumesAt).toISOString()})`,
+      );
       assert.ok(capped.waitMs > 0 && capped.waitMs <= 86_400_000);
     }
-    assert.deepEqual(await limiter.take('sess_b', 50), { kind: 'granted', count: 50 }, 'another session has its own cap');
+    assert.deepEqual(
+      await limiter.take('sess_b', 50),
+      { kind: 'granted', count: 50 },
+      'another session has its own cap',
+    );
     // The day turns: the count recorded for yesterday no longer holds the session back.
     await testEnv.redis.hset(k.batchRateBucket('sess_a'), 'day', String(Math.floor(Date.now() / 86_400_000) - 1));
     assert.deepEqual(await limiter.take('sess_a', 50), { kind: 'granted', count: 50 });
@@ -619,11 +805,16 @@ describe('bulk number checks across worker failures', function () {
     const batch = await waitForBatch(t, id, finished, 'to finish on the other worker', 60_000);
     assert.equal(batch.status, 'completed');
     assert.deepEqual(batch.progress, { done: phones.length, total: phones.length });
-    assert.deepEqual(batch.counts, { onWhatsApp: registered.length, notOnWhatsApp: phones.length - registered.length, invalid: 0 });
+    assert.deepEqual(batch.counts, {
+      onWhatsApp: registered.length,
+      notOnWhatsApp: phones.length - registered.length,
+      invalid: 0,
+    });
     const rows = await allResults(t, id);
     assert.equal(rows.length, phones.length);
     const on = new Set(registered);
-    for (const row of rows) assert.equal(row.status, on.has(row.normalized) ? 'on_whatsapp' : 'not_on_whatsapp', row.normalized);
+    for (const row of rows)
+      assert.equal(row.status, on.has(row.normalized) ? 'on_whatsapp' : 'not_on_whatsapp', row.normalized);
     return new SimCallLog(testEnv.redis, testEnv.redisPrefix).askedNumbers(t.sessionId);
   }
 

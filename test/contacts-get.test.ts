@@ -64,18 +64,37 @@ describe('GET /api/v1/sessions/{session}/contacts/{lid}', () => {
 
   it('returns exactly the keys of the contract, at every level', async () => {
     const t = await newTenant();
-    await seedContacts(t.sessionId, [{ lid: '300000000000001@lid', name: 'Keys', phone: '6281200000001', dm: true, groups: [{ jid: '120363000000000003@g.us', subject: 'G' }] }]);
+    await seedContacts(t.sessionId, [
+      {
+        lid: '300000000000001@lid',
+        name: 'Keys',
+        phone: '6281200000001',
+        dm: true,
+        groups: [{ jid: '120363000000000003@g.us', subject: 'G' }],
+      },
+    ]);
     const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/300000000000001@lid`, t.tokens.read);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     assert.deepEqual(Object.keys(res.body).sort(), ['dm', 'groups', 'identity']);
-    assert.deepEqual(Object.keys(res.body.identity).sort(), ['businessName', 'firstSeenAt', 'id', 'lid', 'name', 'phoneJid', 'phoneNumber', 'updatedAt']);
+    assert.deepEqual(Object.keys(res.body.identity).sort(), [
+      'businessName',
+      'firstSeenAt',
+      'id',
+      'lid',
+      'name',
+      'phoneJid',
+      'phoneNumber',
+      'updatedAt',
+    ]);
     assert.deepEqual(Object.keys(res.body.groups[0]).sort(), ['jid', 'lastSeen', 'name', 'role', 'tag']);
   });
 
   it('returns nulls, dm false and no groups for a contact known only by its lid', async () => {
     const t = await newTenant();
-    await seedContacts(t.sessionId, [{ lid: '300000000000002@lid', firstSeenAt: 1719662400000, updatedAt: 1719662400001 }]);
+    await seedContacts(t.sessionId, [
+      { lid: '300000000000002@lid', firstSeenAt: 1719662400000, updatedAt: 1719662400001 },
+    ]);
     const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/300000000000002@lid`, t.tokens.read);
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, {
@@ -118,7 +137,9 @@ describe('GET /api/v1/sessions/{session}/contacts/{lid}', () => {
 
   it('returns unicode names exactly as stored', async () => {
     const t = await newTenant();
-    await seedContacts(t.sessionId, [{ lid: '300000000000004@lid', name: 'Zoë 李小龙 🦊', businessName: 'Café ☕', dm: true }]);
+    await seedContacts(t.sessionId, [
+      { lid: '300000000000004@lid', name: 'Zoë 李小龙 🦊', businessName: 'Café ☕', dm: true },
+    ]);
     const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/300000000000004@lid`, t.tokens.read);
     assert.equal(res.body.identity.name, 'Zoë 李小龙 🦊');
     assert.equal(res.body.identity.businessName, 'Café ☕');
@@ -127,7 +148,10 @@ describe('GET /api/v1/sessions/{session}/contacts/{lid}', () => {
   it('accepts the lid percent-encoded', async () => {
     const t = await newTenant();
     await seedContacts(t.sessionId, [{ lid: '300000000000005@lid', name: 'Encoded', dm: true }]);
-    const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/${encodeURIComponent('300000000000005@lid')}`, t.tokens.read);
+    const res = await get(
+      `/api/v1/sessions/${t.sessionId}/contacts/${encodeURIComponent('300000000000005@lid')}`,
+      t.tokens.read,
+    );
     assert.equal(res.status, 200);
     assert.equal(res.body.identity.name, 'Encoded');
   });
@@ -136,7 +160,9 @@ describe('GET /api/v1/sessions/{session}/contacts/{lid}', () => {
     const t = await newTenant();
     const other = await newSession(t.organizationId);
     await seedContacts(t.sessionId, [{ lid: '300000000000006@lid', name: 'Here', dm: true }]);
-    await seedContacts(other, [{ lid: '300000000000006@lid', name: 'There', groups: [{ jid: '120363000000000020@g.us', subject: 'Elsewhere' }] }]);
+    await seedContacts(other, [
+      { lid: '300000000000006@lid', name: 'There', groups: [{ jid: '120363000000000020@g.us', subject: 'Elsewhere' }] },
+    ]);
     const res = await get(`/api/v1/sessions/${t.sessionId}/contacts/300000000000006@lid`, t.tokens.read);
     assert.equal(res.status, 200);
     assert.equal(res.body.identity.name, 'Here');

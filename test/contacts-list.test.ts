@@ -49,7 +49,11 @@ async function walk(t: Tenant, query: Record<string, string>, between?: (page: n
 }
 
 const dmContacts = (n: number, prefix: string): ContactSeed[] =>
-  Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${String(i).padStart(3, '0')}`, phone: `4930${String(i).padStart(7, '0')}`, dm: true }));
+  Array.from({ length: n }, (_, i) => ({
+    name: `${prefix} ${String(i).padStart(3, '0')}`,
+    phone: `4930${String(i).padStart(7, '0')}`,
+    dm: true,
+  }));
 
 describe('GET /api/v1/sessions/{session}/contacts', () => {
   describe('filters', () => {
@@ -73,7 +77,14 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       const res = await get(listPath(t.sessionId), t.tokens.read);
       assert.equal(res.status, 200);
       const sources = Object.fromEntries((res.body.data as ContactItem[]).map((c) => [c.name, c.source]));
-      assert.deepEqual(sources, { 'Alice Anders': 'dm', 'Bob Alison': 'dm', Carol: 'group', Natalia: 'group', Erin: 'dm', Grace: 'group' });
+      assert.deepEqual(sources, {
+        'Alice Anders': 'dm',
+        'Bob Alison': 'dm',
+        Carol: 'group',
+        Natalia: 'group',
+        Erin: 'dm',
+        Grace: 'group',
+      });
       assert.equal(res.body.nextCursor, '');
     });
 
@@ -98,13 +109,20 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       const res = await get(listPath(t.sessionId, { group: G1 }), t.tokens.read);
       assert.deepEqual(
         (res.body.data as ContactItem[]).map((c) => [c.name, c.source]),
-        [['Bob Alison', 'group'], ['Carol', 'group'], ['Grace', 'group']],
+        [
+          ['Bob Alison', 'group'],
+          ['Carol', 'group'],
+          ['Grace', 'group'],
+        ],
       );
     });
 
     it('reports source dm when filtered by source=dm and group together', async () => {
       const res = await get(listPath(t.sessionId, { source: 'dm', group: G1 }), t.tokens.read);
-      assert.deepEqual((res.body.data as ContactItem[]).map((c) => [c.name, c.source]), [['Bob Alison', 'dm']]);
+      assert.deepEqual(
+        (res.body.data as ContactItem[]).map((c) => [c.name, c.source]),
+        [['Bob Alison', 'dm']],
+      );
     });
 
     it('group of a group nobody was seen in returns an empty last page', async () => {
@@ -170,7 +188,14 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
     it('returns {data, nextCursor} whose items are exactly {lid, name, phoneNumber, businessName, source}', async () => {
       const t = await newTenant();
       await seedContacts(t.sessionId, [
-        { lid: '205227043110953@lid', name: 'Alice', phone: '6281234567890', businessName: 'Acme Corp', dm: true, groups: [{ jid: G1 }] },
+        {
+          lid: '205227043110953@lid',
+          name: 'Alice',
+          phone: '6281234567890',
+          businessName: 'Acme Corp',
+          dm: true,
+          groups: [{ jid: G1 }],
+        },
         { lid: '205227043110954@lid', name: null, phone: null, businessName: null, groups: [{ jid: G1 }] },
       ]);
       const res = await get(listPath(t.sessionId), t.tokens.read);
@@ -178,7 +203,13 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
       assert.deepEqual(res.body, {
         data: [
-          { lid: '205227043110953@lid', name: 'Alice', phoneNumber: '6281234567890', businessName: 'Acme Corp', source: 'dm' },
+          {
+            lid: '205227043110953@lid',
+            name: 'Alice',
+            phoneNumber: '6281234567890',
+            businessName: 'Acme Corp',
+            source: 'dm',
+          },
           { lid: '205227043110954@lid', name: null, phoneNumber: null, businessName: null, source: 'group' },
         ],
         nextCursor: '',
@@ -193,13 +224,29 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       t = await newTenant();
       await seedContacts(
         t.sessionId,
-        ['Zoë Quinn', '李小龙', 'Fox 🦊 Mulder', 'Panda 🐼', 'ÉLODIE', '100% real', '1000 real', 'a_b', 'axb', 'pipe|x', 'pipex', 'back\\slash', 'backslash', "O'Brien"].map((name) => ({ name, dm: true })),
+        [
+          'Zoë Quinn',
+          '李小龙',
+          'Fox 🦊 Mulder',
+          'Panda 🐼',
+          'ÉLODIE',
+          '100% real',
+          '1000 real',
+          'a_b',
+          'axb',
+          'pipe|x',
+          'pipex',
+          'back\\slash',
+          'backslash',
+          "O'Brien",
+        ].map((name) => ({ name, dm: true })),
       );
     });
 
     it('returns unicode names exactly as stored', async () => {
       const names = await listNames(t, {});
-      for (const name of ['Zoë Quinn', '李小龙', 'Fox 🦊 Mulder', 'Panda 🐼', 'ÉLODIE']) assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
+      for (const name of ['Zoë Quinn', '李小龙', 'Fox 🦊 Mulder', 'Panda 🐼', 'ÉLODIE'])
+        assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
     });
 
     it('matches accented names case-insensitively', async () => {
@@ -240,20 +287,58 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
     let names: string[];
     // Characters the collation folds in every way it can: case, accents, ligatures (ß, æ, ﬁ),
     // look-alikes (ø, ł, fullwidth), ignorables (zero-width space, combining accent), wildcards.
-    const ALPHABET = ['a', 'r', 'i', 'n', 's', 'e', 'A', 'R', 'É', 'é', 'è', 'ß', 'ss', 'æ', 'ae', 'ﬁ', 'fi', 'ø', 'o', 'ł', 'l', 'Ａ', '\u200b', '\u0301', ' ', '%', '_', '李'];
+    const ALPHABET = [
+      'a',
+      'r',
+      'i',
+      'n',
+      's',
+      'e',
+      'A',
+      'R',
+      'É',
+      'é',
+      'è',
+      'ß',
+      'ss',
+      'æ',
+      'ae',
+      'ﬁ',
+      'fi',
+      'ø',
+      'o',
+      'ł',
+      'l',
+      'Ａ',
+      '\u200b',
+      '\u0301',
+      ' ',
+      '%',
+      '_',
+      '李',
+    ];
     const rand = seededRandom(20261130);
     const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
-    const randomText = (min: number, max: number) => Array.from({ length: min + Math.floor(rand() * (max - min + 1)) }, () => pick(ALPHABET)).join('');
+    const randomText = (min: number, max: number) =>
+      Array.from({ length: min + Math.floor(rand() * (max - min + 1)) }, () => pick(ALPHABET)).join('');
 
     before(async () => {
       t = await newTenant();
-      names = Array.from({ length: 160 }, (_, i) => (i % 6 === 0 ? `Ma${randomText(0, 2)}rian${randomText(0, 3)}` : randomText(4, 12)));
-      await seedContacts(t.sessionId, names.map((name) => ({ name, dm: true })));
+      names = Array.from({ length: 160 }, (_, i) =>
+        i % 6 === 0 ? `Ma${randomText(0, 2)}rian${randomText(0, 3)}` : randomText(4, 12),
+      );
+      await seedContacts(
+        t.sessionId,
+        names.map((name) => ({ name, dm: true })),
+      );
     });
 
     /** What a plain LIKE over every stored name of the session finds: the meaning of q. */
     async function scanned(term: string): Promise<string[]> {
-      const rows = (await testEnv.db.query(`SELECT name FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|'`, [t.sessionId, likeContains(term)])) as { name: string }[];
+      const rows = (await testEnv.db.query(
+        `SELECT name FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|'`,
+        [t.sessionId, likeContains(term)],
+      )) as { name: string }[];
       return rows.map((r) => r.name).sort();
     }
 
@@ -266,7 +351,17 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
           return chars.slice(start, start + 3 + Math.floor(rand() * 4)).join('');
         }),
         ...Array.from({ length: 20 }, () => randomText(3, 6)),
-        'ARI', 'strasse', 'STRAßE', 'aes', 'æs', 'fin', 'ﬁn', 'øl', 'ol', 'ａｒｉ', 'e\u0301r',
+        'ARI',
+        'strasse',
+        'STRAßE',
+        'aes',
+        'æs',
+        'fin',
+        'ﬁn',
+        'øl',
+        'ol',
+        'ａｒｉ',
+        'e\u0301r',
       ];
       let withMatches = 0;
       for (const term of terms) {
@@ -278,9 +373,15 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
     });
 
     it('pages through the matches of a search exactly once, in id order', async () => {
-      const rows = (await testEnv.db.query(`SELECT lid FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|' ORDER BY id`, [t.sessionId, likeContains('rian')])) as { lid: string }[];
+      const rows = (await testEnv.db.query(
+        `SELECT lid FROM contacts WHERE session_id = ? AND name LIKE ? ESCAPE '|' ORDER BY id`,
+        [t.sessionId, likeContains('rian')],
+      )) as { lid: string }[];
       const { lids, pageSizes } = await walk(t, { q: 'rian', limit: '4' });
-      assert.deepEqual(lids, rows.map((r) => r.lid));
+      assert.deepEqual(
+        lids,
+        rows.map((r) => r.lid),
+      );
       assert.ok(pageSizes.length >= 6, `${rows.length} matches in ${pageSizes.length} pages`);
     });
   });
@@ -336,7 +437,10 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
         const { lids, pageSizes } = await walk(t, { limit: String(limit) });
         assert.deepEqual(lids, expected, `limit ${limit}`);
         assert.equal(pageSizes.length, Math.ceil(37 / limit), `limit ${limit}: no empty trailing page`);
-        assert.ok(pageSizes.slice(0, -1).every((n) => n === limit), `limit ${limit}: full pages before the last`);
+        assert.ok(
+          pageSizes.slice(0, -1).every((n) => n === limit),
+          `limit ${limit}: full pages before the last`,
+        );
       }
     });
 
@@ -348,7 +452,14 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
         groups: i % 5 === 0 ? [] : [{ jid: i % 2 === 0 ? G1 : G2 }],
       }));
       await seedContacts(t.sessionId, seeds);
-      const queries: Record<string, string>[] = [{ group: G1 }, { source: 'dm' }, { source: 'group' }, { q: 'odd' }, { group: G2, q: '1' }, { source: 'dm', q: 'even' }];
+      const queries: Record<string, string>[] = [
+        { group: G1 },
+        { source: 'dm' },
+        { source: 'group' },
+        { q: 'odd' },
+        { group: G2, q: '1' },
+        { source: 'dm', q: 'even' },
+      ];
       for (const query of queries) {
         const all = await get(listPath(t.sessionId, { ...query, limit: '200' }), t.tokens.read);
         const expected = (all.body.data as ContactItem[]).map((c) => c.lid);
@@ -363,7 +474,11 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
     it('visits every contact exactly once while contacts are inserted between pages, and shows the new ones', async () => {
       const t = await newTenant();
       await seedContacts(t.sessionId, dmContacts(20, 'Original'));
-      const originals = new Set(((await get(listPath(t.sessionId, { limit: '200' }), t.tokens.read)).body.data as ContactItem[]).map((c) => c.lid!));
+      const originals = new Set(
+        ((await get(listPath(t.sessionId, { limit: '200' }), t.tokens.read)).body.data as ContactItem[]).map(
+          (c) => c.lid!,
+        ),
+      );
       const inserted: string[] = [];
       const { lids } = await walk(t, { limit: '6' }, async (page) => {
         const seeds = dmContacts(2, `Inserted p${page}`).map((s, i) => ({ ...s, phone: `4940${page}${i}00000` }));
@@ -379,10 +494,18 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
 
     it('visits every group member exactly once while members join between pages', async () => {
       const t = await newTenant();
-      await seedContacts(t.sessionId, Array.from({ length: 12 }, (_, i) => ({ name: `Member ${i}`, groups: [{ jid: G1 }] })));
-      const before = ((await get(listPath(t.sessionId, { group: G1, limit: '200' }), t.tokens.read)).body.data as ContactItem[]).map((c) => c.lid!);
+      await seedContacts(
+        t.sessionId,
+        Array.from({ length: 12 }, (_, i) => ({ name: `Member ${i}`, groups: [{ jid: G1 }] })),
+      );
+      const before = (
+        (await get(listPath(t.sessionId, { group: G1, limit: '200' }), t.tokens.read)).body.data as ContactItem[]
+      ).map((c) => c.lid!);
       const { lids } = await walk(t, { group: G1, limit: '5' }, async (page) => {
-        await seedContacts(t.sessionId, [{ name: `Joiner ${page}`, groups: [{ jid: G1 }] }, { name: `Outsider ${page}`, dm: true }]);
+        await seedContacts(t.sessionId, [
+          { name: `Joiner ${page}`, groups: [{ jid: G1 }] },
+          { name: `Outsider ${page}`, dm: true },
+        ]);
       });
       assert.equal(new Set(lids).size, lids.length, 'a member was returned twice');
       for (const lid of before) assert.ok(lids.includes(lid), `member ${lid} was skipped`);
@@ -392,7 +515,9 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
     it('continues correctly when the last contact of a page is deleted before the next page', async () => {
       const t = await newTenant();
       await seedContacts(t.sessionId, dmContacts(9, 'Doomed'));
-      const expected = ((await get(listPath(t.sessionId, { limit: '200' }), t.tokens.read)).body.data as ContactItem[]).map((c) => c.lid!);
+      const expected = (
+        (await get(listPath(t.sessionId, { limit: '200' }), t.tokens.read)).body.data as ContactItem[]
+      ).map((c) => c.lid!);
       const first = await get(listPath(t.sessionId, { limit: '3' }), t.tokens.read);
       const lastOfPage = first.body.data[2].lid as string;
       await testEnv.db.query('DELETE FROM contacts WHERE session_id = ? AND lid = ?', [t.sessionId, lastOfPage]);
@@ -442,7 +567,10 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
 
     before(async () => {
       t = await newTenant();
-      await seedContacts(t.sessionId, dmContacts(6, 'Cursor').map((s) => ({ ...s, groups: [{ jid: G1 }] })));
+      await seedContacts(
+        t.sessionId,
+        dmContacts(6, 'Cursor').map((s) => ({ ...s, groups: [{ jid: G1 }] })),
+      );
       cursor = (await get(listPath(t.sessionId, { limit: '2' }), t.tokens.read)).body.nextCursor;
       assert.notEqual(cursor, '');
     });
@@ -557,7 +685,10 @@ describe('GET /api/v1/sessions/{session}/contacts', () => {
       const token = testEnv.jwks.sign({ org: t.organizationId, role: 'viewer' });
       const res = await get(listPath(t.sessionId), token);
       assert.equal(res.status, 200);
-      assert.deepEqual((res.body.data as ContactItem[]).map((c) => c.name), ['Via JWT']);
+      assert.deepEqual(
+        (res.body.data as ContactItem[]).map((c) => c.name),
+        ['Via JWT'],
+      );
     });
 
     it('requires authentication', async () => {

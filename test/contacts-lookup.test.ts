@@ -4,8 +4,10 @@ import { newSession, newTenant, seedContacts, type Tenant } from './support/fixt
 import { testEnv } from './support/hooks.js';
 import { call, get } from './support/http.js';
 
-const lookup = (t: Tenant, phone: string, session = t.sessionId, token = t.tokens.read) => get(`/api/v1/sessions/${session}/contacts/lookup?phone=${encodeURIComponent(phone)}`, token);
-const resolve = (t: Tenant, body: unknown, session = t.sessionId, token = t.tokens.read) => call('POST', `/api/v1/sessions/${session}/contacts/resolve`, { token, body });
+const lookup = (t: Tenant, phone: string, session = t.sessionId, token = t.tokens.read) =>
+  get(`/api/v1/sessions/${session}/contacts/lookup?phone=${encodeURIComponent(phone)}`, token);
+const resolve = (t: Tenant, body: unknown, session = t.sessionId, token = t.tokens.read) =>
+  call('POST', `/api/v1/sessions/${session}/contacts/resolve`, { token, body });
 
 describe('contact look-up by phone and LID (stored data)', function () {
   this.timeout(30_000);
@@ -14,7 +16,13 @@ describe('contact look-up by phone and LID (stored data)', function () {
   before(async () => {
     t = await newTenant();
     await seedContacts(t.sessionId, [
-      { lid: '205227043110953@lid', phone: '6281234567890', name: 'Alice', dm: true, groups: [{ jid: '120363000000000001@g.us', subject: 'Climbers', role: 'admin', tag: 'Ali' }] },
+      {
+        lid: '205227043110953@lid',
+        phone: '6281234567890',
+        name: 'Alice',
+        dm: true,
+        groups: [{ jid: '120363000000000001@g.us', subject: 'Climbers', role: 'admin', tag: 'Ali' }],
+      },
       { lid: '205227043110954@lid', phone: null, name: 'Bob (phone unknown)' },
       { lid: null, phone: '4915112345678', name: 'Carol (LID unknown)' },
     ]);
@@ -51,24 +59,46 @@ describe('contact look-up by phone and LID (stored data)', function () {
       for (const phone of ['abc', '+0123456', '12', '+62 812 3456 7890', '6281234567890@s.whatsapp.net']) {
         assert.ok('phone' in assertError(await lookup(t, phone), 400, 'validation_error'), phone);
       }
-      assert.ok('phone' in assertError(await get(`/api/v1/sessions/${t.sessionId}/contacts/lookup`, t.tokens.read), 400, 'validation_error'));
+      assert.ok(
+        'phone' in
+          assertError(
+            await get(`/api/v1/sessions/${t.sessionId}/contacts/lookup`, t.tokens.read),
+            400,
+            'validation_error',
+          ),
+      );
     });
 
     it('does not take the place of get-one for a LID, nor of the live check route', async () => {
       assertError(await get(`/api/v1/sessions/${t.sessionId}/contacts/lookup@lid`, t.tokens.read), 404, 'not_found');
       const check = await get(`/api/v1/sessions/${t.sessionId}/contacts/check?phone=%2B6281234567890`, t.tokens.read);
-      assert.equal(check.body?.error?.code, 'not_implemented', 'the live check still answers (the session is not connected)');
+      assert.equal(
+        check.body?.error?.code,
+        'not_implemented',
+        'the live check still answers (the session is not connected)',
+      );
     });
 
     it('is served by the unique (session, phone) index, not a scan', async () => {
-      const [plan] = (await testEnv.db.query(`EXPLAIN SELECT c.id FROM contacts c WHERE c.session_id = ? AND c.phone_jid = ?`, [t.sessionId, '6281234567890@s.whatsapp.net'])) as { key: string; type: string }[];
+      const [plan] = (await testEnv.db.query(
+        `EXPLAIN SELECT c.id FROM contacts c WHERE c.session_id = ? AND c.phone_jid = ?`,
+        [t.sessionId, '6281234567890@s.whatsapp.net'],
+      )) as { key: string; type: string }[];
       assert.equal(plan!.key, 'uq_contacts_session_phone');
     });
   });
 
   describe('POST …/contacts/resolve', () => {
     it('maps mixed phone numbers and LIDs in input order, null for the unknown, repeats answered each time', async () => {
-      const ids = ['+6281234567890', '205227043110954@lid', '999999999999@lid', '4915112345678', '205227043110953@lid', '+6281200000000', '+6281234567890'];
+      const ids = [
+        '+6281234567890',
+        '205227043110954@lid',
+        '999999999999@lid',
+        '4915112345678',
+        '205227043110953@lid',
+        '+6281200000000',
+        '+6281234567890',
+      ];
       const res = await resolve(t, { ids });
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.body, {
@@ -85,7 +115,9 @@ describe('contact look-up by phone and LID (stored data)', function () {
     });
 
     it('takes up to 1,000 ids and refuses more', async () => {
-      const many = Array.from({ length: 1000 }, (_, i) => (i % 2 ? `+49151${String(i).padStart(7, '0')}` : `${300000000 + i}@lid`));
+      const many = Array.from({ length: 1000 }, (_, i) =>
+        i % 2 ? `+49151${String(i).padStart(7, '0')}` : `${300000000 + i}@lid`,
+      );
       many[500] = '205227043110953@lid';
       const res = await resolve(t, { ids: many });
       assert.equal(res.status, 200);
@@ -115,8 +147,13 @@ describe('contact look-up by phone and LID (stored data)', function () {
       const stranger = await newTenant();
       const foreign = await resolve(t, { ids: ['+6281234567890'] }, t.sessionId, stranger.tokens.read);
       assertError(foreign, 404, 'not_found');
-      assert.deepEqual(foreign.body, (await resolve(t, { ids: ['+6281234567890'] }, 'sess_doesnotexist', stranger.tokens.read)).body);
-      await seedContacts(stranger.sessionId, [{ lid: '205227043110953@lid', phone: '6281234567890', name: 'Their Alice' }]);
+      assert.deepEqual(
+        foreign.body,
+        (await resolve(t, { ids: ['+6281234567890'] }, 'sess_doesnotexist', stranger.tokens.read)).body,
+      );
+      await seedContacts(stranger.sessionId, [
+        { lid: '205227043110953@lid', phone: '6281234567890', name: 'Their Alice' },
+      ]);
       assert.equal((await resolve(t, { ids: ['205227043110953@lid'] })).body.data[0].name, 'Alice');
       assert.equal((await resolve(stranger, { ids: ['205227043110953@lid'] })).body.data[0].name, 'Their Alice');
     });

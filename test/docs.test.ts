@@ -79,7 +79,12 @@ describe('GET /docs', () => {
   it('answers 404 with the error envelope for files of swagger-ui-dist the page does not use', async () => {
     const page = await get('/docs');
     const bundle = [...page.text.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!)[0]!;
-    for (const url of [bundle.replace('swagger-ui-bundle.js', 'package.json'), bundle.replace('swagger-ui-bundle.js', '..%2Fpackage.json'), '/docs/assets/0.0.0/swagger-ui-bundle.js', '/docs/nope']) {
+    for (const url of [
+      bundle.replace('swagger-ui-bundle.js', 'package.json'),
+      bundle.replace('swagger-ui-bundle.js', '..%2Fpackage.json'),
+      '/docs/assets/0.0.0/swagger-ui-bundle.js',
+      '/docs/nope',
+    ]) {
       const res = await call('GET', url);
       assert.equal(res.status, 404, `GET ${url}`);
       assert.equal(res.body?.error?.code, 'not_found', `GET ${url}`);

@@ -29,7 +29,12 @@ function handle(err: unknown): { lines: Line[]; status: number; body: unknown } 
       return res;
     },
   };
-  errorHandler(logger)(err, { id: 'req-1', headers: {} } as unknown as Request, res as unknown as Response, () => undefined);
+  errorHandler(logger)(
+    err,
+    { id: 'req-1', headers: {} } as unknown as Request,
+    res as unknown as Response,
+    () => undefined,
+  );
   return { lines, ...answer };
 }
 

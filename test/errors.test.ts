@@ -11,7 +11,11 @@ import type { RunningApi } from './support/test-env.js';
 /** An api process that is up (/healthz) but need not be ready, e.g. because MySQL is unreachable. */
 async function startLiveApi(overrides: Record<string, string>, name: string): Promise<RunningApi> {
   const port = await freePort();
-  const proc = GatewayProcess.start(`${testEnv.runId}-${name}`, 'dist/api/main.js', testEnv.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }));
+  const proc = GatewayProcess.start(
+    `${testEnv.runId}-${name}`,
+    'dist/api/main.js',
+    testEnv.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }),
+  );
   testEnv.processes.push(proc);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
@@ -79,7 +83,11 @@ describe('error envelope', () => {
     });
 
     it('answers an unsupported method on a known path with 404 not_found', async () => {
-      assertError(await call('DELETE', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.all }), 404, 'not_found');
+      assertError(
+        await call('DELETE', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.all }),
+        404,
+        'not_found',
+      );
     });
   });
 
@@ -101,14 +109,21 @@ describe('error envelope', () => {
     });
 
     it("answers a body over the route's size limit with 413 payload_too_large", async () => {
-      const res = await call('POST', sessions, { token: t.tokens.all, rawBody: JSON.stringify({ name: 'x'.repeat(64 * 1024) }) });
+      const res = await call('POST', sessions, {
+        token: t.tokens.all,
+        rawBody: JSON.stringify({ name: 'x'.repeat(64 * 1024) }),
+      });
       const details = assertError(res, 413, 'payload_too_large');
       assert.equal(details['body'], 'too large');
       assert.equal(details['limitBytes'], 16 * 1024);
     });
 
     it('answers an unsupported charset with 400 validation_error', async () => {
-      const res = await call('POST', sessions, { token: t.tokens.all, rawBody: '{}', headers: { 'content-type': 'application/json; charset=klingon' } });
+      const res = await call('POST', sessions, {
+        token: t.tokens.all,
+        rawBody: '{}',
+        headers: { 'content-type': 'application/json; charset=klingon' },
+      });
       assertError(res, 400, 'validation_error');
     });
   });
@@ -125,7 +140,10 @@ describe('error envelope', () => {
         get(`/api/v1/sessions/${t.sessionId}/contacts?limit=abc&source=x`, t.tokens.read),
         get(`/api/v1/sessions/${t.sessionId}/contacts?cursor=forged`, t.tokens.read),
         get(`/api/v1/sessions/${t.sessionId}/contacts`, 'not-a-token'),
-        get(`/api/v1/sessions/${t.sessionId}/contacts`, testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -3600 })),
+        get(
+          `/api/v1/sessions/${t.sessionId}/contacts`,
+          testEnv.jwks.sign({ org: t.organizationId, role: 'owner' }, { expiresIn: -3600 }),
+        ),
         get(`/api/v1/sessions/${t.sessionId}/contacts`, t.tokens.none),
         get(`/api/v1/sessions/sess_missing/contacts/1@lid`, t.tokens.read),
         call('POST', '/api/v1/sessions', { token: t.tokens.all, rawBody: '[1,' }),
@@ -160,17 +178,26 @@ describe('error envelope', () => {
     const jwt = () => testEnv.jwks.sign({ org: seeded.organizationId, role: 'owner' });
 
     it('answers a stored endpoint with 503 unavailable (login JWT)', async () => {
-      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, { token: jwt(), baseUrl: api.baseUrl });
+      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, {
+        token: jwt(),
+        baseUrl: api.baseUrl,
+      });
       assertError(res, 503, 'unavailable');
     });
 
     it('answers get-one with 503 unavailable', async () => {
-      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts/400000000000001@lid`, { token: jwt(), baseUrl: api.baseUrl });
+      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts/400000000000001@lid`, {
+        token: jwt(),
+        baseUrl: api.baseUrl,
+      });
       assertError(res, 503, 'unavailable');
     });
 
     it('answers an API key, which needs MySQL to verify, with 503 unavailable rather than 401', async () => {
-      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, { token: seeded.tokens.read, baseUrl: api.baseUrl });
+      const res = await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, {
+        token: seeded.tokens.read,
+        baseUrl: api.baseUrl,
+      });
       assertError(res, 503, 'unavailable');
     });
 
@@ -184,7 +211,8 @@ describe('error envelope', () => {
     });
 
     it('stays up after answering 503s', async () => {
-      for (let i = 0; i < 5; i++) await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, { token: jwt(), baseUrl: api.baseUrl });
+      for (let i = 0; i < 5; i++)
+        await call('GET', `/api/v1/sessions/${seeded.sessionId}/contacts`, { token: jwt(), baseUrl: api.baseUrl });
       assert.ok(api.process.running);
       assert.equal((await call('GET', '/healthz', { baseUrl: api.baseUrl })).status, 200);
     });
@@ -197,19 +225,30 @@ describe('error envelope', () => {
       await seedContacts(own.sessionId, [{ name: 'Survivor', dm: true }]);
       const mysql = new URL(testEnv.databaseUrl);
       const proxy = new TcpProxy(await freePort(), { host: mysql.hostname, port: Number(mysql.port || 3306) });
-      const api = await startLiveApi({ DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}/${testEnv.databaseName}` }, 'api-mysql-flap');
+      const api = await startLiveApi(
+        { DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}/${testEnv.databaseName}` },
+        'api-mysql-flap',
+      );
       const list = async () => {
-        const res = await call('GET', `/api/v1/sessions/${own.sessionId}/contacts`, { token: own.tokens.read, baseUrl: api.baseUrl });
+        const res = await call('GET', `/api/v1/sessions/${own.sessionId}/contacts`, {
+          token: own.tokens.read,
+          baseUrl: api.baseUrl,
+        });
         if (res.status !== 200) assertError(res, 503, 'unavailable');
         return res;
       };
       try {
         assert.equal((await list()).status, 503);
         await proxy.open();
-        const first = await waitFor(async () => {
-          const res = await list();
-          return res.status === 200 && res;
-        }, 'the api to connect once MySQL is reachable', 60_000, 250);
+        const first = await waitFor(
+          async () => {
+            const res = await list();
+            return res.status === 200 && res;
+          },
+          'the api to connect once MySQL is reachable',
+          60_000,
+          250,
+        );
         assert.equal(first.body.data[0].name, 'Survivor');
 
         await proxy.close();

@@ -18,7 +18,21 @@ interface Panel {
   targets?: { refId: string; expr: string; datasource?: { uid: string } }[];
 }
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /** The series names Prometheus stores for each metric of a registry: a histogram is its _bucket, _sum and _count. */
 async function seriesOf(registry: Registry): Promise<Set<string>> {
@@ -40,7 +54,9 @@ function metricNamesIn(expr: string): string[] {
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  return [...bare.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:]|\s*\()/g)].map((m) => m[0]).filter((name) => !KEYWORDS.has(name.toLowerCase()));
+  return [...bare.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:]|\s*\()/g)]
+    .map((m) => m[0])
+    .filter((name) => !KEYWORDS.has(name.toLowerCase()));
 }
 
 describe('Grafana dashboard (deploy/grafana/gateway-dashboard.json)', () => {
@@ -51,11 +67,18 @@ describe('Grafana dashboard (deploy/grafana/gateway-dashboard.json)', () => {
     const api = new ApiMetrics([], createLogger('silent', 'test'));
     const worker = new WorkerMetrics('test-worker', { online: () => 0, shards: () => 0, liveRunning: () => 0 });
     exported = new Set([...(await seriesOf(api.registry)), ...(await seriesOf(worker.registry))]);
-    panels = (JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] }).panels.filter((p) => p.type !== 'row');
+    panels = (JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] }).panels.filter(
+      (p) => p.type !== 'row',
+    );
   });
 
   it('reads metric names the way PromQL does (the check below relies on it)', () => {
-    assert.deepEqual(metricNamesIn('histogram_quantile(0.95, sum by (le, route) (rate(wag_x_bucket{status=~"5.."}[$__rate_interval])))'), ['wag_x_bucket']);
+    assert.deepEqual(
+      metricNamesIn(
+        'histogram_quantile(0.95, sum by (le, route) (rate(wag_x_bucket{status=~"5.."}[$__rate_interval])))',
+      ),
+      ['wag_x_bucket'],
+    );
     assert.deepEqual(metricNamesIn('max by (shard) (a{queue="live"}) / on (shard) b * 60'), ['a', 'b']);
     assert.deepEqual(metricNamesIn('sum(rate(c[5m])) or vector(0)'), ['c']);
   });
@@ -73,12 +96,19 @@ describe('Grafana dashboard (deploy/grafana/gateway-dashboard.json)', () => {
   });
 
   it("names only metrics the api's or the workers' registries export, in every panel's query", () => {
-    assert.ok(exported.has('wag_http_request_duration_seconds_bucket') && exported.has('wag_sessions_online'), 'the registries were read');
+    assert.ok(
+      exported.has('wag_http_request_duration_seconds_bucket') && exported.has('wag_sessions_online'),
+      'the registries were read',
+    );
     for (const panel of panels) {
       for (const target of panel.targets ?? []) {
         const names = metricNamesIn(target.expr);
         assert.ok(names.length > 0, `"${panel.title}" ${target.refId} reads no metric: ${target.expr}`);
-        for (const name of names) assert.ok(exported.has(name), `"${panel.title}" ${target.refId} reads ${name}, which the gateway does not export`);
+        for (const name of names)
+          assert.ok(
+            exported.has(name),
+            `"${panel.title}" ${target.refId} reads ${name}, which the gateway does not export`,
+          );
       }
     }
   });

@@ -18,9 +18,18 @@ const pn = (n: number) => `49151000${String(n).padStart(5, '0')}@s.whatsapp.net`
 const digits = (n: number) => pn(n).split('@')[0]!;
 const group = (n: number) => `1203630000000000${String(n).padStart(2, '0')}@g.us`;
 
-const member = (id: string, admin: GroupParticipant['admin'] = null, extra: Partial<GroupParticipant> = {}): GroupParticipant => ({ id, admin, ...extra });
+const member = (
+  id: string,
+  admin: GroupParticipant['admin'] = null,
+  extra: Partial<GroupParticipant> = {},
+): GroupParticipant => ({ id, admin, ...extra });
 
-const metadata = (jid: string, subject: string, participants: GroupParticipant[]) => ({ id: jid, subject, owner: undefined, participants });
+const metadata = (jid: string, subject: string, participants: GroupParticipant[]) => ({
+  id: jid,
+  subject,
+  owner: undefined,
+  participants,
+});
 
 interface LogLine {
   level: number;
@@ -88,7 +97,13 @@ async function contacts(sessionId: string): Promise<ContactRow[]> {
        FROM contacts WHERE session_id = ? ORDER BY id`,
     [sessionId],
   )) as ContactRow[];
-  return rows.map((r) => ({ ...r, id: Number(r.id), dm: Number(r.dm), first_seen_at: Number(r.first_seen_at), updated_at: Number(r.updated_at) }));
+  return rows.map((r) => ({
+    ...r,
+    id: Number(r.id),
+    dm: Number(r.dm),
+    first_seen_at: Number(r.first_seen_at),
+    updated_at: Number(r.updated_at),
+  }));
 }
 
 async function contactByLid(sessionId: string, l: string): Promise<ContactRow | undefined> {
@@ -116,7 +131,10 @@ async function members(sessionId: string, groupJid?: string): Promise<MemberRow[
 }
 
 async function groups(sessionId: string): Promise<{ jid: string; subject: string | null; updated_at: number }[]> {
-  const rows = (await testEnv.db.query(`SELECT jid, subject, updated_at FROM wa_groups WHERE session_id = ? ORDER BY jid`, [sessionId])) as {
+  const rows = (await testEnv.db.query(
+    `SELECT jid, subject, updated_at FROM wa_groups WHERE session_id = ? ORDER BY jid`,
+    [sessionId],
+  )) as {
     jid: string;
     subject: string | null;
     updated_at: number | string;
@@ -139,11 +157,27 @@ describe('Contact ingestion (worker → MySQL)', () => {
   describe('contacts.upsert and contacts.update', () => {
     it('stores an address-book contact under its LID with phone JID, phone digits, name and business name', async () => {
       const s = await ingesting();
-      await s.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice Anders', verifiedName: 'Acme Corp' }]);
+      await s.emit('contacts.upsert', [
+        { id: lid(1), phoneNumber: pn(1), name: 'Alice Anders', verifiedName: 'Acme Corp' },
+      ]);
       const [row] = await contacts(s.sessionId);
       assert.deepEqual(
-        { lid: row?.lid, phone_jid: row?.phone_jid, phone_number: row?.phone_number, name: row?.name, business_name: row?.business_name, dm: row?.dm },
-        { lid: lid(1), phone_jid: pn(1), phone_number: digits(1), name: 'Alice Anders', business_name: 'Acme Corp', dm: 0 },
+        {
+          lid: row?.lid,
+          phone_jid: row?.phone_jid,
+          phone_number: row?.phone_number,
+          name: row?.name,
+          business_name: row?.business_name,
+          dm: row?.dm,
+        },
+        {
+          lid: lid(1),
+          phone_jid: pn(1),
+          phone_number: digits(1),
+          name: 'Alice Anders',
+          business_name: 'Acme Corp',
+          dm: 0,
+        },
       );
       assert.equal(row?.first_seen_at, s.clock.now);
     });
@@ -188,16 +222,22 @@ describe('Contact ingestion (worker → MySQL)', () => {
       ]);
       await s.emit('contacts.update', [{ id: lid(7), notify: 'Quinn' }]);
       const rows = await contacts(s.sessionId);
-      assert.deepEqual(rows.map((r) => [r.lid, r.name]), [
-        [lid(7), 'Quinn'],
-        [lid(8), 'Rosa Ruiz'],
-      ]);
+      assert.deepEqual(
+        rows.map((r) => [r.lid, r.name]),
+        [
+          [lid(7), 'Quinn'],
+          [lid(8), 'Rosa Ruiz'],
+        ],
+      );
     });
 
     it('cuts names longer than the column to 255 characters instead of failing the batch', async () => {
       const s = await ingesting();
       const long = '😀'.repeat(300);
-      await s.emit('contacts.upsert', [{ id: lid(5), name: long }, { id: lid(6), name: 'Short' }]);
+      await s.emit('contacts.upsert', [
+        { id: lid(5), name: long },
+        { id: lid(6), name: 'Short' },
+      ]);
       const rows = await contacts(s.sessionId);
       assert.equal(rows.length, 2);
       assert.equal(rows.find((r) => r.lid === lid(5))?.name, '😀'.repeat(255));
@@ -207,7 +247,12 @@ describe('Contact ingestion (worker → MySQL)', () => {
   describe('chats.upsert', () => {
     it('marks the person of a direct chat as dm whether the chat id is a LID or a phone JID', async () => {
       const s = await ingesting();
-      await s.emit('chats.upsert', [{ id: lid(1) }, { id: pn(2) }, { id: group(1), name: 'Climbers' }, { id: 'status@broadcast' }]);
+      await s.emit('chats.upsert', [
+        { id: lid(1) },
+        { id: pn(2) },
+        { id: group(1), name: 'Climbers' },
+        { id: 'status@broadcast' },
+      ]);
       const rows = await contacts(s.sessionId);
       assert.deepEqual(
         rows.map((r) => [r.lid, r.phone_jid, r.dm]),
@@ -240,14 +285,25 @@ describe('Contact ingestion (worker → MySQL)', () => {
         { group_jid: group(1), lid: lid(2), phone_jid: pn(2), role: 'admin', tag: null, last_seen: s.clock.now },
         { group_jid: group(1), lid: lid(4), phone_jid: null, role: 'member', tag: null, last_seen: s.clock.now },
       ]);
-      assert.deepEqual((await groups(s.sessionId)).map((g) => g.subject), ['Climbers']);
-      assert.equal((await contacts(s.sessionId)).every((c) => c.dm === 0), true);
+      assert.deepEqual(
+        (await groups(s.sessionId)).map((g) => g.subject),
+        ['Climbers'],
+      );
+      assert.equal(
+        (await contacts(s.sessionId)).every((c) => c.dm === 0),
+        true,
+      );
     });
 
     it('adds participants to a group it has not seen yet, stamping last_seen with the event time', async () => {
       const s = await ingesting();
       s.clock.now += 5_000;
-      await s.emit('group-participants.update', { id: group(2), author: lid(9), participants: [member(lid(1)), member(pn(2))], action: 'add' });
+      await s.emit('group-participants.update', {
+        id: group(2),
+        author: lid(9),
+        participants: [member(lid(1)), member(pn(2))],
+        action: 'add',
+      });
       assert.deepEqual(
         (await members(s.sessionId)).map((m) => [m.group_jid, m.lid ?? m.phone_jid, m.role, m.last_seen]),
         [
@@ -260,35 +316,102 @@ describe('Contact ingestion (worker → MySQL)', () => {
 
     it('promotes and demotes members', async () => {
       const s = await ingesting();
-      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2)), member(lid(3), 'superadmin')])]);
-      await s.emit('group-participants.update', { id: group(1), author: lid(3), participants: [member(lid(1)), member(lid(2))], action: 'promote' });
+      await s.emit('groups.upsert', [
+        metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2)), member(lid(3), 'superadmin')]),
+      ]);
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(3),
+        participants: [member(lid(1)), member(lid(2))],
+        action: 'promote',
+      });
       const promoted = await members(s.sessionId);
-      assert.deepEqual(promoted.map((m) => [m.lid, m.role]), [[lid(1), 'admin'], [lid(2), 'admin'], [lid(3), 'superadmin']]);
-      await s.emit('group-participants.update', { id: group(1), author: lid(3), participants: [member(lid(2), 'admin')], action: 'demote' });
+      assert.deepEqual(
+        promoted.map((m) => [m.lid, m.role]),
+        [
+          [lid(1), 'admin'],
+          [lid(2), 'admin'],
+          [lid(3), 'superadmin'],
+        ],
+      );
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(3),
+        participants: [member(lid(2), 'admin')],
+        action: 'demote',
+      });
       const demoted = await members(s.sessionId);
-      assert.deepEqual(demoted.map((m) => [m.lid, m.role]), [[lid(1), 'admin'], [lid(2), 'member'], [lid(3), 'superadmin']]);
+      assert.deepEqual(
+        demoted.map((m) => [m.lid, m.role]),
+        [
+          [lid(1), 'admin'],
+          [lid(2), 'member'],
+          [lid(3), 'superadmin'],
+        ],
+      );
     });
 
     it('removes a participant from the group only, and the group listing stops showing them', async () => {
       const t = await newTenant();
       const s = await ingesting(t.sessionId);
-      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2))]), metadata(group(2), 'Family', [member(lid(1))])]);
-      await s.emit('group-participants.update', { id: group(1), author: lid(2), participants: [member(lid(1))], action: 'remove' });
-      assert.deepEqual((await members(s.sessionId)).map((m) => [m.group_jid, m.lid]), [[group(1), lid(2)], [group(2), lid(1)]]);
-      const listing = await get(`/api/v1/sessions/${t.sessionId}/contacts?group=${encodeURIComponent(group(1))}`, t.tokens.read);
+      await s.emit('groups.upsert', [
+        metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2))]),
+        metadata(group(2), 'Family', [member(lid(1))]),
+      ]);
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(2),
+        participants: [member(lid(1))],
+        action: 'remove',
+      });
+      assert.deepEqual(
+        (await members(s.sessionId)).map((m) => [m.group_jid, m.lid]),
+        [
+          [group(1), lid(2)],
+          [group(2), lid(1)],
+        ],
+      );
+      const listing = await get(
+        `/api/v1/sessions/${t.sessionId}/contacts?group=${encodeURIComponent(group(1))}`,
+        t.tokens.read,
+      );
       assert.equal(listing.status, 200, listing.text);
-      assert.deepEqual(listing.body.data.map((c: { lid: string }) => c.lid), [lid(2)]);
+      assert.deepEqual(
+        listing.body.data.map((c: { lid: string }) => c.lid),
+        [lid(2)],
+      );
       const detail = await get(`/api/v1/sessions/${t.sessionId}/contacts/${lid(1)}`, t.tokens.read);
-      assert.deepEqual(detail.body.groups.map((g: { jid: string }) => g.jid), [group(2)]);
+      assert.deepEqual(
+        detail.body.groups.map((g: { jid: string }) => g.jid),
+        [group(2)],
+      );
     });
 
     it('re-adds a removed participant without their old tag', async () => {
       const s = await ingesting();
-      await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(lid(1))], action: 'add' });
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(9),
+        participants: [member(lid(1))],
+        action: 'add',
+      });
       await s.emit('group.member-tag.update', { groupId: group(1), participant: lid(1), label: 'Captain' });
-      await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(lid(1))], action: 'remove' });
-      await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(lid(1))], action: 'add' });
-      assert.deepEqual((await members(s.sessionId)).map((m) => [m.lid, m.tag]), [[lid(1), null]]);
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(9),
+        participants: [member(lid(1))],
+        action: 'remove',
+      });
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(9),
+        participants: [member(lid(1))],
+        action: 'add',
+      });
+      assert.deepEqual(
+        (await members(s.sessionId)).map((m) => [m.lid, m.tag]),
+        [[lid(1), null]],
+      );
     });
 
     it('applies events in arrival order when they queue up behind a write', async () => {
@@ -304,14 +427,28 @@ describe('Contact ingestion (worker → MySQL)', () => {
       change('add', lid(3));
       change('remove', lid(3));
       await s.flush();
-      assert.deepEqual((await members(s.sessionId)).map((m) => [m.lid, m.role]), [[lid(1), 'member'], [lid(2), 'admin']]);
+      assert.deepEqual(
+        (await members(s.sessionId)).map((m) => [m.lid, m.role]),
+        [
+          [lid(1), 'member'],
+          [lid(2), 'admin'],
+        ],
+      );
     });
 
     it('stores group member tags from member-tag updates, under the LID named with the phone', async () => {
       const s = await ingesting();
       await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(pn(1), 'admin')])]);
-      await s.emit('group.member-tag.update', { groupId: group(1), participant: lid(1), participantAlt: pn(1), label: 'Ali', messageTimestamp: 1719662400 });
-      assert.deepEqual(await members(s.sessionId), [{ group_jid: group(1), lid: lid(1), phone_jid: pn(1), role: 'admin', tag: 'Ali', last_seen: s.clock.now }]);
+      await s.emit('group.member-tag.update', {
+        groupId: group(1),
+        participant: lid(1),
+        participantAlt: pn(1),
+        label: 'Ali',
+        messageTimestamp: 1719662400,
+      });
+      assert.deepEqual(await members(s.sessionId), [
+        { group_jid: group(1), lid: lid(1), phone_jid: pn(1), role: 'admin', tag: 'Ali', last_seen: s.clock.now },
+      ]);
     });
 
     it('changes a group subject on groups.update and keeps it when an update has none', async () => {
@@ -320,7 +457,12 @@ describe('Contact ingestion (worker → MySQL)', () => {
       s.clock.now += 1_000;
       await s.emit('groups.update', [{ id: group(1), subject: 'Boulderers' }]);
       await s.emit('groups.update', [{ id: group(1), announce: true }]);
-      await s.emit('group-participants.update', { id: group(1), author: lid(1), participants: [member(lid(2))], action: 'add' });
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(1),
+        participants: [member(lid(2))],
+        action: 'add',
+      });
       assert.deepEqual(await groups(s.sessionId), [{ jid: group(1), subject: 'Boulderers', updated_at: s.clock.now }]);
       assert.equal((await members(s.sessionId)).length, 2);
     });
@@ -329,17 +471,29 @@ describe('Contact ingestion (worker → MySQL)', () => {
       const s = await ingesting();
       await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2)), member(lid(3))])]);
       await s.emit('groups.update', [{ id: group(1), participants: [member(lid(1)), member(lid(3), 'admin')] }]);
-      assert.deepEqual((await members(s.sessionId)).map((m) => [m.lid, m.role]), [[lid(1), 'member'], [lid(3), 'admin']]);
+      assert.deepEqual(
+        (await members(s.sessionId)).map((m) => [m.lid, m.role]),
+        [
+          [lid(1), 'member'],
+          [lid(3), 'admin'],
+        ],
+      );
     });
   });
 
   describe('ingestGroups (groupFetchAllParticipating)', () => {
     it('makes each listed group hold exactly its listed participants and leaves other groups alone', async () => {
       const s = await ingesting();
-      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2)), member(lid(3))]), metadata(group(2), 'Family', [member(lid(1)), member(lid(4))])]);
+      await s.emit('groups.upsert', [
+        metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2)), member(lid(3))]),
+        metadata(group(2), 'Family', [member(lid(1)), member(lid(4))]),
+      ]);
       await s.emit('group.member-tag.update', { groupId: group(1), participant: lid(1), label: 'Ali' });
       await s.ingestor.ingestGroups(s.sessionId, {
-        [group(1)]: metadata(group(1), 'Climbers 2025', [member(lid(1), 'superadmin'), member(pn(5), null, { lid: lid(5) })]),
+        [group(1)]: metadata(group(1), 'Climbers 2025', [
+          member(lid(1), 'superadmin'),
+          member(pn(5), null, { lid: lid(5) }),
+        ]),
       });
       assert.deepEqual(
         (await members(s.sessionId)).map((m) => [m.group_jid, m.lid, m.role, m.tag]),
@@ -350,7 +504,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
           [group(2), lid(4), 'member', null],
         ],
       );
-      assert.deepEqual((await groups(s.sessionId)).map((g) => g.subject), ['Climbers 2025', 'Family']);
+      assert.deepEqual(
+        (await groups(s.sessionId)).map((g) => g.subject),
+        ['Climbers 2025', 'Family'],
+      );
     });
   });
 
@@ -359,7 +516,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
       const t = await newTenant();
       const s = await ingesting(t.sessionId);
       const firstSeen = s.clock.now;
-      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(pn(1), 'admin')]), metadata(group(2), 'Family', [member(pn(1))])]);
+      await s.emit('groups.upsert', [
+        metadata(group(1), 'Climbers', [member(pn(1), 'admin')]),
+        metadata(group(2), 'Family', [member(pn(1))]),
+      ]);
       await s.emit('chats.upsert', [{ id: pn(1) }]);
       await s.emit('contacts.update', [{ id: pn(1), notify: 'pat' }]);
       s.clock.now += 60_000;
@@ -405,25 +565,66 @@ describe('Contact ingestion (worker → MySQL)', () => {
 
     it('keeps the membership seen last when both rows were in the same group', async () => {
       const s = await ingesting();
-      await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(pn(1))], action: 'add' });
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(9),
+        participants: [member(pn(1))],
+        action: 'add',
+      });
       s.clock.now += 1_000;
-      await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(lid(1), 'admin')], action: 'add' });
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(9),
+        participants: [member(lid(1), 'admin')],
+        action: 'add',
+      });
       await s.emit('lid-mapping.update', { lid: lid(1), pn: pn(1) });
-      assert.deepEqual(await members(s.sessionId), [{ group_jid: group(1), lid: lid(1), phone_jid: pn(1), role: 'admin', tag: null, last_seen: s.clock.now }]);
+      assert.deepEqual(await members(s.sessionId), [
+        { group_jid: group(1), lid: lid(1), phone_jid: pn(1), role: 'admin', tag: null, last_seen: s.clock.now },
+      ]);
     });
 
     const mappingSources: [string, (s: Ingesting) => Promise<void>][] = [
-      ['a Contact with both id and phoneNumber', (s) => s.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1) }])],
-      ['a Contact with a phone id and a lid', (s) => s.emit('contacts.update', [{ id: pn(1), lid: lid(1), notify: 'pat' }])],
-      ['a participant with both ids', (s) => s.emit('group-participants.update', { id: group(2), author: lid(9), participants: [member(lid(1), null, { phoneNumber: pn(1) })], action: 'add' })],
-      ['history lidPnMappings', (s) => s.emit('messaging-history.set', { chats: [], contacts: [], messages: [], lidPnMappings: [{ lid: lid(1), pn: pn(1) }] })],
+      [
+        'a Contact with both id and phoneNumber',
+        (s) => s.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1) }]),
+      ],
+      [
+        'a Contact with a phone id and a lid',
+        (s) => s.emit('contacts.update', [{ id: pn(1), lid: lid(1), notify: 'pat' }]),
+      ],
+      [
+        'a participant with both ids',
+        (s) =>
+          s.emit('group-participants.update', {
+            id: group(2),
+            author: lid(9),
+            participants: [member(lid(1), null, { phoneNumber: pn(1) })],
+            action: 'add',
+          }),
+      ],
+      [
+        'history lidPnMappings',
+        (s) =>
+          s.emit('messaging-history.set', {
+            chats: [],
+            contacts: [],
+            messages: [],
+            lidPnMappings: [{ lid: lid(1), pn: pn(1) }],
+          }),
+      ],
       [
         "a history message key's participantAlt",
         (s) =>
           s.emit('messaging-history.set', {
             chats: [],
             contacts: [],
-            messages: [{ key: { remoteJid: group(1), participant: lid(1), participantAlt: pn(1), id: 'ABC', fromMe: false }, messageTimestamp: 1719662400 }],
+            messages: [
+              {
+                key: { remoteJid: group(1), participant: lid(1), participantAlt: pn(1), id: 'ABC', fromMe: false },
+                messageTimestamp: 1719662400,
+              },
+            ],
           }),
       ],
       ['a direct chat with its other JID', (s) => s.emit('chats.upsert', [{ id: pn(1), lidJid: lid(1) }])],
@@ -431,12 +632,23 @@ describe('Contact ingestion (worker → MySQL)', () => {
     for (const [source, reveal] of mappingSources) {
       it(`merges when the mapping comes from ${source}`, async () => {
         const s = await ingesting();
-        await s.emit('group-participants.update', { id: group(1), author: lid(9), participants: [member(pn(1))], action: 'add' });
+        await s.emit('group-participants.update', {
+          id: group(1),
+          author: lid(9),
+          participants: [member(pn(1))],
+          action: 'add',
+        });
         await s.emit('contacts.upsert', [{ id: lid(1), name: 'Patricia Park' }]);
         await reveal(s);
         const rows = await contacts(s.sessionId);
-        assert.deepEqual(rows.map((r) => [r.lid, r.phone_jid, r.name]), [[lid(1), pn(1), 'Patricia Park']]);
-        assert.deepEqual((await members(s.sessionId, group(1))).map((m) => m.lid), [lid(1)]);
+        assert.deepEqual(
+          rows.map((r) => [r.lid, r.phone_jid, r.name]),
+          [[lid(1), pn(1), 'Patricia Park']],
+        );
+        assert.deepEqual(
+          (await members(s.sessionId, group(1))).map((m) => m.lid),
+          [lid(1)],
+        );
       });
     }
 
@@ -448,40 +660,66 @@ describe('Contact ingestion (worker → MySQL)', () => {
       await s.emitRaw('lid-mapping.update', { lid: lid(1), pn: pn(1), lookup: true });
       await s.emitRaw('lid-mapping.update', { lid: lid(2), pn: pn(2), lookup: true });
       const rows = await contacts(s.sessionId);
-      assert.deepEqual(rows.map((r) => [r.lid, r.phone_jid, r.name]), [[lid(1), pn(1), 'Patricia Park']]);
+      assert.deepEqual(
+        rows.map((r) => [r.lid, r.phone_jid, r.name]),
+        [[lid(1), pn(1), 'Patricia Park']],
+      );
       // The same mapping from WhatsApp (a chat, the address book) is a person seen.
       await s.emit('lid-mapping.update', { lid: lid(2), pn: pn(2) });
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => r.lid), [lid(1), lid(2)]);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => r.lid),
+        [lid(1), lid(2)],
+      );
     });
 
     it('gives a stored LID row its phone on a look-up mapping', async () => {
       const s = await ingesting();
       await s.emit('contacts.upsert', [{ id: lid(3), name: 'Quinn' }]);
       await s.emitRaw('lid-mapping.update', { lid: lid(3), pn: pn(3), lookup: true });
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => [r.lid, r.phone_jid]), [[lid(3), pn(3)]]);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => [r.lid, r.phone_jid]),
+        [[lid(3), pn(3)]],
+      );
     });
 
     it('moves a phone number that a newer mapping gives to another LID', async () => {
       const s = await ingesting();
       await s.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Old owner' }]);
       await s.emit('lid-mapping.update', { lid: lid(2), pn: pn(1) });
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => [r.lid, r.phone_jid, r.name]), [[lid(1), null, 'Old owner'], [lid(2), pn(1), null]]);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => [r.lid, r.phone_jid, r.name]),
+        [
+          [lid(1), null, 'Old owner'],
+          [lid(2), pn(1), null],
+        ],
+      );
     });
   });
 
   describe('the name trigram index', () => {
     /** Every stored name's trigrams and nothing else: what a `q` search relies on. */
     async function assertGramsMatchNames(sessionId: string): Promise<void> {
-      const stored = (await testEnv.db.query('SELECT id, name FROM contacts WHERE session_id = ?', [sessionId])) as { id: number | string; name: string | null }[];
-      const expected = stored.flatMap((row) => [...nameGrams(row.name)].map((gram) => `${Number(row.id)} ${gram}`)).sort();
-      const indexed = (await testEnv.db.query('SELECT contact_id, gram FROM contact_name_grams WHERE session_id = ?', [sessionId])) as { contact_id: number | string; gram: string }[];
+      const stored = (await testEnv.db.query('SELECT id, name FROM contacts WHERE session_id = ?', [sessionId])) as {
+        id: number | string;
+        name: string | null;
+      }[];
+      const expected = stored
+        .flatMap((row) => [...nameGrams(row.name)].map((gram) => `${Number(row.id)} ${gram}`))
+        .sort();
+      const indexed = (await testEnv.db.query('SELECT contact_id, gram FROM contact_name_grams WHERE session_id = ?', [
+        sessionId,
+      ])) as { contact_id: number | string; gram: string }[];
       assert.deepEqual(indexed.map((row) => `${Number(row.contact_id)} ${row.gram}`).sort(), expected);
     }
 
     it('follows new names, renames, merges and replays', async () => {
       const t = await newTenant();
       const s = await ingesting(t.sessionId);
-      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Bartholomew Kuswanto' }, { id: lid(2), notify: 'Dewi' }, { id: lid(3) }]);
+      await s.emit('contacts.upsert', [
+        { id: lid(1), name: 'Bartholomew Kuswanto' },
+        { id: lid(2), notify: 'Dewi' },
+        { id: lid(3) },
+      ]);
       await assertGramsMatchNames(s.sessionId);
 
       await s.emit('contacts.upsert', [{ id: lid(1), name: 'Zebediah Kuswanto' }]);
@@ -503,7 +741,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
       assert.equal((await contacts(s.sessionId)).length, 4);
       await assertGramsMatchNames(s.sessionId);
 
-      await s.emit('contacts.upsert', [{ id: lid(1), name: 'Zebediah Kuswanto' }, { id: lid(4), name: 'Patricia Park' }]);
+      await s.emit('contacts.upsert', [
+        { id: lid(1), name: 'Zebediah Kuswanto' },
+        { id: lid(4), name: 'Patricia Park' },
+      ]);
       await assertGramsMatchNames(s.sessionId);
     });
 
@@ -511,7 +752,14 @@ describe('Contact ingestion (worker → MySQL)', () => {
       const t = await newTenant();
       const s = await ingesting(t.sessionId);
       await s.emit('contacts.upsert', [{ id: lid(1), name: 'Someone Searchable' }]);
-      const count = async () => Number(((await testEnv.db.query('SELECT COUNT(*) AS n FROM contact_name_grams WHERE session_id = ?', [s.sessionId])) as { n: number | string }[])[0]!.n);
+      const count = async () =>
+        Number(
+          (
+            (await testEnv.db.query('SELECT COUNT(*) AS n FROM contact_name_grams WHERE session_id = ?', [
+              s.sessionId,
+            ])) as { n: number | string }[]
+          )[0]!.n,
+        );
       assert.ok((await count()) > 0);
       await testEnv.db.query('DELETE FROM wa_sessions WHERE id = ?', [s.sessionId]);
       assert.equal(await count(), 0);
@@ -520,9 +768,24 @@ describe('Contact ingestion (worker → MySQL)', () => {
 
   describe('idempotency', () => {
     const script: [keyof Events, unknown][] = [
-      ['contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice' }, { id: pn(2), name: 'Bob' }]],
+      [
+        'contacts.upsert',
+        [
+          { id: lid(1), phoneNumber: pn(1), name: 'Alice' },
+          { id: pn(2), name: 'Bob' },
+        ],
+      ],
       ['chats.upsert', [{ id: pn(2) }, { id: lid(1) }]],
-      ['groups.upsert', [metadata(group(1), 'Climbers', [member(lid(1), 'superadmin'), member(pn(2)), member(pn(3), null, { lid: lid(3) })])]],
+      [
+        'groups.upsert',
+        [
+          metadata(group(1), 'Climbers', [
+            member(lid(1), 'superadmin'),
+            member(pn(2)),
+            member(pn(3), null, { lid: lid(3) }),
+          ]),
+        ],
+      ],
       ['group-participants.update', { id: group(1), author: lid(1), participants: [member(pn(4))], action: 'add' }],
       ['group-participants.update', { id: group(1), author: lid(1), participants: [member(pn(2))], action: 'promote' }],
       ['group.member-tag.update', { groupId: group(1), participant: lid(3), label: 'Cee' }],
@@ -533,7 +796,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
       [
         'messaging-history.set',
         {
-          chats: [{ id: lid(5), pnJid: pn(5) }, { id: group(3), name: 'Book club', participant: [{ userJid: lid(1), rank: 1 }] }],
+          chats: [
+            { id: lid(5), pnJid: pn(5) },
+            { id: group(3), name: 'Book club', participant: [{ userJid: lid(1), rank: 1 }] },
+          ],
           contacts: [{ id: lid(5), name: 'Eve' }],
           messages: [],
           lidPnMappings: [{ lid: lid(4), pn: pn(4) }],
@@ -544,17 +810,29 @@ describe('Contact ingestion (worker → MySQL)', () => {
     it('replaying every event a second time leaves exactly the same rows', async () => {
       const s = await ingesting();
       for (const [name, payload] of script) await s.emitRaw(name, payload);
-      const once = { contacts: await contacts(s.sessionId), members: await members(s.sessionId), groups: await groups(s.sessionId) };
+      const once = {
+        contacts: await contacts(s.sessionId),
+        members: await members(s.sessionId),
+        groups: await groups(s.sessionId),
+      };
       assert.equal(once.contacts.length, 5);
       for (const [name, payload] of script) await s.emitRaw(name, payload);
-      const twice = { contacts: await contacts(s.sessionId), members: await members(s.sessionId), groups: await groups(s.sessionId) };
+      const twice = {
+        contacts: await contacts(s.sessionId),
+        members: await members(s.sessionId),
+        groups: await groups(s.sessionId),
+      };
       assert.deepEqual(twice, once);
     });
 
     it('replaying every event an hour later changes nothing but when each named membership was last seen', async () => {
       const s = await ingesting();
       for (const [name, payload] of script) await s.emitRaw(name, payload);
-      const first = { contacts: await contacts(s.sessionId), members: await members(s.sessionId), groups: await groups(s.sessionId) };
+      const first = {
+        contacts: await contacts(s.sessionId),
+        members: await members(s.sessionId),
+        groups: await groups(s.sessionId),
+      };
       const firstAt = s.clock.now;
       s.clock.now += 3_600_000;
       for (const [name, payload] of script) await s.emitRaw(name, payload);
@@ -566,8 +844,14 @@ describe('Contact ingestion (worker → MySQL)', () => {
       const withoutSeen = (rows: MemberRow[]) => rows.map(({ last_seen: _seen, ...rest }) => rest);
       assert.deepEqual(withoutSeen(later), withoutSeen(first.members));
       assert.ok(first.members.every((m) => m.last_seen === firstAt));
-      assert.ok(later.every((m) => m.last_seen === firstAt || m.last_seen === s.clock.now), JSON.stringify(later));
-      assert.ok(later.some((m) => m.last_seen === s.clock.now), 'the replay counts as a sighting');
+      assert.ok(
+        later.every((m) => m.last_seen === firstAt || m.last_seen === s.clock.now),
+        JSON.stringify(later),
+      );
+      assert.ok(
+        later.some((m) => m.last_seen === s.clock.now),
+        'the replay counts as a sighting',
+      );
     });
 
     it('delivering each event twice in a row stores the same as delivering it once', async () => {
@@ -601,7 +885,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
         ['groups.update', [{ id: group(1), participants: 'everyone' }]],
         ['groups.update', [{ id: group(1), participants: [{ id: lid(1), admin: 'owner' }] }]],
         ['group-participants.update', { id: group(1), author: lid(1), participants: 'x', action: 'remove' }],
-        ['group-participants.update', { id: group(1), author: lid(1), participants: [member(lid(1))], action: 'explode' }],
+        [
+          'group-participants.update',
+          { id: group(1), author: lid(1), participants: [member(lid(1))], action: 'explode' },
+        ],
         ['group-participants.update', { id: 'nope', author: lid(1), participants: [member(lid(1))], action: 'remove' }],
         ['group-participants.update', null],
         ['group.member-tag.update', { groupId: group(1), participant: 'someone', label: 'x' }],
@@ -611,20 +898,36 @@ describe('Contact ingestion (worker → MySQL)', () => {
       ];
       for (const [name, payload] of malformed) await s.emitRaw(name, payload);
       await s.ingestor.ingestGroups(s.sessionId, null as never);
-      await s.ingestor.ingestGroups(s.sessionId, { [group(1)]: { id: group(1), subject: undefined, participants: [] } });
+      await s.ingestor.ingestGroups(s.sessionId, {
+        [group(1)]: { id: group(1), subject: undefined, participants: [] },
+      });
 
       assert.deepEqual(await storedState(s.sessionId), before);
-      assert.ok(warnings(s.logs).length >= malformed.length, `expected a warning per malformed payload, got ${warnings(s.logs).length}`);
+      assert.ok(
+        warnings(s.logs).length >= malformed.length,
+        `expected a warning per malformed payload, got ${warnings(s.logs).length}`,
+      );
       assert.ok(warnings(s.logs).every((w) => Array.isArray(w['problems']) && (w['problems'] as unknown[]).length > 0));
 
-      await s.emit('group-participants.update', { id: group(1), author: lid(1), participants: [member(lid(3))], action: 'add' });
-      assert.deepEqual((await members(s.sessionId)).map((m) => m.lid), [lid(1), lid(2), lid(3)]);
+      await s.emit('group-participants.update', {
+        id: group(1),
+        author: lid(1),
+        participants: [member(lid(3))],
+        action: 'add',
+      });
+      assert.deepEqual(
+        (await members(s.sessionId)).map((m) => m.lid),
+        [lid(1), lid(2), lid(3)],
+      );
     });
 
     it('keeps the readable entries of a list with broken ones', async () => {
       const s = await ingesting();
       await s.emitRaw('contacts.upsert', [{ id: lid(1), name: 'Alice' }, 'junk', { id: lid(2), name: 'Bob' }]);
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => r.name), ['Alice', 'Bob']);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => r.name),
+        ['Alice', 'Bob'],
+      );
       assert.equal(warnings(s.logs).length, 1);
     });
 
@@ -648,17 +951,29 @@ describe('Contact ingestion (worker → MySQL)', () => {
       ev.emit('contacts.upsert', [{ id: lid(2), name: 'Bob' }]);
       await handle.drain();
       await ingestor.drain();
-      assert.deepEqual((await contacts(sessionId)).map((r) => r.name), ['Alice']);
+      assert.deepEqual(
+        (await contacts(sessionId)).map((r) => r.name),
+        ['Alice'],
+      );
     });
 
     it("keeps each session's people apart when sessions ingest at the same time", async () => {
       const a = await ingesting();
       const b = await ingesting();
       a.ev.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice' }]);
-      b.ev.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alicia' }, { id: lid(2), name: 'Bob' }]);
+      b.ev.emit('contacts.upsert', [
+        { id: lid(1), phoneNumber: pn(1), name: 'Alicia' },
+        { id: lid(2), name: 'Bob' },
+      ]);
       await Promise.all([a.flush(), b.flush()]);
-      assert.deepEqual((await contacts(a.sessionId)).map((r) => r.name), ['Alice']);
-      assert.deepEqual((await contacts(b.sessionId)).map((r) => r.name), ['Alicia', 'Bob']);
+      assert.deepEqual(
+        (await contacts(a.sessionId)).map((r) => r.name),
+        ['Alice'],
+      );
+      assert.deepEqual(
+        (await contacts(b.sessionId)).map((r) => r.name),
+        ['Alicia', 'Bob'],
+      );
     });
 
     it('ingests what Baileys releases from its event buffer as one consolidated map', async () => {
@@ -666,11 +981,19 @@ describe('Contact ingestion (worker → MySQL)', () => {
       s.ev.buffer();
       s.ev.emit('contacts.upsert', [{ id: lid(1), phoneNumber: pn(1), name: 'Alice' }]);
       s.ev.emit('chats.upsert', [{ id: lid(1) }]);
-      s.ev.emit('groups.update', [{ id: group(1), subject: 'Climbers', participants: [member(lid(1)), member(lid(2))] }]);
+      s.ev.emit('groups.update', [
+        { id: group(1), subject: 'Climbers', participants: [member(lid(1)), member(lid(2))] },
+      ]);
       assert.deepEqual(await contacts(s.sessionId), []);
       s.ev.flush();
       await s.flush();
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => [r.lid, r.dm]), [[lid(1), 1], [lid(2), 0]]);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => [r.lid, r.dm]),
+        [
+          [lid(1), 1],
+          [lid(2), 0],
+        ],
+      );
       assert.equal((await members(s.sessionId)).length, 2);
     });
   });
@@ -679,18 +1002,27 @@ describe('Contact ingestion (worker → MySQL)', () => {
     it("never stores the session's own account, by LID or by phone", async () => {
       const s = await ingesting();
       s.ingestor.setOwnAccount(s.sessionId, { lid: lid(99), pn: pn(99) });
-      await s.emit('groups.upsert', [metadata(group(1), 'Climbers', [member(lid(99), 'superadmin', { phoneNumber: pn(99) }), member(lid(1))])]);
+      await s.emit('groups.upsert', [
+        metadata(group(1), 'Climbers', [member(lid(99), 'superadmin', { phoneNumber: pn(99) }), member(lid(1))]),
+      ]);
       await s.emit('chats.upsert', [{ id: pn(99) }]);
       await s.emit('contacts.upsert', [{ id: lid(99), name: 'Me' }]);
-      assert.deepEqual((await contacts(s.sessionId)).map((r) => r.lid), [lid(1)]);
+      assert.deepEqual(
+        (await contacts(s.sessionId)).map((r) => r.lid),
+        [lid(1)],
+      );
     });
 
     it('tells onWritten what each committed batch wrote', async () => {
       const org = await testEnv.admin.createOrganization('Ingest org', `org_${randomBytes(5).toString('hex')}`);
       const sessionId = (await testEnv.admin.createSession(org.id, null)).id;
       const written: Record<string, number>[] = [];
-      const ingestor = new ContactIngestor(testEnv.db, pino({ level: 'silent' }), { onWritten: (counts) => void written.push({ ...counts }) });
-      await ingestor.ingestGroups(sessionId, { [group(1)]: metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2))]) });
+      const ingestor = new ContactIngestor(testEnv.db, pino({ level: 'silent' }), {
+        onWritten: (counts) => void written.push({ ...counts }),
+      });
+      await ingestor.ingestGroups(sessionId, {
+        [group(1)]: metadata(group(1), 'Climbers', [member(lid(1)), member(lid(2))]),
+      });
       assert.deepEqual(written, [{ contacts: 2, groups: 1, memberships: 2, merged: 0, removedMemberships: 0 }]);
     });
   });
@@ -706,7 +1038,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
         logMigration: () => undefined,
         log: () => undefined,
       };
-      const counted = new DataSource({ ...createDataSource({ url: testEnv.databaseUrl, poolSize: 2, connectTimeoutMs: 3000 }).options, logger: counter });
+      const counted = new DataSource({
+        ...createDataSource({ url: testEnv.databaseUrl, poolSize: 2, connectTimeoutMs: 3000 }).options,
+        logger: counter,
+      });
       await counted.initialize();
       try {
         const org = await testEnv.admin.createOrganization('Ingest org', `org_${randomBytes(5).toString('hex')}`);
@@ -714,7 +1049,11 @@ describe('Contact ingestion (worker → MySQL)', () => {
         const ingestor = new ContactIngestor(counted, pino({ level: 'silent' }), { chunkSize: 1000 });
         const ev = makeEventBuffer(pino({ level: 'silent' }));
         const handle = ingestor.attach(sessionId, ev);
-        const people = Array.from({ length: 3000 }, (_, i) => ({ id: lid(1000 + i), phoneNumber: pn(1000 + i), name: `Person ${i}` }));
+        const people = Array.from({ length: 3000 }, (_, i) => ({
+          id: lid(1000 + i),
+          phoneNumber: pn(1000 + i),
+          name: `Person ${i}`,
+        }));
         statements = 0;
         ev.emit('contacts.upsert', people);
         await handle.flush();
@@ -722,7 +1061,10 @@ describe('Contact ingestion (worker → MySQL)', () => {
         // 3 chunks each: load by LID, load by phone, upsert, read back ids; plus begin and commit,
         // and the names' trigrams in statements of GRAM_ROWS_PER_STATEMENT rows.
         const gramRows = people.reduce((n, p) => n + nameGrams(p.name).size, 0);
-        assert.ok(statements <= 14 + Math.ceil(gramRows / GRAM_ROWS_PER_STATEMENT), `used ${statements} statements for ${gramRows} trigram rows`);
+        assert.ok(
+          statements <= 14 + Math.ceil(gramRows / GRAM_ROWS_PER_STATEMENT),
+          `used ${statements} statements for ${gramRows} trigram rows`,
+        );
       } finally {
         await counted.destroy();
       }
@@ -737,7 +1079,14 @@ describe('Contact ingestion (worker → MySQL)', () => {
         chats: [
           { id: lid(1), pnJid: pn(1), unreadCount: 0 },
           { id: pn(2), unreadCount: 1 },
-          { id: group(1), name: 'Climbers', participant: [{ userJid: lid(1), rank: 2 }, { userJid: lid(3), rank: 0, memberLabel: { label: 'Cee' } }] },
+          {
+            id: group(1),
+            name: 'Climbers',
+            participant: [
+              { userJid: lid(1), rank: 2 },
+              { userJid: lid(3), rank: 0, memberLabel: { label: 'Cee' } },
+            ],
+          },
           { id: 'status@broadcast' },
           { id: '120363999999999999@newsletter', name: 'News' },
         ],
@@ -755,7 +1104,8 @@ describe('Contact ingestion (worker → MySQL)', () => {
       });
       const res = await get(`/api/v1/sessions/${t.sessionId}/contacts?limit=200`, t.tokens.read);
       assert.equal(res.status, 200, res.text);
-      const byPhone = (a: { phoneNumber: string }, b: { phoneNumber: string }) => a.phoneNumber.localeCompare(b.phoneNumber);
+      const byPhone = (a: { phoneNumber: string }, b: { phoneNumber: string }) =>
+        a.phoneNumber.localeCompare(b.phoneNumber);
       assert.deepEqual(res.body.data.sort(byPhone), [
         { lid: lid(1), name: 'Alice', phoneNumber: digits(1), businessName: null, source: 'dm' },
         { lid: null, name: 'Bob', phoneNumber: digits(2), businessName: null, source: 'dm' },
@@ -763,7 +1113,9 @@ describe('Contact ingestion (worker → MySQL)', () => {
       ]);
       assert.equal(res.body.nextCursor, '');
       const cee = await get(`/api/v1/sessions/${t.sessionId}/contacts/${lid(3)}`, t.tokens.read);
-      assert.deepEqual(cee.body.groups, [{ jid: group(1), name: 'Climbers', role: 'member', tag: 'Cee', lastSeen: s.clock.now }]);
+      assert.deepEqual(cee.body.groups, [
+        { jid: group(1), name: 'Climbers', role: 'member', tag: 'Cee', lastSeen: s.clock.now },
+      ]);
       const alice = await get(`/api/v1/sessions/${t.sessionId}/contacts/${lid(1)}`, t.tokens.read);
       assert.equal(alice.body.groups[0].role, 'superadmin');
     });

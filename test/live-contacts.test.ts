@@ -20,8 +20,21 @@ function person(name: string, extra: Record<string, unknown> = {}) {
 describe('live contact operations (sim WhatsApp, real worker processes)', function () {
   this.timeout(60_000);
   const self = person('Gateway account');
-  const alice = person('Alice', { about: 'Climbing 🧗', aboutSetAt: 1719662400000, picture: { url: 'https://pps.sim.invalid/alice.jpg', previewUrl: 'https://pps.sim.invalid/alice-preview.jpg', id: '1717' } });
-  const hidden = person('Hidden', { about: 'secret', aboutHidden: true, picture: { url: 'https://pps.sim.invalid/h.jpg', id: '9' }, pictureHidden: true });
+  const alice = person('Alice', {
+    about: 'Climbing 🧗',
+    aboutSetAt: 1719662400000,
+    picture: {
+      url: 'https://pps.sim.invalid/alice.jpg',
+      previewUrl: 'https://pps.sim.invalid/alice-preview.jpg',
+      id: '1717',
+    },
+  });
+  const hidden = person('Hidden', {
+    about: 'secret',
+    aboutHidden: true,
+    picture: { url: 'https://pps.sim.invalid/h.jpg', id: '9' },
+    pictureHidden: true,
+  });
   const quiet = person('Quiet', { about: null, picture: null });
   const cappedSelf = person('Rate-limited account');
   let online: Tenant;
@@ -36,9 +49,15 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     capped = await newTenant({ sessionId: `sess_cap_${uniq()}` });
     const world = writeSimWorld(`live-${uniq()}`, {
       accounts: [self, alice, hidden, quiet, cappedSelf],
-      sessions: { [online.sessionId]: { phone: self.phone, paired: true }, [capped.sessionId]: { phone: cappedSelf.phone, paired: true } },
+      sessions: {
+        [online.sessionId]: { phone: self.phone, paired: true },
+        [capped.sessionId]: { phone: cappedSelf.phone, paired: true },
+      },
     });
-    workers = [testEnv.startWorker(world, {}, `live-w1-${uniq()}`), testEnv.startWorker(world, {}, `live-w2-${uniq()}`)];
+    workers = [
+      testEnv.startWorker(world, {}, `live-w1-${uniq()}`),
+      testEnv.startWorker(world, {}, `live-w2-${uniq()}`),
+    ];
     await waitUntilOnline([online.sessionId, capped.sessionId]);
   });
 
@@ -54,13 +73,27 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
       const res = await get(path(online, `/check?phone=%2B${alice.phone}&maxAgeSeconds=0`), online.tokens.read);
       assert.equal(res.status, 200);
       assert.ok(res.body.checkedAt >= before && res.body.checkedAt <= Date.now());
-      assert.deepEqual(res.body, { isOnWhatsApp: true, jid: `${alice.phone}@s.whatsapp.net`, query: `+${alice.phone}`, lid: alice.lid, matchedAs: alice.phone, cached: false, checkedAt: res.body.checkedAt });
+      assert.deepEqual(res.body, {
+        isOnWhatsApp: true,
+        jid: `${alice.phone}@s.whatsapp.net`,
+        query: `+${alice.phone}`,
+        lid: alice.lid,
+        matchedAs: alice.phone,
+        cached: false,
+        checkedAt: res.body.checkedAt,
+      });
     });
 
     it('answers isOnWhatsApp false with a null jid for a number without an account', async () => {
       const res = await get(path(online, `/check?phone=15550000000&maxAgeSeconds=0`), online.tokens.read);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body, { isOnWhatsApp: false, jid: null, query: '15550000000', cached: false, checkedAt: res.body.checkedAt });
+      assert.deepEqual(res.body, {
+        isOnWhatsApp: false,
+        jid: null,
+        query: '15550000000',
+        cached: false,
+        checkedAt: res.body.checkedAt,
+      });
       assert.equal(typeof res.body.checkedAt, 'number');
     });
 
@@ -81,7 +114,10 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     }
 
     it('returns 501 not_implemented at once for a session that is not connected, enqueuing nothing', async () => {
-      const queue = new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shardOf(offline.sessionId, 16)), connection: testEnv.redis });
+      const queue = new Queue('live', {
+        prefix: testEnv.keys.liveQueuePrefix(shardOf(offline.sessionId, 16)),
+        connection: testEnv.redis,
+      });
       const before = await queue.count();
       const res = await get(path(offline, `/check?phone=${alice.phone}`), offline.tokens.read);
       assert.equal(res.status, 501);
@@ -97,7 +133,11 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     });
 
     it('keeps serving after many refused checks: a refusal that settles while the answer cache is read never ends the api process', async () => {
-      const answers = await Promise.all(Array.from({ length: 30 }, () => get(path(online, `/check?phone=${alice.phone}&maxAgeSeconds=60`), offline.tokens.read)));
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          get(path(online, `/check?phone=${alice.phone}&maxAgeSeconds=60`), offline.tokens.read),
+        ),
+      );
       assert.deepEqual([...new Set(answers.map((r) => r.status))], [404]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.ok(testEnv.api.process.running, 'the api process is still running');
@@ -206,7 +246,9 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     });
 
     it('needs the send capability', async () => {
-      const res = await call('POST', path(online, `/${quiet.phone}@s.whatsapp.net/block`), { token: online.tokens.read });
+      const res = await call('POST', path(online, `/${quiet.phone}@s.whatsapp.net/block`), {
+        token: online.tokens.read,
+      });
       assert.equal(res.status, 403);
       assert.equal(res.body.error.code, 'forbidden');
       assert.ok(!(await blocklist()).includes(quiet.lid));
@@ -231,7 +273,9 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     });
 
     it('returns 501 for a session that is not connected', async () => {
-      const res = await call('POST', path(offline, `/${quiet.phone}@s.whatsapp.net/block`), { token: offline.tokens.send });
+      const res = await call('POST', path(offline, `/${quiet.phone}@s.whatsapp.net/block`), {
+        token: offline.tokens.send,
+      });
       assert.equal(res.status, 501);
     });
 
@@ -256,11 +300,17 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
 
     it('answers 429 past the limit and never runs the operation, though the limiter and the operation start together', async () => {
       for (let i = 0; i < LIMIT; i++) {
-        const res = await call('GET', path(capped, `/${alice.phone}@s.whatsapp.net/about`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+        const res = await call('GET', path(capped, `/${alice.phone}@s.whatsapp.net/about`), {
+          token: capped.tokens.read,
+          baseUrl: limited.baseUrl,
+        });
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('ratelimit-remaining'), String(LIMIT - 1 - i));
       }
-      const refused = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), { token: capped.tokens.send, baseUrl: limited.baseUrl });
+      const refused = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), {
+        token: capped.tokens.send,
+        baseUrl: limited.baseUrl,
+      });
       assert.equal(refused.status, 429);
       assert.equal(refused.body.error.code, 'rate_limited');
       assert.ok(Number(refused.headers.get('retry-after')) >= 1);
@@ -270,9 +320,15 @@ describe('live contact operations (sim WhatsApp, real worker processes)', functi
     });
 
     it("answers 429 rather than 404 for another organization's session, and rather than 403, once the budget is spent", async () => {
-      const res = await call('GET', path(online, `/${alice.phone}@s.whatsapp.net/about`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+      const res = await call('GET', path(online, `/${alice.phone}@s.whatsapp.net/about`), {
+        token: capped.tokens.read,
+        baseUrl: limited.baseUrl,
+      });
       assert.equal(res.status, 429);
-      const forbidden = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), { token: capped.tokens.read, baseUrl: limited.baseUrl });
+      const forbidden = await call('POST', path(capped, `/${quiet.phone}@s.whatsapp.net/block`), {
+        token: capped.tokens.read,
+        baseUrl: limited.baseUrl,
+      });
       assert.equal(forbidden.status, 429);
     });
   });

@@ -19,21 +19,40 @@ describe('the live contract (shared/live): one schema per operation, checked whe
   it('accepts a reply in shape and refuses anything else on the reply channel', () => {
     const reply: LiveReply = { jobId: 'j1', result: { ok: true, value: { about: 'hi' } } };
     assert.deepEqual(parseLiveReply(JSON.stringify(reply)), reply);
-    const failure: LiveReply = { jobId: 'j2', result: { ok: false, error: { code: 'not_found', message: 'no such user', details: { jid: 'x' } } } };
+    const failure: LiveReply = {
+      jobId: 'j2',
+      result: { ok: false, error: { code: 'not_found', message: 'no such user', details: { jid: 'x' } } },
+    };
     assert.deepEqual(parseLiveReply(JSON.stringify(failure)), failure);
-    for (const raw of ['not json', 'null', '{"result":{"ok":true,"value":{}}}', '{"jobId":"j","result":{"value":{}}}', '{"jobId":"j","result":{"ok":false,"error":{"code":"teapot","message":"x"}}}']) {
+    for (const raw of [
+      'not json',
+      'null',
+      '{"result":{"ok":true,"value":{}}}',
+      '{"jobId":"j","result":{"value":{}}}',
+      '{"jobId":"j","result":{"ok":false,"error":{"code":"teapot","message":"x"}}}',
+    ]) {
       assert.equal(parseLiveReply(raw), undefined, raw);
     }
   });
 
   it("checks a worker's answer against its operation's output schema", () => {
     assert.deepEqual(parseLiveOutput('contacts.about', { about: 'hi', setAt: 5 }), { about: 'hi', setAt: 5 });
-    assert.deepEqual(parseLiveOutput('contacts.picture', { url: 'u', type: 'preview', id: null, fetchedAt: 1 }), { url: 'u', type: 'preview', id: null, fetchedAt: 1 });
+    assert.deepEqual(parseLiveOutput('contacts.picture', { url: 'u', type: 'preview', id: null, fetchedAt: 1 }), {
+      url: 'u',
+      type: 'preview',
+      id: null,
+      fetchedAt: 1,
+    });
     assert.equal(parseLiveOutput('contacts.about', { about: 1 }), undefined);
     assert.equal(parseLiveOutput('contacts.picture', { url: 'u', type: 'huge', id: null, fetchedAt: 1 }), undefined);
-    assert.equal(parseLiveOutput('contacts.check', { isOnWhatsApp: true, query: '1' }), undefined, 'jid is required (null when not on WhatsApp)');
+    assert.equal(
+      parseLiveOutput('contacts.check', { isOnWhatsApp: true, query: '1' }),
+      undefined,
+      'jid is required (null when not on WhatsApp)',
+    );
     assert.equal(parseLiveOutput('session.pairingCode', { code: 'ABCD1234' }), undefined);
-    for (const op of Object.keys(LIVE_OPERATIONS) as LiveOpName[]) assert.ok(LIVE_OPERATIONS[op].input instanceof z.ZodObject, `${op} has an input schema`);
+    for (const op of Object.keys(LIVE_OPERATIONS) as LiveOpName[])
+      assert.ok(LIVE_OPERATIONS[op].input instanceof z.ZodObject, `${op} has an input schema`);
   });
 
   it("answers 500 `internal` when a worker's reply is out of shape, never passing it on", async () => {
@@ -41,9 +60,19 @@ describe('the live contract (shared/live): one schema per operation, checked whe
     // A prefix no worker consumes: this test plays the worker.
     const keys = new RedisKeys(`${testEnv.redisPrefix}:contract`, config.shards.count);
     const subscriber = testEnv.redis.duplicate();
-    const live = new LiveClient(config, keys, testEnv.redis, subscriber, new JobSigningKey(config.jobSigningSecret, testEnv.db), createLogger('silent', 'contract-test'));
+    const live = new LiveClient(
+      config,
+      keys,
+      testEnv.redis,
+      subscriber,
+      new JobSigningKey(config.jobSigningSecret, testEnv.db),
+      createLogger('silent', 'contract-test'),
+    );
     const sessionId = 'sess_contract';
-    const queue = new Queue<LiveJobEnvelope>(keys.liveQueueName, { prefix: keys.liveQueuePrefix(shardOf(sessionId, config.shards.count)), connection: testEnv.redis });
+    const queue = new Queue<LiveJobEnvelope>(keys.liveQueueName, {
+      prefix: keys.liveQueuePrefix(shardOf(sessionId, config.shards.count)),
+      connection: testEnv.redis,
+    });
     try {
       await live.start();
       await testEnv.redis.set(keys.presence(sessionId), 'test-worker', 'PX', 30_000);
@@ -51,7 +80,10 @@ describe('the live contract (shared/live): one schema per operation, checked whe
       let job: { id?: string } | undefined;
       for (let i = 0; i < 100 && !job; i++) [job] = await queue.getWaiting();
       assert.ok(job?.id, 'the job was enqueued');
-      await testEnv.redis.publish(replyChannel(keys, live.instanceId), JSON.stringify({ jobId: job.id, result: { ok: true, value: { text: 'not an about' } } }));
+      await testEnv.redis.publish(
+        replyChannel(keys, live.instanceId),
+        JSON.stringify({ jobId: job.id, result: { ok: true, value: { text: 'not an about' } } }),
+      );
       await assert.rejects(answer, (err: unknown) => err instanceof AppError && err.code === 'internal');
     } finally {
       await live.stop();

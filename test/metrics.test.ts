@@ -33,7 +33,9 @@ function parseMetrics(text: string): Sample[] {
 
 /** The sum of the samples named `name` whose labels include `labels`. */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }
 
 async function scrape(baseUrl = testEnv.api.baseUrl): Promise<{ text: string; samples: Sample[] }> {
@@ -55,7 +57,12 @@ describe('GET /metrics', function () {
     const res = await call('GET', '/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    for (const family of ['wag_http_request_duration_seconds histogram', 'wag_api_live_operation_seconds histogram', 'wag_queue_jobs gauge', 'process_cpu_seconds_total counter']) {
+    for (const family of [
+      'wag_http_request_duration_seconds histogram',
+      'wag_api_live_operation_seconds histogram',
+      'wag_queue_jobs gauge',
+      'process_cpu_seconds_total counter',
+    ]) {
       assert.ok(res.text.includes(`# TYPE ${family}`), `missing ${family}`);
     }
   });
@@ -68,7 +75,9 @@ describe('GET /metrics', function () {
       assert.equal((await get(contacts(tenant), tenant.tokens.read)).status, 200);
       assert.equal((await get(contacts(tenant, '/400000000000001@lid'), tenant.tokens.read)).status, 404);
       const { text, samples } = await scrape();
-      const count = (labels: Record<string, string>) => valueOf(samples, 'wag_http_request_duration_seconds_count', labels) - valueOf(before, 'wag_http_request_duration_seconds_count', labels);
+      const count = (labels: Record<string, string>) =>
+        valueOf(samples, 'wag_http_request_duration_seconds_count', labels) -
+        valueOf(before, 'wag_http_request_duration_seconds_count', labels);
       assert.equal(count({ method: 'GET', route, status: '200' }), 1);
       assert.equal(count({ method: 'GET', route: '/api/v1/sessions/{session}/contacts/{lid}', status: '404' }), 1);
       assert.ok(!text.includes(tenant.sessionId), 'a session id leaked into a label');
@@ -99,7 +108,16 @@ describe('GET /metrics', function () {
       for (const queue of ['live', 'batch']) {
         for (let shard = 0; shard < SHARDS; shard++) {
           for (const state of ['waiting', 'active', 'delayed']) {
-            assert.ok(samples.some((s) => s.name === 'wag_queue_jobs' && s.labels['queue'] === queue && s.labels['shard'] === String(shard) && s.labels['state'] === state), `no ${queue} ${shard} ${state}`);
+            assert.ok(
+              samples.some(
+                (s) =>
+                  s.name === 'wag_queue_jobs' &&
+                  s.labels['queue'] === queue &&
+                  s.labels['shard'] === String(shard) &&
+                  s.labels['state'] === state,
+              ),
+              `no ${queue} ${shard} ${state}`,
+            );
           }
         }
       }
@@ -162,9 +180,15 @@ describe('GET /metrics', function () {
         const res = await fetch(workerMetricsUrl);
         return res.status === 200 ? parseMetrics(await res.text()) : undefined;
       }, 'the worker metrics');
-      assert.ok(valueOf(samples, "wag_sessions_online") >= 1, "the session this worker holds is online");
-      assert.ok(samples.some((s) => s.name === 'wag_batch_numbers_checked_total'), 'wag_batch_numbers_checked_total is not exported');
-      assert.ok(!(await scrape()).samples.some((s) => s.name === 'wag_sessions_online'), 'the api must not count sessions online by scanning Redis');
+      assert.ok(valueOf(samples, 'wag_sessions_online') >= 1, 'the session this worker holds is online');
+      assert.ok(
+        samples.some((s) => s.name === 'wag_batch_numbers_checked_total'),
+        'wag_batch_numbers_checked_total is not exported',
+      );
+      assert.ok(
+        !(await scrape()).samples.some((s) => s.name === 'wag_sessions_online'),
+        'the api must not count sessions online by scanning Redis',
+      );
     });
   });
 
@@ -183,7 +207,11 @@ describe('GET /metrics', function () {
     it('answers 401 unauthorized without the token or with another one', async () => {
       assertError(await call('GET', '/metrics', { baseUrl: api.baseUrl }), 401, 'unauthorized');
       assertError(await call('GET', '/metrics', { baseUrl: api.baseUrl, token: `${token}x` }), 401, 'unauthorized');
-      assertError(await call('GET', '/metrics', { baseUrl: api.baseUrl, token: tenant.tokens.manage }), 401, 'unauthorized');
+      assertError(
+        await call('GET', '/metrics', { baseUrl: api.baseUrl, token: tenant.tokens.manage }),
+        401,
+        'unauthorized',
+      );
     });
 
     it('serves the metrics to a scraper presenting it as a Bearer token', async () => {

@@ -23,7 +23,7 @@ describe('national number variants (one table, from the numbering plans)', () =>
     });
   });
 
-  describe("Mexico: the 1 after +52 (IFT plan in force 3 Aug 2019)", () => {
+  describe('Mexico: the 1 after +52 (IFT plan in force 3 Aug 2019)', () => {
     it('pairs the 10-digit number with its legacy 52 1 mobile form, both ways', () => {
       assert.equal(nationalVariant('525512345678'), '5215512345678');
       assert.equal(nationalVariant('5215512345678'), '525512345678');
@@ -49,7 +49,8 @@ describe('national number variants (one table, from the numbering plans)', () =>
   });
 
   it('gives no variant to countries outside the table', () => {
-    for (const digits of ['4915112345678', '14155550123', '6281234567890', '919876543210']) assert.equal(nationalVariant(digits), undefined, digits);
+    for (const digits of ['4915112345678', '14155550123', '6281234567890', '919876543210'])
+      assert.equal(nationalVariant(digits), undefined, digits);
     assert.deepEqual(numberForms('4915112345678'), ['4915112345678']);
     assert.deepEqual(numberForms('5511987654321'), ['5511987654321', '551187654321'], 'the given form first');
   });
@@ -57,12 +58,18 @@ describe('national number variants (one table, from the numbering plans)', () =>
 
 describe('reading a bulk entry (libphonenumber-js)', () => {
   it('accepts international notations and returns E.164 digits', () => {
-    for (const entry of ['+49 151 1234-5678', '0049 (151) 12345678', '4915112345678', '+49.151.1234.5678', '+49/151/12345678']) {
+    for (const entry of [
+      '+49 151 1234-5678',
+      '0049 (151) 12345678',
+      '4915112345678',
+      '+49.151.1234.5678',
+      '+49/151/12345678',
+    ]) {
       assert.deepEqual(parseGivenNumber(entry), { valid: true, digits: '4915112345678' }, entry);
     }
   });
 
-  it("keeps a legacy form the plan no longer has when its national variant is valid (WhatsApp may know it so)", () => {
+  it('keeps a legacy form the plan no longer has when its national variant is valid (WhatsApp may know it so)', () => {
     assert.deepEqual(parseGivenNumber('+55 11 8765-4321'), { valid: true, digits: '551187654321' });
     assert.deepEqual(parseGivenNumber('+52 1 55 1234 5678'), { valid: true, digits: '5215512345678' });
   });
@@ -91,11 +98,30 @@ describe('a chunk answer with national variants', () => {
       { seq: 2, normalized: '4915112345678', tried: 0 },
       { seq: 3, normalized: '525512345678', tried: 1 },
     ];
-    const outcomes = chunkOutcomes(chunk, [{ phone: '5215512345678', exists: true, jid: '5215512345678@s.whatsapp.net' }], at);
+    const outcomes = chunkOutcomes(
+      chunk,
+      [{ phone: '5215512345678', exists: true, jid: '5215512345678@s.whatsapp.net' }],
+      at,
+    );
     assert.deepEqual(outcomes, [
       { seq: 1, kind: 'retry' },
-      { seq: 2, kind: 'final', answer: { phone: '4915112345678', onWhatsApp: false, jid: null, lid: null, matchedAs: null, checkedAt: at } },
-      { seq: 3, kind: 'final', answer: { phone: '525512345678', onWhatsApp: true, jid: '5215512345678@s.whatsapp.net', lid: null, matchedAs: '5215512345678', checkedAt: at } },
+      {
+        seq: 2,
+        kind: 'final',
+        answer: { phone: '4915112345678', onWhatsApp: false, jid: null, lid: null, matchedAs: null, checkedAt: at },
+      },
+      {
+        seq: 3,
+        kind: 'final',
+        answer: {
+          phone: '525512345678',
+          onWhatsApp: true,
+          jid: '5215512345678@s.whatsapp.net',
+          lid: null,
+          matchedAs: '5215512345678',
+          checkedAt: at,
+        },
+      },
     ]);
   });
 });

@@ -15,8 +15,21 @@ import { call, get } from './support/http.js';
 
 interface OpenApiDoc {
   openapi: string;
-  paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[]; responses: Record<string, { content?: Record<string, { schema: unknown }> }>; security?: unknown[] }>>;
-  components: { securitySchemes: Record<string, { type: string; scheme?: string; bearerFormat?: string }>; schemas: Record<string, { properties?: Record<string, unknown> }> };
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: { name: string; in: string; required?: boolean }[];
+        responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+        security?: unknown[];
+      }
+    >
+  >;
+  components: {
+    securitySchemes: Record<string, { type: string; scheme?: string; bearerFormat?: string }>;
+    schemas: Record<string, { properties?: Record<string, unknown> }>;
+  };
 }
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -28,7 +41,8 @@ function servedRoutes(router: Router): string[] {
   const routes: string[] = [];
   for (const layer of router.stack as { route?: { path: string; methods: Record<string, boolean> } }[]) {
     if (!layer.route) continue;
-    for (const method of Object.keys(layer.route.methods)) routes.push(`${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+    for (const method of Object.keys(layer.route.methods))
+      routes.push(`${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
   }
   return routes;
 }
@@ -65,7 +79,11 @@ describe('OpenAPI document (/openapi.json)', function () {
     for (const [method, path, params] of expected) {
       const op = doc.paths[path]?.[method];
       assert.ok(op, `${method} ${path} is documented`);
-      assert.deepEqual((op.parameters ?? []).map((p) => p.name).sort(), [...params].sort(), `${method} ${path} parameters`);
+      assert.deepEqual(
+        (op.parameters ?? []).map((p) => p.name).sort(),
+        [...params].sort(),
+        `${method} ${path} parameters`,
+      );
       for (const p of op.parameters ?? []) if (p.in === 'path') assert.equal(p.required, true, `${p.name} is required`);
     }
     assert.equal(doc.paths[`${contacts}/check`]!['get']!.parameters!.find((p) => p.name === 'phone')!.required, true);
@@ -86,11 +104,26 @@ describe('OpenAPI document (/openapi.json)', function () {
       const responses = doc.paths[path]![method]!.responses;
       for (const code of codes) assert.ok(responses[code], `${method} ${path} documents ${code}`);
       for (const [code, response] of Object.entries(responses)) {
-        if (Number(code) >= 400) assert.deepEqual(response.content?.['application/json']?.schema, { $ref: '#/components/schemas/Error' }, `${method} ${path} ${code} is the envelope`);
+        if (Number(code) >= 400)
+          assert.deepEqual(
+            response.content?.['application/json']?.schema,
+            { $ref: '#/components/schemas/Error' },
+            `${method} ${path} ${code} is the envelope`,
+          );
       }
     }
-    assert.deepEqual(Object.keys(doc.components.schemas['ContactDetail']!.properties!).sort(), ['dm', 'groups', 'identity']);
-    assert.deepEqual(Object.keys(doc.components.schemas['ContactSummary']!.properties!).sort(), ['businessName', 'lid', 'name', 'phoneNumber', 'source']);
+    assert.deepEqual(Object.keys(doc.components.schemas['ContactDetail']!.properties!).sort(), [
+      'dm',
+      'groups',
+      'identity',
+    ]);
+    assert.deepEqual(Object.keys(doc.components.schemas['ContactSummary']!.properties!).sort(), [
+      'businessName',
+      'lid',
+      'name',
+      'phoneNumber',
+      'source',
+    ]);
   });
 
   it('documents every route the api serves, apart from the HTML pages', async () => {
@@ -103,9 +136,28 @@ describe('OpenAPI document (/openapi.json)', function () {
     const live = new LiveClient(config, keys, testEnv.redis, subscriber, signing, logger);
     let gateway: GatewayApp | undefined;
     try {
-      gateway = createApp({ config, logger, db: testEnv.db, live, redis: testEnv.redis, keys, metrics: new ApiMetrics(queues, logger), queues, ownership: new PushedCache(0), apiKeyCache: new PushedCache(0), signing, readiness: async () => ({}), metricsText: async () => '' });
-      const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
-      const served = [...servedRoutes(gateway.app.router as unknown as Router), ...servedRoutes(gateway.api.router)].filter((r) => !PAGES.some((p) => r.split(' ')[1]!.startsWith(p)));
+      gateway = createApp({
+        config,
+        logger,
+        db: testEnv.db,
+        live,
+        redis: testEnv.redis,
+        keys,
+        metrics: new ApiMetrics(queues, logger),
+        queues,
+        ownership: new PushedCache(0),
+        apiKeyCache: new PushedCache(0),
+        signing,
+        readiness: async () => ({}),
+        metricsText: async () => '',
+      });
+      const documented = new Set(
+        Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)),
+      );
+      const served = [
+        ...servedRoutes(gateway.app.router as unknown as Router),
+        ...servedRoutes(gateway.api.router),
+      ].filter((r) => !PAGES.some((p) => r.split(' ')[1]!.startsWith(p)));
       assert.ok(served.length > 15, `found the served routes (${served.length})`);
       const undocumented = served.filter((r) => !documented.has(r));
       assert.deepEqual(undocumented, [], 'every served route is documented');
@@ -117,12 +169,23 @@ describe('OpenAPI document (/openapi.json)', function () {
   });
 
   it('serves every documented path (none answers the unknown-route 404)', async () => {
-    const sample: Record<string, string> = { session: t.sessionId, lid: '1@lid', jid: '14155550123@s.whatsapp.net', id: 'batch_x' };
+    const sample: Record<string, string> = {
+      session: t.sessionId,
+      lid: '1@lid',
+      jid: '14155550123@s.whatsapp.net',
+      id: 'batch_x',
+    };
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const method of Object.keys(ops).filter((m) => (METHODS as readonly string[]).includes(m))) {
         const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(sample[name] ?? 'x'));
-        const res = await call(method.toUpperCase(), concrete, { token: t.tokens.all, body: method === 'get' || method === 'delete' ? undefined : {} });
-        const unknownRoute = res.status === 404 && typeof res.body?.error?.message === 'string' && res.body.error.message.startsWith('no route for');
+        const res = await call(method.toUpperCase(), concrete, {
+          token: t.tokens.all,
+          body: method === 'get' || method === 'delete' ? undefined : {},
+        });
+        const unknownRoute =
+          res.status === 404 &&
+          typeof res.body?.error?.message === 'string' &&
+          res.body.error.message.startsWith('no route for');
         assert.ok(!unknownRoute, `${method} ${path} is served (got ${res.status} ${res.text.slice(0, 120)})`);
       }
     }

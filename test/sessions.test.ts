@@ -73,11 +73,15 @@ describe('sessions API', function () {
       const mine = await newTenant();
       const other = await newTenant();
       const created = [mine.sessionId];
-      for (let i = 0; i < 4; i++) created.push((await call('POST', '/api/v1/sessions', { token: mine.tokens.manage, body: {} })).body.id);
+      for (let i = 0; i < 4; i++)
+        created.push((await call('POST', '/api/v1/sessions', { token: mine.tokens.manage, body: {} })).body.id);
       const seen: string[] = [];
       let cursor = '';
       do {
-        const res = await get(`/api/v1/sessions?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, mine.tokens.manage);
+        const res = await get(
+          `/api/v1/sessions?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          mine.tokens.manage,
+        );
         assert.equal(res.status, 200);
         assert.ok(res.body.data.length <= 2);
         seen.push(...res.body.data.map((s: { id: string }) => s.id));
@@ -106,12 +110,22 @@ describe('sessions API', function () {
 
     it('answers a pairing code with 501 and a QR code with 503 while no worker runs the session', async () => {
       // An api of its own key prefix: no worker has ever held a shard lease there.
-      const lonely = await testEnv.startApi({ REDIS_PREFIX: `${testEnv.redisPrefix}_noworkers` }, `api-noworkers-${uniq()}`);
+      const lonely = await testEnv.startApi(
+        { REDIS_PREFIX: `${testEnv.redisPrefix}_noworkers` },
+        `api-noworkers-${uniq()}`,
+      );
       try {
-        const code = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: '+4915112345678' }, baseUrl: lonely.baseUrl });
+        const code = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, {
+          token: t.tokens.manage,
+          body: { phone: '+4915112345678' },
+          baseUrl: lonely.baseUrl,
+        });
         assert.equal(code.status, 501);
         assert.equal(code.body.error.code, 'not_implemented');
-        const qr = await call('GET', `/api/v1/sessions/${t.sessionId}/qr`, { token: t.tokens.manage, baseUrl: lonely.baseUrl });
+        const qr = await call('GET', `/api/v1/sessions/${t.sessionId}/qr`, {
+          token: t.tokens.manage,
+          baseUrl: lonely.baseUrl,
+        });
         assert.equal(qr.status, 503);
         assert.equal(qr.body.error.code, 'unavailable');
       } finally {
@@ -120,7 +134,10 @@ describe('sessions API', function () {
     });
 
     it('rejects a malformed pairing-code phone with 400', async () => {
-      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: 'abc' } });
+      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, {
+        token: t.tokens.manage,
+        body: { phone: 'abc' },
+      });
       assert.equal(res.status, 400);
       assert.ok('phone' in res.body.error.details);
     });
@@ -140,12 +157,35 @@ describe('sessions API', function () {
       // pairs as this phone inherits them, as a real account would.
       const world = writeSimWorld(`lifecycle-${uniq()}`, {
         accounts: [me, friend, colleague],
-        groups: [{ jid: groupJid, subject: 'Team', members: [{ phone: me.phone, role: 'superadmin' }, { phone: colleague.phone, role: 'admin', nickname: 'Col' }] }],
-        sessions: { sess_world_template: { phone: me.phone, paired: false, contacts: [{ phone: friend.phone, name: 'Best Friend' }], chats: [friend.phone] } },
+        groups: [
+          {
+            jid: groupJid,
+            subject: 'Team',
+            members: [
+              { phone: me.phone, role: 'superadmin' },
+              { phone: colleague.phone, role: 'admin', nickname: 'Col' },
+            ],
+          },
+        ],
+        sessions: {
+          sess_world_template: {
+            phone: me.phone,
+            paired: false,
+            contacts: [{ phone: friend.phone, name: 'Best Friend' }],
+            chats: [friend.phone],
+          },
+        },
         pairing: { qrIntervalMs: 20_000 },
       });
-      workers = [testEnv.startWorker(world, { LEASE_TTL_MS: '4000' }, `life-a-${uniq()}`), testEnv.startWorker(world, { LEASE_TTL_MS: '4000' }, `life-b-${uniq()}`)];
-      await waitFor(async () => [...(await leaseHolders()).values()].reduce((a, b) => a + b, 0) === 16, 'workers to own every shard', 30_000);
+      workers = [
+        testEnv.startWorker(world, { LEASE_TTL_MS: '4000' }, `life-a-${uniq()}`),
+        testEnv.startWorker(world, { LEASE_TTL_MS: '4000' }, `life-b-${uniq()}`),
+      ];
+      await waitFor(
+        async () => [...(await leaseHolders()).values()].reduce((a, b) => a + b, 0) === 16,
+        'workers to own every shard',
+        30_000,
+      );
     });
 
     after(async () => {
@@ -158,14 +198,20 @@ describe('sessions API', function () {
       const id: string = created.body.id;
       const base = `/api/v1/sessions/${id}`;
 
-      const qr = await waitFor(async () => {
-        const res = await get(`${base}/qr`, t.tokens.manage);
-        return res.status === 200 ? res : undefined;
-      }, 'a QR code', 20_000);
+      const qr = await waitFor(
+        async () => {
+          const res = await get(`${base}/qr`, t.tokens.manage);
+          return res.status === 200 ? res : undefined;
+        },
+        'a QR code',
+        20_000,
+      );
       assert.equal(typeof qr.body.qr, 'string');
       assert.ok(qr.body.qr.length > 10);
       assert.match(qr.body.image, /^data:image\/png;base64,/);
-      const png = await fetch(`${testEnv.api.baseUrl}${base}/qr`, { headers: { authorization: `Bearer ${t.tokens.manage}`, accept: 'image/png' } });
+      const png = await fetch(`${testEnv.api.baseUrl}${base}/qr`, {
+        headers: { authorization: `Bearer ${t.tokens.manage}`, accept: 'image/png' },
+      });
       assert.equal(png.status, 200);
       assert.equal(png.headers.get('content-type'), 'image/png');
       assert.deepEqual([...new Uint8Array(await png.arrayBuffer()).slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
@@ -185,13 +231,23 @@ describe('sessions API', function () {
       assert.equal(conflict.body.error.code, 'conflict');
 
       // The history sync and group fetch land in the stored API.
-      const people = await waitFor(async () => {
-        const res = await get(`${base}/contacts`, t.tokens.read);
-        return res.body.data.length === 2 ? res.body.data : undefined;
-      }, 'the synced contacts', 20_000);
+      const people = await waitFor(
+        async () => {
+          const res = await get(`${base}/contacts`, t.tokens.read);
+          return res.body.data.length === 2 ? res.body.data : undefined;
+        },
+        'the synced contacts',
+        20_000,
+      );
       const byLid = new Map(people.map((p: { lid: string }) => [p.lid, p]));
       assert.ok(!byLid.has(me.lid), "the session's own account is not one of its contacts");
-      assert.deepEqual(byLid.get(friend.lid), { lid: friend.lid, name: 'Best Friend', phoneNumber: friend.phone, businessName: null, source: 'dm' });
+      assert.deepEqual(byLid.get(friend.lid), {
+        lid: friend.lid,
+        name: 'Best Friend',
+        phoneNumber: friend.phone,
+        businessName: null,
+        source: 'dm',
+      });
       assert.equal((byLid.get(colleague.lid) as { source: string }).source, 'group');
       const col = await get(`${base}/contacts/${colleague.lid}`, t.tokens.read);
       assert.equal(col.body.groups[0].jid, groupJid);
@@ -204,7 +260,11 @@ describe('sessions API', function () {
       const kept = await get(`${base}/contacts`, t.tokens.read);
       assert.equal(kept.status, 200);
       assert.equal(kept.body.data.length, 2, 'stored contacts stay readable after logout');
-      assert.equal((await call('POST', `${base}/logout`, { token: t.tokens.manage })).status, 204, 'logout is idempotent');
+      assert.equal(
+        (await call('POST', `${base}/logout`, { token: t.tokens.manage })).status,
+        204,
+        'logout is idempotent',
+      );
       assert.equal((await get(`${base}/qr`, t.tokens.manage)).status, 409);
 
       const deleted = await call('DELETE', base, { token: t.tokens.manage });
@@ -220,27 +280,42 @@ describe('sessions API', function () {
     it('returns an 8-character pairing code for an unpaired session', async () => {
       const created = await call('POST', '/api/v1/sessions', { token: t.tokens.manage, body: {} });
       const id = created.body.id;
-      const res = await waitFor(async () => {
-        const r = await call('POST', `/api/v1/sessions/${id}/pairing-code`, { token: t.tokens.manage, body: { phone: `+${newPhone()}` } });
-        return r.status === 200 ? r : undefined;
-      }, 'a pairing code', 20_000);
+      const res = await waitFor(
+        async () => {
+          const r = await call('POST', `/api/v1/sessions/${id}/pairing-code`, {
+            token: t.tokens.manage,
+            body: { phone: `+${newPhone()}` },
+          });
+          return r.status === 200 ? r : undefined;
+        },
+        'a pairing code',
+        20_000,
+      );
       assert.match(res.body.code, /^[A-Z0-9]{8}$/);
     });
 
     it('keeps a paired session paired when another worker takes its shard over (no new pairing)', async () => {
       const created = await call('POST', '/api/v1/sessions', { token: t.tokens.manage, body: {} });
       const id: string = created.body.id;
-      await waitFor(async () => (await get(`/api/v1/sessions/${id}/qr`, t.tokens.manage)).status === 200, 'a QR code', 20_000);
+      await waitFor(
+        async () => (await get(`/api/v1/sessions/${id}/qr`, t.tokens.manage)).status === 200,
+        'a QR code',
+        20_000,
+      );
       await simControl(testEnv.redis, testEnv.redisPrefix, { sessionId: id, action: 'pair', phone: newPhone() });
       await waitUntilOnline([id]);
       const owner = await testEnv.redis.get(testEnv.keys.presence(id));
       const holder = workers.find((w) => w.name.endsWith(owner ?? '-'))!;
       assert.ok(holder, `the owning worker ${owner} is one of ours`);
       await holder.stop('SIGTERM');
-      await waitFor(async () => {
-        const now = await testEnv.redis.get(testEnv.keys.presence(id));
-        return now !== null && now !== owner;
-      }, 'the other worker to bring the session online', 20_000);
+      await waitFor(
+        async () => {
+          const now = await testEnv.redis.get(testEnv.keys.presence(id));
+          return now !== null && now !== owner;
+        },
+        'the other worker to bring the session online',
+        20_000,
+      );
       const res = await get(`/api/v1/sessions/${id}`, t.tokens.read);
       assert.equal(res.body.status, 'online');
     });
@@ -251,8 +326,16 @@ describe('sessions API', function () {
 
     /** The worker showed QR codes for the session, then closed its connection and dropped the code. */
     const untilLetGo = async (sessionId: string) => {
-      await waitFor(async () => (await testEnv.redis.get(qrKey(sessionId))) !== null, 'the worker to show a QR code', 20_000);
-      await waitFor(async () => (await testEnv.redis.get(qrKey(sessionId))) === null, 'the worker to let the session go', 20_000);
+      await waitFor(
+        async () => (await testEnv.redis.get(qrKey(sessionId))) !== null,
+        'the worker to show a QR code',
+        20_000,
+      );
+      await waitFor(
+        async () => (await testEnv.redis.get(qrKey(sessionId))) === null,
+        'the worker to let the session go',
+        20_000,
+      );
     };
 
     it('stops showing QR codes for an unpaired session nobody asks about, and shows them again on GET /qr', async () => {
@@ -260,10 +343,14 @@ describe('sessions API', function () {
       await untilLetGo(t.sessionId);
       const view = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
       assert.equal(view.body.status, 'pairing', 'still waiting to be paired');
-      const qr = await waitFor(async () => {
-        const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
-        return res.status === 200 ? res : undefined;
-      }, 'a QR code after asking', 20_000);
+      const qr = await waitFor(
+        async () => {
+          const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
+          return res.status === 200 ? res : undefined;
+        },
+        'a QR code after asking',
+        20_000,
+      );
       assert.equal(typeof qr.body.qr, 'string');
       // Asked for within the api's window (10 minutes by default): it keeps showing codes past the worker's 1.5 s.
       await new Promise((resolve) => setTimeout(resolve, 7_000));
@@ -273,7 +360,10 @@ describe('sessions API', function () {
     it('connects a let-go session again to answer a pairing-code request', async () => {
       const t = await newTenant();
       await untilLetGo(t.sessionId);
-      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, { token: t.tokens.manage, body: { phone: `+${newPhone()}` } });
+      const res = await call('POST', `/api/v1/sessions/${t.sessionId}/pairing-code`, {
+        token: t.tokens.manage,
+        body: { phone: `+${newPhone()}` },
+      });
       assert.equal(res.status, 200, res.text);
       assert.match(res.body.code, /^[A-Z0-9]{8}$/);
     });
@@ -286,21 +376,30 @@ describe('sessions API', function () {
       const t = await newTenant();
       const created = await call('POST', '/api/v1/sessions', { token: t.tokens.manage, body: {} });
       assert.equal(created.status, 201);
-      await waitFor(async () => (await testEnv.redis.get(qrKey(created.body.id))) !== null, 'a QR code for the new session', 20_000);
+      await waitFor(
+        async () => (await testEnv.redis.get(qrKey(created.body.id))) !== null,
+        'a QR code for the new session',
+        20_000,
+      );
     });
 
     it('connects a session made with the CLI once its QR code is asked for', async () => {
       const t = await newTenant();
-      const qr = await waitFor(async () => {
-        const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
-        return res.status === 200 ? res : undefined;
-      }, 'a QR code', 20_000);
+      const qr = await waitFor(
+        async () => {
+          const res = await get(`/api/v1/sessions/${t.sessionId}/qr`, t.tokens.manage);
+          return res.status === 200 ? res : undefined;
+        },
+        'a QR code',
+        20_000,
+      );
       assert.equal(typeof qr.body.qr, 'string');
     });
   });
 
   describe('deletion seen by every api process', () => {
-    const contactsOf = (t: Tenant, baseUrl: string) => call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl });
+    const contactsOf = (t: Tenant, baseUrl: string) =>
+      call('GET', `/api/v1/sessions/${t.sessionId}/contacts`, { token: t.tokens.read, baseUrl });
 
     it('answers 404 on another api process right after the delete, though it served the session a moment before', async () => {
       const other = await testEnv.startApi({}, `api-peer-${uniq()}`);
@@ -329,10 +428,21 @@ describe('sessions API', function () {
         assert.equal((await contactsOf(t, serving.baseUrl)).status, 200);
         redis.kill('SIGTERM');
         await once(redis, 'exit');
-        assert.equal((await call('DELETE', `/api/v1/sessions/${t.sessionId}`, { token: t.tokens.manage, baseUrl: deleting.baseUrl })).status, 204);
+        assert.equal(
+          (
+            await call('DELETE', `/api/v1/sessions/${t.sessionId}`, {
+              token: t.tokens.manage,
+              baseUrl: deleting.baseUrl,
+            })
+          ).status,
+          204,
+        );
         assert.equal((await contactsOf(t, serving.baseUrl)).status, 404, 'while Redis is down');
         redis = await startPrivateRedis(port);
-        await waitFor(async () => (await call('GET', '/readyz', { baseUrl: serving.baseUrl })).status === 200, 'the api to reconnect to Redis');
+        await waitFor(
+          async () => (await call('GET', '/readyz', { baseUrl: serving.baseUrl })).status === 200,
+          'the api to reconnect to Redis',
+        );
         assert.equal((await contactsOf(t, serving.baseUrl)).status, 404, 'after Redis is back');
       } finally {
         await Promise.all([deleting.process.stop(), serving.process.stop()]);
@@ -343,7 +453,10 @@ describe('sessions API', function () {
 
   it('shows a session online as soon as its worker has marked it present, before MySQL records it', async () => {
     const t = await newTenant();
-    await testEnv.db.query(`UPDATE wa_sessions SET status = 'connecting', phone_jid = '4915100000001@s.whatsapp.net' WHERE id = ?`, [t.sessionId]);
+    await testEnv.db.query(
+      `UPDATE wa_sessions SET status = 'connecting', phone_jid = '4915100000001@s.whatsapp.net' WHERE id = ?`,
+      [t.sessionId],
+    );
     await testEnv.redis.set(testEnv.keys.presence(t.sessionId), 'some-worker', 'PX', 10_000);
     const res = await get(`/api/v1/sessions/${t.sessionId}`, t.tokens.read);
     assert.equal(res.body.status, 'online');

@@ -24,7 +24,12 @@ function clientHandshake(faults: ChainFaults, trustFakeRoot = true): Uint8Array 
   const serverStatic = Curve.generateKeyPair();
   const server = new NoiseServerHandshake(serverStatic, encodeCertChain(keys, serverStatic.public, faults));
   const ephemeral = Curve.generateKeyPair();
-  const client = makeNoiseHandler({ keyPair: ephemeral, NOISE_HEADER: NOISE_WA_HEADER, logger, routingInfo: undefined });
+  const client = makeNoiseHandler({
+    keyPair: ephemeral,
+    NOISE_HEADER: NOISE_WA_HEADER,
+    logger,
+    routingInfo: undefined,
+  });
   const hello = proto.HandshakeMessage.encode({ clientHello: { ephemeral: ephemeral.public } }).finish();
   const serverHello = proto.HandshakeMessage.decode(server.serverHello(hello));
   const whatsAppRoot = WA_CERT_DETAILS.PUBLIC_KEY;
@@ -56,7 +61,11 @@ describe("signature checks installed over Baileys' own (Curve.verify, the leaf c
     assert.equal(verifySignature(other.public, message, signature), false);
     assert.equal(verifySignature(key.public, Buffer.from('other details'), signature), false);
     assert.equal(verifySignature(key.public, message, Buffer.alloc(64)), false);
-    assert.equal(verifySignature(key.public, message, Buffer.alloc(3)), false, 'a malformed signature is refused, not thrown');
+    assert.equal(
+      verifySignature(key.public, message, Buffer.alloc(3)),
+      false,
+      'a malformed signature is refused, not thrown',
+    );
     assert.equal(Curve.verify(key.public, message, signature), true, "installed as Baileys' Curve.verify");
     assert.equal(Curve.verify(other.public, message, signature), false, "installed as Baileys' Curve.verify");
   });
@@ -66,23 +75,43 @@ describe("signature checks installed over Baileys' own (Curve.verify, the leaf c
   });
 
   it('the Noise handshake refuses an intermediate certificate not signed by the trusted root', () => {
-    assert.throws(() => clientHandshake({ intermediateSigner: Curve.generateKeyPair() }), /noise intermediate certificate signature invalid/);
-    assert.throws(() => clientHandshake({}, false), /noise intermediate certificate signature invalid/, "WhatsApp's own root does not vouch for the fake");
+    assert.throws(
+      () => clientHandshake({ intermediateSigner: Curve.generateKeyPair() }),
+      /noise intermediate certificate signature invalid/,
+    );
+    assert.throws(
+      () => clientHandshake({}, false),
+      /noise intermediate certificate signature invalid/,
+      "WhatsApp's own root does not vouch for the fake",
+    );
   });
 
   it('the Noise handshake refuses a leaf certificate not signed by the intermediate', () => {
-    assert.throws(() => clientHandshake({ leafSigner: Curve.generateKeyPair() }), /noise certificate signature invalid/);
+    assert.throws(
+      () => clientHandshake({ leafSigner: Curve.generateKeyPair() }),
+      /noise certificate signature invalid/,
+    );
   });
 
   it("the Noise handshake refuses a genuine chain whose leaf names another key than the server's static key (a replayed chain)", () => {
-    assert.throws(() => clientHandshake({ leafKey: Curve.generateKeyPair().public }), /noise certificate signature invalid/);
-    assert.throws(() => clientHandshake({ leafIssuerSerial: 7 }), /noise certificate signature invalid/, 'nor a leaf naming another issuer');
+    assert.throws(
+      () => clientHandshake({ leafKey: Curve.generateKeyPair().public }),
+      /noise certificate signature invalid/,
+    );
+    assert.throws(
+      () => clientHandshake({ leafIssuerSerial: 7 }),
+      /noise certificate signature invalid/,
+      'nor a leaf naming another issuer',
+    );
   });
 
   it("pairing refuses a device identity whose account signature is not the account key's, and accepts a true one", () => {
     const creds = initAuthCreds();
     const account = Curve.generateKeyPair();
-    const scanned = { identityKey: Buffer.from(creds.signedIdentityKey.public), advSecret: Buffer.from(creds.advSecretKey, 'base64') };
+    const scanned = {
+      identityKey: Buffer.from(creds.signedIdentityKey.public),
+      advSecret: Buffer.from(creds.advSecretKey, 'base64'),
+    };
     const pairSuccess = (identity: Uint8Array): BinaryNode => ({
       tag: 'iq',
       attrs: { id: '1', type: 'set', from: 's.whatsapp.net' },
@@ -100,6 +129,9 @@ describe("signature checks installed over Baileys' own (Curve.verify, the leaf c
     const forged = signedDeviceIdentity(account, scanned, 3, Curve.generateKeyPair());
     assert.throws(() => configureSuccessfulPairing(pairSuccess(forged), creds), /Failed to verify account signature/);
     const genuine = signedDeviceIdentity(account, scanned, 3);
-    assert.equal(configureSuccessfulPairing(pairSuccess(genuine), creds).creds.me?.id, '4917000000001:3@s.whatsapp.net');
+    assert.equal(
+      configureSuccessfulPairing(pairSuccess(genuine), creds).creds.me?.id,
+      '4917000000001:3@s.whatsapp.net',
+    );
   });
 });

@@ -43,9 +43,21 @@ function worldInput(overrides: Partial<SimWorldInput> = {}): SimWorldInput {
         name: 'Bea',
         about: 'Climbing 🧗',
         aboutSetAt: 1719662400000,
-        picture: { url: 'https://pps.sim.invalid/bea.jpg', id: '111', previewUrl: 'https://pps.sim.invalid/bea-preview.jpg' },
+        picture: {
+          url: 'https://pps.sim.invalid/bea.jpg',
+          id: '111',
+          previewUrl: 'https://pps.sim.invalid/bea-preview.jpg',
+        },
       },
-      { phone: CAL.phone, lid: CAL.lid, name: 'Cal', about: 'secret', aboutHidden: true, picture: { url: 'https://pps.sim.invalid/cal.jpg', id: '222' }, pictureHidden: true },
+      {
+        phone: CAL.phone,
+        lid: CAL.lid,
+        name: 'Cal',
+        about: 'secret',
+        aboutHidden: true,
+        picture: { url: 'https://pps.sim.invalid/cal.jpg', id: '222' },
+        pictureHidden: true,
+      },
       { phone: DAN.phone, lid: DAN.lid, name: 'Dan', about: null, picture: null, businessName: 'Dan GmbH' },
       { phone: EVE.phone, lid: EVE.lid, name: 'Eve' },
       { phone: OLGA.phone, lid: OLGA.lid, name: 'Olga' },
@@ -61,7 +73,11 @@ function worldInput(overrides: Partial<SimWorldInput> = {}): SimWorldInput {
           { lid: EVE.lid, role: 'member' },
         ],
       },
-      { jid: '4915100000006-1700000000@g.us', subject: 'Olga only', members: [{ phone: OLGA.phone, role: 'superadmin' }, { phone: BEA.phone }] },
+      {
+        jid: '4915100000006-1700000000@g.us',
+        subject: 'Olga only',
+        members: [{ phone: OLGA.phone, role: 'superadmin' }, { phone: BEA.phone }],
+      },
       {
         jid: '120363000000000003@g.us',
         subject: 'Pics',
@@ -70,7 +86,12 @@ function worldInput(overrides: Partial<SimWorldInput> = {}): SimWorldInput {
       },
     ],
     sessions: {
-      sess_me: { phone: ME.phone, paired: true, contacts: [BEA.phone, { phone: CAL.phone, name: 'Cal from work' }], chats: [BEA.phone, DAN.lid] },
+      sess_me: {
+        phone: ME.phone,
+        paired: true,
+        contacts: [BEA.phone, { phone: CAL.phone, name: 'Cal from work' }],
+        chats: [BEA.phone, DAN.lid],
+      },
       sess_olga: { phone: OLGA.phone, paired: false },
     },
     ...overrides,
@@ -81,7 +102,12 @@ const freshPrefix = () => `${testEnv.redisPrefix}:simt${randomBytes(4).toString(
 
 const drivers: SimDriver[] = [];
 function newDriver(world: SimWorldInput = worldInput(), prefix = freshPrefix()): SimDriver {
-  const driver = new SimDriver({ world: parseSimWorld(world), redis: testEnv.redis, subscriber: () => testEnv.subscriber(), prefix });
+  const driver = new SimDriver({
+    world: parseSimWorld(world),
+    redis: testEnv.redis,
+    subscriber: () => testEnv.subscriber(),
+    prefix,
+  });
   drivers.push(driver);
   return driver;
 }
@@ -108,7 +134,9 @@ function nextUpdate(connection: SimConnection, status: Status): Promise<Connecti
 }
 
 function nextEvent<K extends WhatsAppEventName>(connection: SimConnection, event: K): Promise<WhatsAppEventMap[K][0]> {
-  return new Promise((resolve) => connection.events.once(event, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never));
+  return new Promise((resolve) =>
+    connection.events.once(event, ((payload: WhatsAppEventMap[K][0]) => resolve(payload)) as never),
+  );
 }
 
 function record(connection: SimConnection): ConnectionUpdate[] {
@@ -157,12 +185,23 @@ describe('sim world file', () => {
   });
 
   it('fills in the documented defaults', () => {
-    const world = parseSimWorld({ accounts: [{ phone: ME.phone, lid: ME.lid, name: 'Me' }], sessions: { s1: { phone: ME.phone } } });
+    const world = parseSimWorld({
+      accounts: [{ phone: ME.phone, lid: ME.lid, name: 'Me' }],
+      sessions: { s1: { phone: ME.phone } },
+    });
     assert.equal(world.latencyMs, 0);
     assert.equal(world.failureRate, 0);
     assert.equal(world.failureCode, 'rate_limited');
     assert.deepEqual(world.pairing, { qrIntervalMs: 20_000, autoPairAfterMs: null });
-    assert.deepEqual(world.accounts[0], { phone: ME.phone, lid: ME.lid, name: 'Me', about: null, aboutHidden: false, picture: null, pictureHidden: false });
+    assert.deepEqual(world.accounts[0], {
+      phone: ME.phone,
+      lid: ME.lid,
+      name: 'Me',
+      about: null,
+      aboutHidden: false,
+      picture: null,
+      pictureHidden: false,
+    });
     assert.deepEqual(world.sessions['s1'], { phone: ME.phone, paired: true, contacts: [], chats: [] });
   });
 
@@ -174,7 +213,11 @@ describe('sim world file', () => {
       accounts: [{ phone: '+4915100000001', lid: '123', name: 'X', picture: { url: 'not a url', id: null } }],
       groups: [{ jid: 'family@g.us', subject: 'F', members: [{ role: 'member' }] }],
     });
-    const has = (where: string) => assert.ok(problems.some((p) => p.startsWith(`${where}:`)), `no problem reported at ${where}: ${problems.join(' | ')}`);
+    const has = (where: string) =>
+      assert.ok(
+        problems.some((p) => p.startsWith(`${where}:`)),
+        `no problem reported at ${where}: ${problems.join(' | ')}`,
+      );
     has('latencyMs');
     has('failureRate');
     has('failureCode');
@@ -193,7 +236,11 @@ describe('sim world file', () => {
         { phone: BEA.phone, lid: BEA.lid, name: 'Bea' },
       ],
       groups: [
-        { jid: '120363000000000001@g.us', subject: 'A', members: [{ phone: ME.phone }, { lid: ME.lid }, { phone: NOBODY.phone }] },
+        {
+          jid: '120363000000000001@g.us',
+          subject: 'A',
+          members: [{ phone: ME.phone }, { lid: ME.lid }, { phone: NOBODY.phone }],
+        },
         { jid: '120363000000000001@g.us', subject: 'B', members: [{ phone: BEA.phone }] },
       ],
       sessions: { s1: { phone: NOBODY.phone, contacts: [NOBODY.phone], chats: [NOBODY.lid] } },
@@ -211,9 +258,19 @@ describe('sim world file', () => {
   });
 
   it('rejects unknown keys, so a misspelt option is not silently ignored', () => {
-    const problems = problemsOf({ latency: 5, sessions: {}, accounts: [{ phone: ME.phone, lid: ME.lid, name: 'Me', abuot: 'typo' }] });
-    assert.ok(problems.some((p) => p.startsWith('(root):') && p.includes('latency')), problems.join(' | '));
-    assert.ok(problems.some((p) => p.startsWith('accounts.0:') && p.includes('abuot')), problems.join(' | '));
+    const problems = problemsOf({
+      latency: 5,
+      sessions: {},
+      accounts: [{ phone: ME.phone, lid: ME.lid, name: 'Me', abuot: 'typo' }],
+    });
+    assert.ok(
+      problems.some((p) => p.startsWith('(root):') && p.includes('latency')),
+      problems.join(' | '),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('accounts.0:') && p.includes('abuot')),
+      problems.join(' | '),
+    );
   });
 
   it('names the file when it cannot be read or is not JSON', async () => {
@@ -221,9 +278,17 @@ describe('sim world file', () => {
     try {
       const broken = path.join(dir, 'broken.json');
       await writeFile(broken, '{ "accounts": [ }');
-      await assert.rejects(loadSimWorld(broken), (err: unknown) => err instanceof SimWorldError && err.message.includes(broken) && /not valid JSON/.test(err.message));
+      await assert.rejects(
+        loadSimWorld(broken),
+        (err: unknown) =>
+          err instanceof SimWorldError && err.message.includes(broken) && /not valid JSON/.test(err.message),
+      );
       const missing = path.join(dir, 'missing.json');
-      await assert.rejects(loadSimWorld(missing), (err: unknown) => err instanceof SimWorldError && err.message.includes(missing) && /cannot read/.test(err.message));
+      await assert.rejects(
+        loadSimWorld(missing),
+        (err: unknown) =>
+          err instanceof SimWorldError && err.message.includes(missing) && /cannot read/.test(err.message),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -348,7 +413,7 @@ describe('SimDriver: pairing', () => {
     await rejectsWith(paired.requestPairingCode(ME.phone), 'conflict');
   });
 
-  it('pairs an unlisted session as the phone its pairing code was asked for, with that phone\'s world profile', async () => {
+  it("pairs an unlisted session as the phone its pairing code was asked for, with that phone's world profile", async () => {
     const prefix = freshPrefix();
     const world = worldInput({ sessions: { sess_me_template: { phone: ME.phone, contacts: [DAN.phone] } } });
     const connection = await newDriver(world, prefix).connect('sess_unlisted');
@@ -381,7 +446,9 @@ describe('SimDriver: pairing', () => {
     const synced = await history;
     assert.deepEqual([synced.contacts, synced.chats], [[], []]);
     assert.deepEqual(await connection.fetchAllGroups(), {});
-    assert.deepEqual(await connection.onWhatsApp([BEA.phone]), [{ phone: BEA.phone, exists: true, jid: BEA.jid, lid: BEA.lid }]);
+    assert.deepEqual(await connection.onWhatsApp([BEA.phone]), [
+      { phone: BEA.phone, exists: true, jid: BEA.jid, lid: BEA.lid },
+    ]);
     await connection.close();
 
     const resumed = await newDriver(worldInput(), prefix).connect('sess_stranger');
@@ -389,7 +456,9 @@ describe('SimDriver: pairing', () => {
   });
 
   it('pairs by itself after pairing.autoPairAfterMs when the world says so', async () => {
-    const connection = await newDriver(worldInput({ pairing: { qrIntervalMs: 1000, autoPairAfterMs: 5 } })).connect('sess_olga');
+    const connection = await newDriver(worldInput({ pairing: { qrIntervalMs: 1000, autoPairAfterMs: 5 } })).connect(
+      'sess_olga',
+    );
     const updates = record(connection);
     await nextUpdate(connection, 'online');
     assert.deepEqual(
@@ -501,7 +570,10 @@ describe('SimDriver: live calls', () => {
     const connection = await online(newDriver());
     assert.deepEqual(await connection.fetchAbout(BEA.jid), { about: 'Climbing 🧗', setAt: 1719662400000 });
     assert.deepEqual(await connection.fetchAbout(BEA.lid), { about: 'Climbing 🧗', setAt: 1719662400000 });
-    assert.deepEqual(await connection.fetchAbout('4915100000002:3@s.whatsapp.net'), { about: 'Climbing 🧗', setAt: 1719662400000 });
+    assert.deepEqual(await connection.fetchAbout('4915100000002:3@s.whatsapp.net'), {
+      about: 'Climbing 🧗',
+      setAt: 1719662400000,
+    });
     assert.deepEqual(await connection.fetchAbout(CAL.jid), { about: '' });
     assert.deepEqual(await connection.fetchAbout(DAN.lid), { about: '' });
     assert.deepEqual(await connection.fetchAbout(ME.jid), { about: 'mine' });
@@ -517,11 +589,20 @@ describe('SimDriver: live calls', () => {
 
   it('profilePicture returns the image or preview URL, and nothing when there is none or privacy hides it', async () => {
     const connection = await online(newDriver());
-    assert.deepEqual(await connection.profilePicture(BEA.jid, 'image'), { url: 'https://pps.sim.invalid/bea.jpg', id: '111' });
-    assert.deepEqual(await connection.profilePicture(BEA.lid, 'preview'), { url: 'https://pps.sim.invalid/bea-preview.jpg', id: '111' });
+    assert.deepEqual(await connection.profilePicture(BEA.jid, 'image'), {
+      url: 'https://pps.sim.invalid/bea.jpg',
+      id: '111',
+    });
+    assert.deepEqual(await connection.profilePicture(BEA.lid, 'preview'), {
+      url: 'https://pps.sim.invalid/bea-preview.jpg',
+      id: '111',
+    });
     assert.equal(await connection.profilePicture(DAN.jid, 'image'), undefined);
     assert.equal(await connection.profilePicture(CAL.jid, 'image'), undefined);
-    assert.deepEqual(await connection.profilePicture('120363000000000003@g.us', 'image'), { url: 'https://pps.sim.invalid/pics.jpg', id: '333' });
+    assert.deepEqual(await connection.profilePicture('120363000000000003@g.us', 'image'), {
+      url: 'https://pps.sim.invalid/pics.jpg',
+      id: '333',
+    });
     assert.equal(await connection.profilePicture('120363000000000001@g.us', 'preview'), undefined);
   });
 
@@ -618,7 +699,7 @@ describe('SimDriver: failure and latency injection', () => {
     assert.equal(Object.keys(await connection.fetchAllGroups()).length, 2);
   });
 
-  it('applies per-operation overrides, and a session\'s own rate over both', async () => {
+  it("applies per-operation overrides, and a session's own rate over both", async () => {
     const world = worldInput({ operations: { fetchAbout: { failureRate: 1, failureCode: 'internal' } } });
     world.sessions!['sess_olga'] = { phone: OLGA.phone, failureRate: 0 };
     const driver = newDriver(world);
@@ -631,7 +712,9 @@ describe('SimDriver: failure and latency injection', () => {
 
   it('fails a slow call in flight with not_implemented when the connection drops under it', async () => {
     const prefix = freshPrefix();
-    const connection = await online(newDriver(worldInput({ operations: { fetchAbout: { latencyMs: 60_000 } } }), prefix));
+    const connection = await online(
+      newDriver(worldInput({ operations: { fetchAbout: { latencyMs: 60_000 } } }), prefix),
+    );
     const slow = connection.fetchAbout(BEA.jid);
     const offline = nextUpdate(connection, 'offline');
     await simControl(testEnv.redis, prefix, { sessionId: 'sess_me', action: 'disconnect' });
@@ -640,7 +723,9 @@ describe('SimDriver: failure and latency injection', () => {
   });
 
   it('fails a slow call in flight with not_implemented when the connection is closed', async () => {
-    const connection = await online(newDriver(worldInput({ latencyMs: { min: 30_000, max: 60_000 }, operations: { connect: { latencyMs: 0 } } })));
+    const connection = await online(
+      newDriver(worldInput({ latencyMs: { min: 30_000, max: 60_000 }, operations: { connect: { latencyMs: 0 } } })),
+    );
     const slow = connection.onWhatsApp([BEA.phone]);
     await connection.close();
     await rejectsWith(slow, 'not_implemented');
@@ -661,7 +746,12 @@ describe('generateSimWorld', () => {
   });
 
   it('uses the given session ids, and its sessions come online with their address books', async () => {
-    const world = generateSimWorld({ sessions: 3, peoplePerSession: 5, sessionIds: ['sess_a', 'sess_b', 'sess_c'], seed: 3 });
+    const world = generateSimWorld({
+      sessions: 3,
+      peoplePerSession: 5,
+      sessionIds: ['sess_a', 'sess_b', 'sess_c'],
+      seed: 3,
+    });
     assert.deepEqual(Object.keys(world.sessions), ['sess_a', 'sess_b', 'sess_c']);
     const connection = await newDriver(world).connect('sess_b');
     const history = await nextEvent(connection, 'messaging-history.set');

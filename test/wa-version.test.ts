@@ -7,7 +7,13 @@ import { fetchFromWhatsAppWeb, WaVersionSource, type VersionFetcher } from '../w
 const silent = pino({ level: 'silent' });
 const bundled = DEFAULT_CONNECTION_CONFIG.version.join('.');
 
-function source(options: { configured?: WAVersion; fetch?: boolean; fetcher: VersionFetcher; timeoutMs?: number; refetchIntervalMs?: number }) {
+function source(options: {
+  configured?: WAVersion;
+  fetch?: boolean;
+  fetcher: VersionFetcher;
+  timeoutMs?: number;
+  refetchIntervalMs?: number;
+}) {
   return new WaVersionSource({
     configured: options.configured,
     fetch: options.fetch ?? true,
@@ -33,7 +39,11 @@ describe('the WhatsApp Web version the driver announces (item 3)', () => {
         queryTimeoutMs: 20_000,
         versionRejectedRetryMs: 1_800_000,
       });
-      const custom = loadConfig({ WA_BROWSER_NAME: 'Acme CRM', WA_SYNC_FULL_HISTORY: 'true', WA_VERSION_FETCH: 'false' }).whatsapp;
+      const custom = loadConfig({
+        WA_BROWSER_NAME: 'Acme CRM',
+        WA_SYNC_FULL_HISTORY: 'true',
+        WA_VERSION_FETCH: 'false',
+      }).whatsapp;
       assert.equal(custom.version, undefined);
       assert.equal(custom.browserName, 'Acme CRM');
       assert.equal(custom.syncFullHistory, true);
@@ -48,7 +58,10 @@ describe('the WhatsApp Web version the driver announces (item 3)', () => {
       ['WA_CONNECT_TIMEOUT_MS', '10'],
     ] as const) {
       it(`refuses ${name}=${JSON.stringify(value)}, naming the variable`, () => {
-        assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.message.includes(name));
+        assert.throws(
+          () => loadConfig({ [name]: value }),
+          (err: unknown) => err instanceof ConfigError && err.message.includes(name),
+        );
       });
     }
   });
@@ -126,7 +139,11 @@ describe('the WhatsApp Web version the driver announces (item 3)', () => {
       assert.equal(await versions.refreshAfterRejection(), false);
       assert.equal(asked, 1);
       const eager = source({ refetchIntervalMs: 0, fetcher: async () => (asked++, served) });
-      const answers = await Promise.all([eager.refreshAfterRejection(), eager.refreshAfterRejection(), eager.refreshAfterRejection()]);
+      const answers = await Promise.all([
+        eager.refreshAfterRejection(),
+        eager.refreshAfterRejection(),
+        eager.refreshAfterRejection(),
+      ]);
       assert.deepEqual(answers, [true, true, true]);
       assert.equal(asked, 2, 'one fetch for the three sessions');
       assert.deepEqual(eager.current, [2, 3000, 10]);

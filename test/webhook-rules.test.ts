@@ -32,14 +32,17 @@ describe('webhook rules (pure)', () => {
         ['2002:a00:1::', '6to4'],
       ];
       for (const [address, range] of refused) assert.equal(refusedRange(address), range, address);
-      for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '2a00:1450:4001::200e']) assert.equal(refusedRange(address), undefined, address);
+      for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '2a00:1450:4001::200e'])
+        assert.equal(refusedRange(address), undefined, address);
     });
 
     it('resolves names and refuses one with any refused address, unless private addresses are allowed', async () => {
       await assert.rejects(resolveAllowed('localhost', { allowHttp: false, allowPrivate: false }), /loopback/);
       await assert.rejects(resolveAllowed('169.254.169.254', { allowHttp: false, allowPrivate: false }), /linkLocal/);
       assert.ok((await resolveAllowed('localhost', { allowHttp: false, allowPrivate: true })).length > 0);
-      assert.deepEqual(await resolveAllowed('8.8.8.8', { allowHttp: false, allowPrivate: false }), [{ address: '8.8.8.8', family: 4 }]);
+      assert.deepEqual(await resolveAllowed('8.8.8.8', { allowHttp: false, allowPrivate: false }), [
+        { address: '8.8.8.8', family: 4 },
+      ]);
     });
 
     it('wants https (http only when allowed), no credentials, no fragment', () => {
@@ -55,7 +58,10 @@ describe('webhook rules (pure)', () => {
   });
 
   it('backs off 3× per failure from the base, capped at 6 h: 12 attempts span about a day', () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelayMs(n, 5_000)), [5_000, 15_000, 45_000, 135_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelayMs(n, 5_000)),
+      [5_000, 15_000, 45_000, 135_000],
+    );
     assert.equal(retryDelayMs(30, 5_000), MAX_RETRY_DELAY_MS);
     const total = Array.from({ length: 11 }, (_, i) => retryDelayMs(i + 1, 5_000)).reduce((a, b) => a + b, 0);
     assert.ok(total > 20 * 3600_000 && total < 26 * 3600_000, `${total / 3600_000} h`);
@@ -68,14 +74,30 @@ describe('webhook rules (pure)', () => {
     const timestamp = new Date();
     const header = signatureHeader([current, previous], 'evt_1', timestamp, body);
     assert.equal(header.split(' ').length, 2);
-    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)), 'webhook-signature': header };
-    for (const secret of [current, previous]) assert.deepEqual(new Webhook(secret).verify(body, headers), JSON.parse(body));
+    const headers = {
+      'webhook-id': 'evt_1',
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': header,
+    };
+    for (const secret of [current, previous])
+      assert.deepEqual(new Webhook(secret).verify(body, headers), JSON.parse(body));
     assert.throws(() => new Webhook(newWebhookSecret()).verify(body, headers));
     assert.throws(() => new Webhook(current).verify(body, { ...headers, 'webhook-id': 'evt_2' }), 'the id is signed');
   });
 
   describe('contact changes reported by ingestion', () => {
-    const stored = (over: Partial<StoredContact>): StoredContact => ({ id: 1, lid: null, phoneJid: null, name: null, nameSource: null, businessName: null, dm: false, firstSeenAt: 1, updatedAt: 1, ...over });
+    const stored = (over: Partial<StoredContact>): StoredContact => ({
+      id: 1,
+      lid: null,
+      phoneJid: null,
+      name: null,
+      nameSource: null,
+      businessName: null,
+      dm: false,
+      firstSeenAt: 1,
+      updatedAt: 1,
+      ...over,
+    });
 
     it('reports new people, changed names and learned mappings; nothing for an unchanged or merely touched row', () => {
       const rows = [
@@ -106,10 +128,16 @@ describe('webhook rules (pure)', () => {
     });
 
     it('reports a phone-only row folded into its LID row once, as the mapping of the row that stays', () => {
-      const plan = planIngest([stored({ id: 1, lid: '1@lid', name: 'Ann' }), stored({ id: 2, phoneJid: '4900000001@s.whatsapp.net', name: 'Ann (phone)' })], [
-        { at: 10, ops: [{ kind: 'mapping', lid: '1@lid', pn: '4900000001@s.whatsapp.net' }] },
+      const plan = planIngest(
+        [
+          stored({ id: 1, lid: '1@lid', name: 'Ann' }),
+          stored({ id: 2, phoneJid: '4900000001@s.whatsapp.net', name: 'Ann (phone)' }),
+        ],
+        [{ at: 10, ops: [{ kind: 'mapping', lid: '1@lid', pn: '4900000001@s.whatsapp.net' }] }],
+      );
+      assert.deepEqual(contactChanges(plan), [
+        { lid: '1@lid', phoneNumber: '4900000001', name: 'Ann', changes: ['mapping'] },
       ]);
-      assert.deepEqual(contactChanges(plan), [{ lid: '1@lid', phoneNumber: '4900000001', name: 'Ann', changes: ['mapping'] }]);
     });
   });
 });

@@ -29,8 +29,12 @@ export function startHealthServer(
     if (req.url === '/metrics') {
       const presented = BEARER.exec(req.headers.authorization ?? '')?.[1];
       if (metricsToken !== undefined && (presented === undefined || !sameSecret(presented, metricsToken))) {
-        const body = { error: { code: 'unauthorized', message: 'metrics need Authorization: Bearer <METRICS_TOKEN>', details: {} } };
-        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="wa-gateway"' }).end(JSON.stringify(body));
+        const body = {
+          error: { code: 'unauthorized', message: 'metrics need Authorization: Bearer <METRICS_TOKEN>', details: {} },
+        };
+        res
+          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="wa-gateway"' })
+          .end(JSON.stringify(body));
         return;
       }
       metrics().then(
@@ -39,7 +43,9 @@ export function startHealthServer(
       );
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'not found', details: {} } }));
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { code: 'not_found', message: 'not found', details: {} } }));
   });
   server.listen(port, host);
   return server;

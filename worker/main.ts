@@ -27,7 +27,9 @@ const config = loadConfig();
 const workerId = config.worker.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 const logger = createLogger(config.logLevel, 'worker').child({ workerId });
 // A stray rejection in one session's socket code must not drop every session this worker holds.
-process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug): the worker keeps its sessions'));
+process.on('unhandledRejection', (err) =>
+  logger.error({ err }, 'unhandled rejection (a bug): the worker keeps its sessions'),
+);
 const keys = new RedisKeys(config.redis.prefix, config.shards.count);
 
 const db = createDataSource(config.db);
@@ -40,32 +42,81 @@ const signer = await new JobSigningKey(config.jobSigningSecret, db).signer();
 // BullMQ's consumers get their own never-give-up connection.
 const redis = createRedis(config.redis);
 const bullConnection = createRedis(config.redis, blockingRedisOptions());
-for (const client of [redis, bullConnection]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
+for (const client of [redis, bullConnection])
+  client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis error'));
 
-const metrics = new WorkerMetrics(workerId, { online: () => sessions.onlineCount, shards: () => leases.shards.length, liveRunning: () => consumers.running });
+const metrics = new WorkerMetrics(workerId, {
+  online: () => sessions.onlineCount,
+  shards: () => leases.shards.length,
+  liveRunning: () => consumers.running,
+});
 // Every live query counts against the session's bulk-check budget (the same Redis bucket the batches pace themselves by).
-const queryBudget = new SessionRateLimiter(redis, keys, config.batches.ratePerMinute, config.batches.chunkSize, config.batches.dailyLimit);
+const queryBudget = new SessionRateLimiter(
+  redis,
+  keys,
+  config.batches.ratePerMinute,
+  config.batches.chunkSize,
+  config.batches.dailyLimit,
+);
 const driver = await createDriver(config, {
   db,
   redis,
   subscriber: () => createRedis(config.redis, blockingRedisOptions()),
   keys,
   logger,
-  countQueries: (sessionId, numbers) => void queryBudget.charge(sessionId, numbers).catch((err: Error) => logger.debug({ err: err.message, sessionId }, 'could not count a query against the session budget')),
+  countQueries: (sessionId, numbers) =>
+    void queryBudget
+      .charge(sessionId, numbers)
+      .catch((err: Error) =>
+        logger.debug({ err: err.message, sessionId }, 'could not count a query against the session budget'),
+      ),
   observer: { socketClosed: (reason) => metrics.whatsappDisconnects.inc({ reason }) },
 });
-const webhooks = new WebhookDispatcher(config, { db, redis, bullConnection, keys, workerId, logger, onDelivered: (outcome) => metrics.webhookDeliveries.inc({ outcome }) });
+const webhooks = new WebhookDispatcher(config, {
+  db,
+  redis,
+  bullConnection,
+  keys,
+  workerId,
+  logger,
+  onDelivered: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+});
 const ingestor = new ContactIngestor(db, logger, {
   events: webhooks.sinks,
   onWritten: (counts) => {
-    for (const kind of Object.keys(counts) as (keyof WriteCounts)[]) if (counts[kind] > 0) metrics.ingestedRows.inc({ kind }, counts[kind]);
+    for (const kind of Object.keys(counts) as (keyof WriteCounts)[])
+      if (counts[kind] > 0) metrics.ingestedRows.inc({ kind }, counts[kind]);
   },
 });
-const sessions = new SessionManager(driver, db, redis, keys, ingestor, { shardCount: config.shards.count, presenceTtlMs: config.live.presenceTtlMs, workerId, pairingWindowMs: config.pairing.windowMs, reconcileIntervalMs: config.reconcileIntervalMs, leaseOf: (shard) => leases.leaseOf(shard) }, logger, webhooks.sinks);
+const sessions = new SessionManager(
+  driver,
+  db,
+  redis,
+  keys,
+  ingestor,
+  {
+    shardCount: config.shards.count,
+    presenceTtlMs: config.live.presenceTtlMs,
+    workerId,
+    pairingWindowMs: config.pairing.windowMs,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    leaseOf: (shard) => leases.leaseOf(shard),
+  },
+  logger,
+  webhooks.sinks,
+);
 /** A worker that may have lost a shard's lease acts on none of its sessions (the fence). */
 const leaseHeld = (sessionId: string) => leases.leaseOf(shardOf(sessionId, config.shards.count)) !== undefined;
-const executor = new LiveExecutor((id, requires) => sessions.connectionOf(id, requires), leaseHeld, redis, logger, (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds));
-const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () => metrics.jobsRefused.inc({ queue: 'live' }));
+const executor = new LiveExecutor(
+  (id, requires) => sessions.connectionOf(id, requires),
+  leaseHeld,
+  redis,
+  logger,
+  (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds),
+);
+const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () =>
+  metrics.jobsRefused.inc({ queue: 'live' }),
+);
 const batches = createBatchConsumers(config, {
   db,
   redis,
@@ -103,7 +154,9 @@ onMessage(control, (_channel: string, raw: string) => {
   const message = parseControlMessage(raw);
   if (message?.type === 'session.changed') void sessions.reconcile(message.sessionId);
 });
-void subscribe(control, keys.control()).catch((err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed'));
+void subscribe(control, keys.control()).catch((err: Error) =>
+  logger.warn({ err: err.message }, 'control channel subscribe failed'),
+);
 
 // Leases are Redis commands that fail fast; start claiming once Redis has answered.
 // Not events.once: it would reject on the first connection error (Redis failing over as we start).

@@ -27,14 +27,23 @@ export class WorkerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    this.sessionsOnline = this.sampledGauge('wag_sessions_online', 'WhatsApp sessions online on this worker', sample.online);
+    this.sessionsOnline = this.sampledGauge(
+      'wag_sessions_online',
+      'WhatsApp sessions online on this worker',
+      sample.online,
+    );
     this.shardsOwned = this.sampledGauge('wag_shards_owned', 'Shards whose lease this worker holds', sample.shards);
     this.liveRunning = this.sampledGauge(
       'wag_live_operations_running',
       'Live operations started on this worker and not answered yet (Bull Board counts a live job completed once its operation starts)',
       sample.liveRunning,
     );
-    this.ingestedRows = new Counter({ name: 'wag_ingested_rows_total', help: 'Rows written by ingestion, by kind', labelNames: ['kind'], registers: [this.registry] });
+    this.ingestedRows = new Counter({
+      name: 'wag_ingested_rows_total',
+      help: 'Rows written by ingestion, by kind',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
     this.batchNumbersChecked = new Counter({
       name: 'wag_batch_numbers_checked_total',
       help: 'Phone numbers of bulk check batches checked on this worker (results stored)',

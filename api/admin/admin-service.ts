@@ -20,18 +20,32 @@ export class AdminService {
   ) {}
 
   async createOrganization(name: string, id: string = newOrganizationId()): Promise<Organization> {
-    if (!isOrganizationId(id)) throw new AppError('validation_error', 'organization id must be 1-64 of [A-Za-z0-9._:-]');
+    if (!isOrganizationId(id))
+      throw new AppError('validation_error', 'organization id must be 1-64 of [A-Za-z0-9._:-]');
     const repo = this.db.getRepository(Organization);
     if (await repo.existsBy({ id })) throw new AppError('conflict', `organization ${id} already exists`);
     return repo.save(repo.create({ id, name, createdAt: Date.now() }));
   }
 
-  async createApiKey(organizationId: string, name: string, capabilities: Capability[]): Promise<{ key: ApiKey; token: string }> {
+  async createApiKey(
+    organizationId: string,
+    name: string,
+    capabilities: Capability[],
+  ): Promise<{ key: ApiKey; token: string }> {
     await this.requireOrganization(organizationId);
     const minted = mintApiKeyToken();
     const repo = this.db.getRepository(ApiKey);
     const key = await repo.save(
-      repo.create({ id: minted.keyId, organizationId, name, secretHash: minted.secretHash, capabilities, createdAt: Date.now(), lastUsedAt: null, revokedAt: null }),
+      repo.create({
+        id: minted.keyId,
+        organizationId,
+        name,
+        secretHash: minted.secretHash,
+        capabilities,
+        createdAt: Date.now(),
+        lastUsedAt: null,
+        revokedAt: null,
+      }),
     );
     return { key, token: minted.token };
   }
@@ -50,21 +64,41 @@ export class AdminService {
       await repo.update({ id: keyId }, { revokedAt: key.revokedAt });
     }
     // Announced again for a key revoked earlier: running it twice is how an operator retries a lost announcement.
-    if (this.announce) await this.announce(apiKeyRevokedMessage(keyId)).catch((err: Error) => Promise.reject(new RevocationNotAnnounced(key, err)));
+    if (this.announce)
+      await this.announce(apiKeyRevokedMessage(keyId)).catch((err: Error) =>
+        Promise.reject(new RevocationNotAnnounced(key, err)),
+      );
     return key;
   }
 
   async createSession(organizationId: string, name: string | null, id: string = newSessionId()): Promise<WaSession> {
     await this.requireOrganization(organizationId);
-    if (!/^sess_[A-Za-z0-9_-]{1,59}$/.test(id)) throw new AppError('validation_error', 'session id must look like sess_<letters, digits, _ or ->');
+    if (!/^sess_[A-Za-z0-9_-]{1,59}$/.test(id))
+      throw new AppError('validation_error', 'session id must look like sess_<letters, digits, _ or ->');
     const repo = this.db.getRepository(WaSession);
     if (await repo.existsBy({ id })) throw new AppError('conflict', `session ${id} already exists`);
     const now = Date.now();
-    return repo.save(repo.create({ id, organizationId, name, status: 'pairing', statusReason: null, statusSince: now, nextRetryAt: null, phoneJid: null, lid: null, createdAt: now, updatedAt: now, lastConnectedAt: null }));
+    return repo.save(
+      repo.create({
+        id,
+        organizationId,
+        name,
+        status: 'pairing',
+        statusReason: null,
+        statusSince: now,
+        nextRetryAt: null,
+        phoneJid: null,
+        lid: null,
+        createdAt: now,
+        updatedAt: now,
+        lastConnectedAt: null,
+      }),
+    );
   }
 
   private async requireOrganization(id: string): Promise<void> {
-    if (!(await this.db.getRepository(Organization).existsBy({ id }))) throw new AppError('not_found', `organization ${id} not found`);
+    if (!(await this.db.getRepository(Organization).existsBy({ id })))
+      throw new AppError('not_found', `organization ${id} not found`);
   }
 }
 

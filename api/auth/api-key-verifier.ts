@@ -61,7 +61,12 @@ export class ApiKeyVerifier {
     if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new AppError('unauthorized', 'invalid API key');
     if (row.revokedAt !== null) throw new AppError('unauthorized', 'API key has been revoked');
     this.pendingTouches.set(row.id, Date.now());
-    return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
+    return {
+      kind: 'api_key',
+      subject: row.id,
+      organizationId: row.organizationId,
+      capabilities: new Set(row.capabilities),
+    };
   }
 
   /** Whether verifying this token would need no MySQL read: its key's row is held in memory. */
@@ -87,7 +92,11 @@ export class ApiKeyVerifier {
   private async query(keyId: string): Promise<VerifiableKey | null> {
     const epoch = this.cache.epoch();
     // Straight on the pool: this runs on every request while the cache is off or not trusted.
-    const [found] = await poolQuery<ApiKeyRow>(this.dataSource, 'SELECT id, organization_id, secret_hash, capabilities, revoked_at FROM api_keys WHERE id = ?', [keyId]);
+    const [found] = await poolQuery<ApiKeyRow>(
+      this.dataSource,
+      'SELECT id, organization_id, secret_hash, capabilities, revoked_at FROM api_keys WHERE id = ?',
+      [keyId],
+    );
     const row = found ? toVerifiableKey(found) : null;
     if (row) this.cache.remember(epoch, keyId, row);
     return row;
@@ -99,7 +108,10 @@ export class ApiKeyVerifier {
     this.pendingTouches.clear();
     try {
       for (const [id, at] of touches) {
-        await this.dataSource.query('UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), ?) WHERE id = ?', [at, id]);
+        await this.dataSource.query(
+          'UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), ?) WHERE id = ?',
+          [at, id],
+        );
       }
     } catch (err) {
       this.logger.warn({ err }, 'could not record API key usage; will retry');

@@ -18,7 +18,11 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
  * JWT or a key this process holds, still goes through, so that clients sharing an address with it
  * (a NAT, a proxy missing from TRUST_PROXY) are not all locked out.
  */
-export function authenticate(apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined, failures: FailedAuthLimiter): RequestHandler {
+export function authenticate(
+  apiKeys: ApiKeyVerifier,
+  jwts: JwtVerifier | undefined,
+  failures: FailedAuthLimiter,
+): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization;
     if (!header) throw new AppError('unauthorized', 'missing Authorization: Bearer <token> header');
@@ -42,7 +46,11 @@ export function bearerToken(header: string): string | undefined {
 }
 
 /** The bearer token check on its own, for callers that receive the token some other way (the admin login form). */
-export async function verifyToken(token: string, apiKeys: ApiKeyVerifier, jwts: JwtVerifier | undefined): Promise<Principal> {
+export async function verifyToken(
+  token: string,
+  apiKeys: ApiKeyVerifier,
+  jwts: JwtVerifier | undefined,
+): Promise<Principal> {
   if (token.startsWith(API_KEY_TOKEN_PREFIX)) return apiKeys.verify(token);
   if (JWT_SHAPE.test(token) && jwts) return jwts.verify(token);
   throw new AppError('unauthorized', 'token is neither a valid API key nor a login JWT');

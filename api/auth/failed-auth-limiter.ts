@@ -28,7 +28,16 @@ export class FailedAuthLimiter {
     private readonly perMinute: number,
     private readonly logger: Logger,
   ) {
-    this.limiter = perMinute > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }) : undefined;
+    this.limiter =
+      perMinute > 0
+        ? new RateLimiterRedis({
+            storeClient: redis,
+            keyPrefix,
+            points: perMinute,
+            duration: WINDOW_SECONDS,
+            rejectIfRedisNotReady: true,
+          })
+        : undefined;
   }
 
   /** The 429 to answer while the client is blocked; undefined when it is not. */
@@ -38,7 +47,11 @@ export class FailedAuthLimiter {
     const ms = until - Date.now();
     if (ms <= 0) return void this.blockedUntil.delete(client);
     const retryAfterSeconds = Math.max(1, Math.ceil(ms / 1000));
-    return new AppError('rate_limited', `too many failed authentications from this client (${this.perMinute} a minute); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    return new AppError(
+      'rate_limited',
+      `too many failed authentications from this client (${this.perMinute} a minute); retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
   }
 
   async failed(client: string): Promise<void> {
@@ -54,7 +67,11 @@ export class FailedAuthLimiter {
         this.block(client, Date.now() + err.msBeforeNext);
         return;
       }
-      if (!this.failingOpen) this.logger.warn({ err: (err as Error).message }, 'failed-authentication limiter cannot reach Redis; failures are not counted');
+      if (!this.failingOpen)
+        this.logger.warn(
+          { err: (err as Error).message },
+          'failed-authentication limiter cannot reach Redis; failures are not counted',
+        );
       this.failingOpen = true;
     }
   }

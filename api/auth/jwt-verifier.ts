@@ -18,7 +18,10 @@ export class JwtVerifier {
 
   constructor(private readonly config: JwtConfig) {
     const client = jwksRsa({ jwksUri: config.jwksUrl, cache: false, rateLimit: false, timeout: 5_000 });
-    this.keySet = new JwksKeySet(client, { cacheMs: config.jwksCacheMs, cooldownMs: Math.ceil(60_000 / config.jwksRequestsPerMinute) });
+    this.keySet = new JwksKeySet(client, {
+      cacheMs: config.jwksCacheMs,
+      cooldownMs: Math.ceil(60_000 / config.jwksRequestsPerMinute),
+    });
   }
 
   async verify(token: string): Promise<Principal> {
@@ -55,17 +58,27 @@ export class JwtVerifier {
       );
     }).catch((err: Error) => {
       // The frontend's key set being down says nothing about the token: the caller should retry, not log in again.
-      if (keySetUnreachable) throw new AppError('unavailable', 'the login key set (JWKS) cannot be fetched; retry shortly');
+      if (keySetUnreachable)
+        throw new AppError('unavailable', 'the login key set (JWKS) cannot be fetched; retry shortly');
       throw new AppError('unauthorized', `invalid token: ${err.message}`);
     });
 
     const organizationId = claimString(payload, this.config.orgClaim);
     if (!organizationId) throw new AppError('unauthorized', `token has no "${this.config.orgClaim}" claim`);
     // The id is looked up in MySQL: only what an organization id can be gets that far.
-    if (!isOrganizationId(organizationId)) throw new AppError('unauthorized', `token's "${this.config.orgClaim}" claim is not an organization id (1-64 of A-Z a-z 0-9 . _ : -)`);
+    if (!isOrganizationId(organizationId))
+      throw new AppError(
+        'unauthorized',
+        `token's "${this.config.orgClaim}" claim is not an organization id (1-64 of A-Z a-z 0-9 . _ : -)`,
+      );
     const role = claimString(payload, this.config.roleClaim);
     const capabilities: Capability[] = role ? (this.config.roleCapabilities.get(role) ?? []).filter(isCapability) : [];
-    return { kind: 'jwt', subject: typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : NO_SUBJECT, organizationId, capabilities: new Set(capabilities) };
+    return {
+      kind: 'jwt',
+      subject: typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : NO_SUBJECT,
+      organizationId,
+      capabilities: new Set(capabilities),
+    };
   }
 
   /** Why a token meant to live longer than JWT_MAX_LIFETIME_S is refused, or undefined when it is not. */
@@ -82,7 +95,10 @@ export class JwtVerifier {
 
 /** Reads a claim by name, or by dotted path for namespaced claims such as "app.org"; own members only. */
 function claimString(payload: JwtPayload, name: string): string | undefined {
-  const member = (node: unknown, key: string): unknown => (node !== null && typeof node === 'object' && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined);
+  const member = (node: unknown, key: string): unknown =>
+    node !== null && typeof node === 'object' && Object.hasOwn(node, key)
+      ? (node as Record<string, unknown>)[key]
+      : undefined;
   let value: unknown = member(payload, name);
   if (value === undefined && name.includes('.')) value = name.split('.').reduce<unknown>(member, payload);
   if (typeof value === 'number') return String(value);

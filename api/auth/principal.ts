@@ -20,7 +20,9 @@ export function creatorRef(principal: Principal): string | null {
   if (principal.kind === 'jwt' && principal.subject === NO_SUBJECT) return null;
   const ref = `${principal.kind}:${principal.subject}`;
   // The column holds 255 characters; a longer subject is kept as its digest rather than cut (two cut ones could match).
-  return ref.length <= 255 ? ref : `${principal.kind}:sha256:${createHash('sha256').update(principal.subject).digest('hex')}`;
+  return ref.length <= 255
+    ? ref
+    : `${principal.kind}:sha256:${createHash('sha256').update(principal.subject).digest('hex')}`;
 }
 
 declare global {

@@ -5,10 +5,25 @@ import type { CheckBatchStore, StoredBatch } from './check-batch-store.js';
 import { csvCell } from './csv-cell.js';
 
 const CSV_PAGE = 5_000;
-const CSV_COLUMNS = ['phone', 'normalized', 'status', 'jid', 'lid', 'checkedAt', 'cached', 'matchedAs', 'reason'] as const;
+const CSV_COLUMNS = [
+  'phone',
+  'normalized',
+  'status',
+  'jid',
+  'lid',
+  'checkedAt',
+  'cached',
+  'matchedAs',
+  'reason',
+] as const;
 
 /** Every result row of a batch (of one status, if given) as one CSV download, read a page at a time; for the API and the console. */
-export async function streamCsv(res: Response, batch: StoredBatch, status: NumberStatus | undefined, store: CheckBatchStore): Promise<void> {
+export async function streamCsv(
+  res: Response,
+  batch: StoredBatch,
+  status: NumberStatus | undefined,
+  store: CheckBatchStore,
+): Promise<void> {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="${batch.id}.csv"`);
@@ -17,7 +32,14 @@ export async function streamCsv(res: Response, batch: StoredBatch, status: Numbe
   for (;;) {
     const page = await store.results(batch.id, afterSeq, CSV_PAGE, status);
     const lines = page.rows
-      .map((r) => [csvCell(r.phone, r.status !== 'invalid'), ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map((v) => csvCell(v))].join(','))
+      .map((r) =>
+        [
+          csvCell(r.phone, r.status !== 'invalid'),
+          ...[r.normalized, r.status, r.jid, r.lid, r.checkedAt, String(r.cached), r.matchedAs, r.reason].map((v) =>
+            csvCell(v),
+          ),
+        ].join(','),
+      )
       .join('\n');
     if (lines && !res.write(`${lines}\n`)) await once(res, 'drain');
     const last = page.rows[page.rows.length - 1];

@@ -3,7 +3,9 @@ import { AppError } from '../../shared/errors.js';
 import { parseGivenNumber, type InvalidNumberReason } from '../../shared/phones/phone-numbers.js';
 
 /** One result row of a new batch: the entry as given, its E.164 digits, or why it is not a number. */
-export type BatchInputRow = { phone: string; normalized: string; reason: null } | { phone: string; normalized: null; reason: InvalidNumberReason };
+export type BatchInputRow =
+  | { phone: string; normalized: string; reason: null }
+  | { phone: string; normalized: null; reason: InvalidNumberReason };
 
 /** What a batch request may say besides its numbers: in a JSON body, or as query parameters (any body). */
 export interface BatchOptions {
@@ -26,14 +28,22 @@ export function entriesOf(body: unknown): string[] {
   else if (Array.isArray(body)) entries = entriesOfJson(body);
   else if (body !== null && typeof body === 'object' && 'phones' in body) {
     const phones = body.phones;
-    if (!Array.isArray(phones)) throw new AppError('validation_error', 'invalid body parameter: phones', { phones: 'must be an array of phone numbers' });
+    if (!Array.isArray(phones))
+      throw new AppError('validation_error', 'invalid body parameter: phones', {
+        phones: 'must be an array of phone numbers',
+      });
     entries = entriesOfJson(phones);
   } else {
-    throw invalidBody('send {"phones": [...]} or a JSON array as application/json, or one number per line as text/csv or text/plain');
+    throw invalidBody(
+      'send {"phones": [...]} or a JSON array as application/json, or one number per line as text/csv or text/plain',
+    );
   }
   if (entries.length === 0) throw invalidBody('no phone numbers given', 'must contain at least one phone number');
   if (entries.length > MAX_BATCH_NUMBERS) {
-    throw invalidBody(`too many phone numbers: ${entries.length} (at most ${MAX_BATCH_NUMBERS} per batch)`, `must contain at most ${MAX_BATCH_NUMBERS} phone numbers`);
+    throw invalidBody(
+      `too many phone numbers: ${entries.length} (at most ${MAX_BATCH_NUMBERS} per batch)`,
+      `must contain at most ${MAX_BATCH_NUMBERS} phone numbers`,
+    );
   }
   return entries;
 }
@@ -42,7 +52,9 @@ function entriesOfJson(list: unknown[]): string[] {
   return list.map((entry, i) => {
     if (typeof entry === 'string') return entry.trim();
     if (typeof entry === 'number' && Number.isFinite(entry)) return String(entry);
-    throw new AppError('validation_error', 'invalid body parameter: phones', { [`phones.${i}`]: 'must be a string or a number' });
+    throw new AppError('validation_error', 'invalid body parameter: phones', {
+      [`phones.${i}`]: 'must be a string or a number',
+    });
   });
 }
 
@@ -111,32 +123,44 @@ export function batchRows(entries: string[]): BatchInputRow[] {
   return rows;
 }
 
-const invalidOption = (name: string, detail: string) => new AppError('validation_error', `invalid parameter: ${name}`, { [name]: detail });
+const invalidOption = (name: string, detail: string) =>
+  new AppError('validation_error', `invalid parameter: ${name}`, { [name]: detail });
 
 /**
  * `sessions` and `maxAgeSeconds`, from a JSON object body or from the query string (where a CSV
  * body can carry them; sessions comma-separated). Each may be given in one place only.
  */
-export function batchOptionsOf(body: unknown, query: { sessions?: string | undefined; maxAgeSeconds?: number | undefined }): BatchOptions {
-  const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+export function batchOptionsOf(
+  body: unknown,
+  query: { sessions?: string | undefined; maxAgeSeconds?: number | undefined },
+): BatchOptions {
+  const fields =
+    body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   for (const name of ['sessions', 'maxAgeSeconds'] as const) {
-    if (fields[name] !== undefined && query[name] !== undefined) throw invalidOption(name, 'give it in the body or in the query string, not both');
+    if (fields[name] !== undefined && query[name] !== undefined)
+      throw invalidOption(name, 'give it in the body or in the query string, not both');
   }
   let maxAgeSeconds = query.maxAgeSeconds;
   if (fields['maxAgeSeconds'] !== undefined) {
     const value = fields['maxAgeSeconds'];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidOption('maxAgeSeconds', 'must be an integer number of seconds, 0 or more');
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+      throw invalidOption('maxAgeSeconds', 'must be an integer number of seconds, 0 or more');
     maxAgeSeconds = value;
   }
-  let sessions = query.sessions?.split(',').map((s) => s.trim()).filter(Boolean);
+  let sessions = query.sessions
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (fields['sessions'] !== undefined) {
     const value = fields['sessions'];
-    if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw invalidOption('sessions', 'must be an array of session ids');
+    if (!Array.isArray(value) || !value.every((s) => typeof s === 'string'))
+      throw invalidOption('sessions', 'must be an array of session ids');
     sessions = value.map((s: string) => s.trim());
   }
   if (sessions !== undefined) {
     sessions = [...new Set(sessions)];
-    if (sessions.length === 0 || sessions.length > MAX_POOL_SESSIONS) throw invalidOption('sessions', `must name 1 to ${MAX_POOL_SESSIONS} sessions`);
+    if (sessions.length === 0 || sessions.length > MAX_POOL_SESSIONS)
+      throw invalidOption('sessions', `must name 1 to ${MAX_POOL_SESSIONS} sessions`);
   }
   return { sessions, maxAgeSeconds };
 }

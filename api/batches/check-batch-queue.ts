@@ -1,6 +1,14 @@
 import { Queue } from 'bullmq';
 import type { RedisClient } from '../../shared/redis.js';
-import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchQueue, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
+import {
+  batchJobId,
+  batchQueueOptions,
+  CHECK_BATCH_JOB,
+  CHECK_BATCH_JOB_OPTIONS,
+  type BatchQueue,
+  type CheckBatchJobData,
+  type CheckBatchJobResult,
+} from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -30,7 +38,10 @@ export class CheckBatchQueue {
           const data = (await this.signing.signer()).seal('check-batch', jobId, { batchId, sessionId });
           await this.queueOf(sessionId).add(CHECK_BATCH_JOB, data, { ...CHECK_BATCH_JOB_OPTIONS, jobId });
         } catch (err) {
-          this.logger.warn({ batchId, sessionId, err: (err as Error).message }, 'could not enqueue the batch now; the owning worker will pick it up from MySQL');
+          this.logger.warn(
+            { batchId, sessionId, err: (err as Error).message },
+            'could not enqueue the batch now; the owning worker will pick it up from MySQL',
+          );
         }
       }),
     );
@@ -38,7 +49,13 @@ export class CheckBatchQueue {
 
   /** Drops a cancelled batch's jobs unless a worker is running them (that worker stops at its next chunk). */
   async discard(batchId: string, sessionIds: string[]): Promise<void> {
-    await Promise.all(sessionIds.map((sessionId) => this.queueOf(sessionId).remove(batchJobId(batchId, sessionId)).catch(() => undefined)));
+    await Promise.all(
+      sessionIds.map((sessionId) =>
+        this.queueOf(sessionId)
+          .remove(batchJobId(batchId, sessionId))
+          .catch(() => undefined),
+      ),
+    );
   }
 
   async close(): Promise<void> {
@@ -49,7 +66,10 @@ export class CheckBatchQueue {
     const shard = shardOf(sessionId, this.shardCount);
     let queue = this.queues.get(shard);
     if (!queue) {
-      queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.redis));
+      queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(
+        this.keys.batchQueueName,
+        batchQueueOptions(this.keys, shard, this.redis),
+      );
       queue.on('error', (err) => this.logger.debug({ shard, err: err.message }, 'batch queue error'));
       this.queues.set(shard, queue);
     }

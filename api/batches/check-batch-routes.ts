@@ -56,7 +56,10 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     handler: async ({ params, query, principal, req, res }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const options = batchOptionsOf(req.body, query);
-      if (options.sessions !== undefined) throw new AppError('validation_error', 'invalid parameter: sessions', { sessions: 'a batch on a session\'s route uses that session; POST /api/v1/check-batches takes sessions' });
+      if (options.sessions !== undefined)
+        throw new AppError('validation_error', 'invalid parameter: sessions', {
+          sessions: "a batch on a session's route uses that session; POST /api/v1/check-batches takes sessions",
+        });
       const batch = await deps.service.create(principal, session.id, [session.id], req.body, options);
       res.setHeader('Location', pathOf(session.id, batch.id));
       return { id: batch.id, status: batch.status, total: batch.total };
@@ -68,7 +71,8 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     path: '/api/v1/sessions/{session}/contacts/check-batch',
     operationId: 'listCheckBatches',
     summary: "List a session's number-check batches",
-    description: 'The batches created on this session\'s route, newest first, cursor-paged (GET /api/v1/check-batches lists every batch of the organization, pooled ones included).',
+    description:
+      "The batches created on this session's route, newest first, cursor-paged (GET /api/v1/check-batches lists every batch of the organization, pooled ones included).",
     tags: ['Contacts'],
     capability: 'read',
     params: CheckBatchSessionPath,
@@ -77,7 +81,11 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     errors: ['validation_error', 'not_found'],
     handler: async ({ params, query, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      return deps.service.list({ organizationId: principal.organizationId, sessionId: session.id }, query.cursor, query.limit);
+      return deps.service.list(
+        { organizationId: principal.organizationId, sessionId: session.id },
+        query.cursor,
+        query.limit,
+      );
     },
   });
 
@@ -92,7 +100,8 @@ export function registerCheckBatchRoutes(api: ApiRouter, deps: CheckBatchRouteDe
     params: CheckBatchPath,
     success: { status: 200, description: 'The batch.', schema: CheckBatchView },
     errors: ['validation_error', 'not_found'],
-    handler: async ({ params, principal }) => deps.service.view(await requireBatch(principal.organizationId, params.session, params.id), Date.now()),
+    handler: async ({ params, principal }) =>
+      deps.service.view(await requireBatch(principal.organizationId, params.session, params.id), Date.now()),
   });
 
   api.add({
@@ -157,15 +166,24 @@ export function documentContentTypes(api: ApiRouter): void {
         ...route.request,
         body: {
           required: true,
-          content: { 'application/json': { schema: json }, 'text/csv': { schema: CheckBatchCsvBody }, 'text/plain': { schema: CheckBatchCsvBody } },
+          content: {
+            'application/json': { schema: json },
+            'text/csv': { schema: CheckBatchCsvBody },
+            'text/plain': { schema: CheckBatchCsvBody },
+          },
         },
       };
       const created = route.responses['202'];
-      if (created && !('$ref' in created)) created.headers = { Location: { description: 'URL of the new batch.', schema: { type: 'string' } } };
+      if (created && !('$ref' in created))
+        created.headers = { Location: { description: 'URL of the new batch.', schema: { type: 'string' } } };
     }
     if (route.operationId === 'getCheckBatchResults' || route.operationId === 'getPooledCheckBatchResults') {
       const ok = route.responses['200'];
-      if (ok && !('$ref' in ok)) ok.content = { 'application/json': { schema: CheckBatchResultPage }, 'text/csv': { schema: CheckBatchResultsCsv } };
+      if (ok && !('$ref' in ok))
+        ok.content = {
+          'application/json': { schema: CheckBatchResultPage },
+          'text/csv': { schema: CheckBatchResultsCsv },
+        };
     }
   }
 }

@@ -32,11 +32,19 @@ export class CheckBatchService {
    * Stores a batch checked through `sessions` (each verified to be the organization's), answering
    * at once what the answer cache knows within the requested age, and queues one job per session.
    */
-  async create(principal: Principal, routeSessionId: string | null, sessions: string[], body: unknown, options: BatchOptions): Promise<StoredBatch> {
+  async create(
+    principal: Principal,
+    routeSessionId: string | null,
+    sessions: string[],
+    body: unknown,
+    options: BatchOptions,
+  ): Promise<StoredBatch> {
     const { organizationId } = principal;
     for (const sessionId of sessions) {
       await this.deps.sessions.require(organizationId, sessionId).catch((err: unknown) => {
-        throw err instanceof AppError && err.code === 'not_found' ? new AppError('not_found', 'session not found', { session: sessionId }) : err;
+        throw err instanceof AppError && err.code === 'not_found'
+          ? new AppError('not_found', 'session not found', { session: sessionId })
+          : err;
       });
     }
     const rows = batchRows(entriesOf(body));
@@ -55,26 +63,42 @@ export class CheckBatchService {
     return batch;
   }
 
-  async list(scope: BatchScope, cursor: string | undefined, limit: number): Promise<{ data: CheckBatchView[]; nextCursor: string }> {
+  async list(
+    scope: BatchScope,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ data: CheckBatchView[]; nextCursor: string }> {
     const cursorScope = ['check-batches', scope.organizationId, scope.sessionId ?? ''].join('\u0001');
     const beforeId = cursor ? this.deps.cursors.decode(cursor, cursorScope) : undefined;
     const page = await this.deps.store.list(scope, beforeId, limit);
     const last = page.rows[page.rows.length - 1];
     const now = Date.now();
-    return { data: page.rows.map((b) => this.view(b, now)), nextCursor: page.hasMore && last ? this.deps.cursors.encode(last.id, cursorScope) : '' };
+    return {
+      data: page.rows.map((b) => this.view(b, now)),
+      nextCursor: page.hasMore && last ? this.deps.cursors.encode(last.id, cursorScope) : '',
+    };
   }
 
-  async results(batch: StoredBatch, status: NumberStatus | undefined, cursor: string | undefined, limit: number): Promise<{ data: CheckBatchResult[]; nextCursor: string }> {
+  async results(
+    batch: StoredBatch,
+    status: NumberStatus | undefined,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<{ data: CheckBatchResult[]; nextCursor: string }> {
     const scope = ['check-batch-results', batch.id, status ?? ''].join('\u0001');
     let afterSeq = 0;
     if (cursor) {
       const position = this.deps.cursors.decode(cursor, scope);
-      if (!/^\d{1,10}$/.test(position)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
+      if (!/^\d{1,10}$/.test(position))
+        throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
       afterSeq = Number(position);
     }
     const page = await this.deps.store.results(batch.id, afterSeq, limit, status);
     const last = page.rows[page.rows.length - 1];
-    return { data: page.rows.map(resultOf), nextCursor: page.hasMore && last ? this.deps.cursors.encode(String(last.seq), scope) : '' };
+    return {
+      data: page.rows.map(resultOf),
+      nextCursor: page.hasMore && last ? this.deps.cursors.encode(String(last.seq), scope) : '',
+    };
   }
 
   /**
@@ -86,9 +110,14 @@ export class CheckBatchService {
     if (creator === null || batch.createdBy !== creator) assertCapability(principal, 'send');
     if (!(await this.deps.store.cancel(batch.id))) {
       const now = await this.deps.store.get({ organizationId: batch.organizationId }, batch.id);
-      throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, { status: now?.status ?? batch.status });
+      throw new AppError('conflict', `the batch is already ${now?.status ?? batch.status}`, {
+        status: now?.status ?? batch.status,
+      });
     }
-    await this.deps.queue.discard(batch.id, batch.members.map((m) => m.sessionId));
+    await this.deps.queue.discard(
+      batch.id,
+      batch.members.map((m) => m.sessionId),
+    );
   }
 
   view(batch: StoredBatch, now: number): CheckBatchView {
@@ -96,7 +125,13 @@ export class CheckBatchService {
     return {
       id: batch.id,
       sessionId: batch.sessionId,
-      sessions: batch.members.map((m) => ({ sessionId: m.sessionId, checked: m.checked, queries: m.queries, waitingFor: m.waitingFor, resumesAt: m.resumesAt })),
+      sessions: batch.members.map((m) => ({
+        sessionId: m.sessionId,
+        checked: m.checked,
+        queries: m.queries,
+        waitingFor: m.waitingFor,
+        resumesAt: m.resumesAt,
+      })),
       status: batch.status,
       waitingForSession: waiting.waitingFor === 'session',
       waitingFor: waiting.waitingFor,
@@ -120,7 +155,12 @@ export class CheckBatchService {
  */
 function waitingOf(batch: StoredBatch): { waitingFor: WaitingReason | null; resumesAt: number | null } {
   const none = { waitingFor: null, resumesAt: null };
-  if (isFinalBatchStatus(batch.status) || batch.members.length === 0 || batch.members.some((m) => m.waitingFor === null)) return none;
+  if (
+    isFinalBatchStatus(batch.status) ||
+    batch.members.length === 0 ||
+    batch.members.some((m) => m.waitingFor === null)
+  )
+    return none;
   const capped = batch.members.filter((m) => m.waitingFor === 'daily_limit');
   if (capped.length === 0) return { waitingFor: 'session', resumesAt: null };
   const resumes = capped.flatMap((m) => (m.resumesAt === null ? [] : [m.resumesAt]));

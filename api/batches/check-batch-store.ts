@@ -1,5 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { FINAL_BATCH_STATUSES, type BatchStatus, type NumberStatus, type WaitingReason } from '../../shared/batches/check-batch-jobs.js';
+import {
+  FINAL_BATCH_STATUSES,
+  type BatchStatus,
+  type NumberStatus,
+  type WaitingReason,
+} from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswer } from '../../shared/checks/check-answers.js';
 import { AppError } from '../../shared/errors.js';
 import { EVERY_ORGANIZATION, type OrganizationScope } from '../auth/organization-scope.js';
@@ -129,7 +134,13 @@ export class CheckBatchStore {
    * when it would take the organization's unchecked numbers over the cap: checked under a lock on
    * the organization's row, so batches created at the same moment cannot pass it together.
    */
-  async create(creator: BatchCreator, routeSessionId: string | null, sessions: string[], rows: BatchInputRow[], cached: Map<string, CheckAnswer>): Promise<StoredBatch> {
+  async create(
+    creator: BatchCreator,
+    routeSessionId: string | null,
+    sessions: string[],
+    rows: BatchInputRow[],
+    cached: Map<string, CheckAnswer>,
+  ): Promise<StoredBatch> {
     const { organizationId } = creator;
     const id = newBatchId();
     const now = Date.now();
@@ -165,7 +176,22 @@ export class CheckBatchStore {
       await tx.query(
         `INSERT INTO check_batches (id, organization_id, session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, cached, created_at, updated_at, finished_at, created_by)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, organizationId, routeSessionId, status, rows.length, done, on, off, invalid, on + off, now, now, status === 'completed' ? now : null, creator.ref],
+        [
+          id,
+          organizationId,
+          routeSessionId,
+          status,
+          rows.length,
+          done,
+          on,
+          off,
+          invalid,
+          on + off,
+          now,
+          now,
+          status === 'completed' ? now : null,
+          creator.ref,
+        ],
       );
       await tx.query(
         `INSERT INTO check_batch_sessions (batch_id, session_id, position, updated_at) VALUES ${sessions.map(() => '(?, ?, ?, ?)').join(', ')}`,
@@ -176,9 +202,28 @@ export class CheckBatchStore {
         const args: unknown[] = [];
         slice.forEach((row, i) => {
           const answer = row.normalized === null ? undefined : cached.get(row.normalized);
-          const status: NumberStatus = row.normalized === null ? 'invalid' : answer ? (answer.onWhatsApp ? 'on_whatsapp' : 'not_on_whatsapp') : 'pending';
+          const status: NumberStatus =
+            row.normalized === null
+              ? 'invalid'
+              : answer
+                ? answer.onWhatsApp
+                  ? 'on_whatsapp'
+                  : 'not_on_whatsapp'
+                : 'pending';
           const checkedAt = row.normalized === null ? now : (answer?.checkedAt ?? null);
-          args.push(id, start + i + 1, row.phone, row.normalized, status, answer?.jid ?? null, answer?.lid ?? null, answer?.matchedAs ?? null, row.reason, answer ? 1 : 0, checkedAt);
+          args.push(
+            id,
+            start + i + 1,
+            row.phone,
+            row.normalized,
+            status,
+            answer?.jid ?? null,
+            answer?.lid ?? null,
+            answer?.matchedAs ?? null,
+            row.reason,
+            answer ? 1 : 0,
+            checkedAt,
+          );
         });
         await tx.query(
           `INSERT INTO check_batch_numbers (batch_id, seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at)
@@ -186,21 +231,29 @@ export class CheckBatchStore {
           args,
         );
       }
-      if (status === 'completed') await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
+      if (status === 'completed')
+        await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
     });
     return (await this.get({ organizationId }, id))!;
   }
 
   async get(scope: BatchScope, id: string): Promise<StoredBatch | undefined> {
     const where = scopeSql(scope);
-    const [row] = await this.db.query<BatchRow[]>(`SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND ${where.sql}`, [id, ...where.args]);
+    const [row] = await this.db.query<BatchRow[]>(
+      `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE id = ? AND ${where.sql}`,
+      [id, ...where.args],
+    );
     if (!row) return undefined;
     const members = await this.members([row.id]);
     return toBatch(row, members.get(row.id) ?? []);
   }
 
   /** Newest first; `beforeId` is the last id of the previous page (ids sort by creation time). */
-  async list(scope: BatchScope, beforeId: string | undefined, limit: number): Promise<{ rows: StoredBatch[]; hasMore: boolean }> {
+  async list(
+    scope: BatchScope,
+    beforeId: string | undefined,
+    limit: number,
+  ): Promise<{ rows: StoredBatch[]; hasMore: boolean }> {
     const where = scopeSql(scope);
     const rows = await this.db.query<BatchRow[]>(
       `SELECT ${BATCH_COLUMNS} FROM check_batches WHERE ${where.sql} ${beforeId ? 'AND id < ?' : ''} ORDER BY id DESC LIMIT ?`,
@@ -231,21 +284,27 @@ export class CheckBatchStore {
     return rows.map((row) => toBatch(row, members.get(row.id) ?? []));
   }
 
-
   /** Result rows in input order after `afterSeq`; one extra row is read to know whether more follow. */
-  async results(batchId: string, afterSeq: number, limit: number, status: NumberStatus | undefined): Promise<{ rows: StoredResult[]; hasMore: boolean }> {
-    const rows = await this.db.query<{
-      seq: number;
-      phone: string;
-      normalized: string | null;
-      status: NumberStatus;
-      jid: string | null;
-      lid: string | null;
-      matched_as: string | null;
-      reason: string | null;
-      cached: number;
-      checked_at: number | string | null;
-    }[]>(
+  async results(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status: NumberStatus | undefined,
+  ): Promise<{ rows: StoredResult[]; hasMore: boolean }> {
+    const rows = await this.db.query<
+      {
+        seq: number;
+        phone: string;
+        normalized: string | null;
+        status: NumberStatus;
+        jid: string | null;
+        lid: string | null;
+        matched_as: string | null;
+        reason: string | null;
+        cached: number;
+        checked_at: number | string | null;
+      }[]
+    >(
       `SELECT seq, phone, normalized, status, jid, lid, matched_as, reason, cached, checked_at FROM check_batch_numbers
         WHERE batch_id = ? ${status ? 'AND status = ?' : ''} AND seq > ? ORDER BY seq LIMIT ?`,
       status ? [batchId, status, afterSeq, limit + 1] : [batchId, afterSeq, limit + 1],
@@ -276,7 +335,10 @@ export class CheckBatchStore {
         [now, now, id],
       );
       if (result.affectedRows !== 1) return false;
-      await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, id]);
+      await tx.query(
+        `UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`,
+        [now, id],
+      );
       await writeBatchEvent((sql, params) => tx.query(sql, params), id, 'finished', this.publicUrl);
       return true;
     });
@@ -292,7 +354,13 @@ export class CheckBatchStore {
     );
     for (const row of rows) {
       const list = byBatch.get(row.batch_id) ?? [];
-      list.push({ sessionId: row.session_id, checked: Number(row.checked), queries: Number(row.queries), waitingFor: row.waiting_for, resumesAt: nullableNumber(row.resumes_at) });
+      list.push({
+        sessionId: row.session_id,
+        checked: Number(row.checked),
+        queries: Number(row.queries),
+        waitingFor: row.waiting_for,
+        resumesAt: nullableNumber(row.resumes_at),
+      });
       byBatch.set(row.batch_id, list);
     }
     return byBatch;

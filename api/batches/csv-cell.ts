@@ -12,6 +12,7 @@ const PHONE_NOTATION = /^\+?[0-9 ().-]+$/;
 export function csvCell(value: string | number | null, acceptedPhone = false): string {
   if (value === null) return '';
   let text = String(value);
-  if (typeof value === 'string' && FORMULA_START.test(text) && !(acceptedPhone && PHONE_NOTATION.test(text))) text = `'${text}`;
+  if (typeof value === 'string' && FORMULA_START.test(text) && !(acceptedPhone && PHONE_NOTATION.test(text)))
+    text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -43,7 +43,10 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     errors: ['validation_error', 'not_found', 'rate_limited'],
     handler: async ({ query, principal, req, res }) => {
       const options = batchOptionsOf(req.body, query);
-      if (options.sessions === undefined) throw new AppError('validation_error', 'invalid parameter: sessions', { sessions: 'is required: the sessions to check through' });
+      if (options.sessions === undefined)
+        throw new AppError('validation_error', 'invalid parameter: sessions', {
+          sessions: 'is required: the sessions to check through',
+        });
       const batch = await deps.service.create(principal, null, options.sessions, req.body, options);
       res.setHeader('Location', `/api/v1/check-batches/${batch.id}`);
       return { id: batch.id, status: batch.status, total: batch.total };
@@ -55,13 +58,15 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     path: '/api/v1/check-batches',
     operationId: 'listPooledCheckBatches',
     summary: "List the organization's number-check batches",
-    description: 'Every batch of your organization, pooled or created on a session\'s route, newest first, cursor-paged.',
+    description:
+      "Every batch of your organization, pooled or created on a session's route, newest first, cursor-paged.",
     tags: ['Contacts'],
     capability: 'read',
     query: ListCheckBatchesQuery,
     success: { status: 200, description: 'One page of batches.', schema: CheckBatchPage },
     errors: ['validation_error'],
-    handler: async ({ query, principal }) => deps.service.list({ organizationId: principal.organizationId }, query.cursor, query.limit),
+    handler: async ({ query, principal }) =>
+      deps.service.list({ organizationId: principal.organizationId }, query.cursor, query.limit),
   });
 
   api.add({
@@ -75,7 +80,11 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     params: PooledBatchPath,
     success: { status: 200, description: 'The batch.', schema: CheckBatchView },
     errors: ['validation_error', 'not_found'],
-    handler: async ({ params, principal }) => deps.service.view(await deps.service.require({ organizationId: principal.organizationId }, params.id), Date.now()),
+    handler: async ({ params, principal }) =>
+      deps.service.view(
+        await deps.service.require({ organizationId: principal.organizationId }, params.id),
+        Date.now(),
+      ),
   });
 
   api.add({
@@ -113,7 +122,10 @@ export function registerPooledBatchRoutes(api: ApiRouter, deps: PooledBatchRoute
     success: { status: 204, description: 'Cancelled; empty body.' },
     errors: ['validation_error', 'not_found', 'conflict'],
     handler: async ({ params, principal }) => {
-      await deps.service.cancel(await deps.service.require({ organizationId: principal.organizationId }, params.id), principal);
+      await deps.service.cancel(
+        await deps.service.require({ organizationId: principal.organizationId }, params.id),
+        principal,
+      );
       return undefined;
     },
   });

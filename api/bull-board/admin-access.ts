@@ -54,7 +54,13 @@ export class AdminAccess {
     private readonly throttle: LoginThrottle,
   ) {
     const basic = config.basic;
-    this.operator = basic ? { user: digest(basic.user), password: digest(basic.password), fingerprint: sessions.credentialFingerprint(basic.user, basic.password) } : undefined;
+    this.operator = basic
+      ? {
+          user: digest(basic.user),
+          password: digest(basic.password),
+          fingerprint: sessions.credentialFingerprint(basic.user, basic.password),
+        }
+      : undefined;
   }
 
   get operatorLoginEnabled(): boolean {
@@ -73,7 +79,8 @@ export class AdminAccess {
         return this.operatorLogin(client, decoded.slice(0, colon), colon < 0 ? '' : decoded.slice(colon + 1));
       }
       const token = bearerToken(header);
-      if (!token) throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>" or "Basic <credentials>"');
+      if (!token)
+        throw new AppError('unauthorized', 'Authorization header must be "Bearer <token>" or "Basic <credentials>"');
       return this.tokenLogin(client, token);
     }
     const cookie = readAdminCookie(req);
@@ -97,13 +104,18 @@ export class AdminAccess {
   /** Throws 403 unless the identity may open Bull Board, which shows every organization's jobs: deny by default. */
   authorize(identity: AdminIdentity): void {
     if (this.reachOf(identity) !== EVERY_ORGANIZATION) {
-      throw new AppError('forbidden', "Bull Board shows every organization's jobs: only the operator and the organizations named in ADMIN_ORGANIZATIONS may open it");
+      throw new AppError(
+        'forbidden',
+        "Bull Board shows every organization's jobs: only the operator and the organizations named in ADMIN_ORGANIZATIONS may open it",
+      );
     }
   }
 
   /** For a signed-in identity (or its session): whether it sees every organization, Bull Board included. */
   admitsToBullBoard(who: Pick<AdminIdentity, 'kind' | 'organizationId'>): boolean {
-    return who.kind === 'operator' || (who.organizationId !== null && this.config.organizations.includes(who.organizationId));
+    return (
+      who.kind === 'operator' || (who.organizationId !== null && this.config.organizations.includes(who.organizationId))
+    );
   }
 
   /** Whether the identity (already authorized) may change queues, or sees Bull Board read-only. */
@@ -146,7 +158,8 @@ export class AdminAccess {
 
   private async operatorLogin(client: string, user: string, password: string): Promise<AdminIdentity> {
     const operator = this.operator;
-    if (!operator) throw new AppError('unauthorized', 'operator credentials are not enabled (ADMIN_USER / ADMIN_PASSWORD)');
+    if (!operator)
+      throw new AppError('unauthorized', 'operator credentials are not enabled (ADMIN_USER / ADMIN_PASSWORD)');
     // Checked before the password is: once over the limit, the right password is refused too.
     await this.throttle.check(client, user);
     // Both comparisons always run, so timing does not tell which part was wrong.
@@ -180,11 +193,21 @@ export class AdminAccess {
         if (!this.db.isInitialized) throw new StoreUnavailableError('MySQL is not connected');
         const row = await this.db.getRepository(ApiKey).findOneBy({ id: session.subject });
         if (!row || row.revokedAt !== null || row.organizationId !== session.organizationId) return undefined;
-        return { kind: 'api_key', subject: row.id, organizationId: row.organizationId, capabilities: new Set(row.capabilities) };
+        return {
+          kind: 'api_key',
+          subject: row.id,
+          organizationId: row.organizationId,
+          capabilities: new Set(row.capabilities),
+        };
       }
       case 'jwt':
         // The login was checked when the cookie was issued, and the cookie expires with the JWT.
-        return { kind: 'jwt', subject: session.subject, organizationId: session.organizationId, capabilities: new Set<Capability>(['manage']) };
+        return {
+          kind: 'jwt',
+          subject: session.subject,
+          organizationId: session.organizationId,
+          capabilities: new Set<Capability>(['manage']),
+        };
       default:
         return undefined;
     }
@@ -192,7 +215,12 @@ export class AdminAccess {
 }
 
 function fromPrincipal(principal: Principal): AdminIdentity {
-  return { kind: principal.kind, subject: principal.subject, organizationId: principal.organizationId, capabilities: principal.capabilities };
+  return {
+    kind: principal.kind,
+    subject: principal.subject,
+    organizationId: principal.organizationId,
+    capabilities: principal.capabilities,
+  };
 }
 
 function digest(value: string): Buffer {

@@ -16,7 +16,8 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 const PAGE_HEADERS = {
   'Cache-Control': 'no-store',
   'X-Frame-Options': 'DENY',
-  'Content-Security-Policy': "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
 /**
@@ -25,16 +26,25 @@ const PAGE_HEADERS = {
  * Every state-changing request under /admin must come from this server's own pages (CSRF).
  */
 export function registerAdminRoutes(app: Express, access: AdminAccess, queues: readonly WatchedQueue[]): void {
-  const page = (next: string | undefined, error?: string) => loginPage({ operatorLogin: access.operatorLoginEnabled, next, ...(error ? { error } : {}) });
+  const page = (next: string | undefined, error?: string) =>
+    loginPage({ operatorLogin: access.operatorLoginEnabled, next, ...(error ? { error } : {}) });
 
   app.use('/admin', sameOriginOnly);
 
-  app.get(LOGIN_PATH, (req, res) => void res.set(PAGE_HEADERS).type('html').send(page(adminPathOrUndefined(req.query['next']))));
+  app.get(
+    LOGIN_PATH,
+    (req, res) =>
+      void res
+        .set(PAGE_HEADERS)
+        .type('html')
+        .send(page(adminPathOrUndefined(req.query['next']))),
+  );
 
   app.post(LOGIN_PATH, express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const form: AdminLoginForm = {};
-    for (const field of ['token', 'user', 'password'] as const) if (typeof body[field] === 'string') form[field] = body[field];
+    for (const field of ['token', 'user', 'password'] as const)
+      if (typeof body[field] === 'string') form[field] = body[field];
     const next = adminPathOrUndefined(body['next']);
     try {
       const session = await access.login(form, clientAddress(req));
@@ -57,7 +67,14 @@ export function registerAdminRoutes(app: Express, access: AdminAccess, queues: r
   });
 
   const links = { console: CONSOLE_PATH, signOut: LOGOUT_PATH };
-  app.use(BULL_BOARD_PATH, boardFor(access, bullBoardRouter(queues, BULL_BOARD_PATH, true, links), bullBoardRouter(queues, BULL_BOARD_PATH, false, links)));
+  app.use(
+    BULL_BOARD_PATH,
+    boardFor(
+      access,
+      bullBoardRouter(queues, BULL_BOARD_PATH, true, links),
+      bullBoardRouter(queues, BULL_BOARD_PATH, false, links),
+    ),
+  );
 }
 
 /**
@@ -69,14 +86,21 @@ function boardFor(access: AdminAccess, readOnlyBoard: RequestHandler, actingBoar
   return async (req, res, next) => {
     const identity = await access.identify(req);
     if (!identity) {
-      if (READ_METHODS.has(req.method) && req.accepts(['json', 'html']) === 'html') return res.redirect(302, LOGIN_PATH);
-      throw new AppError('unauthorized', `Bull Board needs a manage login (${LOGIN_PATH}), a Bearer token or operator credentials`);
+      if (READ_METHODS.has(req.method) && req.accepts(['json', 'html']) === 'html')
+        return res.redirect(302, LOGIN_PATH);
+      throw new AppError(
+        'unauthorized',
+        `Bull Board needs a manage login (${LOGIN_PATH}), a Bearer token or operator credentials`,
+      );
     }
     access.authorize(identity);
     res.setHeader('X-Frame-Options', 'DENY');
     const mayAct = access.mayAct(identity);
     if (!mayAct && !READ_METHODS.has(req.method)) {
-      throw new AppError('forbidden', 'Bull Board is read-only for you: queue actions are for the operator (ADMIN_QUEUE_ACTIONS)');
+      throw new AppError(
+        'forbidden',
+        'Bull Board is read-only for you: queue actions are for the operator (ADMIN_QUEUE_ACTIONS)',
+      );
     }
     (mayAct ? actingBoard : readOnlyBoard)(req, res, next);
   };
@@ -85,5 +109,7 @@ function boardFor(access: AdminAccess, readOnlyBoard: RequestHandler, actingBoar
 /** A page of the admin area to return to after signing in; anything else (another site, `//host`) is dropped. */
 export function adminPathOrUndefined(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 500) return undefined;
-  return /^\/admin(?:[/?][\w\-./?=&%~]*)?$/.test(value) && !value.includes('//') && !value.includes('/..') ? value : undefined;
+  return /^\/admin(?:[/?][\w\-./?=&%~]*)?$/.test(value) && !value.includes('//') && !value.includes('/..')
+    ? value
+    : undefined;
 }

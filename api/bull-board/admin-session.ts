@@ -66,7 +66,14 @@ export function readAdminCookie(req: Request): string | undefined {
 
 /** HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure whenever the request came over https. */
 export function setAdminCookie(req: Request, res: Response, value: string, maxAgeMs: number): void {
-  res.cookie(ADMIN_COOKIE, value, { path: COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure: req.secure, maxAge: maxAgeMs, encode: String });
+  res.cookie(ADMIN_COOKIE, value, {
+    path: COOKIE_PATH,
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: req.secure,
+    maxAge: maxAgeMs,
+    encode: String,
+  });
 }
 
 export function clearAdminCookie(req: Request, res: Response): void {

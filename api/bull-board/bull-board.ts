@@ -27,12 +27,19 @@ const CONTENT_SECURITY_POLICY = [
  * console. `readOnly` hides the action buttons; what stops a read-only caller's action is the
  * method check in front of it (admin-routes.ts), not this.
  */
-export function bullBoardRouter(queues: readonly WatchedQueue[], basePath: string, readOnly: boolean, links: { console: string; signOut: string }): RequestHandler {
+export function bullBoardRouter(
+  queues: readonly WatchedQueue[],
+  basePath: string,
+  readOnly: boolean,
+  links: { console: string; signOut: string },
+): RequestHandler {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
     // Bull Board keys queues by name and every shard's queue is called `live`: the adapter prefix makes each unique.
-    queues: queues.map((w) => new BullMQAdapter(w.queue, { displayName: w.label, prefix: adapterPrefix(w), readOnlyMode: readOnly })),
+    queues: queues.map(
+      (w) => new BullMQAdapter(w.queue, { displayName: w.label, prefix: adapterPrefix(w), readOnlyMode: readOnly }),
+    ),
     serverAdapter,
     options: {
       uiConfig: {
@@ -59,8 +66,14 @@ function adapterPrefix(queue: WatchedQueue): string {
 /** The board's page without the Google Fonts link, under a policy that would refuse any other site's script, font or style. */
 const servedLocally: RequestHandler = (_req, res, next) => {
   res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-  const render = res.render.bind(res) as (view: string, options: object, done: (err: Error | null, html?: string) => void) => void;
-  res.render = ((view: string, options?: object) =>
-    render(view, options ?? {}, (err, html) => (err ? next(err) : void res.send((html ?? '').replace(GOOGLE_FONTS_LINK, '')))));
+  const render = res.render.bind(res) as (
+    view: string,
+    options: object,
+    done: (err: Error | null, html?: string) => void,
+  ) => void;
+  res.render = (view: string, options?: object) =>
+    render(view, options ?? {}, (err, html) =>
+      err ? next(err) : void res.send((html ?? '').replace(GOOGLE_FONTS_LINK, '')),
+    );
   next();
 };

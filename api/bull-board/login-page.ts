@@ -24,8 +24,12 @@ export function loginPage(options: { operatorLogin: boolean; next?: string | und
   <main id="main" class="narrow">
   <form class="card stack" method="post" action="/admin/login">
     <h1>Admin: sign in</h1>
-    ${error}${options.next ? `
-    <input type="hidden" name="next" value="${escapeHtml(options.next)}">` : ''}
+    ${error}${
+      options.next
+        ? `
+    <input type="hidden" name="next" value="${escapeHtml(options.next)}">`
+        : ''
+    }
     <label for="token">API key or login token (needs the manage capability)</label>
     <input id="token" name="token" type="password" autocomplete="off" spellcheck="false">
     <p class="muted">The token is checked once; the browser then keeps a session cookie, never the token.</p>

@@ -27,7 +27,16 @@ export class LoginThrottle {
     private readonly failures: number,
     private readonly logger: Logger,
   ) {
-    this.limiter = failures > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points: failures, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }) : undefined;
+    this.limiter =
+      failures > 0
+        ? new RateLimiterRedis({
+            storeClient: redis,
+            keyPrefix,
+            points: failures,
+            duration: WINDOW_SECONDS,
+            rejectIfRedisNotReady: true,
+          })
+        : undefined;
   }
 
   /** Throws 429 rate_limited when the client, or the operator user name, has failed too often lately. */
@@ -38,7 +47,9 @@ export class LoginThrottle {
     const over = (states ?? []).filter((s): s is RateLimiterRes => s !== null && s.consumedPoints >= this.failures);
     if (over.length === 0) return;
     const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(...over.map((s) => s.msBeforeNext)) / 1000));
-    throw new AppError('rate_limited', `too many failed sign-ins; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    throw new AppError('rate_limited', `too many failed sign-ins; retry in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+    });
   }
 
   async failed(client: string, user?: string): Promise<void> {
@@ -62,7 +73,11 @@ export class LoginThrottle {
       this.failingOpen = false;
       return result;
     } catch (err) {
-      if (!this.failingOpen) this.logger.warn({ err: (err as Error).message }, 'login throttle cannot reach Redis; sign-in attempts are not counted');
+      if (!this.failingOpen)
+        this.logger.warn(
+          { err: (err as Error).message },
+          'login throttle cannot reach Redis; sign-in attempts are not counted',
+        );
       this.failingOpen = true;
       return undefined;
     }
@@ -71,4 +86,5 @@ export class LoginThrottle {
 
 /** User names come from the request, of any length: the key holds a digest. */
 const userKey = (user: string) => `user:${createHash('sha256').update(user).digest('base64url')}`;
-const keysOf = (client: string, user: string | undefined) => (user === undefined ? [`client:${client}`] : [`client:${client}`, userKey(user)]);
+const keysOf = (client: string, user: string | undefined) =>
+  user === undefined ? [`client:${client}`] : [`client:${client}`, userKey(user)];

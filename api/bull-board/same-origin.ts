@@ -34,5 +34,8 @@ function hostOf(origin: string): string | undefined {
 }
 
 function refused(why: string): AppError {
-  return new AppError('forbidden', `cross-site request refused (${why}); admin actions must come from this server's own pages`);
+  return new AppError(
+    'forbidden',
+    `cross-site request refused (${why}); admin actions must come from this server's own pages`,
+  );
 }

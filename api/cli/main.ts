@@ -74,27 +74,41 @@ async function run(): Promise<void> {
     switch (`${noun} ${verb ?? ''}`.trim()) {
       case 'migrate': {
         const applied = await db.runMigrations({ transaction: 'each' });
-        return print(applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}` : 'schema is up to date', { applied: applied.map((m) => m.name) });
+        return print(applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}` : 'schema is up to date', {
+          applied: applied.map((m) => m.name),
+        });
       }
       case 'org create': {
         const org = await admin.createOrganization(required('name'), values.id);
         return print(`organization ${org.id} created`, org);
       }
       case 'key create': {
-        const { key, token } = await admin.createApiKey(required('org'), required('name'), parseCapabilities(required('capabilities')));
-        return print(`API key ${key.id} created with [${key.capabilities.join(', ')}].\nToken (shown only now, store it safely):\n${token}`, {
-          id: key.id,
-          organizationId: key.organizationId,
-          name: key.name,
-          capabilities: key.capabilities,
-          token,
-        });
+        const { key, token } = await admin.createApiKey(
+          required('org'),
+          required('name'),
+          parseCapabilities(required('capabilities')),
+        );
+        return print(
+          `API key ${key.id} created with [${key.capabilities.join(', ')}].\nToken (shown only now, store it safely):\n${token}`,
+          {
+            id: key.id,
+            organizationId: key.organizationId,
+            name: key.name,
+            capabilities: key.capabilities,
+            token,
+          },
+        );
       }
       case 'key list': {
         const keys = await admin.listApiKeys(required('org'));
         const rows = keys.map(({ secretHash: _hidden, ...rest }) => rest);
         return print(
-          rows.map((k) => `${k.id}  ${k.name}  [${k.capabilities.join(',')}]  ${k.revokedAt ? 'revoked' : 'active'}  last used: ${k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never'}`).join('\n') || 'no keys',
+          rows
+            .map(
+              (k) =>
+                `${k.id}  ${k.name}  [${k.capabilities.join(',')}]  ${k.revokedAt ? 'revoked' : 'active'}  last used: ${k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : 'never'}`,
+            )
+            .join('\n') || 'no keys',
           rows,
         );
       }
@@ -104,7 +118,9 @@ async function run(): Promise<void> {
         return print(`API key ${key.id} revoked`, { id: key.id, revokedAt: key.revokedAt });
       }
       case 'session create': {
-        const session = await withSessions(config, db, (sessions) => sessions.create(required('org'), values.name ?? null, values.id));
+        const session = await withSessions(config, db, (sessions) =>
+          sessions.create(required('org'), values.name ?? null, values.id),
+        );
         return print(`session ${session.id} created (${session.status}, shard ${session.shard})`, session);
       }
       case 'session list': {
@@ -119,12 +135,19 @@ async function run(): Promise<void> {
           } while (after);
           return all;
         });
-        return print(rows.map((r) => `${r.id}  ${r.status}  ${r.phoneJid ?? '-'}  shard ${r.shard}  ${r.name ?? ''}`.trimEnd()).join('\n') || 'no sessions', rows);
+        return print(
+          rows
+            .map((r) => `${r.id}  ${r.status}  ${r.phoneJid ?? '-'}  shard ${r.shard}  ${r.name ?? ''}`.trimEnd())
+            .join('\n') || 'no sessions',
+          rows,
+        );
       }
       case 'session logout':
       case 'session delete': {
         if (!arg) throw new UsageError(`session ${verb} needs a SESSION_ID`);
-        await withSessions(config, db, (sessions) => (verb === 'logout' ? sessions.logout(required('org'), arg) : sessions.delete(required('org'), arg)));
+        await withSessions(config, db, (sessions) =>
+          verb === 'logout' ? sessions.logout(required('org'), arg) : sessions.delete(required('org'), arg),
+        );
         return print(`session ${arg} ${verb === 'logout' ? 'logged out' : 'deleted'}`, { id: arg });
       }
       default:
@@ -140,7 +163,11 @@ async function run(): Promise<void> {
  * closed after: creating a session announces it to the workers, logging out goes through the
  * worker that holds the session.
  */
-async function withSessions<T>(config: Config, db: DataSource, work: (sessions: SessionService) => Promise<T>): Promise<T> {
+async function withSessions<T>(
+  config: Config,
+  db: DataSource,
+  work: (sessions: SessionService) => Promise<T>,
+): Promise<T> {
   // Its output is the command's answer (--json is parsed by scripts): no log lines in it.
   const logger = createLogger('silent', 'cli');
   const redis = createRedis(config.redis, { lazyConnect: true });
@@ -173,7 +200,8 @@ async function withSessions<T>(config: Config, db: DataSource, work: (sessions: 
 }
 
 function parseStatus(value: string): SessionStatus {
-  if (!(SESSION_STATUSES as readonly string[]).includes(value)) throw new UsageError(`--status must be one of ${SESSION_STATUSES.join(', ')}`);
+  if (!(SESSION_STATUSES as readonly string[]).includes(value))
+    throw new UsageError(`--status must be one of ${SESSION_STATUSES.join(', ')}`);
   return value as SessionStatus;
 }
 
@@ -193,7 +221,9 @@ function announceOnce(config: Config) {
 
 run().catch((err: unknown) => {
   if (err instanceof RevocationNotAnnounced)
-    console.error(`${err.message}.\nThey refuse it once their cached copy expires (API_KEY_CACHE_MS), or at once if you run "key revoke ${err.key.id}" again when Redis is reachable.`);
+    console.error(
+      `${err.message}.\nThey refuse it once their cached copy expires (API_KEY_CACHE_MS), or at once if you run "key revoke ${err.key.id}" again when Redis is reachable.`,
+    );
   else if (err instanceof UsageError) console.error(`${err.message}\n\n${USAGE}`);
   else if (err instanceof AppError) console.error(`error (${err.code}): ${err.message}`);
   else console.error(err instanceof Error ? err.message : err);

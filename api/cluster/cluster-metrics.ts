@@ -36,7 +36,10 @@ export const clusterMetrics: MetricsSource = (registry) => {
   AggregatorRegistry.setRegistries([registry]);
   // Constructing one installs prom-client's listener that answers the primary's requests.
   new AggregatorRegistry();
-  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<
+    number,
+    { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
   let nextId = 0;
   process.on('message', (message: unknown) => {
     if (!isReply(message)) return;
@@ -77,9 +80,19 @@ export function serveClusterMetrics(): void {
 }
 
 function isRequest(message: unknown): message is MetricsRequest {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === REQUEST && typeof (message as { id?: unknown }).id === 'number';
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === REQUEST &&
+    typeof (message as { id?: unknown }).id === 'number'
+  );
 }
 
 function isReply(message: unknown): message is MetricsReply {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === REPLY && typeof (message as { id?: unknown }).id === 'number';
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === REPLY &&
+    typeof (message as { id?: unknown }).id === 'number'
+  );
 }

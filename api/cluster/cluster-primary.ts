@@ -41,7 +41,10 @@ export function runClusterPrimary(config: Config, logger: Logger): void {
     }
     youngDeaths = lived < STABLE_AFTER_MS ? youngDeaths + 1 : 0;
     const delay = Math.min(MAX_RESTART_DELAY_MS, youngDeaths === 0 ? 0 : 500 * 2 ** (youngDeaths - 1));
-    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'an api process exited; starting a new one');
+    logger.error(
+      { pid: worker.process.pid, code, signal, restartInMs: delay },
+      'an api process exited; starting a new one',
+    );
     setTimeout(() => {
       if (!stopping) start();
     }, delay);

@@ -25,5 +25,9 @@ export class ConsoleCsrf {
 }
 
 function expired(): AppError {
-  return new AppError('forbidden', 'the form is missing its security token or it has expired: reload the page and try again', { csrf: 'invalid' });
+  return new AppError(
+    'forbidden',
+    'the form is missing its security token or it has expired: reload the page and try again',
+    { csrf: 'invalid' },
+  );
 }

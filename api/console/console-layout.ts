@@ -26,9 +26,14 @@ export const CONSOLE_PATHS = {
 export const sessionPath = (id: string) => `${CONSOLE_PATHS.sessions}/${encodeURIComponent(id)}`;
 
 /** Every console page: skip link, banner with navigation, main content; one stylesheet and one script, both from this origin. */
-export function layout(viewer: ConsoleViewer, page: { title: string; section?: ConsoleSection; notice?: string | undefined; body: SafeHtml }): string {
+export function layout(
+  viewer: ConsoleViewer,
+  page: { title: string; section?: ConsoleSection; notice?: string | undefined; body: SafeHtml },
+): string {
   const link = (section: ConsoleSection, text: string) =>
-    html`<li><a href="${CONSOLE_PATHS[section]}"${page.section === section ? html` aria-current="page"` : ''}>${text}</a></li>`;
+    html`<li>
+      <a href="${CONSOLE_PATHS[section]}" ${page.section === section ? html` aria-current="page"` : ''}>${text}</a>
+    </li>`;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -64,13 +69,28 @@ export function layout(viewer: ConsoleViewer, page: { title: string; section?: C
 
 /** A page saying what went wrong, under the status the API would answer. */
 export function errorPage(viewer: ConsoleViewer | undefined, status: number, message: string): string {
-  const body = html`<p class="error" role="alert">${message}</p><p><a href="${CONSOLE_PATHS.sessions}">Back to the sessions</a></p>`;
+  const body = html`<p class="error" role="alert">${message}</p>
+    <p><a href="${CONSOLE_PATHS.sessions}">Back to the sessions</a></p>`;
   if (viewer) return layout(viewer, { title: status === 404 ? 'Not found' : 'Something went wrong', body });
-  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Error · Console · WhatsApp Gateway</title><link rel="stylesheet" href="${STYLES_PATH}"></head><body><main id="main"><h1>Error ${status}</h1>${body}</main></body></html>`.text;
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>Error · Console · WhatsApp Gateway</title>
+        <link rel="stylesheet" href="${STYLES_PATH}" />
+      </head>
+      <body>
+        <main id="main">
+          <h1>Error ${status}</h1>
+          ${body}
+        </main>
+      </body>
+    </html>`.text;
 }
 
 export function csrfField(viewer: ConsoleViewer): SafeHtml {
-  return html`<input type="hidden" name="_csrf" value="${viewer.csrf ?? ''}">`;
+  return html`<input type="hidden" name="_csrf" value="${viewer.csrf ?? ''}" />`;
 }
 
 /** A moment as UTC text inside <time>, so it reads the same for everyone and machines get the ISO form. */
@@ -90,5 +110,5 @@ export function ago(epochMs: number | null | undefined, now: number): string {
 }
 
 export function statusBadge(status: string, id?: string): SafeHtml {
-  return html`<span class="status" data-status="${status}"${id ? html` id="${id}"` : ''}>${status}</span>`;
+  return html`<span class="status" data-status="${status}" ${id ? html` id="${id}"` : ''}>${status}</span>`;
 }

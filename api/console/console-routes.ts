@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import express, { Router, type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  Router,
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import QRCode from 'qrcode';
 import { SESSION_STATUSES, type SessionStatus } from '../../shared/db/entities/wa-session.js';
 import { AppError } from '../../shared/errors.js';
@@ -86,7 +93,8 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   router.use(signedIn(deps.access, deps.csrf));
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const viewerOf = (res: Response) => res.locals.console!.viewer;
-  const changes = (req: Request, res: Response) => deps.csrf.check(res.locals.console!.cookie, (req.body as Record<string, unknown> | undefined)?.['_csrf']);
+  const changes = (req: Request, res: Response) =>
+    deps.csrf.check(res.locals.console!.cookie, (req.body as Record<string, unknown> | undefined)?.['_csrf']);
 
   router.get('/', (_req, res) => res.redirect(302, CONSOLE_PATHS.sessions));
 
@@ -103,7 +111,8 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
     });
     const ids = page.data.map((v) => v.id);
     const [details, workers] = await Promise.all([deps.details.of(ids), deps.fleet.workersOf(ids)]);
-    const query = (cursor: string) => new URLSearchParams({ ...(status ? { status } : {}), ...(organization ? { org: organization } : {}), cursor });
+    const query = (cursor: string) =>
+      new URLSearchParams({ ...(status ? { status } : {}), ...(organization ? { org: organization } : {}), cursor });
     res.type('html').send(
       sessionsPage(viewer, {
         rows: page.data.map((view) => ({ view, detail: details.get(view.id), worker: workers.get(view.id) ?? null })),
@@ -124,7 +133,8 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
     let organizationId: string;
     if (viewer.scope === EVERY_ORGANIZATION) {
       const chosen = textParam(fields['organization']);
-      if (!chosen) throw new AppError('validation_error', 'invalid body parameter: organization', { organization: 'is required' });
+      if (!chosen)
+        throw new AppError('validation_error', 'invalid body parameter: organization', { organization: 'is required' });
       organizationId = chosen;
     } else {
       organizationId = viewer.scope;
@@ -137,7 +147,11 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
     const viewer = viewerOf(res);
     const id = req.params['id'];
     const pairing = await deps.sessions.pairingState(viewer.scope, id);
-    const [details, workers, qr] = await Promise.all([deps.details.of([id]), deps.fleet.workersOf([id]), qrImage(pairing.qr)]);
+    const [details, workers, qr] = await Promise.all([
+      deps.details.of([id]),
+      deps.fleet.workersOf([id]),
+      qrImage(pairing.qr),
+    ]);
     res.type('html').send(
       sessionPage(viewer, {
         view: pairing.session,
@@ -156,10 +170,19 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   router.get('/sessions/:id/pairing', async (req, res) => {
     const viewer = viewerOf(res);
     const id = req.params['id'];
-    const [pairing, details] = await Promise.all([deps.sessions.pairingState(viewer.scope, id), deps.details.of([id], { counts: false })]);
+    const [pairing, details] = await Promise.all([
+      deps.sessions.pairingState(viewer.scope, id),
+      deps.details.of([id], { counts: false }),
+    ]);
     const qrId = pairing.qr === undefined ? null : qrIdOf(pairing.qr);
     const image = pairing.qr !== undefined && qrId !== req.query['have'] ? (await qrImage(pairing.qr))!.image : null;
-    res.json({ status: pairing.session.status, statusReason: details.get(id)?.statusReason ?? null, unpaired: isUnpaired(pairing.session), qrId, qrImage: image });
+    res.json({
+      status: pairing.session.status,
+      statusReason: details.get(id)?.statusReason ?? null,
+      unpaired: isUnpaired(pairing.session),
+      qrId,
+      qrImage: image,
+    });
   });
 
   router.post('/sessions/:id/pairing-code', form, async (req, res) => {
@@ -178,19 +201,26 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
       if (failure.code === 'not_found') throw failure;
     }
     const pairing = await deps.sessions.pairingState(viewer.scope, id);
-    const [details, workers, qr] = await Promise.all([deps.details.of([id]), deps.fleet.workersOf([id]), qrImage(pairing.qr)]);
-    res.status(failure ? failure.status : 200).type('html').send(
-      sessionPage(viewer, {
-        view: pairing.session,
-        detail: details.get(id),
-        worker: workers.get(id) ?? null,
-        qr,
-        pairingCode,
-        pairingError: failure?.message,
-        notice: undefined,
-        now: Date.now(),
-      }),
-    );
+    const [details, workers, qr] = await Promise.all([
+      deps.details.of([id]),
+      deps.fleet.workersOf([id]),
+      qrImage(pairing.qr),
+    ]);
+    res
+      .status(failure ? failure.status : 200)
+      .type('html')
+      .send(
+        sessionPage(viewer, {
+          view: pairing.session,
+          detail: details.get(id),
+          worker: workers.get(id) ?? null,
+          qr,
+          pairingCode,
+          pairingError: failure?.message,
+          notice: undefined,
+          now: Date.now(),
+        }),
+      );
   });
 
   router.post('/sessions/:id/logout', form, async (req, res) => {
@@ -231,7 +261,10 @@ export function registerConsoleRoutes(app: Express, deps: ConsoleDeps): void {
   router.get('/workers', async (_req, res) => {
     const viewer = viewerOf(res);
     if (viewer.scope !== EVERY_ORGANIZATION) {
-      throw new AppError('forbidden', 'workers and shards are shown to operators and to the organizations in ADMIN_ORGANIZATIONS');
+      throw new AppError(
+        'forbidden',
+        'workers and shards are shown to operators and to the organizations in ADMIN_ORGANIZATIONS',
+      );
     }
     const now = Date.now();
     res.type('html').send(workersPage(viewer, await deps.fleet.snapshot(now), now));
@@ -248,14 +281,23 @@ function signedIn(access: AdminAccess, csrf: ConsoleCsrf): RequestHandler {
     res.set(PAGE_HEADERS);
     const identity = await access.identify(req);
     if (!identity) {
-      if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') return res.redirect(302, `${LOGIN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
-      throw new AppError('unauthorized', `the console needs a manage login (${LOGIN_PATH}), a Bearer token or operator credentials`);
+      if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html')
+        return res.redirect(302, `${LOGIN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
+      throw new AppError(
+        'unauthorized',
+        `the console needs a manage login (${LOGIN_PATH}), a Bearer token or operator credentials`,
+      );
     }
     const scope = access.reachOf(identity);
     // A form token only for the cookie: a Bearer or Basic caller (a script) reads pages but cannot send the forms.
     const cookie = req.headers.authorization ? undefined : readAdminCookie(req);
     res.locals.console = {
-      viewer: { label: labelOf(identity), scope, bullBoard: access.admitsToBullBoard(identity), csrf: cookie ? csrf.tokenFor(cookie) : undefined },
+      viewer: {
+        label: labelOf(identity),
+        scope,
+        bullBoard: access.admitsToBullBoard(identity),
+        csrf: cookie ? csrf.tokenFor(cookie) : undefined,
+      },
       cookie,
     };
     next();
@@ -268,12 +310,20 @@ function consoleErrors(logger: Logger) {
     if (res.headersSent || req.accepts(['json', 'html']) !== 'html') return next(err);
     const error = toAppError(err);
     if (error.status >= 500) logger.error({ err, reqId: req.id }, error.message);
-    res.status(error.status).set(PAGE_HEADERS).type('html').send(errorPage(res.locals.console?.viewer, error.status, error.message));
+    res
+      .status(error.status)
+      .set(PAGE_HEADERS)
+      .type('html')
+      .send(errorPage(res.locals.console?.viewer, error.status, error.message));
   };
 }
 
 function asset(type: string, body: string): RequestHandler {
-  return (_req, res) => void res.set({ 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Content-Type-Options': 'nosniff' }).type(type).send(body);
+  return (_req, res) =>
+    void res
+      .set({ 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Content-Type-Options': 'nosniff' })
+      .type(type)
+      .send(body);
 }
 
 function labelOf(identity: AdminIdentity): string {
@@ -292,7 +342,10 @@ function textParam(value: unknown): string | undefined {
 function statusParam(value: unknown): SessionStatus | undefined {
   const text = textParam(value);
   if (text === undefined) return undefined;
-  if (!(SESSION_STATUSES as readonly string[]).includes(text)) throw new AppError('validation_error', 'invalid query parameter: status', { status: `must be one of ${SESSION_STATUSES.join(', ')}` });
+  if (!(SESSION_STATUSES as readonly string[]).includes(text))
+    throw new AppError('validation_error', 'invalid query parameter: status', {
+      status: `must be one of ${SESSION_STATUSES.join(', ')}`,
+    });
   return text as SessionStatus;
 }
 

@@ -55,7 +55,13 @@ export class FleetStatus {
   async workersOf(sessionIds: readonly string[]): Promise<Map<string, string | null>> {
     const result = new Map<string, string | null>();
     if (sessionIds.length === 0) return result;
-    const [holders, present] = await Promise.all([this.leaseHolders(), getMany(this.redis, sessionIds.map((id) => this.keys.presence(id)))]);
+    const [holders, present] = await Promise.all([
+      this.leaseHolders(),
+      getMany(
+        this.redis,
+        sessionIds.map((id) => this.keys.presence(id)),
+      ),
+    ]);
     sessionIds.forEach((id, i) => result.set(id, present[i] ?? holders[shardOf(id, this.shardCount)]?.holder ?? null));
     return result;
   }
@@ -67,31 +73,54 @@ export class FleetStatus {
       this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`),
       Promise.all(this.queues.map((w) => w.queue.getJobCounts(...STATES).catch(() => undefined))),
     ]);
-    const shards: ShardState[] = leases.map((lease, shard) => ({ shard, ...lease, sessions: 0, online: 0, live: undefined, batch: undefined }));
+    const shards: ShardState[] = leases.map((lease, shard) => ({
+      shard,
+      ...lease,
+      sessions: 0,
+      online: 0,
+      live: undefined,
+      batch: undefined,
+    }));
     this.queues.forEach((queue, i) => {
       if (queue.shard === undefined || queue.kind === 'webhooks' || !shards[queue.shard]) return;
       const counts = depths[i];
-      const depth = counts && { waiting: counts['waiting'] ?? 0, active: counts['active'] ?? 0, delayed: counts['delayed'] ?? 0 };
+      const depth = counts && {
+        waiting: counts['waiting'] ?? 0,
+        active: counts['active'] ?? 0,
+        delayed: counts['delayed'] ?? 0,
+      };
       shards[queue.shard]![queue.kind] = { queue, depth };
     });
 
     const workers = new Map<string, WorkerState>();
     const workerOf = (id: string) => {
       let worker = workers.get(id);
-      if (!worker) workers.set(id, (worker = { id, lastHeartbeat: undefined, shards: [], sessions: 0, online: 0, nextLeaseExpiry: null }));
+      if (!worker)
+        workers.set(
+          id,
+          (worker = { id, lastHeartbeat: undefined, shards: [], sessions: 0, online: 0, nextLeaseExpiry: null }),
+        );
       return worker;
     };
-    for (let i = 0; i + 1 < registered.length; i += 2) workerOf(registered[i]!).lastHeartbeat = Number(registered[i + 1]);
+    for (let i = 0; i + 1 < registered.length; i += 2)
+      workerOf(registered[i]!).lastHeartbeat = Number(registered[i + 1]);
     for (const shard of shards) {
       if (!shard.holder) continue;
       const worker = workerOf(shard.holder);
       worker.shards.push(shard.shard);
-      if (shard.leaseExpiresAt !== null && (worker.nextLeaseExpiry === null || shard.leaseExpiresAt < worker.nextLeaseExpiry)) worker.nextLeaseExpiry = shard.leaseExpiresAt;
+      if (
+        shard.leaseExpiresAt !== null &&
+        (worker.nextLeaseExpiry === null || shard.leaseExpiresAt < worker.nextLeaseExpiry)
+      )
+        worker.nextLeaseExpiry = shard.leaseExpiresAt;
     }
 
     for (let i = 0; i < sessions.length; i += PRESENCE_CHUNK) {
       const chunk = sessions.slice(i, i + PRESENCE_CHUNK);
-      const present = await getMany(this.redis, chunk.map((s) => this.keys.presence(s.id)));
+      const present = await getMany(
+        this.redis,
+        chunk.map((s) => this.keys.presence(s.id)),
+      );
       chunk.forEach(({ id }, j) => {
         const shard = shards[shardOf(id, this.shardCount)]!;
         shard.sessions++;
@@ -109,7 +138,13 @@ export class FleetStatus {
   private async leaseHolders(now = Date.now()): Promise<{ holder: string | null; leaseExpiresAt: number | null }[]> {
     // Each lease is in its shard's own slot: one command per key, never a cross-slot pipeline.
     const shards = Array.from({ length: this.shardCount }, (_, shard) => shard);
-    const [values, ttls] = await Promise.all([getMany(this.redis, shards.map((shard) => this.keys.lease(shard))), Promise.all(shards.map((shard) => this.redis.pttl(this.keys.lease(shard))))]);
+    const [values, ttls] = await Promise.all([
+      getMany(
+        this.redis,
+        shards.map((shard) => this.keys.lease(shard)),
+      ),
+      Promise.all(shards.map((shard) => this.redis.pttl(this.keys.lease(shard)))),
+    ]);
     return shards.map((shard) => {
       const holder = parseLease(values[shard])?.workerId ?? null;
       const ttl = ttls[shard]!;

@@ -18,19 +18,25 @@ export class SessionDetails {
   constructor(private readonly db: DataSource) {}
 
   /** Without `counts` the stored contacts are not counted (0): a page polled every second does not need them. */
-  async of(sessionIds: readonly string[], options: { counts: boolean } = { counts: true }): Promise<Map<string, SessionDetail>> {
+  async of(
+    sessionIds: readonly string[],
+    options: { counts: boolean } = { counts: true },
+  ): Promise<Map<string, SessionDetail>> {
     const found = new Map<string, SessionDetail>();
     if (sessionIds.length === 0) return found;
     const count = options.counts ? '(SELECT COUNT(*) FROM contacts c WHERE c.session_id = s.id)' : '0';
-    const rows = await this.db.query<Record<string, unknown>[]>(`SELECT s.*, ${count} AS stored_contacts FROM wa_sessions s WHERE s.id IN (${sessionIds.map(() => '?').join(', ')})`, [
-      ...sessionIds,
-    ]);
+    const rows = await this.db.query<Record<string, unknown>[]>(
+      `SELECT s.*, ${count} AS stored_contacts FROM wa_sessions s WHERE s.id IN (${sessionIds.map(() => '?').join(', ')})`,
+      [...sessionIds],
+    );
     for (const row of rows) {
       found.set(String(row['id']), {
         organizationId: String(row['organization_id']),
         storedContacts: Number(row['stored_contacts']),
-        statusReason: typeof row['status_reason'] === 'string' && row['status_reason'] !== '' ? row['status_reason'] : null,
-        statusSince: row['status_since'] === null || row['status_since'] === undefined ? null : Number(row['status_since']),
+        statusReason:
+          typeof row['status_reason'] === 'string' && row['status_reason'] !== '' ? row['status_reason'] : null,
+        statusSince:
+          row['status_since'] === null || row['status_since'] === undefined ? null : Number(row['status_since']),
       });
     }
     return found;

@@ -4,7 +4,16 @@ import type { ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import { cursorPage, integerPosition } from '../http/paging.js';
 import type { SessionAccess } from '../sessions/session-access.js';
-import { ContactDetail, ContactPage, GetContactPath, ListContactsPath, ListContactsQuery, LookupContactQuery, ResolveContactsBody, ResolvedContacts } from './contact-schemas.js';
+import {
+  ContactDetail,
+  ContactPage,
+  GetContactPath,
+  ListContactsPath,
+  ListContactsQuery,
+  LookupContactQuery,
+  ResolveContactsBody,
+  ResolvedContacts,
+} from './contact-schemas.js';
 import type { ContactStore } from './contact-store.js';
 
 export interface StoredContactDeps {
@@ -61,7 +70,8 @@ export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactD
     handler: async ({ params, query, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
       const contact = await deps.contacts.getByPhone(session.id, normalizeE164(query.phone)!);
-      if (!contact) throw new AppError('not_found', 'no contact with this phone number is stored', { phone: query.phone });
+      if (!contact)
+        throw new AppError('not_found', 'no contact with this phone number is stored', { phone: query.phone });
       return contact;
     },
   });
@@ -72,7 +82,7 @@ export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactD
     operationId: 'resolveContacts',
     summary: 'Map phone numbers and LIDs to each other',
     description:
-      'For each id (E.164 phone number or LID, mixed, up to 1,000), the stored contact\'s LID, phone number and name, in input order; null for an id nothing is stored for (or a LID whose phone WhatsApp never revealed has `phoneNumber` null). From stored data, by index; a malformed id is 400 with `details` naming its position (`ids.3`).',
+      "For each id (E.164 phone number or LID, mixed, up to 1,000), the stored contact's LID, phone number and name, in input order; null for an id nothing is stored for (or a LID whose phone WhatsApp never revealed has `phoneNumber` null). From stored data, by index; a malformed id is 400 with `details` naming its position (`ids.3`).",
     tags: ['Contacts'],
     capability: 'read',
     params: ListContactsPath,
@@ -81,7 +91,9 @@ export function registerStoredContactRoutes(api: ApiRouter, deps: StoredContactD
     errors: ['validation_error', 'not_found'],
     handler: async ({ params, body, principal }) => {
       const session = await deps.sessions.require(principal.organizationId, params.session);
-      const parsed = body.ids.map((input) => (isLid(input) ? { input, lid: normalizeUserJid(input) } : { input, phone: normalizeE164(input)! }));
+      const parsed = body.ids.map((input) =>
+        isLid(input) ? { input, lid: normalizeUserJid(input) } : { input, phone: normalizeE164(input)! },
+      );
       const lids = parsed.flatMap((p) => (p.lid !== undefined ? [p.lid] : []));
       const phones = parsed.flatMap((p) => (p.phone !== undefined ? [p.phone] : []));
       const { byLid, byPhone } = await deps.contacts.identities(session.id, lids, phones);

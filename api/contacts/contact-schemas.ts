@@ -9,20 +9,17 @@ const GROUP_JID = /^[0-9]+(-[0-9]+)?@g\.us$/;
 export const ListContactsPath = z.object({ session: SessionParam });
 
 export const ListContactsQuery = z.object({
-  source: z
-    .enum(['dm', 'group'], { error: 'must be "dm" or "group"' })
-    .optional()
-    .openapi({ description: 'dm keeps only people you have a direct chat with; group keeps only people seen in a group. Omit to return contacts from both sources.' }),
-  group: z
-    .string()
-    .regex(GROUP_JID, 'must be a group JID such as 12345-67890@g.us')
-    .optional()
-    .openapi({ description: 'Keep only members of this group JID (e.g. "12345-67890@g.us").', example: '12345-67890@g.us' }),
-  q: z
-    .string()
-    .max(100, 'must be at most 100 characters')
-    .optional()
-    .openapi({ description: "Case-insensitive substring search over each contact's name or phone number. % and _ match literally." }),
+  source: z.enum(['dm', 'group'], { error: 'must be "dm" or "group"' }).optional().openapi({
+    description:
+      'dm keeps only people you have a direct chat with; group keeps only people seen in a group. Omit to return contacts from both sources.',
+  }),
+  group: z.string().regex(GROUP_JID, 'must be a group JID such as 12345-67890@g.us').optional().openapi({
+    description: 'Keep only members of this group JID (e.g. "12345-67890@g.us").',
+    example: '12345-67890@g.us',
+  }),
+  q: z.string().max(100, 'must be at most 100 characters').optional().openapi({
+    description: "Case-insensitive substring search over each contact's name or phone number. % and _ match literally.",
+  }),
   limit: clampedLimit(LIST_LIMIT),
   cursor: CursorParam,
 });
@@ -34,14 +31,19 @@ export const ContactSummary = z
     name: z.string().nullable().openapi({ example: 'Alice' }),
     phoneNumber: z.string().nullable().openapi({ example: '6281234567890' }),
     businessName: z.string().nullable().openapi({ example: 'Acme Corp' }),
-    source: z.enum(['dm', 'group']).openapi({ description: 'Why the contact is in this list: the source filter when one was given, group when filtered by group alone, otherwise dm when you have a direct chat with them and group when only seen in groups.' }),
+    source: z.enum(['dm', 'group']).openapi({
+      description:
+        'Why the contact is in this list: the source filter when one was given, group when filtered by group alone, otherwise dm when you have a direct chat with them and group when only seen in groups.',
+    }),
   })
   .openapi('ContactSummary');
 
 export const ContactPage = z
   .object({
     data: z.array(ContactSummary),
-    nextCursor: z.string().openapi({ description: 'Pass back as cursor for the next page; empty string on the last page.' }),
+    nextCursor: z
+      .string()
+      .openapi({ description: 'Pass back as cursor for the next page; empty string on the last page.' }),
   })
   .openapi('ContactPage');
 
@@ -51,7 +53,11 @@ export const GetContactPath = z.object({
     .string()
     .min(1)
     .max(128)
-    .openapi({ param: { name: 'lid', in: 'path' }, description: "The contact's LID, WhatsApp's stable per-account identifier.", example: '123456789@lid' }),
+    .openapi({
+      param: { name: 'lid', in: 'path' },
+      description: "The contact's LID, WhatsApp's stable per-account identifier.",
+      example: '123456789@lid',
+    }),
 });
 
 export const ContactGroup = z
@@ -84,7 +90,10 @@ export type ContactDetail = z.output<typeof ContactDetail>;
 export type ContactSummary = z.output<typeof ContactSummary>;
 
 export const LookupContactQuery = z.object({
-  phone: E164Param.openapi({ description: 'The phone number, E.164 (digits, optionally with a leading + sent as %2B).', example: '+6281234567890' }),
+  phone: E164Param.openapi({
+    description: 'The phone number, E.164 (digits, optionally with a leading + sent as %2B).',
+    example: '+6281234567890',
+  }),
 });
 
 /** Most ids one resolve call takes. */
@@ -97,11 +106,17 @@ export const ResolveContactsBody = z
         z
           .string()
           .max(128, 'must be at most 128 characters')
-          .refine((id) => isLid(id) || normalizeE164(id) !== undefined, 'must be an E.164 phone number or a LID (…@lid)'),
+          .refine(
+            (id) => isLid(id) || normalizeE164(id) !== undefined,
+            'must be an E.164 phone number or a LID (…@lid)',
+          ),
       )
       .min(1, 'must hold at least one id')
       .max(MAX_RESOLVE_IDS, `must hold at most ${MAX_RESOLVE_IDS} ids`)
-      .openapi({ description: `Up to ${MAX_RESOLVE_IDS} E.164 phone numbers and LIDs, mixed.`, example: ['+6281234567890', '205227043110953@lid'] }),
+      .openapi({
+        description: `Up to ${MAX_RESOLVE_IDS} E.164 phone numbers and LIDs, mixed.`,
+        example: ['+6281234567890', '205227043110953@lid'],
+      }),
   })
   .strict()
   .openapi('ResolveContacts');
@@ -117,6 +132,8 @@ export const ResolvedContact = z
 
 export const ResolvedContacts = z
   .object({
-    data: z.array(ResolvedContact.nullable()).openapi({ description: 'One item per input id, in input order; null when nothing is stored for it.' }),
+    data: z
+      .array(ResolvedContact.nullable())
+      .openapi({ description: 'One item per input id, in input order; null when nothing is stored for it.' }),
   })
   .openapi('ResolvedContacts');

@@ -73,7 +73,10 @@ function searchGrams(term: string | undefined): string[] {
   if (term === undefined || term === '' || phoneDigits(term) !== undefined) return [];
   const grams = [...nameGrams(term)];
   if (grams.length <= MAX_SEARCH_GRAMS) return grams;
-  return Array.from({ length: MAX_SEARCH_GRAMS }, (_, i) => grams[Math.round((i * (grams.length - 1)) / (MAX_SEARCH_GRAMS - 1))]!);
+  return Array.from(
+    { length: MAX_SEARCH_GRAMS },
+    (_, i) => grams[Math.round((i * (grams.length - 1)) / (MAX_SEARCH_GRAMS - 1))]!,
+  );
 }
 
 /** Stored contact queries, straight SQL: keyset pagination on contacts.id, no OFFSET anywhere. */
@@ -95,7 +98,13 @@ export class ContactStore {
     } else if (grams.length > 0) {
       // Only contacts holding every one of these trigrams can match; the optimizer starts from the
       // rarest (it estimates each gram's rows from the index), and LIKE below still decides.
-      from = grams.map((_, i) => (i === 0 ? 'contact_name_grams g0' : `JOIN contact_name_grams g${i} ON g${i}.session_id = g0.session_id AND g${i}.gram = ? AND g${i}.contact_id = g0.contact_id`)).join(' ');
+      from = grams
+        .map((_, i) =>
+          i === 0
+            ? 'contact_name_grams g0'
+            : `JOIN contact_name_grams g${i} ON g${i}.session_id = g0.session_id AND g${i}.gram = ? AND g${i}.contact_id = g0.contact_id`,
+        )
+        .join(' ');
       from += ' JOIN contacts c ON c.id = g0.contact_id';
       args.push(...grams.slice(1));
       where.push('g0.session_id = ?', 'g0.gram = ?', 'g0.contact_id > ?');
@@ -161,7 +170,11 @@ export class ContactStore {
    * The identities stored for these LIDs and phone numbers (E.164 digits), each found through its
    * unique index: by LID, and by phone number. Unknown ones are absent from the maps.
    */
-  async identities(sessionId: string, lids: string[], phones: string[]): Promise<{ byLid: Map<string, ContactIdentity>; byPhone: Map<string, ContactIdentity> }> {
+  async identities(
+    sessionId: string,
+    lids: string[],
+    phones: string[],
+  ): Promise<{ byLid: Map<string, ContactIdentity>; byPhone: Map<string, ContactIdentity> }> {
     const byLid = new Map<string, ContactIdentity>();
     const byPhone = new Map<string, ContactIdentity>();
     const read = async (column: 'lid' | 'phone_jid', values: string[]) => {
@@ -182,7 +195,11 @@ export class ContactStore {
     return { byLid, byPhone };
   }
 
-  private async detail(sessionId: string, column: 'lid' | 'phone_jid', value: string): Promise<ContactDetail | undefined> {
+  private async detail(
+    sessionId: string,
+    column: 'lid' | 'phone_jid',
+    value: string,
+  ): Promise<ContactDetail | undefined> {
     // Stored ids are ASCII; a non-ASCII value cannot match, and MySQL refuses to compare it with the ascii column.
     if (!/^[\x20-\x7e]+$/.test(value)) return undefined;
     const [row] = await poolQuery<DetailRow>(
@@ -200,7 +217,13 @@ export class ContactStore {
     );
     return {
       dm: Number(row.dm) === 1,
-      groups: memberships.map((m) => ({ jid: m.group_jid, name: m.subject, role: m.role, tag: m.tag, lastSeen: Number(m.last_seen) })),
+      groups: memberships.map((m) => ({
+        jid: m.group_jid,
+        name: m.subject,
+        role: m.role,
+        tag: m.tag,
+        lastSeen: Number(m.last_seen),
+      })),
       identity: {
         id: Number(row.id),
         lid: row.lid,

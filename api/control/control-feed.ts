@@ -16,12 +16,21 @@ export interface ControlledCaches {
  * trusted only from the moment the subscription is confirmed until the connection drops:
  * announcements made while it is down are lost, so everything remembered before is dropped with it.
  */
-export function followControlChannel(subscriber: RedisClient, channel: string, caches: ControlledCaches, logger: Logger): void {
+export function followControlChannel(
+  subscriber: RedisClient,
+  channel: string,
+  caches: ControlledCaches,
+  logger: Logger,
+): void {
   const all = [caches.sessionOwners, caches.apiKeys];
   const follow = () => {
     subscribe(subscriber, channel).then(
       () => all.forEach((cache) => cache.trust()),
-      (err: Error) => logger.warn({ err: err.message }, 'control channel subscribe failed; sessions and API keys are read from MySQL until it succeeds'),
+      (err: Error) =>
+        logger.warn(
+          { err: err.message },
+          'control channel subscribe failed; sessions and API keys are read from MySQL until it succeeds',
+        ),
     );
   };
   onMessage(subscriber, (from: string, raw: string) => {

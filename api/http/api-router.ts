@@ -36,7 +36,12 @@ export interface RouteContext<P, Q, B> {
   res: Response;
 }
 
-export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined, S extends z.ZodType | undefined> {
+export interface RouteSpec<
+  P extends AnyObject | undefined,
+  Q extends AnyObject | undefined,
+  B extends z.ZodType | undefined,
+  S extends z.ZodType | undefined,
+> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI-style path, e.g. /api/v1/sessions/{session}/contacts */
   path: string;
@@ -85,11 +90,16 @@ export class ApiRouter {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'Send Authorization: Bearer <token>. The router accepts two kinds of token and tries each in turn: a frontend-minted login JWT (verified against the frontend JWKS; the person\'s org + role are read from it), or an api-key for a script/service (carrying a fixed set of gateway permissions). The bearerFormat: JWT label describes the person-login case.',
+        "Send Authorization: Bearer <token>. The router accepts two kinds of token and tries each in turn: a frontend-minted login JWT (verified against the frontend JWKS; the person's org + role are read from it), or an api-key for a script/service (carrying a fixed set of gateway permissions). The bearerFormat: JWT label describes the person-login case.",
     });
   }
 
-  add<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined, S extends z.ZodType | undefined = undefined>(spec: RouteSpec<P, Q, B, S>): void {
+  add<
+    P extends AnyObject | undefined,
+    Q extends AnyObject | undefined,
+    B extends z.ZodType | undefined,
+    S extends z.ZodType | undefined = undefined,
+  >(spec: RouteSpec<P, Q, B, S>): void {
     this.declared.push({ method: spec.method, path: spec.path });
     this.registry.registerPath(toOpenApi(spec));
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
@@ -144,15 +154,31 @@ const capable =
 function toOpenApi(spec: AnySpec): RouteConfig {
   const responses: RouteConfig['responses'] = {
     [spec.success.status]: spec.success.schema
-      ? { description: spec.success.description, content: Object.fromEntries((spec.success.contentTypes ?? ['application/json']).map((t) => [t, { schema: spec.success.schema! }])) }
+      ? {
+          description: spec.success.description,
+          content: Object.fromEntries(
+            (spec.success.contentTypes ?? ['application/json']).map((t) => [t, { schema: spec.success.schema! }]),
+          ),
+        }
       : { description: spec.success.description },
   };
-  const errorCodes = new Set<ErrorCode>(['unauthorized', 'forbidden', 'internal', 'unavailable', ...(bodyLimitsOf(spec) ? (['payload_too_large'] as const) : []), ...spec.errors]);
+  const errorCodes = new Set<ErrorCode>([
+    'unauthorized',
+    'forbidden',
+    'internal',
+    'unavailable',
+    ...(bodyLimitsOf(spec) ? (['payload_too_large'] as const) : []),
+    ...spec.errors,
+  ]);
   for (const code of errorCodes) {
     const status = ERROR_STATUS[code];
     const existing = responses[status];
     const codes = existing && 'x-error-codes' in existing ? [...(existing['x-error-codes'] as string[]), code] : [code];
-    responses[status] = { description: `\`${codes.join('`, `')}\``, 'x-error-codes': codes, content: { 'application/json': { schema: ErrorEnvelope } } } as never;
+    responses[status] = {
+      description: `\`${codes.join('`, `')}\``,
+      'x-error-codes': codes,
+      content: { 'application/json': { schema: ErrorEnvelope } },
+    } as never;
   }
   return {
     method: spec.method,

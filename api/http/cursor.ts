@@ -29,5 +29,7 @@ export class CursorCodec {
 }
 
 function invalidCursor(): AppError {
-  return new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'not a cursor returned by this endpoint for these filters' });
+  return new AppError('validation_error', 'invalid query parameter: cursor', {
+    cursor: 'not a cursor returned by this endpoint for these filters',
+  });
 }

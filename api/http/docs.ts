@@ -7,7 +7,14 @@ const SWAGGER_UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.jso
 const SWAGGER_UI_VERSION = (require('swagger-ui-dist/package.json') as { version: string }).version;
 
 /** The only files of swagger-ui-dist the page loads; nothing else in the package is served. */
-const ASSETS = new Set(['swagger-ui.css', 'swagger-ui.css.map', 'swagger-ui-bundle.js', 'swagger-ui-bundle.js.map', 'favicon-16x16.png', 'favicon-32x32.png']);
+const ASSETS = new Set([
+  'swagger-ui.css',
+  'swagger-ui.css.map',
+  'swagger-ui-bundle.js',
+  'swagger-ui-bundle.js.map',
+  'favicon-16x16.png',
+  'favicon-32x32.png',
+]);
 
 /**
  * Kept in a file of its own (not inline) so the page runs under a CSP without 'unsafe-inline'
@@ -73,7 +80,11 @@ function page(base: string, specUrl: string): string {
 export function apiDocs(specUrl: string): Router {
   const router = Router();
   router.get('/', (req, res) => {
-    res.set({ 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+    res.set({
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'Cache-Control': 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
+    });
     res.type('html').send(page(req.baseUrl, specUrl));
   });
   router.get('/init.js', (_req, res) => {
@@ -83,7 +94,11 @@ export function apiDocs(specUrl: string): Router {
   router.get('/assets/:version/:file', (req, res, next) => {
     const { version, file } = req.params;
     if (version !== SWAGGER_UI_VERSION || !ASSETS.has(file)) return next();
-    res.sendFile(path.join(SWAGGER_UI_DIR, file), { maxAge: '365d', immutable: true, headers: { 'X-Content-Type-Options': 'nosniff' } });
+    res.sendFile(path.join(SWAGGER_UI_DIR, file), {
+      maxAge: '365d',
+      immutable: true,
+      headers: { 'X-Content-Type-Options': 'nosniff' },
+    });
   });
   return router;
 }

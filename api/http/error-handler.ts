@@ -21,12 +21,19 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const appError = toAppError(err);
     if (appError.status >= 500) {
       if (appError.code === 'internal') logger.error({ err, reqId: req.id }, appError.message);
-      else logger.warn({ reqId: req.id, code: appError.code, ...(err instanceof AppError ? {} : { cause: (err as Error).message }) }, appError.message);
+      else
+        logger.warn(
+          { reqId: req.id, code: appError.code, ...(err instanceof AppError ? {} : { cause: (err as Error).message }) },
+          appError.message,
+        );
     }
     if (res.headersSent) return void res.end();
     if (appError.code === 'unauthorized') {
       const hadToken = typeof req.headers.authorization === 'string';
-      res.setHeader('WWW-Authenticate', hadToken ? `Bearer realm="wa-gateway", error="invalid_token"` : `Bearer realm="wa-gateway"`);
+      res.setHeader(
+        'WWW-Authenticate',
+        hadToken ? `Bearer realm="wa-gateway", error="invalid_token"` : `Bearer realm="wa-gateway"`,
+      );
     }
     const retryAfter = appError.details['retryAfterSeconds'];
     if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
@@ -41,12 +48,20 @@ export function toAppError(err: unknown): AppError {
   const httpish = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser errors carry a status and a type; surface the client's mistake, hide the rest.
   if (httpish && typeof httpish.status === 'number' && httpish.status >= 400 && httpish.status < 500) {
-    if (httpish.type === 'entity.parse.failed') return new AppError('validation_error', 'request body is not valid JSON', { body: 'invalid JSON' });
+    if (httpish.type === 'entity.parse.failed')
+      return new AppError('validation_error', 'request body is not valid JSON', { body: 'invalid JSON' });
     if (httpish.type === 'entity.too.large') {
       const limit = (httpish as { limit?: unknown }).limit;
-      return new AppError('payload_too_large', `request body is too large${typeof limit === 'number' ? ` (this endpoint takes at most ${limit} bytes)` : ''}`, typeof limit === 'number' ? { body: 'too large', limitBytes: limit } : { body: 'too large' });
+      return new AppError(
+        'payload_too_large',
+        `request body is too large${typeof limit === 'number' ? ` (this endpoint takes at most ${limit} bytes)` : ''}`,
+        typeof limit === 'number' ? { body: 'too large', limitBytes: limit } : { body: 'too large' },
+      );
     }
-    if (httpish.type === 'entity.too.deep') return new AppError('validation_error', `request body is ${httpish.message ?? 'nested too deeply'}`, { body: 'nested too deeply' });
+    if (httpish.type === 'entity.too.deep')
+      return new AppError('validation_error', `request body is ${httpish.message ?? 'nested too deeply'}`, {
+        body: 'nested too deeply',
+      });
     return new AppError('validation_error', httpish.expose && httpish.message ? httpish.message : 'bad request');
   }
   return new AppError('internal', 'internal error');

@@ -28,7 +28,13 @@ export function createExpressServer(app: Express): Server {
     initResponse.apply(this, args);
   }
   AppResponse.prototype = app.response;
-  return createServer({ IncomingMessage: AppRequest as unknown as typeof IncomingMessage, ServerResponse: AppResponse as unknown as typeof ServerResponse }, app);
+  return createServer(
+    {
+      IncomingMessage: AppRequest as unknown as typeof IncomingMessage,
+      ServerResponse: AppResponse as unknown as typeof ServerResponse,
+    },
+    app,
+  );
 }
 
 function isClass(constructor: unknown): boolean {

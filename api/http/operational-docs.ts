@@ -17,9 +17,14 @@ export function documentOperationalRoutes(registry: OpenAPIRegistry): void {
     description: 'The process is up.',
     tags,
     security: [],
-    responses: { 200: { description: 'Up.', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+    responses: {
+      200: { description: 'Up.', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } },
+    },
   });
-  const readiness = z.object({ status: z.enum(['ready', 'unavailable']), checks: z.object({ mysql: z.boolean(), redis: z.boolean() }) });
+  const readiness = z.object({
+    status: z.enum(['ready', 'unavailable']),
+    checks: z.object({ mysql: z.boolean(), redis: z.boolean() }),
+  });
   registry.registerPath({
     method: 'get',
     path: '/readyz',
@@ -30,7 +35,10 @@ export function documentOperationalRoutes(registry: OpenAPIRegistry): void {
     security: [],
     responses: {
       200: { description: 'Ready.', content: { 'application/json': { schema: readiness } } },
-      503: { description: 'A backing store is unreachable; the failing check is false.', content: { 'application/json': { schema: readiness } } },
+      503: {
+        description: 'A backing store is unreachable; the failing check is false.',
+        content: { 'application/json': { schema: readiness } },
+      },
     },
   });
   registry.registerPath({
@@ -41,7 +49,10 @@ export function documentOperationalRoutes(registry: OpenAPIRegistry): void {
     description: 'Prometheus text format. When METRICS_TOKEN is set, send it as a bearer token.',
     tags,
     security: [],
-    responses: { 200: { description: 'Metrics.', content: { 'text/plain': { schema: z.string() } } }, 401: { description: 'METRICS_TOKEN is set and was not sent.' } },
+    responses: {
+      200: { description: 'Metrics.', content: { 'text/plain': { schema: z.string() } } },
+      401: { description: 'METRICS_TOKEN is set and was not sent.' },
+    },
   });
   registry.registerPath({
     method: 'get',
@@ -51,6 +62,11 @@ export function documentOperationalRoutes(registry: OpenAPIRegistry): void {
     description: 'The OpenAPI 3.1 document, generated from the schemas that validate the requests.',
     tags,
     security: [],
-    responses: { 200: { description: 'The document.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+    responses: {
+      200: {
+        description: 'The document.',
+        content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } },
+      },
+    },
   });
 }

@@ -23,7 +23,8 @@ export function integerPosition(digits: number): PositionCodec<number> {
   return {
     write: String,
     read: (text) => {
-      if (!pattern.test(text)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
+      if (!pattern.test(text))
+        throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
       return Number(text);
     },
   };
@@ -40,10 +41,14 @@ export interface PageRequest<T, P> {
 }
 
 /** Scope → decode → read → encode, the same for every cursor-paged list. */
-export async function cursorPage<T, P>(cursors: CursorCodec, request: PageRequest<T, P>): Promise<{ data: T[]; nextCursor: string }> {
+export async function cursorPage<T, P>(
+  cursors: CursorCodec,
+  request: PageRequest<T, P>,
+): Promise<{ data: T[]; nextCursor: string }> {
   const scope = request.scope.map((part) => part ?? '').join('\u0001');
   const after = request.cursor ? request.position.read(cursors.decode(request.cursor, scope)) : undefined;
   const page = await request.read(after);
-  const nextCursor = page.hasMore && page.last !== undefined ? cursors.encode(request.position.write(page.last), scope) : '';
+  const nextCursor =
+    page.hasMore && page.last !== undefined ? cursors.encode(request.position.write(page.last), scope) : '';
   return { data: page.rows, nextCursor };
 }

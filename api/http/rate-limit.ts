@@ -19,9 +19,23 @@ const REDIS_BUDGET_MS = 250;
  * holding the request for it. While Redis is unreachable requests are let through: stored
  * endpoints must keep working without Redis, and the limit guards capacity, not access.
  */
-export function organizationRateLimit(redis: RedisClient, keyPrefix: string, perMinute: number, logger: Logger): RequestHandler {
+export function organizationRateLimit(
+  redis: RedisClient,
+  keyPrefix: string,
+  perMinute: number,
+  logger: Logger,
+): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
-  const limiter = new TurnBatchedLimiter(new RateLimiterRedis({ storeClient: redis, keyPrefix, points: perMinute, duration: WINDOW_SECONDS, rejectIfRedisNotReady: true }), perMinute);
+  const limiter = new TurnBatchedLimiter(
+    new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix,
+      points: perMinute,
+      duration: WINDOW_SECONDS,
+      rejectIfRedisNotReady: true,
+    }),
+    perMinute,
+  );
   const policy = `${perMinute};w=${WINDOW_SECONDS}`;
   let failingOpen = false;
 
@@ -33,14 +47,22 @@ export function organizationRateLimit(redis: RedisClient, keyPrefix: string, per
       if (err instanceof RateLimiterRes) {
         setRateLimitHeaders(res, perMinute, policy, err);
         const retryAfterSeconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
-        throw new AppError('rate_limited', `this organization exceeded ${perMinute} requests per minute; retry in ${retryAfterSeconds} s`, {
-          limit: perMinute,
-          windowSeconds: WINDOW_SECONDS,
-          retryAfterSeconds,
-        });
+        throw new AppError(
+          'rate_limited',
+          `this organization exceeded ${perMinute} requests per minute; retry in ${retryAfterSeconds} s`,
+          {
+            limit: perMinute,
+            windowSeconds: WINDOW_SECONDS,
+            retryAfterSeconds,
+          },
+        );
       }
       // One line per outage, not one per request.
-      if (!failingOpen) logger.warn({ err: (err as Error).message, reqId: req.id }, 'rate limiter cannot reach Redis; letting requests through unlimited');
+      if (!failingOpen)
+        logger.warn(
+          { err: (err as Error).message, reqId: req.id },
+          'rate limiter cannot reach Redis; letting requests through unlimited',
+        );
       failingOpen = true;
       return;
     }
@@ -89,7 +111,12 @@ class TurnBatchedLimiter {
     const consumedBefore = verdict.consumedPoints - waiters.length;
     waiters.forEach((w, i) => {
       const consumed = consumedBefore + i + 1;
-      const own = new RateLimiterRes(Math.max(0, this.points - consumed), verdict.msBeforeNext, consumed, verdict.isFirstInDuration && i === 0);
+      const own = new RateLimiterRes(
+        Math.max(0, this.points - consumed),
+        verdict.msBeforeNext,
+        consumed,
+        verdict.isFirstInDuration && i === 0,
+      );
       if (consumed <= this.points) w.resolve(own);
       else w.reject(own);
     });

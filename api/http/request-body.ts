@@ -33,7 +33,8 @@ export function bodyReaders(limits: BodyLimits): RequestHandler[] {
 function refuseDeepJson(_req: unknown, _res: unknown, raw: Buffer, encoding: string | null): void {
   // body-parser lets JSON be sent in any utf-* charset; the scan reads UTF-8.
   const bytes = encoding === null || encoding === 'utf-8' || encoding === 'utf8' ? raw : utf8Of(raw, encoding);
-  if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) throw new TooDeepError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH))
+    throw new TooDeepError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
 function utf8Of(raw: Buffer, encoding: string): Buffer {

@@ -32,7 +32,11 @@ export function requestLogging(logger: Logger): RequestHandler {
       const level = accessLogLevel(url, res.statusCode, completed);
       if (!logger.isLevelEnabled(level)) return;
       logger[level](
-        { req: { id, method: req.method, url }, res: { statusCode: res.statusCode }, responseTime: Math.round(performance.now() - started) },
+        {
+          req: { id, method: req.method, url },
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+        },
         completed ? 'request completed' : 'request aborted before the response was sent',
       );
     });

@@ -4,8 +4,22 @@ import type { RedisClient } from '../../shared/redis.js';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { LIVE_JOB_OPTIONS, liveQueueOptions, parseLiveReply, replyChannel, type ArrivingLiveReply, type LiveJobEnvelope, type LiveQueue } from '../../shared/live/live-queues.js';
-import { LIVE_OP_REQUIRES, parseLiveOutput, type LiveInput, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
+import {
+  LIVE_JOB_OPTIONS,
+  liveQueueOptions,
+  parseLiveReply,
+  replyChannel,
+  type ArrivingLiveReply,
+  type LiveJobEnvelope,
+  type LiveQueue,
+} from '../../shared/live/live-queues.js';
+import {
+  LIVE_OP_REQUIRES,
+  parseLiveOutput,
+  type LiveInput,
+  type LiveOpName,
+  type LiveOutput,
+} from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { shardOf } from '../../shared/shards.js';
@@ -32,7 +46,8 @@ const OWNER_WAIT_MS = 1_000;
 /** States in which a job is still in the queue, for whichever worker holds the shard next. */
 const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
 
-const OWNER_GONE = "no worker holds the session's shard right now (its worker is gone and another is taking it over); try again in a few seconds";
+const OWNER_GONE =
+  "no worker holds the session's shard right now (its worker is gone and another is taking it over); try again in a few seconds";
 
 /**
  * Runs live operations on the worker that owns the session: checks presence and the shard's lease,
@@ -64,7 +79,10 @@ export class LiveClient {
   ) {
     this.channel = replyChannel(keys, this.instanceId);
     for (let shard = 0; shard < config.shards.count; shard++) {
-      const queue = new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, { ...liveQueueOptions(keys, shard, redis), defaultJobOptions: LIVE_JOB_OPTIONS });
+      const queue = new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, {
+        ...liveQueueOptions(keys, shard, redis),
+        defaultJobOptions: LIVE_JOB_OPTIONS,
+      });
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
     }
@@ -77,7 +95,9 @@ export class LiveClient {
     // The subscriber reconnects by itself and ioredis re-subscribes; failing here only delays readiness.
     this.ownerWatch = setInterval(() => void this.watchOwners(), OWNER_CHECK_MS);
     this.ownerWatch.unref();
-    await subscribe(this.subscriber, this.channel).catch((err: Error) => this.logger.warn({ err: err.message }, 'reply channel subscribe failed; will retry on reconnect'));
+    await subscribe(this.subscriber, this.channel).catch((err: Error) =>
+      this.logger.warn({ err: err.message }, 'reply channel subscribe failed; will retry on reconnect'),
+    );
   }
 
   async stop(): Promise<void> {
@@ -95,7 +115,13 @@ export class LiveClient {
    * theirs): the presence check runs beside them rather than after, nothing is enqueued before they
    * pass, and their refusal (429, 404) wins over anything presence says.
    */
-  async run<N extends LiveOpName>(op: N, sessionId: string, input: LiveInput<N>, requestId?: string, gate?: Promise<unknown>): Promise<LiveOutput<N>> {
+  async run<N extends LiveOpName>(
+    op: N,
+    sessionId: string,
+    input: LiveInput<N>,
+    requestId?: string,
+    gate?: Promise<unknown>,
+  ): Promise<LiveOutput<N>> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
@@ -120,11 +146,21 @@ export class LiveClient {
     const signer = await this.signing.signer();
     const jobId = randomUUID();
     const timeoutMs = this.config.live.timeoutMs;
-    const data: LiveJobEnvelope<N> = signer.seal('live', jobId, { op, sessionId, input, deadline: Date.now() + timeoutMs, replyTo: this.channel, ...(requestId ? { requestId } : {}) });
+    const data: LiveJobEnvelope<N> = signer.seal('live', jobId, {
+      op,
+      sessionId,
+      input,
+      deadline: Date.now() + timeoutMs,
+      replyTo: this.channel,
+      ...(requestId ? { requestId } : {}),
+    });
     const reply = new Promise<ArrivingLiveReply['result']>((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(jobId);
-        resolve({ ok: false, error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` } });
+        resolve({
+          ok: false,
+          error: { code: 'timeout', message: `no answer from the session's worker within ${timeoutMs} ms` },
+        });
       }, timeoutMs);
       this.pending.set(jobId, { resolve, timer, shard, lease, queuedAt: Date.now() });
     });
@@ -155,13 +191,16 @@ export class LiveClient {
    * cached number check). Answers the shard's lease (null: nobody holds it right now).
    */
   async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
-    const presence = requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
+    const presence =
+      requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
     const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
     await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
     const owner = await lease;
     if ((await presence) === 0) {
       if (owner === null) throw new AppError('unavailable', OWNER_GONE, { sessionId });
-      throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', { sessionId });
+      throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', {
+        sessionId,
+      });
     }
     return owner;
   }
@@ -182,7 +221,9 @@ export class LiveClient {
         [...shards].map(async (shard) => {
           const lease = await this.redis.get(this.keys.lease(shard));
           const now = Date.now();
-          const moved = [...this.pending].filter(([, p]) => p.shard === shard && (p.lease !== lease || (lease === null && now - p.queuedAt > OWNER_WAIT_MS)));
+          const moved = [...this.pending].filter(
+            ([, p]) => p.shard === shard && (p.lease !== lease || (lease === null && now - p.queuedAt > OWNER_WAIT_MS)),
+          );
           await Promise.all(moved.map(([jobId, p]) => this.ownerChanged(jobId, p, lease)));
         }),
       );
@@ -237,7 +278,11 @@ export class LiveClient {
       return await action();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      if (isStoreUnavailable(err) || this.redis.status !== 'ready') throw new AppError('unavailable', 'Redis is unreachable; live operations are unavailable, stored endpoints still work');
+      if (isStoreUnavailable(err) || this.redis.status !== 'ready')
+        throw new AppError(
+          'unavailable',
+          'Redis is unreachable; live operations are unavailable, stored endpoints still work',
+        );
       throw err;
     }
   }

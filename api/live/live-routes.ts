@@ -6,7 +6,16 @@ import type { ApiRouter } from '../http/api-router.js';
 import type { Principal } from '../auth/principal.js';
 import type { SessionAccess } from '../sessions/session-access.js';
 import type { LiveClient } from './live-client.js';
-import { AboutResult, CheckNumberQuery, CheckNumberResult, LiveSessionPath, PictureQuery, PictureResult, UserJidPath, AnyJidPath } from './live-schemas.js';
+import {
+  AboutResult,
+  CheckNumberQuery,
+  CheckNumberResult,
+  LiveSessionPath,
+  PictureQuery,
+  PictureResult,
+  UserJidPath,
+  AnyJidPath,
+} from './live-schemas.js';
 
 export interface LiveRouteDeps {
   sessions: SessionAccess;
@@ -20,10 +29,14 @@ function checkedNumber(phone: string): string {
   return parsed.valid ? parsed.digits : normalizeE164(phone)!;
 }
 
-const LIVE_NOTE = 'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented`. No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
+const LIVE_NOTE =
+  'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented`. No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
 
 /** Passes once the rate limiter admits the caller and the session is theirs; the live call checks presence meanwhile. */
-function callerGate(deps: LiveRouteDeps, ctx: { admitted: Promise<void>; principal: Principal; params: { session: string } }): Promise<void> {
+function callerGate(
+  deps: LiveRouteDeps,
+  ctx: { admitted: Promise<void>; principal: Principal; params: { session: string } },
+): Promise<void> {
   const gate = firstRefusal([ctx.admitted, deps.sessions.require(ctx.principal.organizationId, ctx.params.session)]);
   // Handlers await the gate only after their own first round trip: a refusal settling before then
   // must not count as unhandled, which would end the api process.
@@ -72,7 +85,14 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
         return answerOf(query, cached, true);
       }
       const result = await deps.live.run('contacts.check', ctx.params.session, { phone }, ctx.req.id, gate);
-      const answer: CheckAnswer = { phone, onWhatsApp: result.isOnWhatsApp, jid: result.jid, lid: result.lid ?? null, matchedAs: result.matchedAs ?? null, checkedAt: Date.now() };
+      const answer: CheckAnswer = {
+        phone,
+        onWhatsApp: result.isOnWhatsApp,
+        jid: result.jid,
+        lid: result.lid ?? null,
+        matchedAs: result.matchedAs ?? null,
+        checkedAt: Date.now(),
+      };
       // The caller has WhatsApp's answer either way; a failed cache write only means asking again next time.
       await deps.answers.save(organizationId, [answer]).catch(() => undefined);
       return answerOf(query, answer, false);
@@ -92,7 +112,13 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'The about text.', schema: AboutResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async (ctx) => {
-      return deps.live.run('contacts.about', ctx.params.session, { jid: ctx.params.jid }, ctx.req.id, callerGate(deps, ctx));
+      return deps.live.run(
+        'contacts.about',
+        ctx.params.session,
+        { jid: ctx.params.jid },
+        ctx.req.id,
+        callerGate(deps, ctx),
+      );
     },
   });
 
@@ -110,7 +136,13 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
     success: { status: 200, description: 'The picture URL and metadata.', schema: PictureResult },
     errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
     handler: async (ctx) => {
-      return deps.live.run('contacts.picture', ctx.params.session, { jid: ctx.params.jid, type: ctx.query.type }, ctx.req.id, callerGate(deps, ctx));
+      return deps.live.run(
+        'contacts.picture',
+        ctx.params.session,
+        { jid: ctx.params.jid, type: ctx.query.type },
+        ctx.req.id,
+        callerGate(deps, ctx),
+      );
     },
   });
 
@@ -128,7 +160,13 @@ export function registerLiveContactRoutes(api: ApiRouter, deps: LiveRouteDeps): 
       success: { status: 204, description: 'Done; empty body.' },
       errors: ['validation_error', 'not_found', 'rate_limited', 'not_implemented', 'timeout'],
       handler: async (ctx) => {
-        await deps.live.run(action === 'block' ? 'contacts.block' : 'contacts.unblock', ctx.params.session, { jid: ctx.params.jid }, ctx.req.id, callerGate(deps, ctx));
+        await deps.live.run(
+          action === 'block' ? 'contacts.block' : 'contacts.unblock',
+          ctx.params.session,
+          { jid: ctx.params.jid },
+          ctx.req.id,
+          callerGate(deps, ctx),
+        );
         return undefined;
       },
     });

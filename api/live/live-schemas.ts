@@ -7,10 +7,13 @@ const jidParam = (allowed: JidKind[], description: string) =>
   z
     .string()
     .max(128)
-    .refine((jid) => {
-      const kind = jidKind(jid);
-      return kind !== undefined && allowed.includes(kind);
-    }, `must be a WhatsApp JID of a ${allowed.join(', ')} (e.g. 14155550123@s.whatsapp.net)`)
+    .refine(
+      (jid) => {
+        const kind = jidKind(jid);
+        return kind !== undefined && allowed.includes(kind);
+      },
+      `must be a WhatsApp JID of a ${allowed.join(', ')} (e.g. 14155550123@s.whatsapp.net)`,
+    )
     .openapi({ param: { name: 'jid', in: 'path' }, description, example: '14155550123@s.whatsapp.net' });
 
 const JID_DESCRIPTION =
@@ -19,7 +22,10 @@ const JID_DESCRIPTION =
 export const LiveSessionPath = z.object({ session: SessionParam });
 
 export const CheckNumberQuery = z.object({
-  phone: E164Param.openapi({ description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).', example: '+14155550123' }),
+  phone: E164Param.openapi({
+    description: 'The phone number to look up, in E.164 form (digits, optionally with a leading +).',
+    example: '+14155550123',
+  }),
   maxAgeSeconds: z.coerce
     .number({ error: 'must be an integer number of seconds, 0 or more' })
     .int('must be an integer number of seconds, 0 or more')
@@ -27,20 +33,29 @@ export const CheckNumberQuery = z.object({
     .optional()
     .openapi({
       type: 'integer',
-      description: "Answer from the organization's answer cache only if WhatsApp gave the answer at most this many seconds ago (never older than CHECK_CACHE_TTL); 0 always asks WhatsApp.",
+      description:
+        "Answer from the organization's answer cache only if WhatsApp gave the answer at most this many seconds ago (never older than CHECK_CACHE_TTL); 0 always asks WhatsApp.",
       example: 3600,
     }),
 });
 
 export const CheckNumberResult = LIVE_OPERATIONS['contacts.check'].output
   .extend({
-    cached: z.boolean().openapi({ description: "True when the answer came from the organization's answer cache instead of a WhatsApp query." }),
-    checkedAt: z.number().int().openapi({ description: 'When WhatsApp gave this answer (epoch ms).', example: 1719662400000 }),
+    cached: z.boolean().openapi({
+      description: "True when the answer came from the organization's answer cache instead of a WhatsApp query.",
+    }),
+    checkedAt: z
+      .number()
+      .int()
+      .openapi({ description: 'When WhatsApp gave this answer (epoch ms).', example: 1719662400000 }),
   })
   .openapi('NumberCheck');
 
 export const UserJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid'], JID_DESCRIPTION) });
-export const AnyJidPath = z.object({ session: SessionParam, jid: jidParam(['user', 'lid', 'group', 'channel'], JID_DESCRIPTION) });
+export const AnyJidPath = z.object({
+  session: SessionParam,
+  jid: jidParam(['user', 'lid', 'group', 'channel'], JID_DESCRIPTION),
+});
 
 export const AboutResult = LIVE_OPERATIONS['contacts.about'].output.openapi('About');
 

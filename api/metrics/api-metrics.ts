@@ -30,7 +30,14 @@ export class ApiMetrics {
 
   constructor(queues: readonly WatchedQueue[], logger: Logger) {
     collectDefaultMetrics({ register: this.registry });
-    const readDepths = sharedReading(QUEUE_DEPTH_REUSE_MS, () => within(Promise.all(queues.map((w) => w.queue.getJobCounts(...QUEUE_STATES))), QUEUE_DEPTH_BUDGET_MS) as Promise<DepthReading>);
+    const readDepths = sharedReading(
+      QUEUE_DEPTH_REUSE_MS,
+      () =>
+        within(
+          Promise.all(queues.map((w) => w.queue.getJobCounts(...QUEUE_STATES))),
+          QUEUE_DEPTH_BUDGET_MS,
+        ) as Promise<DepthReading>,
+    );
     this.httpRequests = new Histogram({
       name: 'wag_http_request_duration_seconds',
       help: 'HTTP request latency by method, route template (never the raw URL) and status',
@@ -57,7 +64,11 @@ export class ApiMetrics {
         try {
           const counts = await readDepths();
           queues.forEach((w, i) => {
-            for (const state of QUEUE_STATES) this.set({ queue: w.kind, shard: w.shard === undefined ? '' : String(w.shard), state }, counts[i]![state] ?? 0);
+            for (const state of QUEUE_STATES)
+              this.set(
+                { queue: w.kind, shard: w.shard === undefined ? '' : String(w.shard), state },
+                counts[i]![state] ?? 0,
+              );
           });
         } catch (err) {
           logger.debug({ err: (err as Error).message }, 'queue depth not collected for this scrape');

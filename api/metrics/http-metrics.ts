@@ -12,13 +12,19 @@ export interface RouteTemplates {
  * Times every request and labels it with its route template, never the raw URL: ids in paths
  * would make one time series per session or contact.
  */
-export function httpMetrics(histogram: Histogram<'method' | 'route' | 'status'>, templates: RouteTemplates): RequestHandler {
+export function httpMetrics(
+  histogram: Histogram<'method' | 'route' | 'status'>,
+  templates: RouteTemplates,
+): RequestHandler {
   const matchers = new Map<string, { method: string; path: string; pattern: RegExp }>();
   const matcherOf = (route: { method: string; path: string }) => {
     const key = `${route.method} ${route.path}`;
     let matcher = matchers.get(key);
     if (!matcher) {
-      const source = route.path.split(/\{\w+\}/).map(escapeRegExp).join('[^/]+');
+      const source = route.path
+        .split(/\{\w+\}/)
+        .map(escapeRegExp)
+        .join('[^/]+');
       matcher = { ...route, pattern: new RegExp(`^${source}/?$`) };
       matchers.set(key, matcher);
     }

@@ -77,7 +77,11 @@ export class SessionAccess {
     const ids = [...batch.keys()];
     for (let i = 0; i < ids.length; i += MAX_BATCH) {
       const chunk = ids.slice(i, i + MAX_BATCH);
-      poolQuery<SessionRow>(this.db, `SELECT id, organization_id, status FROM wa_sessions WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk).then(
+      poolQuery<SessionRow>(
+        this.db,
+        `SELECT id, organization_id, status FROM wa_sessions WHERE id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      ).then(
         (rows) => {
           const byId = new Map(rows.map((row) => [row.id, row]));
           for (const id of chunk) for (const w of batch.get(id)!) w.resolve(byId.get(id));

@@ -8,7 +8,10 @@ import { writeEvents } from '../../shared/webhooks/outbox.js';
  */
 export async function recordLogout(db: DataSource, sessionId: string): Promise<void> {
   await db.transaction(async (tx) => {
-    const [stored] = await tx.query<{ status: SessionStatus }[]>('SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE', [sessionId]);
+    const [stored] = await tx.query<{ status: SessionStatus }[]>(
+      'SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE',
+      [sessionId],
+    );
     if (!stored || stored.status === 'logged_out') return;
     const now = Date.now();
     await tx.query(
@@ -16,7 +19,10 @@ export async function recordLogout(db: DataSource, sessionId: string): Promise<v
       [now, now, sessionId],
     );
     await writeEvents((sql, params) => tx.query(sql, params), sessionId, [
-      { type: 'session.status', data: { status: 'logged_out', previousStatus: stored.status, reason: 'logged out through the API' } },
+      {
+        type: 'session.status',
+        data: { status: 'logged_out', previousStatus: stored.status, reason: 'logged out through the API' },
+      },
     ]);
   });
 }

@@ -2,7 +2,16 @@ import QRCode from 'qrcode';
 import { RESPONSE_SENT, type ApiRouter } from '../http/api-router.js';
 import type { CursorCodec } from '../http/cursor.js';
 import { cursorPage, idPosition } from '../http/paging.js';
-import { CreateSessionBody, ListSessionsQuery, PairingCodeBody, PairingCodeView, QrView, SessionPage, SessionPath, SessionView } from './session-schemas.js';
+import {
+  CreateSessionBody,
+  ListSessionsQuery,
+  PairingCodeBody,
+  PairingCodeView,
+  QrView,
+  SessionPage,
+  SessionPath,
+  SessionView,
+} from './session-schemas.js';
 import type { SessionService } from './session-service.js';
 
 export interface SessionRouteDeps {
@@ -18,7 +27,8 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions',
     operationId: 'createSession',
     summary: 'Create a session',
-    description: 'Attaches a new WhatsApp number to your organization. The session starts in `pairing`: fetch its QR code or request a pairing code to link the phone.',
+    description:
+      'Attaches a new WhatsApp number to your organization. The session starts in `pairing`: fetch its QR code or request a pairing code to link the phone.',
     tags: ['Sessions'],
     capability: 'manage',
     body: CreateSessionBody,
@@ -52,7 +62,8 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}',
     operationId: 'getSession',
     summary: 'Get a session',
-    description: 'Status with why (`statusReason`), since when (`statusSince`) and the next connection attempt (`nextRetryAt`), own phone JID and LID, shard and timestamps.',
+    description:
+      'Status with why (`statusReason`), since when (`statusSince`) and the next connection attempt (`nextRetryAt`), own phone JID and LID, shard and timestamps.',
     tags: ['Sessions'],
     capability: 'read',
     params: SessionPath,
@@ -66,7 +77,8 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}',
     operationId: 'deleteSession',
     summary: 'Delete a session',
-    description: 'Logs the account out when it is connected, then deletes the session with everything stored for it: contacts, groups, memberships and WhatsApp auth state.',
+    description:
+      'Logs the account out when it is connected, then deletes the session with everything stored for it: contacts, groups, memberships and WhatsApp auth state.',
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
@@ -80,7 +92,8 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     path: '/api/v1/sessions/{session}/logout',
     operationId: 'logoutSession',
     summary: 'Log the account out',
-    description: 'WhatsApp unlinks this device. The session becomes `logged_out`; its stored contacts stay readable until the session is deleted. Logging out a logged-out session succeeds again.',
+    description:
+      'WhatsApp unlinks this device. The session becomes `logged_out`; its stored contacts stay readable until the session is deleted. Logging out a logged-out session succeeds again.',
     tags: ['Sessions'],
     capability: 'manage',
     params: SessionPath,
@@ -124,6 +137,7 @@ export function registerSessionRoutes(api: ApiRouter, deps: SessionRouteDeps): v
     body: PairingCodeBody,
     success: { status: 200, description: 'The pairing code.', schema: PairingCodeView },
     errors: ['validation_error', 'not_found', 'conflict', 'not_implemented', 'unavailable', 'timeout'],
-    handler: ({ params, body, principal, req }) => sessions.pairingCode(principal.organizationId, params.session, body.phone, req.id),
+    handler: ({ params, body, principal, req }) =>
+      sessions.pairingCode(principal.organizationId, params.session, body.phone, req.id),
   });
 }

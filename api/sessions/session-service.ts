@@ -48,7 +48,11 @@ export class SessionService {
   }
 
   /** The sessions in scope (of one status, if given) after `afterId`, oldest first. */
-  async page(filter: SessionFilter, afterId: string | undefined, limit: number): Promise<StoredPage<SessionView, string>> {
+  async page(
+    filter: SessionFilter,
+    afterId: string | undefined,
+    limit: number,
+  ): Promise<StoredPage<SessionView, string>> {
     const page = await this.deps.views.page(filter, afterId ?? '', limit);
     return { rows: page.rows, hasMore: page.hasMore, last: page.rows[page.rows.length - 1]?.id };
   }
@@ -67,7 +71,10 @@ export class SessionService {
     }
     await this.deps.db.query('DELETE FROM wa_sessions WHERE id = ?', [session.id]);
     this.deps.access.forget(session.id);
-    await Promise.all([this.deps.redis.del(this.deps.keys.qr(session.id)), this.deps.redis.del(this.deps.keys.presence(session.id))]).catch(() => undefined);
+    await Promise.all([
+      this.deps.redis.del(this.deps.keys.qr(session.id)),
+      this.deps.redis.del(this.deps.keys.presence(session.id)),
+    ]).catch(() => undefined);
     await this.announce(session.id);
   }
 
@@ -90,14 +97,24 @@ export class SessionService {
     await this.wantPairing(session.id);
     const qr = await this.waitForQr(session.id);
     if (!qr) {
-      if (!(await this.workerHolds(session.id))) throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', { retryAfterSeconds: 5 });
-      throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', { retryAfterSeconds: 2 });
+      if (!(await this.workerHolds(session.id)))
+        throw new AppError('unavailable', 'no worker is running this session right now; retry when one is up', {
+          retryAfterSeconds: 5,
+        });
+      throw new AppError('unavailable', 'the QR code is not ready yet; retry in a few seconds', {
+        retryAfterSeconds: 2,
+      });
     }
     return qr;
   }
 
   /** WhatsApp's code to link the account by phone number instead of a QR scan. */
-  async pairingCode(scope: OrganizationScope, sessionId: string, phone: string, requestId?: string): Promise<LiveOutput<'session.pairingCode'>> {
+  async pairingCode(
+    scope: OrganizationScope,
+    sessionId: string,
+    phone: string,
+    requestId?: string,
+  ): Promise<LiveOutput<'session.pairingCode'>> {
     const session = await this.deps.access.require(scope, sessionId);
     await this.requireUnpaired(session.id);
     await this.wantPairing(session.id);
@@ -107,11 +124,21 @@ export class SessionService {
     // code that works. The worker checks the same again, for the moment in between.
     const qr = await this.waitForQr(session.id).catch(() => undefined);
     if (!qr) {
-      if (!(await this.workerHolds(session.id))) throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', { sessionId: session.id });
-      throw new AppError('unavailable', 'WhatsApp is not ready for a pairing code yet (the session is still connecting); retry in a few seconds', { retryAfterSeconds: 2 });
+      if (!(await this.workerHolds(session.id)))
+        throw new AppError('not_implemented', 'no worker is running this session right now; retry when one is up', {
+          sessionId: session.id,
+        });
+      throw new AppError(
+        'unavailable',
+        'WhatsApp is not ready for a pairing code yet (the session is still connecting); retry in a few seconds',
+        { retryAfterSeconds: 2 },
+      );
     }
     const e164 = normalizeE164(phone);
-    if (!e164) throw new AppError('validation_error', 'invalid body parameter: phone', { phone: 'must be an E.164 number: digits with an optional leading +' });
+    if (!e164)
+      throw new AppError('validation_error', 'invalid body parameter: phone', {
+        phone: 'must be an E.164 number: digits with an optional leading +',
+      });
     return this.deps.live.run('session.pairingCode', session.id, { phone: e164 }, requestId);
   }
 
@@ -120,7 +147,10 @@ export class SessionService {
    * unpaired, its current QR payload (none yet while its worker connects). Unlike currentQr it
    * never waits; being asked still keeps the session connected for another pairing window.
    */
-  async pairingState(scope: OrganizationScope, sessionId: string): Promise<{ session: SessionView; qr: string | undefined }> {
+  async pairingState(
+    scope: OrganizationScope,
+    sessionId: string,
+  ): Promise<{ session: SessionView; qr: string | undefined }> {
     await this.deps.access.require(scope, sessionId);
     const session = await this.viewOf(sessionId);
     if (!isUnpaired(session)) return { session, qr: undefined };
@@ -144,17 +174,25 @@ export class SessionService {
 
   /** Someone is pairing this session now: its worker keeps (or takes back) its connection for another window. */
   private wantPairing(sessionId: string): Promise<unknown> {
-    return this.deps.redis.set(this.deps.keys.pairingWanted(sessionId), '1', 'PX', this.deps.pairingWindowMs).catch(() => undefined);
+    return this.deps.redis
+      .set(this.deps.keys.pairingWanted(sessionId), '1', 'PX', this.deps.pairingWindowMs)
+      .catch(() => undefined);
   }
 
   /** Whether some worker holds the session's shard (so a QR code or pairing code can come); true when Redis cannot tell. */
   private async workerHolds(sessionId: string): Promise<boolean> {
-    return (await this.deps.redis.exists(this.deps.keys.lease(shardOf(sessionId, this.deps.shardCount))).catch(() => 1)) === 1;
+    return (
+      (await this.deps.redis.exists(this.deps.keys.lease(shardOf(sessionId, this.deps.shardCount))).catch(() => 1)) ===
+      1
+    );
   }
 
   private async requireUnpaired(sessionId: string): Promise<void> {
     const view = await this.viewOf(sessionId);
-    if (view.status === 'logged_out') throw new AppError('conflict', 'session is logged out; create a new session to pair again', { status: view.status });
+    if (view.status === 'logged_out')
+      throw new AppError('conflict', 'session is logged out; create a new session to pair again', {
+        status: view.status,
+      });
     if (!isUnpaired(view)) throw new AppError('conflict', 'session is already paired', { status: view.status });
   }
 

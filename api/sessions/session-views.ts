@@ -20,7 +20,8 @@ interface SessionRow {
   last_connected_at: number | string | null;
 }
 
-const COLUMNS = 'id, name, status, status_reason, status_since, next_retry_at, phone_jid, lid, created_at, updated_at, last_connected_at';
+const COLUMNS =
+  'id, name, status, status_reason, status_since, next_retry_at, phone_jid, lid, created_at, updated_at, last_connected_at';
 
 /** Shown when the presence key says otherwise than MySQL: the worker's record is not the truth then. */
 const WORKER_GONE = 'its worker stopped answering (presence expired); another worker takes the session over shortly';
@@ -63,7 +64,11 @@ export class SessionViews {
    * shown status depends on presence, so candidates are read from MySQL and filtered after, until
    * the page is full or the list ends.
    */
-  async page(filter: SessionFilter, afterId: string, limit: number): Promise<{ rows: SessionView[]; hasMore: boolean }> {
+  async page(
+    filter: SessionFilter,
+    afterId: string,
+    limit: number,
+  ): Promise<{ rows: SessionView[]; hasMore: boolean }> {
     const where: string[] = ['id > ?'];
     const args: unknown[] = [];
     if (filter.scope !== EVERY_ORGANIZATION) {
@@ -78,7 +83,10 @@ export class SessionViews {
     const found: SessionView[] = [];
     let after = afterId;
     for (;;) {
-      const rows = await this.db.query<SessionRow[]>(`SELECT ${COLUMNS} FROM wa_sessions WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [after, ...args, limit + 1]);
+      const rows = await this.db.query<SessionRow[]>(
+        `SELECT ${COLUMNS} FROM wa_sessions WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`,
+        [after, ...args, limit + 1],
+      );
       const more = rows.length > limit;
       const views = await this.present(more ? rows.slice(0, limit) : rows);
       for (const [i, view] of views.entries()) {
@@ -100,7 +108,10 @@ export class SessionViews {
     const candidates = rows.filter((r) => r.status !== 'logged_out');
     let live: Set<string> | undefined;
     if (candidates.length > 0 && this.redis.status === 'ready') {
-      const present = await getMany(this.redis, candidates.map((r) => this.keys.presence(r.id))).catch(() => undefined);
+      const present = await getMany(
+        this.redis,
+        candidates.map((r) => this.keys.presence(r.id)),
+      ).catch(() => undefined);
       if (present) live = new Set(candidates.filter((_, i) => present[i] !== null).map((r) => r.id));
     }
     const shownStatus = (r: SessionRow): SessionStatus => {
@@ -114,18 +125,18 @@ export class SessionViews {
       // has no recorded reason, start or retry.
       const recorded = status === r.status;
       return {
-      id: r.id,
-      name: r.name,
-      status,
-      statusReason: recorded ? r.status_reason : status === 'offline' ? WORKER_GONE : null,
-      statusSince: recorded ? epochOrNull(r.status_since ?? r.updated_at) : null,
-      nextRetryAt: recorded ? epochOrNull(r.next_retry_at) : null,
-      phoneJid: r.phone_jid,
-      lid: r.lid,
-      shard: shardOf(r.id, this.shardCount),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-      lastConnectedAt: r.last_connected_at === null ? null : Number(r.last_connected_at),
+        id: r.id,
+        name: r.name,
+        status,
+        statusReason: recorded ? r.status_reason : status === 'offline' ? WORKER_GONE : null,
+        statusSince: recorded ? epochOrNull(r.status_since ?? r.updated_at) : null,
+        nextRetryAt: recorded ? epochOrNull(r.next_retry_at) : null,
+        phoneJid: r.phone_jid,
+        lid: r.lid,
+        shard: shardOf(r.id, this.shardCount),
+        createdAt: Number(r.created_at),
+        updatedAt: Number(r.updated_at),
+        lastConnectedAt: r.last_connected_at === null ? null : Number(r.last_connected_at),
       };
     });
   }

@@ -86,7 +86,8 @@ export function registerWebhookRoutes(api: ApiRouter, deps: WebhookRouteDeps): v
     path: '/api/v1/webhooks/{id}',
     operationId: 'updateWebhook',
     summary: 'Change a webhook endpoint',
-    description: 'Changes the fields given. `enabled: true` also re-enables an endpoint the gateway disabled after its deliveries kept failing; its failed deliveries can then be redelivered. Events recorded while an endpoint is disabled are not delivered to it.',
+    description:
+      'Changes the fields given. `enabled: true` also re-enables an endpoint the gateway disabled after its deliveries kept failing; its failed deliveries can then be redelivered. Events recorded while an endpoint is disabled are not delivered to it.',
     tags: ['Webhooks'],
     capability: 'manage',
     params: WebhookPath,
@@ -133,7 +134,8 @@ export function registerWebhookRoutes(api: ApiRouter, deps: WebhookRouteDeps): v
     path: '/api/v1/webhooks/{id}/deliveries',
     operationId: 'listWebhookDeliveries',
     summary: "List an endpoint's deliveries",
-    description: 'Newest first, cursor-paged: per event, its state, attempts, the last answer (status, latency, error) and the next try.',
+    description:
+      'Newest first, cursor-paged: per event, its state, attempts, the last answer (status, latency, error) and the next try.',
     tags: ['Webhooks'],
     capability: 'manage',
     params: WebhookPath,
@@ -145,11 +147,15 @@ export function registerWebhookRoutes(api: ApiRouter, deps: WebhookRouteDeps): v
       let beforeId = 0;
       if (query.cursor) {
         const position = deps.cursors.decode(query.cursor, scope);
-        if (!/^\d{1,20}$/.test(position)) throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
+        if (!/^\d{1,20}$/.test(position))
+          throw new AppError('validation_error', 'invalid query parameter: cursor', { cursor: 'malformed cursor' });
         beforeId = Number(position);
       }
       const page = await webhooks.deliveries(principal.organizationId, params.id, query.status, beforeId, query.limit);
-      return { data: page.rows, nextCursor: page.hasMore && page.lastId !== undefined ? deps.cursors.encode(String(page.lastId), scope) : '' };
+      return {
+        data: page.rows,
+        nextCursor: page.hasMore && page.lastId !== undefined ? deps.cursors.encode(String(page.lastId), scope) : '',
+      };
     },
   });
 

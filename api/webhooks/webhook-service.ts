@@ -3,7 +3,13 @@ import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import { AppError } from '../../shared/errors.js';
 import { ulid } from '../../shared/ids.js';
-import { hostOf, RefusedAddressError, resolveAllowed, urlProblem, type AddressPolicy } from '../../shared/webhooks/address-policy.js';
+import {
+  hostOf,
+  RefusedAddressError,
+  resolveAllowed,
+  urlProblem,
+  type AddressPolicy,
+} from '../../shared/webhooks/address-policy.js';
 import type { WebhookEventType } from '../../shared/webhooks/events.js';
 import type { DeliveryView, WebhookView } from './webhook-schemas.js';
 
@@ -54,8 +60,10 @@ interface DeliveryRow {
   delivered_at: number | string | null;
 }
 
-const ENDPOINT_COLUMNS = 'id, url, events, description, enabled, disabled_reason, previous_secret_expires_at, created_at, updated_at';
-const DELIVERY_COLUMNS = 'id, event_id, event_type, session_id, status, attempts, response_status, latency_ms, error, created_at, last_attempt_at, next_attempt_at, delivered_at';
+const ENDPOINT_COLUMNS =
+  'id, url, events, description, enabled, disabled_reason, previous_secret_expires_at, created_at, updated_at';
+const DELIVERY_COLUMNS =
+  'id, event_id, event_type, session_id, status, attempts, response_status, latency_ms, error, created_at, last_attempt_at, next_attempt_at, delivered_at';
 const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v));
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 const notFound = () => new AppError('not_found', 'webhook not found');
@@ -82,13 +90,30 @@ export class WebhookService {
     await this.db.transaction(async (tx) => {
       // Creations of one organization take turns here, so two at once cannot both pass the limit.
       await tx.query('SELECT id FROM organizations WHERE id = ? FOR UPDATE', [organizationId]);
-      const [{ n }] = await tx.query<[{ n: number | string }]>('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE organization_id = ?', [organizationId]);
+      const [{ n }] = await tx.query<[{ n: number | string }]>(
+        'SELECT COUNT(*) AS n FROM webhook_endpoints WHERE organization_id = ?',
+        [organizationId],
+      );
       if (Number(n) >= this.options.maxEndpoints) {
-        throw new AppError('conflict', `an organization may have at most ${this.options.maxEndpoints} webhook endpoints; delete one first`, { limit: this.options.maxEndpoints });
+        throw new AppError(
+          'conflict',
+          `an organization may have at most ${this.options.maxEndpoints} webhook endpoints; delete one first`,
+          { limit: this.options.maxEndpoints },
+        );
       }
       await tx.query(
         `INSERT INTO webhook_endpoints (id, organization_id, url, description, events, enabled, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, organizationId, url, input.description ?? null, input.events.join(','), input.enabled === false ? 0 : 1, secret, now, now],
+        [
+          id,
+          organizationId,
+          url,
+          input.description ?? null,
+          input.events.join(','),
+          input.enabled === false ? 0 : 1,
+          secret,
+          now,
+          now,
+        ],
       );
     });
     return { ...(await this.get(organizationId, id)), secret };
@@ -97,13 +122,21 @@ export class WebhookService {
   async get(organizationId: string, id: string): Promise<WebhookView> {
     // Ids are ASCII; anything else names no endpoint (and would not compare with the ascii column).
     if (!PRINTABLE_ASCII.test(id)) throw notFound();
-    const [row] = await poolQuery<EndpointRow>(this.db, `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ? AND organization_id = ?`, [id, organizationId]);
+    const [row] = await poolQuery<EndpointRow>(
+      this.db,
+      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ? AND organization_id = ?`,
+      [id, organizationId],
+    );
     if (!row) throw notFound();
     return viewOf(row);
   }
 
   /** Oldest first, after the id `afterId`. */
-  async list(organizationId: string, afterId: string, limit: number): Promise<{ rows: WebhookView[]; hasMore: boolean }> {
+  async list(
+    organizationId: string,
+    afterId: string,
+    limit: number,
+  ): Promise<{ rows: WebhookView[]; hasMore: boolean }> {
     const rows = await poolQuery<EndpointRow>(
       this.db,
       `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = ? AND id > ? ORDER BY id LIMIT ?`,
@@ -123,14 +156,21 @@ export class WebhookService {
     if (changes.enabled === true) Object.assign(columns, { disabled_reason: null, failing_since: null });
     columns['updated_at'] = Date.now();
     const names = Object.keys(columns);
-    await poolQuery(this.db, `UPDATE webhook_endpoints SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ? AND organization_id = ?`, [...Object.values(columns), id, organizationId]);
+    await poolQuery(
+      this.db,
+      `UPDATE webhook_endpoints SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ? AND organization_id = ?`,
+      [...Object.values(columns), id, organizationId],
+    );
     return this.get(organizationId, id);
   }
 
   /** Deletes the endpoint and its deliveries; deliveries being attempted stop at their next step. */
   async remove(organizationId: string, id: string): Promise<void> {
     await this.get(organizationId, id);
-    const result = await this.db.query<{ affectedRows: number }>('DELETE FROM webhook_endpoints WHERE id = ? AND organization_id = ?', [id, organizationId]);
+    const result = await this.db.query<{ affectedRows: number }>(
+      'DELETE FROM webhook_endpoints WHERE id = ? AND organization_id = ?',
+      [id, organizationId],
+    );
     if (result.affectedRows !== 1) throw notFound();
   }
 
@@ -149,7 +189,13 @@ export class WebhookService {
   }
 
   /** Newest first, before the delivery row `beforeId` (0: from the newest). */
-  async deliveries(organizationId: string, id: string, status: DeliveryView['status'] | undefined, beforeId: number, limit: number): Promise<{ rows: DeliveryView[]; lastId: number | undefined; hasMore: boolean }> {
+  async deliveries(
+    organizationId: string,
+    id: string,
+    status: DeliveryView['status'] | undefined,
+    beforeId: number,
+    limit: number,
+  ): Promise<{ rows: DeliveryView[]; lastId: number | undefined; hasMore: boolean }> {
     await this.get(organizationId, id);
     const where = ['endpoint_id = ?'];
     const args: unknown[] = [id];
@@ -161,9 +207,17 @@ export class WebhookService {
       where.push('status = ?');
       args.push(status);
     }
-    const rows = await poolQuery<DeliveryRow>(this.db, `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [...args, limit + 1]);
+    const rows = await poolQuery<DeliveryRow>(
+      this.db,
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+      [...args, limit + 1],
+    );
     const page = rows.slice(0, limit);
-    return { rows: page.map(deliveryOf), lastId: page.length > 0 ? Number(page[page.length - 1]!.id) : undefined, hasMore: rows.length > limit };
+    return {
+      rows: page.map(deliveryOf),
+      lastId: page.length > 0 ? Number(page[page.length - 1]!.id) : undefined,
+      hasMore: rows.length > limit,
+    };
   }
 
   /**
@@ -172,17 +226,26 @@ export class WebhookService {
    */
   async redeliver(organizationId: string, id: string, eventId: string): Promise<DeliveryView> {
     const endpoint = await this.get(organizationId, id);
-    const find = async () => (await poolQuery<DeliveryRow>(this.db, `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?`, [id, eventId]))[0];
+    const find = async () =>
+      (
+        await poolQuery<DeliveryRow>(
+          this.db,
+          `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?`,
+          [id, eventId],
+        )
+      )[0];
     const before = PRINTABLE_ASCII.test(eventId) ? await find() : undefined;
     if (!before) throw new AppError('not_found', 'delivery not found', { eventId });
-    if (!endpoint.enabled) throw new AppError('conflict', 'the endpoint is disabled; enable it first', { enabled: false });
+    if (!endpoint.enabled)
+      throw new AppError('conflict', 'the endpoint is disabled; enable it first', { enabled: false });
     const result = await this.db.query<{ affectedRows: number }>(
       `UPDATE webhook_deliveries SET status = 'queued', generation = generation + 1, attempts = 0, response_status = NULL, latency_ms = NULL, error = NULL,
               last_attempt_at = NULL, next_attempt_at = NULL, delivered_at = NULL, updated_at = ?
         WHERE endpoint_id = ? AND event_id = ? AND status IN ('succeeded', 'failed')`,
       [Date.now(), id, eventId],
     );
-    if (result.affectedRows !== 1) throw new AppError('conflict', `the delivery is still ${before.status}`, { status: before.status });
+    if (result.affectedRows !== 1)
+      throw new AppError('conflict', `the delivery is still ${before.status}`, { status: before.status });
     return deliveryOf((await find())!);
   }
 

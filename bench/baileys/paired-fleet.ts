@@ -12,7 +12,13 @@ import { FakePhone } from '../../test/fake-whatsapp/phone.js';
 const PRE_KEYS = 30;
 
 /** Stores paired credentials for `sessionId` and links its device to a new fake account `phone`. */
-export async function storePairedSession(fake: FakeWhatsApp, db: DataSource, sessionId: string, phone: string, lid: string): Promise<void> {
+export async function storePairedSession(
+  fake: FakeWhatsApp,
+  db: DataSource,
+  sessionId: string,
+  phone: string,
+  lid: string,
+): Promise<void> {
   const user = fake.world.addUser({ phone, lid, pushName: `Bench ${phone.slice(-4)}` });
   const creds: AuthenticationCreds = initAuthCreds();
   const preKeys = new Map<number, ReturnType<typeof Curve.generateKeyPair>>();
@@ -23,6 +29,8 @@ export async function storePairedSession(fake: FakeWhatsApp, db: DataSource, ses
   // Its history was synced at pairing: a reconnect does not wait for one.
   creds.accountSyncCounter = 1;
   const store = new MysqlAuthStore(db);
-  await store.keyStore(sessionId).set({ 'pre-key': Object.fromEntries([...preKeys].map(([id, pair]) => [String(id), pair])) });
+  await store
+    .keyStore(sessionId)
+    .set({ 'pre-key': Object.fromEntries([...preKeys].map(([id, pair]) => [String(id), pair])) });
   await store.saveCreds(sessionId, creds);
 }

@@ -136,29 +136,65 @@ async function measure(kind: Kind): Promise<Figures> {
     LEASE_TTL_MS: '60000',
   };
   const workerEnv: Record<string, string> = { ...env, WORKER_ID: `bench-${kind}` };
-  const nodeArgs: string[] = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(REPO_ROOT, '.run', 'bench', 'cpu-prof')}`, `--cpu-prof-name=worker-${kind}-${runId}.cpuprofile`] : [];
+  const nodeArgs: string[] = args['cpu-prof']
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${path.join(REPO_ROOT, '.run', 'bench', 'cpu-prof')}`,
+        `--cpu-prof-name=worker-${kind}-${runId}.cpuprofile`,
+      ]
+    : [];
   if (fake) {
     await fake.start();
-    const people = Array.from({ length: TARGETS }, (_, i) => ({ phone: `4930${String(i).padStart(8, '0')}`, lid: `7${String(i).padStart(14, '0')}@lid`, about: `about ${i}`, aboutSetAt: 1_719_662_400 }));
+    const people = Array.from({ length: TARGETS }, (_, i) => ({
+      phone: `4930${String(i).padStart(8, '0')}`,
+      lid: `7${String(i).padStart(14, '0')}@lid`,
+      about: `about ${i}`,
+      aboutSetAt: 1_719_662_400,
+    }));
     for (const person of people) fake.world.addUser(person);
     targets = people.map((p) => p.phone);
-    Object.assign(workerEnv, { WA_DRIVER: 'baileys', WA_WEBSOCKET_URL: fake.url, WA_VERSION_FETCH: 'false', FAKE_WA_ROOT_KEY: fake.rootPublicKeyHex });
+    Object.assign(workerEnv, {
+      WA_DRIVER: 'baileys',
+      WA_WEBSOCKET_URL: fake.url,
+      WA_VERSION_FETCH: 'false',
+      FAKE_WA_ROOT_KEY: fake.rootPublicKeyHex,
+    });
     nodeArgs.push('--import', path.join(REPO_ROOT, 'dist/test/fake-whatsapp/trust-preload.js'));
   } else {
-    const world = generateSimWorld({ sessions: N, sessionIds, paired: true, latencyMs: 0, seed: 7, peoplePerSession: 1, groupsPerSession: 0, people: TARGETS });
+    const world = generateSimWorld({
+      sessions: N,
+      sessionIds,
+      paired: true,
+      latencyMs: 0,
+      seed: 7,
+      peoplePerSession: 1,
+      groupsPerSession: 0,
+      people: TARGETS,
+    });
     await writeSimWorld(worldPath, world);
     targets = world.accounts.slice(N).map((a) => a.phone);
     Object.assign(workerEnv, { WA_DRIVER: 'sim', SIM_WORLD: worldPath });
   }
   try {
     const port = await freePort();
-    const api = GatewayProcess.start(`bench-baileys-${runId}-api`, 'dist/api/main.js', { ...env, HOST: '127.0.0.1', PORT: String(port) });
+    const api = GatewayProcess.start(`bench-baileys-${runId}-api`, 'dist/api/main.js', {
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
     const worker = GatewayProcess.start(`bench-baileys-${runId}-${kind}`, 'dist/worker/main.js', workerEnv, nodeArgs);
     processes.push(api, worker);
     const baseUrl = `http://127.0.0.1:${port}`;
     const pid = worker.child.pid!;
     await waitFor(async () => (await fetch(`${baseUrl}/readyz`)).status === 200, 'the api', 120_000);
-    await waitFor(async () => (await redis.mget(...Array.from({ length: SHARDS }, (_, i) => keys.lease(i)))).every((h) => parseLease(h)?.workerId === `bench-${kind}`), 'the worker to own every shard', 30_000);
+    await waitFor(
+      async () =>
+        (await redis.mget(...Array.from({ length: SHARDS }, (_, i) => keys.lease(i)))).every(
+          (h) => parseLease(h)?.workerId === `bench-${kind}`,
+        ),
+      'the worker to own every shard',
+      30_000,
+    );
     await settle(pid, 10);
     const baselineRssMiB = rssMiB(pid);
 
@@ -167,11 +203,20 @@ async function measure(kind: Kind): Promise<Figures> {
       await Promise.all(
         sessionIds.slice(i, i + 20).map(async (id, j) => {
           await admin.createSession(org.id, id, id);
-          if (fake) await storePairedSession(fake, db, id, `4940${String(i + j).padStart(8, '0')}`, `6${String(i + j).padStart(14, '0')}@lid`);
+          if (fake)
+            await storePairedSession(
+              fake,
+              db,
+              id,
+              `4940${String(i + j).padStart(8, '0')}`,
+              `6${String(i + j).padStart(14, '0')}@lid`,
+            );
         }),
       );
     }
-    log(`  ${kind}: ${N} sessions stored in ${((Date.now() - prepared) / 1000).toFixed(1)} s; worker at ${baselineRssMiB.toFixed(0)} MiB with none`);
+    log(
+      `  ${kind}: ${N} sessions stored in ${((Date.now() - prepared) / 1000).toFixed(1)} s; worker at ${baselineRssMiB.toFixed(0)} MiB with none`,
+    );
     const announced = performance.now();
     for (const id of sessionIds) await redis.publish(keys.control(), sessionChangedMessage(id));
     let online = 0;
@@ -202,7 +247,8 @@ async function measure(kind: Kind): Promise<Figures> {
         return `/api/v1/sessions/${session}/contacts/${target}@s.whatsapp.net/about`;
       },
     });
-    if (fake && (fake.unhandled.length > 0 || fake.errors.length > 0)) log(`  fake: unhandled ${JSON.stringify(fake.unhandled.slice(0, 5))}, errors ${fake.errors.length}`);
+    if (fake && (fake.unhandled.length > 0 || fake.errors.length > 0))
+      log(`  fake: unhandled ${JSON.stringify(fake.unhandled.slice(0, 5))}, errors ${fake.errors.length}`);
     return { kind, baselineRssMiB, rssMiB: rss, connectS, idleCpuShare: idle.worker, benchCpuShare: idle.bench, about };
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop('SIGTERM', 20_000)));
@@ -218,12 +264,20 @@ async function measure(kind: Kind): Promise<Figures> {
 const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : v === Infinity ? 'never' : '-');
 
 async function main(): Promise<void> {
-  log(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
-  log(`bench:baileys — one worker, ${N} sessions per driver, ${SHARDS} shards, about calls on ${TARGETS} contacts, ${args.connections} HTTP clients for ${args.duration} s`);
+  log(
+    `load average ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${(await import('node:os')).cpus().length} cores`,
+  );
+  log(
+    `bench:baileys — one worker, ${N} sessions per driver, ${SHARDS} shards, about calls on ${TARGETS} contacts, ${args.connections} HTTP clients for ${args.duration} s`,
+  );
   const figures: Figures[] = [];
   for (const kind of ['sim', 'baileys'] as const) figures.push(await measure(kind));
   const widths = [34, 12, 12];
-  const line = (cells: string[]) => log(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | '));
+  const line = (cells: string[]) =>
+    log(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | '));
   log('');
   line(['', 'sim', 'baileys']);
   const per = (f: Figures) => (f.rssMiB - f.baselineRssMiB) / N;
@@ -248,8 +302,14 @@ async function main(): Promise<void> {
     [`connect all ≤ ${TARGET.connectAllS} s`, baileys.connectS <= TARGET.connectAllS],
     [`RSS per session ≤ ${TARGET.rssPerSessionMiB} MiB`, per(baileys) <= TARGET.rssPerSessionMiB],
     [`idle CPU ≤ ${TARGET.idleCpuShare * 100} % of a core`, baileys.idleCpuShare <= TARGET.idleCpuShare],
-    [`about ≥ ${TARGET.aboutThroughputShare} × sim's calls/s (${fmt(sim.about.opsPerS * TARGET.aboutThroughputShare, 0)})`, baileys.about.opsPerS >= sim.about.opsPerS * TARGET.aboutThroughputShare],
-    [`about p99 ≤ ${TARGET.aboutP99Factor} × sim's + ${TARGET.aboutP99SlackMs} ms (${fmt(p99Limit, 0)} ms)`, baileys.about.p99 <= p99Limit],
+    [
+      `about ≥ ${TARGET.aboutThroughputShare} × sim's calls/s (${fmt(sim.about.opsPerS * TARGET.aboutThroughputShare, 0)})`,
+      baileys.about.opsPerS >= sim.about.opsPerS * TARGET.aboutThroughputShare,
+    ],
+    [
+      `about p99 ≤ ${TARGET.aboutP99Factor} × sim's + ${TARGET.aboutP99SlackMs} ms (${fmt(p99Limit, 0)} ms)`,
+      baileys.about.p99 <= p99Limit,
+    ],
     ['about: every answer 2xx', baileys.about.non2xx === 0 && baileys.about.errors === 0],
   ];
   log('');

@@ -40,7 +40,10 @@ import { deleteKeysMatching } from '../../test/support/redis-cleanup.js';
 
 const { values: args } = parseArgs({
   options: {
-    db: { type: 'string', default: process.env['BENCH_CHECK_BATCH_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_check_batch' },
+    db: {
+      type: 'string',
+      default: process.env['BENCH_CHECK_BATCH_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_check_batch',
+    },
     redis: { type: 'string', default: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
     numbers: { type: 'string', default: '10000' },
     'on-whatsapp-share': { type: 'string', default: '0.3' },
@@ -66,7 +69,6 @@ const POOL_TARGET_QUERIES = 100;
 const log = (line: string) => console.log(line);
 const fmt = (n: number) => n.toLocaleString('en');
 
-
 /** Valid German mobile numbers (0170 + 8 digits) from `from`; every `1 / share`-th one has a WhatsApp account. */
 function phones(count: number, share: number, from = 0): { all: string[]; registered: string[] } {
   const all = Array.from({ length: count }, (_, i) => `4917${String(from + i).padStart(9, '0')}`);
@@ -88,10 +90,19 @@ function writeWorld(registered: string[]): string {
   return file;
 }
 
-async function api(baseUrl: string, token: string, method: string, pathname: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function api(
+  baseUrl: string,
+  token: string,
+  method: string,
+  pathname: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${baseUrl}${pathname}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -104,8 +115,15 @@ interface Verdict {
 }
 
 async function main(): Promise<boolean> {
-  log(`check-batch bench — ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  log(`  ${fmt(NUMBERS)} numbers, ${Number(args['on-whatsapp-share']) * 100} % on WhatsApp, chunk ${CHUNK}, simulated onWhatsApp latency ${LATENCY_MS} ms`);
+  log(
+    `check-batch bench — ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  log(
+    `  ${fmt(NUMBERS)} numbers, ${Number(args['on-whatsapp-share']) * 100} % on WhatsApp, chunk ${CHUNK}, simulated onWhatsApp latency ${LATENCY_MS} ms`,
+  );
   const db = await freshDatabase(args.db);
   const prefix = `wagbench_cb_${randomBytes(4).toString('hex')}`;
   const redis = new Redis(args.redis, { maxRetriesPerRequest: 2 });
@@ -139,17 +157,38 @@ async function main(): Promise<boolean> {
       BATCH_CHUNK_SIZE: String(CHUNK),
     };
     const startWorker = (name: string, ratePerMinute: number) =>
-      GatewayProcess.start(name, 'dist/worker/main.js', { ...env, WA_DRIVER: 'sim', SIM_WORLD: world, WORKER_ID: name, BATCH_RATE_PER_MINUTE: String(ratePerMinute), BATCH_SESSION_POLL_MS: '500' });
+      GatewayProcess.start(name, 'dist/worker/main.js', {
+        ...env,
+        WA_DRIVER: 'sim',
+        SIM_WORLD: world,
+        WORKER_ID: name,
+        BATCH_RATE_PER_MINUTE: String(ratePerMinute),
+        BATCH_SESSION_POLL_MS: '500',
+      });
     const lifted = startWorker('bench-check-batch-worker', 0);
     processes.push(lifted);
-    const apiProcess = GatewayProcess.start('bench-check-batch-api', 'dist/api/main.js', { ...env, HOST: '127.0.0.1', PORT: String(port) });
+    const apiProcess = GatewayProcess.start('bench-check-batch-api', 'dist/api/main.js', {
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
     processes.push(apiProcess);
     const baseUrl = `http://127.0.0.1:${port}`;
-    await waitFor(async () => {
-      if (!apiProcess.running) throw new Error('api exited (see .run/test-logs/bench-check-batch-api.log)');
-      return (await fetch(`${baseUrl}/readyz`)).status === 200;
-    }, 'the api', 60_000);
-    const online = (ids: string[]) => waitFor(async () => (await Promise.all(ids.map((id) => redis.exists(`${prefix}:presence:${id}`)))).every((n) => n === 1), `sessions ${ids.join(', ')} to come online`, 60_000);
+    await waitFor(
+      async () => {
+        if (!apiProcess.running) throw new Error('api exited (see .run/test-logs/bench-check-batch-api.log)');
+        return (await fetch(`${baseUrl}/readyz`)).status === 200;
+      },
+      'the api',
+      60_000,
+    );
+    const online = (ids: string[]) =>
+      waitFor(
+        async () =>
+          (await Promise.all(ids.map((id) => redis.exists(`${prefix}:presence:${id}`)))).every((n) => n === 1),
+        `sessions ${ids.join(', ')} to come online`,
+        60_000,
+      );
     await online([SESSION]);
 
     // Phase 1: the gateway's own cost, rate limit lifted.
@@ -164,7 +203,10 @@ async function main(): Promise<boolean> {
     const queries = await calls.queries(SESSION);
     const asked = await calls.askedNumbers(SESSION);
     const askedTwice = [...asked.values()].filter((n) => n > 1).length;
-    if (batch.counts.onWhatsApp !== registered.length || batch.counts.notOnWhatsApp !== all.length - registered.length) {
+    if (
+      batch.counts.onWhatsApp !== registered.length ||
+      batch.counts.notOnWhatsApp !== all.length - registered.length
+    ) {
       throw new Error(`wrong counts: ${JSON.stringify(batch.counts)} (expected ${registered.length} on WhatsApp)`);
     }
     const checkingS = (batch.finishedAt - batch.startedAt) / 1000;
@@ -172,10 +214,18 @@ async function main(): Promise<boolean> {
     // Storing the largest batch the API accepts, on a session that is offline so nothing runs it.
     const big = phones(MAX_BATCH_NUMBERS, 0.5).all.map((p) => `+${p}`);
     const bigStarted = performance.now();
-    const bigCreated = await api(baseUrl, token, 'POST', `/api/v1/sessions/${OFFLINE_SESSION}/contacts/check-batch`, { phones: big, maxAgeSeconds: 0 });
+    const bigCreated = await api(baseUrl, token, 'POST', `/api/v1/sessions/${OFFLINE_SESSION}/contacts/check-batch`, {
+      phones: big,
+      maxAgeSeconds: 0,
+    });
     const bigMs = performance.now() - bigStarted;
     if (bigCreated.status !== 202) throw new Error(`50k POST answered ${bigCreated.status}`);
-    await api(baseUrl, token, 'DELETE', `/api/v1/sessions/${OFFLINE_SESSION}/contacts/check-batch/${bigCreated.body.id}`);
+    await api(
+      baseUrl,
+      token,
+      'DELETE',
+      `/api/v1/sessions/${OFFLINE_SESSION}/contacts/check-batch/${bigCreated.body.id}`,
+    );
 
     const defaults = loadConfig({}).batches;
     const paced = (count: number, rate: number, chunk: number) => (Math.max(0, count - chunk) / rate) * 60;
@@ -183,13 +233,22 @@ async function main(): Promise<boolean> {
     const todayS = paced(NUMBERS, defaults.ratePerMinute, defaults.chunkSize);
 
     log('');
-    log(`RESULT phase 1: ${fmt(NUMBERS)} numbers, rate limit lifted: wall ${wallS.toFixed(2)} s from POST to completed (checking ${checkingS.toFixed(2)} s), ${fmt(Math.round(NUMBERS / wallS))} numbers/s`);
-    log(`RESULT ${verdict(queries <= TARGET_QUERIES && askedTwice === 0, `phase 1 onWhatsApp queries ${fmt(queries)} (target ≤ ${fmt(TARGET_QUERIES)}), numbers asked twice ${askedTwice}`)}`);
-    log(`RESULT POST 202 latency: ${fmt(Math.round(acceptedMs))} ms for ${fmt(NUMBERS)} numbers, ${fmt(Math.round(bigMs))} ms for ${fmt(MAX_BATCH_NUMBERS)} (one transaction, multi-row INSERTs)`);
+    log(
+      `RESULT phase 1: ${fmt(NUMBERS)} numbers, rate limit lifted: wall ${wallS.toFixed(2)} s from POST to completed (checking ${checkingS.toFixed(2)} s), ${fmt(Math.round(NUMBERS / wallS))} numbers/s`,
+    );
+    log(
+      `RESULT ${verdict(queries <= TARGET_QUERIES && askedTwice === 0, `phase 1 onWhatsApp queries ${fmt(queries)} (target ≤ ${fmt(TARGET_QUERIES)}), numbers asked twice ${askedTwice}`)}`,
+    );
+    log(
+      `RESULT POST 202 latency: ${fmt(Math.round(acceptedMs))} ms for ${fmt(NUMBERS)} numbers, ${fmt(Math.round(bigMs))} ms for ${fmt(MAX_BATCH_NUMBERS)} (one transaction, multi-row INSERTs)`,
+    );
 
     // Phase 2: half of the numbers were checked 3 days ago; the rest are new; 3 sessions at the default pace.
     await lifted.stop('SIGTERM', 15_000);
-    await db.query('UPDATE check_answers SET checked_at = checked_at - ? WHERE organization_id = ?', [3 * 86_400_000, org.id]);
+    await db.query('UPDATE check_answers SET checked_at = checked_at - ? WHERE organization_id = ?', [
+      3 * 86_400_000,
+      org.id,
+    ]);
     const rate = defaults.ratePerMinute * SCALE;
     processes.push(startWorker('bench-check-batch-pool-worker', rate));
     await online(POOL);
@@ -204,32 +263,56 @@ async function main(): Promise<boolean> {
     const poolWallS = (performance.now() - poolStarted) / 1000;
     const poolQueries = (await Promise.all(POOL.map((id) => calls.queries(id)))).reduce((a, b) => a + b, 0);
     const poolAsked = new Map<string, number>();
-    for (const id of POOL) for (const [phone, n] of await calls.askedNumbers(id)) poolAsked.set(phone, (poolAsked.get(phone) ?? 0) + n);
+    for (const id of POOL)
+      for (const [phone, n] of await calls.askedNumbers(id)) poolAsked.set(phone, (poolAsked.get(phone) ?? 0) + n);
     const poolTwice = [...poolAsked.values()].filter((n) => n > 1).length;
     const cachedAsked = known.filter((p) => poolAsked.has(p)).length;
-    const right = done.counts.onWhatsApp === expectedOn && done.counts.notOnWhatsApp === mixed.length - expectedOn && done.cached === known.length;
+    const right =
+      done.counts.onWhatsApp === expectedOn &&
+      done.counts.notOnWhatsApp === mixed.length - expectedOn &&
+      done.cached === known.length;
     // Storing the batch and reading the cache (the POST) is not paced: it counts once; the checking after it, paced, is scaled back.
     const scaledS = poolAcceptedS + (poolWallS - poolAcceptedS) * SCALE;
     const busiest = Math.max(...done.sessions.map((m: { checked: number }) => m.checked));
     const modelS = paced(busiest, defaults.ratePerMinute, defaults.chunkSize);
 
     log('');
-    log(`RESULT phase 2: ${fmt(mixed.length)} numbers, ${fmt(known.length)} checked 3 days ago, over ${POOL.length} sessions at ${defaults.ratePerMinute} numbers/min/session (run at ${SCALE}× that, ${fmt(rate)}/min, and scaled back)`);
-    log(`       answered from the cache: ${fmt(done.cached)}; asked per session: ${done.sessions.map((m: { sessionId: string; checked: number; queries: number }) => `${m.sessionId} ${fmt(m.checked)} in ${m.queries} queries`).join(', ')}`);
-    log(`RESULT ${verdict(scaledS < POOL_TARGET_MINUTES * 60, `phase 2 wall time at the default pace ${hms(scaledS)} (POST ${poolAcceptedS.toFixed(1)} s + checking ${(poolWallS - poolAcceptedS).toFixed(1)} s × ${SCALE}; pacing model for the busiest session ${hms(modelS)}) vs ${hms(todayS)} for ${fmt(NUMBERS)} numbers on one session without a cache; target < ${POOL_TARGET_MINUTES} min`)}`);
-    log(`RESULT ${verdict(poolQueries <= POOL_TARGET_QUERIES, `phase 2 WhatsApp queries ${fmt(poolQueries)} (target ≤ ${POOL_TARGET_QUERIES})`)}`);
-    log(`RESULT ${verdict(poolTwice === 0 && cachedAsked === 0 && poolAsked.size === unseen.all.length, `phase 2 numbers asked twice ${poolTwice}, cached numbers asked ${cachedAsked}, new numbers asked ${fmt(poolAsked.size)} of ${fmt(unseen.all.length)}`)}`);
-    log(`RESULT ${verdict(right, `phase 2 results: ${JSON.stringify(done.counts)}, cached ${done.cached} (expected ${expectedOn} on WhatsApp, ${known.length} cached)`)}`);
-    for (const r of [120, 300, 600]) log(`       for comparison, one session without a cache at BATCH_RATE_PER_MINUTE=${r}: ${hms(paced(NUMBERS, r, defaults.chunkSize))}`);
+    log(
+      `RESULT phase 2: ${fmt(mixed.length)} numbers, ${fmt(known.length)} checked 3 days ago, over ${POOL.length} sessions at ${defaults.ratePerMinute} numbers/min/session (run at ${SCALE}× that, ${fmt(rate)}/min, and scaled back)`,
+    );
+    log(
+      `       answered from the cache: ${fmt(done.cached)}; asked per session: ${done.sessions.map((m: { sessionId: string; checked: number; queries: number }) => `${m.sessionId} ${fmt(m.checked)} in ${m.queries} queries`).join(', ')}`,
+    );
+    log(
+      `RESULT ${verdict(scaledS < POOL_TARGET_MINUTES * 60, `phase 2 wall time at the default pace ${hms(scaledS)} (POST ${poolAcceptedS.toFixed(1)} s + checking ${(poolWallS - poolAcceptedS).toFixed(1)} s × ${SCALE}; pacing model for the busiest session ${hms(modelS)}) vs ${hms(todayS)} for ${fmt(NUMBERS)} numbers on one session without a cache; target < ${POOL_TARGET_MINUTES} min`)}`,
+    );
+    log(
+      `RESULT ${verdict(poolQueries <= POOL_TARGET_QUERIES, `phase 2 WhatsApp queries ${fmt(poolQueries)} (target ≤ ${POOL_TARGET_QUERIES})`)}`,
+    );
+    log(
+      `RESULT ${verdict(poolTwice === 0 && cachedAsked === 0 && poolAsked.size === unseen.all.length, `phase 2 numbers asked twice ${poolTwice}, cached numbers asked ${cachedAsked}, new numbers asked ${fmt(poolAsked.size)} of ${fmt(unseen.all.length)}`)}`,
+    );
+    log(
+      `RESULT ${verdict(right, `phase 2 results: ${JSON.stringify(done.counts)}, cached ${done.cached} (expected ${expectedOn} on WhatsApp, ${known.length} cached)`)}`,
+    );
+    for (const r of [120, 300, 600])
+      log(
+        `       for comparison, one session without a cache at BATCH_RATE_PER_MINUTE=${r}: ${hms(paced(NUMBERS, r, defaults.chunkSize))}`,
+      );
     const missed = verdicts.filter((v) => !v.met);
     log('');
-    log(missed.length === 0 ? 'all targets met' : `MISSED ${missed.length} target(s):\n${missed.map((v) => `  ${v.line}`).join('\n')}`);
+    log(
+      missed.length === 0
+        ? 'all targets met'
+        : `MISSED ${missed.length} target(s):\n${missed.map((v) => `  ${v.line}`).join('\n')}`,
+    );
     return missed.length === 0;
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop('SIGTERM', 10_000)));
     await deleteKeysMatching(redis, `*${prefix}*`);
     redis.disconnect();
-    if (!args['keep-db']) await db.query(`DROP DATABASE IF EXISTS \`${new URL(args.db).pathname.slice(1)}\``).catch(() => undefined);
+    if (!args['keep-db'])
+      await db.query(`DROP DATABASE IF EXISTS \`${new URL(args.db).pathname.slice(1)}\``).catch(() => undefined);
     await db.destroy();
   }
 }
@@ -239,7 +322,8 @@ async function completed(baseUrl: string, token: string, path: string): Promise<
   const deadline = Date.now() + 60 * 60_000;
   while (Date.now() < deadline) {
     const batch = (await api(baseUrl, token, 'GET', path)).body;
-    if (batch.status === 'failed' || batch.status === 'cancelled') throw new Error(`batch ${batch.status}: ${JSON.stringify(batch)}`);
+    if (batch.status === 'failed' || batch.status === 'cancelled')
+      throw new Error(`batch ${batch.status}: ${JSON.stringify(batch)}`);
     if (batch.status === 'completed') return batch;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

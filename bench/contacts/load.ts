@@ -57,10 +57,13 @@ export function httpRound(load: HttpLoad, length: { seconds: number } | { reques
         resolve({ latencies, failures: result.non2xx + result.errors + result.timeouts, seconds });
       },
     );
-    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-      lastAnswer = performance.now();
-      if (status >= 200 && status < 300) latencies.push(ms);
-    });
+    (instance as unknown as NodeJS.EventEmitter).on(
+      'response',
+      (_client: unknown, status: number, _bytes: number, ms: number) => {
+        lastAnswer = performance.now();
+        if (status >= 200 && status < 300) latencies.push(ms);
+      },
+    );
   });
 }
 
@@ -101,6 +104,7 @@ export function summarize(rounds: Round[]): LoadResult {
 
 export function percentiles(latencies: number[]): { p50: number; p99: number } {
   const sorted = Float64Array.from(latencies).sort();
-  const at = (p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  const at = (p: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   return { p50: at(0.5), p99: at(0.99) };
 }

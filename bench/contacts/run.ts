@@ -98,17 +98,26 @@ async function raiseBufferPool(): Promise<string> {
 }
 
 async function fixtures(pool: Pool): Promise<{ groupJid: string; lids: string[]; matches: Record<string, number> }> {
-  const [groups] = await pool.query('SELECT jid FROM wa_groups WHERE session_id = ? ORDER BY jid LIMIT 1', [BIG_SESSION]);
+  const [groups] = await pool.query('SELECT jid FROM wa_groups WHERE session_id = ? ORDER BY jid LIMIT 1', [
+    BIG_SESSION,
+  ]);
   const [lids] = await pool.query(
     `SELECT c.lid FROM contacts c WHERE c.session_id = ? AND c.lid IS NOT NULL AND c.id % 61 = 0 ORDER BY c.id LIMIT ${GET_ONE_CONTACTS}`,
     [BIG_SESSION],
   );
   const matches: Record<string, number> = {};
   for (const q of [Q_COMMON, Q_RARE]) {
-    const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM contacts WHERE session_id = ? AND name LIKE ?`, [BIG_SESSION, `%${q}%`]);
+    const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM contacts WHERE session_id = ? AND name LIKE ?`, [
+      BIG_SESSION,
+      `%${q}%`,
+    ]);
     matches[q] = Number((rows as { n: number }[])[0]!.n);
   }
-  return { groupJid: (groups as { jid: string }[])[0]!.jid, lids: (lids as { lid: string }[]).map((r) => r.lid), matches };
+  return {
+    groupJid: (groups as { jid: string }[])[0]!.jid,
+    lids: (lids as { lid: string }[]).map((r) => r.lid),
+    matches,
+  };
 }
 
 async function startApi(token: string): Promise<{ proc: GatewayProcess; baseUrl: string; redisPrefix: string }> {
@@ -131,13 +140,20 @@ async function startApi(token: string): Promise<{ proc: GatewayProcess; baseUrl:
   if (args['api-key-cache-ms'] !== undefined) env['API_KEY_CACHE_MS'] = args['api-key-cache-ms'];
   const proc = GatewayProcess.start('bench-contacts-api', 'dist/api/main.js', env);
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (!proc.running) throw new Error(`api exited with ${proc.child.exitCode} (see .run/test-logs/bench-contacts-api.log)`);
-    const res = await fetch(`${baseUrl}/readyz`);
-    if (res.status !== 200) return false;
-    const probe = await fetch(`${baseUrl}${contactsPath('?limit=1')}`, { headers: { authorization: `Bearer ${token}` } });
-    return probe.status === 200;
-  }, 'the api to serve the bench session', 30_000);
+  await waitFor(
+    async () => {
+      if (!proc.running)
+        throw new Error(`api exited with ${proc.child.exitCode} (see .run/test-logs/bench-contacts-api.log)`);
+      const res = await fetch(`${baseUrl}/readyz`);
+      if (res.status !== 200) return false;
+      const probe = await fetch(`${baseUrl}${contactsPath('?limit=1')}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return probe.status === 200;
+    },
+    'the api to serve the bench session',
+    30_000,
+  );
   return { proc, baseUrl, redisPrefix };
 }
 
@@ -151,7 +167,10 @@ async function getJson(url: string, token: string): Promise<{ nextCursor: string
 async function cursorOfFarPage(baseUrl: string, token: string): Promise<string> {
   let cursor = '';
   for (let page = 1; page < FAR_PAGE; page++) {
-    const body = await getJson(`${baseUrl}${contactsPath(`?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)}`, token);
+    const body = await getJson(
+      `${baseUrl}${contactsPath(`?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)}`,
+      token,
+    );
     if (!body.nextCursor) throw new Error(`the list ended at page ${page}; the data set has too few listable contacts`);
     cursor = body.nextCursor;
   }
@@ -161,16 +180,23 @@ async function cursorOfFarPage(baseUrl: string, token: string): Promise<string> 
 /** Keyset id after which page FAR_PAGE starts, walked through the raw store. */
 async function rawAfterIdOfFarPage(store: ContactStore, filter: ContactListFilter): Promise<number> {
   let afterId = 0;
-  for (let page = 1; page < FAR_PAGE; page++) afterId = (await store.list(BIG_SESSION, filter, afterId, PAGE_SIZE)).lastId!;
+  for (let page = 1; page < FAR_PAGE; page++)
+    afterId = (await store.list(BIG_SESSION, filter, afterId, PAGE_SIZE)).lastId!;
   return afterId;
 }
 
 /** One request at a time, page 1 and page FAR_PAGE alternating, so both see the same conditions. */
-async function alternate(first: () => Promise<unknown>, far: () => Promise<unknown>): Promise<{ first: number[]; far: number[] }> {
+async function alternate(
+  first: () => Promise<unknown>,
+  far: () => Promise<unknown>,
+): Promise<{ first: number[]; far: number[] }> {
   const times = { first: [] as number[], far: [] as number[] };
   for (let i = 0; i < 30; i++) await Promise.all([first(), far()]);
   for (let i = 0; i < PAGE_REPS; i++) {
-    for (const [key, fn] of [['first', first], ['far', far]] as const) {
+    for (const [key, fn] of [
+      ['first', first],
+      ['far', far],
+    ] as const) {
       const t0 = performance.now();
       await fn();
       times[key].push(performance.now() - t0);
@@ -183,13 +209,27 @@ async function alternate(first: () => Promise<unknown>, far: () => Promise<unkno
  * A list page must hold the rows the data set has for it, and the api must answer exactly what the
  * store (the floor) answers; each get-one contact must be found, with the store's detail.
  */
-async function checkBodies(baseUrl: string, token: string, scenario: Scenario, store: ContactStore, lids: readonly string[]): Promise<void> {
+async function checkBodies(
+  baseUrl: string,
+  token: string,
+  scenario: Scenario,
+  store: ContactStore,
+  lids: readonly string[],
+): Promise<void> {
   if (scenario.isList) {
     const [path] = scenario.paths;
     const body = await getJson(`${baseUrl}${path}`, token);
     const raw = (await scenario.raw()) as { rows: unknown[] };
-    assert.equal(raw.rows.length, scenario.rows, `${scenario.name}: the store answered ${raw.rows.length} rows, the data set has ${scenario.rows}`);
-    assert.deepEqual(body.data, JSON.parse(JSON.stringify(raw.rows)), `${scenario.name}: the api answered other rows than the store`);
+    assert.equal(
+      raw.rows.length,
+      scenario.rows,
+      `${scenario.name}: the store answered ${raw.rows.length} rows, the data set has ${scenario.rows}`,
+    );
+    assert.deepEqual(
+      body.data,
+      JSON.parse(JSON.stringify(raw.rows)),
+      `${scenario.name}: the api answered other rows than the store`,
+    );
     return;
   }
   assert.equal(scenario.paths.length, lids.length);
@@ -212,15 +252,26 @@ async function main(): Promise<void> {
   const loadAtStart = loadAverage();
   log(`contacts benchmark — ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
   const seeded = await ensureSeeded({ databaseUrl: args.db, reseed: args.reseed, log });
-  log(`data set: ${DATASET.contacts} contacts, ${BIG_SESSION} has ${DATASET.bigSessionContacts}; ${DATASET.groups} groups × ${DATASET.groupSize} (${seeded.reused ? 'reused' : `seeded in ${seeded.seconds.toFixed(1)} s`})`);
+  log(
+    `data set: ${DATASET.contacts} contacts, ${BIG_SESSION} has ${DATASET.bigSessionContacts}; ${DATASET.groups} groups × ${DATASET.groupSize} (${seeded.reused ? 'reused' : `seeded in ${seeded.seconds.toFixed(1)} s`})`,
+  );
   log(`database: ${await raiseBufferPool()}`);
 
   const admin = createDataSource({ url: args.db, poolSize: 2, connectTimeoutMs: 5000 });
   await admin.initialize();
-  const callbackPool = createCallbackPool({ uri: args.db, connectionLimit: POOL_SIZE, charset: 'UTF8MB4_UNICODE_520_CI', supportBigNumbers: true });
+  const callbackPool = createCallbackPool({
+    uri: args.db,
+    connectionLimit: POOL_SIZE,
+    charset: 'UTF8MB4_UNICODE_520_CI',
+    supportBigNumbers: true,
+  });
   const pool = callbackPool.promise();
   await revokeLeftoverKeys(pool);
-  const { key, token } = await new AdminService(admin).createApiKey(BENCH_ORG, `contacts bench ${new Date().toISOString()}`, ['read']);
+  const { key, token } = await new AdminService(admin).createApiKey(
+    BENCH_ORG,
+    `contacts bench ${new Date().toISOString()}`,
+    ['read'],
+  );
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   let failed: boolean;
   try {
@@ -231,7 +282,14 @@ async function main(): Promise<void> {
     const nextLid = () => fx.lids[lidTurn++ % fx.lids.length]!;
     const noFilter: ContactListFilter = { source: undefined, group: undefined, q: undefined };
     const scenarios: Scenario[] = [
-      { name: 'list (no filter)', isList: true, isQ: false, paths: [contactsPath()], raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE), rows: PAGE_SIZE },
+      {
+        name: 'list (no filter)',
+        isList: true,
+        isQ: false,
+        paths: [contactsPath()],
+        raw: () => store.list(BIG_SESSION, noFilter, 0, PAGE_SIZE),
+        rows: PAGE_SIZE,
+      },
       {
         name: `list q=${Q_COMMON} (${fx.matches[Q_COMMON]} hits)`,
         isList: true,
@@ -256,19 +314,36 @@ async function main(): Promise<void> {
         raw: () => store.list(BIG_SESSION, { ...noFilter, group: fx.groupJid }, 0, PAGE_SIZE),
         rows: Math.min(PAGE_SIZE, DATASET.groupSize),
       },
-      { name: 'get-one', isList: false, isQ: false, paths: fx.lids.map((lid) => `${contactsPath()}/${encodeURIComponent(lid)}`), raw: () => store.get(BIG_SESSION, nextLid()) },
+      {
+        name: 'get-one',
+        isList: false,
+        isQ: false,
+        paths: fx.lids.map((lid) => `${contactsPath()}/${encodeURIComponent(lid)}`),
+        raw: () => store.get(BIG_SESSION, nextLid()),
+      },
     ];
 
-    log(`load: autocannon, ${CONNECTIONS} connections, about ${DURATION_S} s per scenario after ${WARMUP_S} s warm-up, in ${ROUNDS} rounds taking turns with the floor (api rounds by request count, from the warm-up rate)`);
-    log(`api: NODE_ENV=production LOG_LEVEL=warn API_PROCESSES=${API_PROCESSES} DB_POOL_SIZE=${API_POOL_SIZE} (each) API_KEY_CACHE_MS=${args['api-key-cache-ms'] ?? '(default)'}; rate limiter on with a limit it never reaches`);
-    log(`floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pools together), running the store's own SQL`);
+    log(
+      `load: autocannon, ${CONNECTIONS} connections, about ${DURATION_S} s per scenario after ${WARMUP_S} s warm-up, in ${ROUNDS} rounds taking turns with the floor (api rounds by request count, from the warm-up rate)`,
+    );
+    log(
+      `api: NODE_ENV=production LOG_LEVEL=warn API_PROCESSES=${API_PROCESSES} DB_POOL_SIZE=${API_POOL_SIZE} (each) API_KEY_CACHE_MS=${args['api-key-cache-ms'] ?? '(default)'}; rate limiter on with a limit it never reaches`,
+    );
+    log(
+      `floor: ${CONNECTIONS} concurrent async loops over one mysql2 pool of ${POOL_SIZE} (= the api's pools together), running the store's own SQL`,
+    );
     const measured: Measured[] = [];
     // A fresh process: let the JIT and the pools settle before the first warm-up is used for sizing.
-    await httpRound({ baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: [contactsPath()] }, { seconds: WARMUP_S });
+    await httpRound(
+      { baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: [contactsPath()] },
+      { seconds: WARMUP_S },
+    );
     // What is timed must be the right answer: the api's bodies are checked against the store before
     // any round (a wrong or empty answer fails the bench instead of looking fast).
     for (const scenario of scenarios) await checkBodies(api.baseUrl, token, scenario, store, fx.lids);
-    log(`bodies: every scenario's api answer matches the store's (${scenarios.map((sc) => sc.rows ?? `${sc.paths.length} contacts`).join(', ')} rows)`);
+    log(
+      `bodies: every scenario's api answer matches the store's (${scenarios.map((sc) => sc.rows ?? `${sc.paths.length} contacts`).join(', ')} rows)`,
+    );
     for (const scenario of scenarios) {
       const load = { baseUrl: api.baseUrl, token, connections: CONNECTIONS, paths: scenario.paths };
       const warm = await httpRound(load, { seconds: WARMUP_S });
@@ -276,7 +351,10 @@ async function main(): Promise<void> {
       // api rounds by count, sized from the warm-up rate, so that requests slower than a round still
       // count; a scenario too slow for short rounds gets one round of two requests per connection.
       const rounds = warm.latencies.length < 4 * CONNECTIONS ? 1 : ROUNDS;
-      const perRound = Math.max(2 * CONNECTIONS, Math.round((warm.latencies.length / warm.seconds) * (DURATION_S / rounds)));
+      const perRound = Math.max(
+        2 * CONNECTIONS,
+        Math.round((warm.latencies.length / warm.seconds) * (DURATION_S / rounds)),
+      );
       const apiRounds: Round[] = [];
       const rawRounds: Round[] = [];
       for (let round = 0; round < rounds; round++) {
@@ -286,7 +364,9 @@ async function main(): Promise<void> {
       const apiResult = summarize(apiRounds);
       const rawResult = summarize(rawRounds);
       measured.push({ scenario, api: apiResult, raw: rawResult });
-      log(`  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s${apiResult.failures + rawResult.failures > 0 ? ` (failed: api ${apiResult.failures}, raw ${rawResult.failures})` : ''}`);
+      log(
+        `  ${scenario.name}: api ${apiResult.rps.toFixed(0)} req/s, raw ${rawResult.rps.toFixed(0)} req/s${apiResult.failures + rawResult.failures > 0 ? ` (failed: api ${apiResult.failures}, raw ${rawResult.failures})` : ''}`,
+      );
     }
 
     // The HTTP stack on its own bounds every scenario: on saturated cores a request costs at least
@@ -316,17 +396,26 @@ async function main(): Promise<void> {
         `${pad(m.scenario.name, 34)} | ${lpad(m.api.rps.toFixed(0), 9)} ${lpad(ms(m.api.p50), 7)} ${lpad(ms(m.api.p99), 7)} | ${lpad(m.raw.rps.toFixed(0), 9)} ${lpad(ms(m.raw.p50), 7)} ${lpad(ms(m.raw.p99), 7)} | ${lpad(`${((m.api.rps / m.raw.rps) * 100).toFixed(0)} %`, 7)}`,
       );
     }
-    log(`${pad('HTTP stack alone: GET /healthz', 34)} | ${lpad(httpStack.rps.toFixed(0), 9)} ${lpad(ms(httpStack.p50), 7)} ${lpad(ms(httpStack.p99), 7)} |`);
+    log(
+      `${pad('HTTP stack alone: GET /healthz', 34)} | ${lpad(httpStack.rps.toFixed(0), 9)} ${lpad(ms(httpStack.p50), 7)} ${lpad(ms(httpStack.p99), 7)} |`,
+    );
     log('');
     log('ceiling: with authentication, validation and JSON free, a request still costs the HTTP stack plus the query,');
     log('so the api can reach at most H·F/(H+F) req/s, where H is the HTTP stack alone and F the floor:');
     for (const m of measured) {
       const ceiling = (httpStack.rps * m.raw.rps) / (httpStack.rps + m.raw.rps);
-      log(`  ${pad(m.scenario.name, 32)} ceiling ${lpad(ceiling.toFixed(0), 5)} req/s = ${lpad(((ceiling / m.raw.rps) * 100).toFixed(0), 3)} % of the floor; the api reached ${((m.api.rps / ceiling) * 100).toFixed(0)} % of that ceiling`);
+      log(
+        `  ${pad(m.scenario.name, 32)} ceiling ${lpad(ceiling.toFixed(0), 5)} req/s = ${lpad(((ceiling / m.raw.rps) * 100).toFixed(0), 3)} % of the floor; the api reached ${((m.api.rps / ceiling) * 100).toFixed(0)} % of that ceiling`,
+      );
     }
     log('');
-    log(`page ${FAR_PAGE} vs page 1 (limit ${PAGE_SIZE}, no filter, one request at a time, ${PAGE_REPS} alternating repetitions each):`);
-    for (const [label, t] of [['api', apiPages], ['raw', rawPages]] as const) {
+    log(
+      `page ${FAR_PAGE} vs page 1 (limit ${PAGE_SIZE}, no filter, one request at a time, ${PAGE_REPS} alternating repetitions each):`,
+    );
+    for (const [label, t] of [
+      ['api', apiPages],
+      ['raw', rawPages],
+    ] as const) {
       const a = percentiles(t.first);
       const b = percentiles(t.far);
       log(
@@ -338,18 +427,27 @@ async function main(): Promise<void> {
     const checks: [string, boolean][] = [];
     for (const m of measured.filter((x) => x.scenario.isList)) {
       const share = m.api.rps / m.raw.rps;
-      checks.push([`${m.scenario.name}: api throughput ≥ 40 % of raw mysql2 (${(share * 100).toFixed(0)} %)`, share >= 0.4]);
+      checks.push([
+        `${m.scenario.name}: api throughput ≥ 40 % of raw mysql2 (${(share * 100).toFixed(0)} %)`,
+        share >= 0.4,
+      ]);
     }
     const pageRatio = percentiles(apiPages.far).p50 / percentiles(apiPages.first).p50;
     checks.push([`page ${FAR_PAGE} within 1.3× of page 1 (api p50 ratio ${pageRatio.toFixed(2)}×)`, pageRatio <= 1.3]);
-    for (const m of measured.filter((x) => x.scenario.isQ)) checks.push([`${m.scenario.name}: p99 < 100 ms at ${CONNECTIONS} connections (${ms(m.api.p99)} ms)`, m.api.p99 < 100]);
+    for (const m of measured.filter((x) => x.scenario.isQ))
+      checks.push([
+        `${m.scenario.name}: p99 < 100 ms at ${CONNECTIONS} connections (${ms(m.api.p99)} ms)`,
+        m.api.p99 < 100,
+      ]);
     checks.push([`no failed request in any scenario (${failures} failed)`, failures === 0]);
     log('');
     log('targets:');
     for (const [label, ok] of checks) log(`  ${ok ? 'PASS' : 'FAIL'}  ${label}`);
     failed = checks.some(([, ok]) => !ok);
     log('');
-    log(`total bench time ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${loadAverage()} (other processes on the machine skew every figure)`);
+    log(
+      `total bench time ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${loadAverage()} (other processes on the machine skew every figure)`,
+    );
   } finally {
     if (api) {
       await api.proc.stop('SIGTERM', 10_000);
@@ -362,11 +460,18 @@ async function main(): Promise<void> {
   process.exitCode = failed ? 1 : 0;
 }
 
-const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** Keys of earlier runs that were interrupted before they could revoke their own. */
 async function revokeLeftoverKeys(pool: Pool): Promise<void> {
-  await pool.query(`UPDATE api_keys SET revoked_at = ? WHERE organization_id = ? AND name LIKE 'contacts bench %' AND revoked_at IS NULL`, [Date.now(), BENCH_ORG]);
+  await pool.query(
+    `UPDATE api_keys SET revoked_at = ? WHERE organization_id = ? AND name LIKE 'contacts bench %' AND revoked_at IS NULL`,
+    [Date.now(), BENCH_ORG],
+  );
 }
 
 async function dropRedisKeys(prefix: string): Promise<void> {

@@ -106,8 +106,14 @@ async function isComplete(conn: Connection): Promise<boolean> {
   ];
   for (const [sql, expected] of checks) if ((await count(conn, sql)) !== expected) return false;
   // A seed interrupted during the trigrams leaves a session without them.
-  const indexed = await count(conn, `SELECT COUNT(DISTINCT contact_id) AS n FROM contact_name_grams WHERE session_id = '${BIG_SESSION}' AND gram = 'ari'`);
-  return indexed === (await count(conn, `SELECT COUNT(*) AS n FROM contacts WHERE session_id = '${BIG_SESSION}' AND name LIKE '%ari%'`));
+  const indexed = await count(
+    conn,
+    `SELECT COUNT(DISTINCT contact_id) AS n FROM contact_name_grams WHERE session_id = '${BIG_SESSION}' AND gram = 'ari'`,
+  );
+  return (
+    indexed ===
+    (await count(conn, `SELECT COUNT(*) AS n FROM contacts WHERE session_id = '${BIG_SESSION}' AND name LIKE '%ari%'`))
+  );
 }
 
 /** Contacts per session: the big one, then the others with uneven (0.5×–1.5×) shares of the rest. */
@@ -146,9 +152,20 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
   try {
     for (const conn of conns) await conn.query('SET SESSION unique_checks = 0, foreign_key_checks = 0');
     const [main] = conns as [Connection];
-    await main.query('INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)', [BENCH_ORG, 'Benchmark organization', SEEDED_AT]);
+    await main.query('INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)', [
+      BENCH_ORG,
+      'Benchmark organization',
+      SEEDED_AT,
+    ]);
     await main.query('INSERT INTO wa_sessions (id, organization_id, name, status, created_at, updated_at) VALUES ?', [
-      sessionIds.map((id, i) => [id, BENCH_ORG, i === 0 ? 'big session (200k contacts)' : `session ${i}`, 'offline', SEEDED_AT, SEEDED_AT]),
+      sessionIds.map((id, i) => [
+        id,
+        BENCH_ORG,
+        i === 0 ? 'big session (200k contacts)' : `session ${i}`,
+        'offline',
+        SEEDED_AT,
+        SEEDED_AT,
+      ]),
     ]);
 
     const membersOf: number[][] = sessionIds.map(() => []);
@@ -178,12 +195,16 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
         ]);
       }
       if (inFlight.size >= PARALLEL_INSERTS) await Promise.race(inFlight);
-      const conn = conns[(start / CONTACTS_PER_INSERT) % PARALLEL_INSERTS | 0]!;
+      const conn = conns[((start / CONTACTS_PER_INSERT) % PARALLEL_INSERTS) | 0]!;
       const insert = conn
-        .query('INSERT INTO contacts (id, session_id, lid, phone_jid, phone_number, name, business_name, dm, first_seen_at, updated_at) VALUES ?', [rows])
+        .query(
+          'INSERT INTO contacts (id, session_id, lid, phone_jid, phone_number, name, business_name, dm, first_seen_at, updated_at) VALUES ?',
+          [rows],
+        )
         .finally(() => inFlight.delete(insert));
       inFlight.add(insert);
-      if ((start - 1) % 200_000 === 0 && start > 1) log(`  contacts: ${start - 1} (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
+      if ((start - 1) % 200_000 === 0 && start > 1)
+        log(`  contacts: ${start - 1} (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
     }
     await Promise.all(inFlight);
     log(`  contacts: ${DATASET.contacts} (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
@@ -192,7 +213,9 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
     log(`  name trigrams (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
 
     await seedGroups(conns, rand, sessionIds, membersOf);
-    log(`  groups: ${DATASET.groups} × ${DATASET.groupSize} members (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`);
+    log(
+      `  groups: ${DATASET.groups} × ${DATASET.groupSize} members (${((Date.now() - loadStarted) / 1000).toFixed(1)} s)`,
+    );
     for (const conn of conns) await conn.query('SET SESSION unique_checks = 1, foreign_key_checks = 1');
     await main.query('ANALYZE TABLE contacts, group_members, wa_groups, contact_name_grams');
   } finally {
@@ -204,23 +227,54 @@ async function seed(url: string, log: (line: string) => void): Promise<void> {
  * The trigram index ingestion keeps, written by the same code (shared/search), sessions spread
  * over the connections so that each statement appends to one session's part of the index.
  */
-async function seedNameGrams(conns: Connection[], sessionIds: string[], membersOf: number[][], names: (string | null)[]): Promise<void> {
+async function seedNameGrams(
+  conns: Connection[],
+  sessionIds: string[],
+  membersOf: number[][],
+  names: (string | null)[],
+): Promise<void> {
   const sessions = sessionIds.map((id, index) => ({ id, index })).sort((a, b) => (a.id < b.id ? -1 : 1));
   await Promise.all(
     conns.map(async (conn, lane) => {
       for (const { id, index } of sessions.filter((_, i) => i % conns.length === lane)) {
-        const changes = membersOf[index]!.map((contactId) => ({ contactId, before: null, after: names[contactId] ?? null }));
+        const changes = membersOf[index]!.map((contactId) => ({
+          contactId,
+          before: null,
+          after: names[contactId] ?? null,
+        }));
         await applyNameChanges((sql, params) => conn.query(sql, params), id, changes);
       }
     }),
   );
 }
 
-const GROUP_SUBJECTS = ['Keluarga Besar', 'Alumni SMA', 'Arisan Ibu-Ibu', 'RT 05 / RW 02', 'Team Jakarta ⚽', 'Jual Beli', 'Family', 'Office', 'Семья', 'Работа', 'العائلة', 'परिवार', '家族群', 'Futsal Kamis', 'Pengajian', 'Project Alpha'];
+const GROUP_SUBJECTS = [
+  'Keluarga Besar',
+  'Alumni SMA',
+  'Arisan Ibu-Ibu',
+  'RT 05 / RW 02',
+  'Team Jakarta ⚽',
+  'Jual Beli',
+  'Family',
+  'Office',
+  'Семья',
+  'Работа',
+  'العائلة',
+  'परिवार',
+  '家族群',
+  'Futsal Kamis',
+  'Pengajian',
+  'Project Alpha',
+];
 const TAGS = ['Mas', 'Mbak', 'Pak', 'Bu', 'Bro', 'Sis', 'Boss', 'Admin Toko', 'Koordinator', 'Bendahara'];
 
 /** Groups of 100 distinct members of their session: 1,000 in the big session, 5 in every other. */
-async function seedGroups(conns: Connection[], rand: Random, sessionIds: string[], membersOf: number[][]): Promise<void> {
+async function seedGroups(
+  conns: Connection[],
+  rand: Random,
+  sessionIds: string[],
+  membersOf: number[][],
+): Promise<void> {
   const perOther = (DATASET.groups - DATASET.bigSessionGroups) / DATASET.otherSessions;
   const groups: unknown[][] = [];
   const members: unknown[][] = [];
@@ -249,7 +303,10 @@ async function seedGroups(conns: Connection[], rand: Random, sessionIds: string[
   await Promise.all(
     conns.map(async (conn, c) => {
       for (let i = c; i < chunks.length; i += conns.length) {
-        await conn.query('INSERT INTO group_members (session_id, group_jid, contact_id, tag, role, last_seen) VALUES ?', [chunks[i]]);
+        await conn.query(
+          'INSERT INTO group_members (session_id, group_jid, contact_id, tag, role, last_seen) VALUES ?',
+          [chunks[i]],
+        );
       }
     }),
   );
@@ -260,8 +317,13 @@ export function benchDatabaseUrl(argv: string[]): string {
   return flag ? flag.slice('--db='.length) : (process.env['BENCH_DATABASE_URL'] ?? DEFAULT_BENCH_DATABASE_URL);
 }
 
-const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+const invokedDirectly =
+  process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly) {
   const argv = process.argv.slice(2);
-  await ensureSeeded({ databaseUrl: benchDatabaseUrl(argv), reseed: argv.includes('--reseed'), log: (line) => console.log(line) });
+  await ensureSeeded({
+    databaseUrl: benchDatabaseUrl(argv),
+    reseed: argv.includes('--reseed'),
+    log: (line) => console.log(line),
+  });
 }

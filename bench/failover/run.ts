@@ -12,7 +12,10 @@ import { waitFor } from '../../test/support/processes.js';
 
 const { values: args } = parseArgs({
   options: {
-    db: { type: 'string', default: process.env['BENCH_FAILOVER_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_failover' },
+    db: {
+      type: 'string',
+      default: process.env['BENCH_FAILOVER_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_failover',
+    },
     redis: { type: 'string', default: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
     sessions: { type: 'string', default: '4' },
     rate: { type: 'string', default: '40' },
@@ -34,8 +37,22 @@ interface Answer {
 
 async function main(): Promise<number> {
   const rate = Number(args.rate);
-  log(`worker failover benchmark — ${os.cpus().length} CPU, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  const cluster = new LiveBenchCluster({ databaseUrl: args.db, redisUrl: args.redis, sessions: Number(args.sessions), workers: 2, shardCount: 16, extraEnv: {}, cpuProfileDir: undefined, log });
+  log(
+    `worker failover benchmark — ${os.cpus().length} CPU, node ${process.version}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const cluster = new LiveBenchCluster({
+    databaseUrl: args.db,
+    redisUrl: args.redis,
+    sessions: Number(args.sessions),
+    workers: 2,
+    shardCount: 16,
+    extraEnv: {},
+    cpuProfileDir: undefined,
+    log,
+  });
   const overrun = setTimeout(() => {
     log(`the bench overran its ${TIME_BUDGET_MS / 60_000} min budget: killing its processes`);
     cluster.kill();
@@ -67,7 +84,9 @@ async function main(): Promise<number> {
       inFlight.add(request);
     };
     const pacer = setInterval(one, 1000 / rate);
-    log(`load: ${rate} GET …/contacts/{jid}/about a second over ${cluster.sessionIds.length} sessions, evenly spaced; ${args.before} s before the kill, ${args.after} s after`);
+    log(
+      `load: ${rate} GET …/contacts/{jid}/about a second over ${cluster.sessionIds.length} sessions, evenly spaced; ${args.before} s before the kill, ${args.after} s after`,
+    );
     await new Promise((resolve) => setTimeout(resolve, Number(args.before) * 1000));
 
     const victim = cluster.workers[1]!;
@@ -75,9 +94,19 @@ async function main(): Promise<number> {
     const killedAt = Date.now();
     victim.process.child.kill('SIGKILL');
     log(`killed ${victim.id} (SIGKILL)`);
-    await waitFor(async () => (await cluster.leasesByWorker()).get(survivor.id) === 16, 'the survivor to hold every shard', 30_000, 50);
+    await waitFor(
+      async () => (await cluster.leasesByWorker()).get(survivor.id) === 16,
+      'the survivor to hold every shard',
+      30_000,
+      50,
+    );
     const takeoverMs = Date.now() - killedAt;
-    await waitFor(async () => (await cluster.presenceByWorker()).get(survivor.id) === cluster.sessionIds.length, 'every session online on the survivor', 30_000, 50);
+    await waitFor(
+      async () => (await cluster.presenceByWorker()).get(survivor.id) === cluster.sessionIds.length,
+      'every session online on the survivor',
+      30_000,
+      50,
+    );
     const onlineMs = Date.now() - killedAt;
     const loadEnds = killedAt + Number(args.after) * 1000;
     if (Date.now() < loadEnds) await new Promise((resolve) => setTimeout(resolve, loadEnds - Date.now()));
@@ -90,8 +119,15 @@ async function main(): Promise<number> {
     const after = answers.filter((a) => a.startedAt >= killedAt - 3_000);
     const slow = answers.filter((a) => a.ms > 1_000).length;
     log('');
-    log(`answers: ${answers.length} (${[...byStatus].sort(([a], [b]) => a - b).map(([s, c]) => `${s || 'no answer'}: ${c}`).join(', ')})`);
-    log(`longest wait: ${longest} ms (target ≤ ${TARGET_MS.longestWait}); answers over 1 s: ${slow}; answers around the kill (from 3 s before): ${after.length}, longest ${Math.max(0, ...after.map((a) => a.ms))} ms`);
+    log(
+      `answers: ${answers.length} (${[...byStatus]
+        .sort(([a], [b]) => a - b)
+        .map(([s, c]) => `${s || 'no answer'}: ${c}`)
+        .join(', ')})`,
+    );
+    log(
+      `longest wait: ${longest} ms (target ≤ ${TARGET_MS.longestWait}); answers over 1 s: ${slow}; answers around the kill (from 3 s before): ${after.length}, longest ${Math.max(0, ...after.map((a) => a.ms))} ms`,
+    );
     log(`takeover (survivor holds every shard): ${takeoverMs} ms after the kill (target ≤ ${TARGET_MS.takeover})`);
     log(`every session online again on the survivor: ${onlineMs} ms after the kill`);
     const missed = [

@@ -23,13 +23,13 @@ export const groupJidOf = (g: number) => `1203634${String(g).padStart(11, '0')}@
 const FIRST = ['Ayu', 'Budi', 'Citra', 'Dewi', 'Eko', 'Fitri', 'Gilang', 'Hana', 'Indra', 'Joko', 'Kartika', 'Lestari'];
 const LAST = ['Santoso', 'Wijaya', 'Pratama', 'Saputra', 'Hidayat', 'Nugroho', 'Kusuma', 'Halim'];
 
-
 /** For each group, `size` distinct people and their ranks (first one superadmin, a few admins). */
 export function groupRosters(shape: HistoryShape): { people: number[]; ranks: (0 | 1 | 2)[] }[] {
   const random = seededRandom(shape.seed + 1);
   return Array.from({ length: shape.groups }, () => {
     const people = new Set<number>();
-    while (people.size < Math.min(shape.membersPerGroup, shape.contacts)) people.add(Math.floor(random() * shape.contacts));
+    while (people.size < Math.min(shape.membersPerGroup, shape.contacts))
+      people.add(Math.floor(random() * shape.contacts));
     const list = [...people];
     return { people: list, ranks: list.map((_, i) => (i === 0 ? 2 : random() < 0.05 ? 1 : 0)) };
   });
@@ -41,11 +41,19 @@ export function historySync(shape: HistoryShape): HistorySet {
   const chats: Chat[] = [];
   for (let i = 0; i < shape.contacts; i++) {
     const name = `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]} ${i}`;
-    contacts.push({ id: lidOf(i), phoneNumber: phoneJidOf(i), name, ...(random() < 0.1 ? { verifiedName: `${name} Store` } : {}) });
+    contacts.push({
+      id: lidOf(i),
+      phoneNumber: phoneJidOf(i),
+      name,
+      ...(random() < 0.1 ? { verifiedName: `${name} Store` } : {}),
+    });
     if (random() < shape.dmShare) chats.push({ id: lidOf(i), pnJid: phoneJidOf(i), unreadCount: 0 });
   }
   groupRosters(shape).forEach((roster, g) => {
-    const participant: proto.IGroupParticipant[] = roster.people.map((p, k) => ({ userJid: lidOf(p), rank: roster.ranks[k]! }));
+    const participant: proto.IGroupParticipant[] = roster.people.map((p, k) => ({
+      userJid: lidOf(p),
+      rank: roster.ranks[k]!,
+    }));
     chats.push({ id: groupJidOf(g), name: `Group ${g}`, participant });
   });
   return { chats, contacts, messages: [], isLatest: true, progress: 100, syncType: 0 };

@@ -20,7 +20,17 @@ export async function perRowIngest(db: DataSource, sessionId: string, history: H
          VALUES (?, ?, ?, ?, ?, 'saved', ?, ?, ?, ?)
          ON DUPLICATE KEY UPDATE phone_jid = VALUES(phone_jid), phone_number = VALUES(phone_number), name = COALESCE(VALUES(name), name),
            business_name = COALESCE(VALUES(business_name), business_name), dm = GREATEST(dm, VALUES(dm)), updated_at = VALUES(updated_at)`,
-        [sessionId, c.id, pn, pn?.split('@')[0] ?? null, c.name ?? null, c.verifiedName ?? null, dm.has(c.id) ? 1 : 0, at, at],
+        [
+          sessionId,
+          c.id,
+          pn,
+          pn?.split('@')[0] ?? null,
+          c.name ?? null,
+          c.verifiedName ?? null,
+          dm.has(c.id) ? 1 : 0,
+          at,
+          at,
+        ],
       );
     }
     for (const chat of history.chats) {

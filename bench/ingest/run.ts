@@ -20,7 +20,10 @@ import { freshDatabase } from '../support/fresh-database.js';
 
 const { values: args } = parseArgs({
   options: {
-    db: { type: 'string', default: process.env['BENCH_INGEST_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_ingest' },
+    db: {
+      type: 'string',
+      default: process.env['BENCH_INGEST_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/wag_bench_ingest',
+    },
     contacts: { type: 'string', default: '50000' },
     groups: { type: 'string', default: '500' },
     members: { type: 'string', default: '200' },
@@ -48,10 +51,19 @@ interface Measured {
 
 const log = (line: string) => console.log(line);
 
-
 /** Rows a session holds: contacts, groups and memberships. */
-async function storedRows(db: DataSource, sessionId: string): Promise<{ contacts: number; groups: number; members: number; total: number }> {
-  const count = async (table: string) => Number(((await db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, [sessionId])) as { n: number | string }[])[0]!.n);
+async function storedRows(
+  db: DataSource,
+  sessionId: string,
+): Promise<{ contacts: number; groups: number; members: number; total: number }> {
+  const count = async (table: string) =>
+    Number(
+      (
+        (await db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE session_id = ?`, [sessionId])) as {
+          n: number | string;
+        }[]
+      )[0]!.n,
+    );
   const contacts = await count('contacts');
   const groups = await count('wa_groups');
   const members = await count('group_members');
@@ -63,13 +75,22 @@ async function timed(phase: string, rows: () => Promise<number>, work: () => Pro
   await work();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const measured = { phase, rows: await rows(), seconds };
-  log(`  ${phase}: ${measured.rows.toLocaleString('en')} rows in ${seconds.toFixed(2)} s = ${Math.round(measured.rows / seconds).toLocaleString('en')} rows/s`);
+  log(
+    `  ${phase}: ${measured.rows.toLocaleString('en')} rows in ${seconds.toFixed(2)} s = ${Math.round(measured.rows / seconds).toLocaleString('en')} rows/s`,
+  );
   return measured;
 }
 
 async function main(): Promise<boolean> {
-  log(`ingest bench: ${shape.contacts.toLocaleString('en')} contacts, ${shape.groups} groups × ${shape.membersPerGroup} participants, chunk ${args.chunk}, db ${args.db}`);
-  log(`  ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  log(
+    `ingest bench: ${shape.contacts.toLocaleString('en')} contacts, ${shape.groups} groups × ${shape.membersPerGroup} participants, chunk ${args.chunk}, db ${args.db}`,
+  );
+  log(
+    `  ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   const db = await freshDatabase(args.db);
   try {
     const admin = new AdminService(db);
@@ -93,43 +114,65 @@ async function main(): Promise<boolean> {
       const handle = ingestor.attach(batched, events);
       const sessionId = batched;
       syncs.push(
-        await timed(`history sync, batched ingestor (run ${run})`, async () => (await storedRows(db, sessionId)).total, async () => {
-          events.emit('messaging-history.set', history);
-          await handle.drain();
-        }),
+        await timed(
+          `history sync, batched ingestor (run ${run})`,
+          async () => (await storedRows(db, sessionId)).total,
+          async () => {
+            events.emit('messaging-history.set', history);
+            await handle.drain();
+          },
+        ),
       );
       handle.detach();
       first = await storedRows(db, batched);
-      log(`    stored ${first.contacts.toLocaleString('en')} contacts, ${first.groups} groups, ${first.members.toLocaleString('en')} memberships`);
+      log(
+        `    stored ${first.contacts.toLocaleString('en')} contacts, ${first.groups} groups, ${first.members.toLocaleString('en')} memberships`,
+      );
     }
     const bySpeed = [...syncs].sort((a, b) => a.seconds - b.seconds);
-    results.push({ ...bySpeed[Math.floor((bySpeed.length - 1) / 2)]!, phase: `history sync, batched ingestor (median of ${syncs.length})` });
+    results.push({
+      ...bySpeed[Math.floor((bySpeed.length - 1) / 2)]!,
+      phase: `history sync, batched ingestor (median of ${syncs.length})`,
+    });
 
     const events = new EventEmitter();
     const handle = ingestor.attach(batched, events);
     results.push(
-      await timed('same history sync replayed (idempotent)', async () => (await storedRows(db, batched)).total, async () => {
-        events.emit('messaging-history.set', history);
-        await handle.drain();
-      }),
+      await timed(
+        'same history sync replayed (idempotent)',
+        async () => (await storedRows(db, batched)).total,
+        async () => {
+          events.emit('messaging-history.set', history);
+          await handle.drain();
+        },
+      ),
     );
     const replayed = await storedRows(db, batched);
-    if (replayed.total !== first.total) throw new Error(`replay changed the row count: ${first.total} → ${replayed.total}`);
+    if (replayed.total !== first.total)
+      throw new Error(`replay changed the row count: ${first.total} → ${replayed.total}`);
 
     results.push(
-      await timed('groupFetchAllParticipating snapshot', async () => {
-        const rows = await storedRows(db, batched);
-        return rows.groups + rows.members;
-      }, async () => {
-        await ingestor.ingestGroups(batched, groups);
-      }),
+      await timed(
+        'groupFetchAllParticipating snapshot',
+        async () => {
+          const rows = await storedRows(db, batched);
+          return rows.groups + rows.members;
+        },
+        async () => {
+          await ingestor.ingestGroups(batched, groups);
+        },
+      ),
     );
     handle.detach();
 
     const baseline = (await admin.createSession(org.id, 'per-row')).id;
     if (!args['no-baseline']) {
       results.push(
-        await timed('history sync, per-row upserts (baseline)', async () => (await storedRows(db, baseline)).total, () => perRowIngest(db, baseline, history, Date.now())),
+        await timed(
+          'history sync, per-row upserts (baseline)',
+          async () => (await storedRows(db, baseline)).total,
+          () => perRowIngest(db, baseline, history, Date.now()),
+        ),
       );
       const base = await storedRows(db, baseline);
       if (base.total !== first.total) log(`    note: baseline stored ${base.total} rows, batched ${first.total}`);
@@ -138,16 +181,24 @@ async function main(): Promise<boolean> {
     const headline = results[0]!;
     const rate = headline.rows / headline.seconds;
     log('');
-    log(`RESULT batched history sync (median of ${syncs.length}): ${headline.rows.toLocaleString('en')} rows, wall ${headline.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en')}: ${rate >= TARGET_ROWS_PER_S ? 'met' : 'NOT met'})`);
+    log(
+      `RESULT batched history sync (median of ${syncs.length}): ${headline.rows.toLocaleString('en')} rows, wall ${headline.seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s (target ≥ ${TARGET_ROWS_PER_S.toLocaleString('en')}: ${rate >= TARGET_ROWS_PER_S ? 'met' : 'NOT met'})`,
+    );
     log(`RESULT batched runs: ${syncs.map((m) => `${m.seconds.toFixed(2)} s`).join(', ')}`);
     const base = results.find((r) => r.phase.includes('baseline'));
     if (base) {
-      log(`RESULT per-row baseline:      ${base.rows.toLocaleString('en')} rows, wall ${base.seconds.toFixed(2)} s, ${Math.round(base.rows / base.seconds).toLocaleString('en')} rows/s`);
+      log(
+        `RESULT per-row baseline:      ${base.rows.toLocaleString('en')} rows, wall ${base.seconds.toFixed(2)} s, ${Math.round(base.rows / base.seconds).toLocaleString('en')} rows/s`,
+      );
       log(`RESULT speed-up: ${(base.seconds / headline.seconds).toFixed(1)}×`);
     }
     log(JSON.stringify({ shape, chunk: Number(args.chunk), load: os.loadavg(), syncs, results }));
     const met = rate >= TARGET_ROWS_PER_S;
-    log(met ? 'all targets met' : `MISSED 1 target: ${Math.round(rate).toLocaleString('en')} rows/s < ${TARGET_ROWS_PER_S.toLocaleString('en')}`);
+    log(
+      met
+        ? 'all targets met'
+        : `MISSED 1 target: ${Math.round(rate).toLocaleString('en')} rows/s < ${TARGET_ROWS_PER_S.toLocaleString('en')}`,
+    );
     return met;
   } finally {
     await db.destroy();

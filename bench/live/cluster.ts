@@ -56,7 +56,13 @@ export class LiveBenchCluster {
     this.keys = new RedisKeys(this.redisPrefix, options.shardCount);
     this.sessionIds = Array.from({ length: options.sessions }, (_, i) => `sess_bl${String(i).padStart(5, '0')}`);
     this.spareSessionId = 'sess_bl_inprocess';
-    this.world = generateSimWorld({ sessions: options.sessions + 1, sessionIds: [...this.sessionIds, this.spareSessionId], paired: true, latencyMs: 0, seed: 7 });
+    this.world = generateSimWorld({
+      sessions: options.sessions + 1,
+      sessionIds: [...this.sessionIds, this.spareSessionId],
+      paired: true,
+      latencyMs: 0,
+      seed: 7,
+    });
     this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
   }
 
@@ -71,7 +77,9 @@ export class LiveBenchCluster {
     mkdirSync(dir, { recursive: true });
     this.worldPath = path.join(dir, `live-world-${this.runId}.json`);
     await writeSimWorld(this.worldPath, this.world);
-    log(`world: ${Object.keys(this.world.sessions).length} sessions, ${this.world.accounts.length} accounts, ${this.world.groups.length} groups, zero latency (${this.worldPath})`);
+    log(
+      `world: ${Object.keys(this.world.sessions).length} sessions, ${this.world.accounts.length} accounts, ${this.world.groups.length} groups, zero latency (${this.worldPath})`,
+    );
 
     await this.dropDatabase();
     await ensureDatabase(this.options.databaseUrl);
@@ -85,7 +93,9 @@ export class LiveBenchCluster {
     for (let i = 0; i < this.sessionIds.length; i += 16) {
       await Promise.all(this.sessionIds.slice(i, i + 16).map((id) => admin.createSession(BENCH_ORG, id, id)));
     }
-    log(`database: ${this.options.databaseUrl} migrated, ${this.sessionIds.length} sessions inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    log(
+      `database: ${this.options.databaseUrl} migrated, ${this.sessionIds.length} sessions inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
 
   /** The configuration the gateway processes run with, for clients the bench runs in-process. */
@@ -115,28 +125,43 @@ export class LiveBenchCluster {
     this.baseUrl = `http://127.0.0.1:${port}`;
     for (let i = 1; i <= this.options.workers; i++) {
       const id = `bench-live-w${i}`;
-      this.workers.push({ id, process: this.spawn(id, 'dist/worker/main.js', { WA_DRIVER: 'sim', SIM_WORLD: this.worldPath, WORKER_ID: id }) });
+      this.workers.push({
+        id,
+        process: this.spawn(id, 'dist/worker/main.js', { WA_DRIVER: 'sim', SIM_WORLD: this.worldPath, WORKER_ID: id }),
+      });
     }
-    await waitFor(async () => {
-      this.assertRunning();
-      return (await fetch(`${this.baseUrl}/readyz`)).status === 200;
-    }, 'the api to become ready', 30_000);
+    await waitFor(
+      async () => {
+        this.assertRunning();
+        return (await fetch(`${this.baseUrl}/readyz`)).status === 200;
+      },
+      'the api to become ready',
+      30_000,
+    );
   }
 
   private spawn(name: string, script: string, overrides: Record<string, string>): GatewayProcess {
     const fullName = `bench-live-${this.runId}-${name}`;
-    const proc = this.options.cpuProfileDir ? this.spawnProfiled(fullName, script, this.env(overrides)) : GatewayProcess.start(fullName, script, this.env(overrides));
+    const proc = this.options.cpuProfileDir
+      ? this.spawnProfiled(fullName, script, this.env(overrides))
+      : GatewayProcess.start(fullName, script, this.env(overrides));
     this.processes.push(proc);
     return proc;
   }
 
   /** As GatewayProcess.start, with V8's CPU profiler on (its flags are refused in NODE_OPTIONS); the profile is written at exit. */
   private spawnProfiled(name: string, script: string, env: Record<string, string>): GatewayProcess {
-    return GatewayProcess.start(name, script, env, ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]);
+    return GatewayProcess.start(name, script, env, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${this.options.cpuProfileDir}`,
+      `--cpu-prof-name=${name}.cpuprofile`,
+    ]);
   }
 
   private assertRunning(): void {
-    for (const proc of this.processes) if (!proc.running) throw new Error(`${proc.name} exited with ${proc.child.exitCode} (log in .run/test-logs/${proc.name}.log)`);
+    for (const proc of this.processes)
+      if (!proc.running)
+        throw new Error(`${proc.name} exited with ${proc.child.exitCode} (log in .run/test-logs/${proc.name}.log)`);
   }
 
   /** Sessions whose presence key is set, by the worker that set it. */
@@ -151,9 +176,12 @@ export class LiveBenchCluster {
 
   /** Shards per worker, from the lease keys. */
   async leasesByWorker(): Promise<Map<string, number>> {
-    const holders = await this.redis.mget(...Array.from({ length: this.options.shardCount }, (_, i) => this.keys.lease(i)));
+    const holders = await this.redis.mget(
+      ...Array.from({ length: this.options.shardCount }, (_, i) => this.keys.lease(i)),
+    );
     const counts = new Map<string, number>();
-    for (const holder of holders.map((value) => parseLease(value)?.workerId)) if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
+    for (const holder of holders.map((value) => parseLease(value)?.workerId))
+      if (holder) counts.set(holder, (counts.get(holder) ?? 0) + 1);
     return counts;
   }
 
@@ -170,7 +198,10 @@ export class LiveBenchCluster {
         const line = `online ${online}/${this.sessionIds.length}, shards ${held.join('/') || '0'}`;
         if (line !== last) this.options.log(`  ${((Date.now() - started) / 1000).toFixed(1)} s: ${line}`);
         last = line;
-        const balanced = leases.size === this.options.workers && held.reduce((a, b) => a + b, 0) === this.options.shardCount && Math.max(...held) - Math.min(...held) <= 1;
+        const balanced =
+          leases.size === this.options.workers &&
+          held.reduce((a, b) => a + b, 0) === this.options.shardCount &&
+          Math.max(...held) - Math.min(...held) <= 1;
         return online === this.sessionIds.length && balanced;
       },
       'every session online on balanced workers',
@@ -196,7 +227,12 @@ export class LiveBenchCluster {
 
   /** CPU seconds used so far by each gateway process, by Redis, and by the whole machine (busy and total). */
   async cpuSnapshot(): Promise<CpuSnapshot> {
-    const processes = new Map(this.processes.map((p) => [p.name.replace(`bench-live-${this.runId}-`, ''), cpuTicks(p.child.pid!) / CLOCK_TICKS_PER_S]));
+    const processes = new Map(
+      this.processes.map((p) => [
+        p.name.replace(`bench-live-${this.runId}-`, ''),
+        cpuTicks(p.child.pid!) / CLOCK_TICKS_PER_S,
+      ]),
+    );
     this.mysqlPid ??= pidOf(['mariadbd', 'mysqld']) ?? 0;
     if (this.mysqlPid) processes.set('mariadbd (shared)', cpuTicks(this.mysqlPid) / CLOCK_TICKS_PER_S);
     const own = process.cpuUsage();
@@ -204,7 +240,13 @@ export class LiveBenchCluster {
     const info = await this.redis.info('cpu');
     const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
     const [busy, total] = machineTicks();
-    return { at: performance.now(), processes, redis: field('used_cpu_sys') + field('used_cpu_user'), machineBusy: busy / CLOCK_TICKS_PER_S, machineTotal: total / CLOCK_TICKS_PER_S };
+    return {
+      at: performance.now(),
+      processes,
+      redis: field('used_cpu_sys') + field('used_cpu_user'),
+      machineBusy: busy / CLOCK_TICKS_PER_S,
+      machineTotal: total / CLOCK_TICKS_PER_S,
+    };
   }
 
   /** Redis's own count and time per command (INFO commandstats), to diff around a load. */
@@ -267,7 +309,10 @@ export function cpuShares(from: CpuSnapshot, to: CpuSnapshot): { name: string; s
   const wall = (to.at - from.at) / 1000;
   const shares = [...to.processes].map(([name, s]) => ({ name, share: (s - (from.processes.get(name) ?? 0)) / wall }));
   shares.push({ name: 'redis-server (shared)', share: (to.redis - from.redis) / wall });
-  shares.push({ name: 'machine (all cores)', share: (to.machineBusy - from.machineBusy) / (to.machineTotal - from.machineTotal) });
+  shares.push({
+    name: 'machine (all cores)',
+    share: (to.machineBusy - from.machineBusy) / (to.machineTotal - from.machineTotal),
+  });
   return shares;
 }
 

@@ -32,7 +32,14 @@ export async function queuePathPaced(
   // The workers run only jobs signed with the gateway's key, which lives in its database.
   const db = createDataSource({ ...config.db, poolSize: 1 });
   await db.initialize();
-  const live = new LiveClient(config, new RedisKeys(config.redis.prefix, config.shards.count), redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), createLogger('warn', 'bench-live-client'));
+  const live = new LiveClient(
+    config,
+    new RedisKeys(config.redis.prefix, config.shards.count),
+    redis,
+    subscriber,
+    new JobSigningKey(config.jobSigningSecret, db),
+    createLogger('warn', 'bench-live-client'),
+  );
   try {
     await live.start();
     let failures = 0;
@@ -64,7 +71,12 @@ async function pacedCalls(work: () => Promise<unknown>, rate: number, durationS:
 }
 
 /** GET of a presence key on one ioredis connection, like the api's own client. */
-export async function redisRoundTrip(redisUrl: string, key: string, concurrency: number, durationS: number): Promise<LatencySummary> {
+export async function redisRoundTrip(
+  redisUrl: string,
+  key: string,
+  concurrency: number,
+  durationS: number,
+): Promise<LatencySummary> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     await redis.get(key);
@@ -86,7 +98,12 @@ export async function inProcessDriverCall(
   durationS: number,
 ): Promise<LatencySummary> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  const driver = new SimDriver({ world, redis, subscriber: () => new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix });
+  const driver = new SimDriver({
+    world,
+    redis,
+    subscriber: () => new Redis(redisUrl, { maxRetriesPerRequest: null }),
+    prefix,
+  });
   try {
     const connection = await driver.connect(sessionId);
     await new Promise<void>((resolve, reject) => {

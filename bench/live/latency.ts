@@ -8,7 +8,8 @@ export interface LatencySummary {
 
 export function summarise(latenciesMs: number[], elapsedS: number): LatencySummary {
   const sorted = Float64Array.from(latenciesMs).sort();
-  const at = (p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  const at = (p: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   return { count: sorted.length, opsPerS: sorted.length / elapsedS, p50: at(0.5), p99: at(0.99) };
 }
 
@@ -16,7 +17,11 @@ export function summarise(latenciesMs: number[], elapsedS: number): LatencySumma
  * Closed loop without HTTP: `concurrency` async loops, each awaiting `work()` back to back for
  * `durationS` seconds. A failure stops the run: a floor that errors measures nothing.
  */
-export async function concurrentLoops(work: () => Promise<unknown>, concurrency: number, durationS: number): Promise<LatencySummary> {
+export async function concurrentLoops(
+  work: () => Promise<unknown>,
+  concurrency: number,
+  durationS: number,
+): Promise<LatencySummary> {
   const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + durationS * 1000;

@@ -92,7 +92,8 @@ class Connection {
  */
 export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
   const url = new URL(options.baseUrl);
-  const head = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${options.token}\r\nConnection: keep-alive\r\n\r\n`;
+  const head = (path: string) =>
+    `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${options.token}\r\nConnection: keep-alive\r\n\r\n`;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const waiting: Due[] = [];
@@ -114,7 +115,10 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     else if (next) waiting.unshift(next);
     if (answered === total) allAnswered();
   };
-  const connections = Array.from({ length: options.connections }, () => new Connection(url.hostname, Number(url.port), head, onDone));
+  const connections = Array.from(
+    { length: options.connections },
+    () => new Connection(url.hostname, Number(url.port), head, onDone),
+  );
   // Round robin, as 64 independent clients would spread their calls: always taking the first idle
   // connection leaves the last ones unused past the server's keep-alive timeout, and a request
   // sent as the server closes such a connection fails.
@@ -136,7 +140,13 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
   clearTimeout(timer);
   const elapsedS = (performance.now() - started) / 1000;
-  const result = { ...summarise(latencies, elapsedS), offered: options.rate, statuses: { ...statuses }, errors, abandoned: total - answered };
+  const result = {
+    ...summarise(latencies, elapsedS),
+    offered: options.rate,
+    statuses: { ...statuses },
+    errors,
+    abandoned: total - answered,
+  };
   for (const conn of connections) conn.close();
   return result;
 }
@@ -145,7 +155,12 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
  * Calls `due` for request i at `started + i / rate` (in batches when timers fire late, never
  * early), whatever happened to the ones before; resolves once all `total` are due.
  */
-export function paceSchedule(rate: number, total: number, started: number, due: (dueAt: number) => void): Promise<void> {
+export function paceSchedule(
+  rate: number,
+  total: number,
+  started: number,
+  due: (dueAt: number) => void,
+): Promise<void> {
   let sent = 0;
   return new Promise<void>((scheduled) => {
     const tick = () => {

@@ -45,7 +45,8 @@ const ascii2 = ascii1.flatMap((a) => ascii1.map((b) => a + b));
 const ascii3 = ascii2.flatMap((ab) => ascii1.map((c) => ab + c));
 const asciiByWeight = new Map<string, string>();
 // Shorter texts first, so a weight keeps its shortest ASCII spelling.
-for (const [text, w] of [...(await weights(ascii3)), ...(await weights(ascii2)), ...(await weights(ascii1))]) asciiByWeight.set(w, text);
+for (const [text, w] of [...(await weights(ascii3)), ...(await weights(ascii2)), ...(await weights(ascii1))])
+  asciiByWeight.set(w, text);
 
 // A letter or digit represents its class where it has one (王 rather than the radical ⺩), so that
 // name-grams.ts, which indexes runs of letters and digits, keeps such names searchable.
@@ -68,19 +69,29 @@ for (const ch of codePoints) {
 // every character LIKE matches with an ASCII letter or digit, and with a sample of other classes.
 const foldOf = new Map(folds);
 const fold = (ch: string) => foldOf.get(ch) ?? ch;
-await conn.query(`CREATE TEMPORARY TABLE code_points (ch VARCHAR(1) CHARACTER SET utf8mb4 COLLATE ${COLLATION} NOT NULL)`);
+await conn.query(
+  `CREATE TEMPORARY TABLE code_points (ch VARCHAR(1) CHARACTER SET utf8mb4 COLLATE ${COLLATION} NOT NULL)`,
+);
 for (let i = 0; i < codePoints.length; i += 5000) {
   const part = codePoints.slice(i, i + 5000);
   await conn.query(`INSERT INTO code_points (ch) VALUES ${part.map(() => '(?)').join(',')}`, part);
 }
-const probes = [...ascii1, ...[...new Set(folds.map(([, to]) => to))].filter((to) => [...to].length === 1 && to > '\u007f').filter((_, i) => i % 10 === 0)];
+const probes = [
+  ...ascii1,
+  ...[...new Set(folds.map(([, to]) => to))]
+    .filter((to) => [...to].length === 1 && to > '\u007f')
+    .filter((_, i) => i % 10 === 0),
+];
 let mismatches = 0;
 for (const probe of probes) {
   const [rows] = await conn.query(`SELECT ch FROM code_points WHERE ch LIKE ? ESCAPE '|'`, [probe]);
   for (const { ch } of rows as { ch: string }[]) {
     if (fold(ch) !== fold(probe)) {
       mismatches++;
-      if (mismatches <= 10) console.log(`LIKE matches U+${ch.codePointAt(0)!.toString(16)} with U+${probe.codePointAt(0)!.toString(16)}, but they fold apart`);
+      if (mismatches <= 10)
+        console.log(
+          `LIKE matches U+${ch.codePointAt(0)!.toString(16)} with U+${probe.codePointAt(0)!.toString(16)}, but they fold apart`,
+        );
     }
   }
 }
@@ -93,5 +104,7 @@ writeFileSync(
     `// ${folds.length} code points that do not fold to themselves.\n` +
     `export const FOLDS: Readonly<Record<string, string>> = {${body}};\n`,
 );
-console.log(`wrote ${folds.length} folds to ${out}; checked ${probes.length} characters against every code point: ${mismatches} matched by LIKE but folded apart`);
+console.log(
+  `wrote ${folds.length} folds to ${out}; checked ${probes.length} characters against every code point: ${mismatches} matched by LIKE but folded apart`,
+);
 process.exitCode = mismatches === 0 ? 0 : 1;

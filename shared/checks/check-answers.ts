@@ -51,7 +51,13 @@ export class CheckAnswerCache {
   }
 
   /** The organization's answers for these phones that are at most `maxAgeMs` old, by phone. */
-  async find(organizationId: string, phones: string[], maxAgeMs: number, now = Date.now(), db: Queryable = this.db): Promise<Map<string, CheckAnswer>> {
+  async find(
+    organizationId: string,
+    phones: string[],
+    maxAgeMs: number,
+    now = Date.now(),
+    db: Queryable = this.db,
+  ): Promise<Map<string, CheckAnswer>> {
     const found = new Map<string, CheckAnswer>();
     if (maxAgeMs <= 0 || phones.length === 0) return found;
     for (let start = 0; start < phones.length; start += STATEMENT_ROWS) {
@@ -75,7 +81,8 @@ export class CheckAnswerCache {
     const sorted = [...answers].sort((a, b) => (a.phone < b.phone ? -1 : a.phone > b.phone ? 1 : 0));
     for (let start = 0; start < sorted.length; start += STATEMENT_ROWS) {
       const slice = sorted.slice(start, start + STATEMENT_ROWS);
-      const newer = (column: string) => `${column} = IF(VALUES(checked_at) >= checked_at, VALUES(${column}), ${column})`;
+      const newer = (column: string) =>
+        `${column} = IF(VALUES(checked_at) >= checked_at, VALUES(${column}), ${column})`;
       await this.db.query(
         `INSERT INTO check_answers (organization_id, phone, on_whatsapp, jid, lid, matched_as, checked_at)
           VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
@@ -90,7 +97,10 @@ export class CheckAnswerCache {
     if (!this.enabled) return 0;
     let removed = 0;
     for (;;) {
-      const result = await this.db.query<{ affectedRows: number }>(`DELETE FROM check_answers WHERE checked_at < ? LIMIT ${PRUNE_ROWS}`, [now - this.ttlMs]);
+      const result = await this.db.query<{ affectedRows: number }>(
+        `DELETE FROM check_answers WHERE checked_at < ? LIMIT ${PRUNE_ROWS}`,
+        [now - this.ttlMs],
+      );
       removed += result.affectedRows;
       if (result.affectedRows < PRUNE_ROWS) return removed;
     }

@@ -14,5 +14,7 @@ interface CallbackPool {
 export function poolQuery<T>(db: DataSource, sql: string, values: unknown[]): Promise<T[]> {
   const pool = db.isInitialized ? (db.driver as unknown as { pool?: CallbackPool }).pool : undefined;
   if (!pool) return Promise.reject(new StoreUnavailableError('not connected to MySQL yet'));
-  return new Promise((resolve, reject) => pool.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  return new Promise((resolve, reject) =>
+    pool.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as T[]))),
+  );
 }

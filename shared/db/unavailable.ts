@@ -16,10 +16,22 @@ const UNAVAILABLE_CODES = new Set([
 
 /** True when an error means MySQL or Redis could not be reached, as opposed to a bad query. */
 export function isStoreUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; driverError?: unknown; cause?: unknown; name?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+  for (
+    let e = err as
+        { code?: unknown; driverError?: unknown; cause?: unknown; name?: unknown; message?: unknown } | undefined,
+      depth = 0;
+    e && depth < 4;
+    depth++
+  ) {
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     if (e.name === 'StoreUnavailableError') return true;
-    if (typeof e.message === 'string' && /Connection is closed|Connection is not established|connect ECONNREFUSED|Stream isn't writeable|max retries per request/i.test(e.message)) return true;
+    if (
+      typeof e.message === 'string' &&
+      /Connection is closed|Connection is not established|connect ECONNREFUSED|Stream isn't writeable|max retries per request/i.test(
+        e.message,
+      )
+    )
+      return true;
     if (e.name === 'CannotExecuteNotConnectedError' || e.name === 'ConnectionIsNotSetError') return true;
     e = (e.driverError ?? e.cause) as typeof e;
   }

@@ -32,7 +32,9 @@ export class JobSigner {
   }
 
   private mac(kind: SignedJobKind, jobId: string, content: object): string {
-    return createHmac('sha256', this.secret).update(`${kind}\n${jobId}\n${canonicalJson(content)}`).digest('base64url');
+    return createHmac('sha256', this.secret)
+      .update(`${kind}\n${jobId}\n${canonicalJson(content)}`)
+      .digest('base64url');
   }
 }
 

@@ -22,7 +22,9 @@ export class JobSigningKey {
 
   signer(): Promise<JobSigner> {
     if (!this.loading) {
-      this.loading = storedSecret(this.db, STORED_SECRET_NAME).then((secret) => new JobSigner(Buffer.from(secret, 'base64url')));
+      this.loading = storedSecret(this.db, STORED_SECRET_NAME).then(
+        (secret) => new JobSigner(Buffer.from(secret, 'base64url')),
+      );
       this.loading.catch(() => {
         this.loading = undefined;
       });

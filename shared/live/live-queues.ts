@@ -12,7 +12,10 @@ export interface LiveReply {
 /** A reply as it arrives: the value is checked against its operation's schema by the one who knows the operation. */
 const ArrivingLiveReply = z.object({
   jobId: z.string(),
-  result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), value: z.unknown() }), z.object({ ok: z.literal(false), error: LiveError })]),
+  result: z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), value: z.unknown() }),
+    z.object({ ok: z.literal(false), error: LiveError }),
+  ]),
 });
 export type ArrivingLiveReply = z.output<typeof ArrivingLiveReply>;
 

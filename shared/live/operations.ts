@@ -17,13 +17,20 @@ const Done = z.object({});
 
 const NumberCheckOutput = z.object({
   isOnWhatsApp: z.boolean(),
-  jid: z.string().nullable().meta({ description: "The number's WhatsApp JID when it has an account, else null.", example: '14155550123@s.whatsapp.net' }),
+  jid: z.string().nullable().meta({
+    description: "The number's WhatsApp JID when it has an account, else null.",
+    example: '14155550123@s.whatsapp.net',
+  }),
   query: z.string().meta({ description: 'The phone number as asked.', example: '+14155550123' }),
-  lid: z.string().optional().meta({ description: "The account's LID, when WhatsApp reveals it.", example: '205227043110953@lid' }),
-  matchedAs: z
+  lid: z
     .string()
     .optional()
-    .meta({ description: "When on WhatsApp: the form of the number WhatsApp knows (its JID's digits) — the number asked, or its national variant (Brazil's ninth digit, Mexico's 1, Argentina's 9).", example: '14155550123' }),
+    .meta({ description: "The account's LID, when WhatsApp reveals it.", example: '205227043110953@lid' }),
+  matchedAs: z.string().optional().meta({
+    description:
+      "When on WhatsApp: the form of the number WhatsApp knows (its JID's digits) — the number asked, or its national variant (Brazil's ninth digit, Mexico's 1, Argentina's 9).",
+    example: '14155550123',
+  }),
 });
 
 const AboutOutput = z.object({
@@ -39,10 +46,13 @@ const PictureOutput = z.object({
 });
 
 const PairingCodeOutput = z.object({
-  code: z.string().meta({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }),
+  code: z
+    .string()
+    .meta({ example: 'ABCD1234', description: 'Enter it on the phone under Linked devices → Link with phone number.' }),
   expiresAt: z.number().int().meta({
     example: 1719662560000,
-    description: 'Epoch ms after which the code no longer links the phone: it works only while the connection that asked for it keeps showing QR codes (about 160 s). Ask for a new one after that.',
+    description:
+      'Epoch ms after which the code no longer links the phone: it works only while the connection that asked for it keeps showing QR codes (about 160 s). Ask for a new one after that.',
   }),
 });
 
@@ -117,4 +127,5 @@ export const LiveError = z.object({
 export type LiveError = z.output<typeof LiveError>;
 
 /** Workers return failures as values, so the api can tell a typed error from a crash. */
-export type LiveJobResult<N extends LiveOpName = LiveOpName> = { ok: true; value: LiveOutput<N> } | { ok: false; error: LiveError };
+export type LiveJobResult<N extends LiveOpName = LiveOpName> =
+  { ok: true; value: LiveOutput<N> } | { ok: false; error: LiveError };

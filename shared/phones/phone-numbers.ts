@@ -7,7 +7,14 @@
 import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
 import { nationalVariant } from './national-variants.js';
 
-export const INVALID_NUMBER_REASONS = ['not_a_number', 'invalid_country_code', 'too_short', 'too_long', 'invalid_length', 'not_in_numbering_plan'] as const;
+export const INVALID_NUMBER_REASONS = [
+  'not_a_number',
+  'invalid_country_code',
+  'too_short',
+  'too_long',
+  'invalid_length',
+  'not_in_numbering_plan',
+] as const;
 export type InvalidNumberReason = (typeof INVALID_NUMBER_REASONS)[number];
 
 export type GivenNumber = { valid: true; digits: string } | { valid: false; reason: InvalidNumberReason };
@@ -40,5 +47,8 @@ export function parseGivenNumber(entry: string): GivenNumber {
   const variant = nationalVariant(digits);
   if (variant !== undefined && isValidE164(variant)) return { valid: true, digits };
   const lengthProblem = validatePhoneNumberLength(`+${digits}`);
-  return { valid: false, reason: lengthProblem ? (LENGTH_REASONS[lengthProblem] ?? 'invalid_length') : 'not_in_numbering_plan' };
+  return {
+    valid: false,
+    reason: lengthProblem ? (LENGTH_REASONS[lengthProblem] ?? 'invalid_length') : 'not_in_numbering_plan',
+  };
 }

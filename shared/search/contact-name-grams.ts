@@ -18,7 +18,11 @@ export const GRAM_ROWS_PER_STATEMENT = 5_000;
  * transaction. Gram rows of a deleted session go with it (foreign key); of a deleted contact, only
  * through a change with `after: null`.
  */
-export async function applyNameChanges(query: RunQuery, sessionId: string, changes: readonly NameChange[]): Promise<void> {
+export async function applyNameChanges(
+  query: RunQuery,
+  sessionId: string,
+  changes: readonly NameChange[],
+): Promise<void> {
   const removed: [string, number][] = [];
   const added: [string, number][] = [];
   for (const change of changes) {

@@ -34,7 +34,8 @@ export function urlProblem(raw: string, policy: AddressPolicy): string | undefin
   } catch {
     return 'must be an absolute URL';
   }
-  if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:')) return policy.allowHttp ? 'must be an http or https URL' : 'must be an https URL';
+  if (url.protocol !== 'https:' && !(policy.allowHttp && url.protocol === 'http:'))
+    return policy.allowHttp ? 'must be an http or https URL' : 'must be an https URL';
   if (url.username || url.password) return 'must not carry credentials';
   if (url.hash) return 'must not have a fragment';
   return undefined;
@@ -49,12 +50,17 @@ export function hostOf(url: URL): string {
 export async function resolveAllowed(host: string, policy: AddressPolicy): Promise<LookupAddress[]> {
   const addresses = isIP(host)
     ? [{ address: host, family: isIP(host) }]
-    : await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, found) => (err ? reject(err) : resolve(found))));
+    : await new Promise<LookupAddress[]>((resolve, reject) =>
+        dnsLookup(host, { all: true, verbatim: true }, (err, found) => (err ? reject(err) : resolve(found))),
+      );
   if (addresses.length === 0) throw new Error(`${host} has no address`);
   if (!policy.allowPrivate) {
     for (const { address } of addresses) {
       const range = refusedRange(address);
-      if (range) throw new RefusedAddressError(`${host} resolves to ${address}, a ${range} address; webhooks reach public addresses only (WEBHOOK_ALLOW_PRIVATE)`);
+      if (range)
+        throw new RefusedAddressError(
+          `${host} resolves to ${address}, a ${range} address; webhooks reach public addresses only (WEBHOOK_ALLOW_PRIVATE)`,
+        );
     }
   }
   return addresses;
@@ -65,9 +71,14 @@ export async function resolveAllowed(host: string, policy: AddressPolicy): Promi
  * resolution, so a DNS answer that changes between check and connect cannot reach a refused one.
  */
 export function checkedLookup(policy: AddressPolicy) {
-  return (host: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void): void => {
+  return (
+    host: string,
+    options: { all?: boolean },
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
     resolveAllowed(host, policy).then(
-      (addresses) => (options.all ? callback(null, addresses) : callback(null, addresses[0]!.address, addresses[0]!.family)),
+      (addresses) =>
+        options.all ? callback(null, addresses) : callback(null, addresses[0]!.address, addresses[0]!.family),
       (err: Error) => callback(err, '', 0),
     );
   };

@@ -22,7 +22,12 @@ interface BatchRow {
  * or the event of the final status it has just been given (completed, failed, cancelled).
  * Used by the worker (progress, completion, failure) and the api (cancel, a batch finished on creation).
  */
-export async function writeBatchEvent(query: TxQuery, batchId: string, kind: 'progress' | 'finished', publicUrl: string | undefined): Promise<void> {
+export async function writeBatchEvent(
+  query: TxQuery,
+  batchId: string,
+  kind: 'progress' | 'finished',
+  publicUrl: string | undefined,
+): Promise<void> {
   const [row] = (await query(
     `SELECT COALESCE(b.session_id, (SELECT m.session_id FROM check_batch_sessions m WHERE m.batch_id = b.id ORDER BY m.position LIMIT 1)) AS session_id,
             b.session_id AS route_session_id, status, total, done, on_whatsapp, not_on_whatsapp, invalid, error_code, error_message, finished_at FROM check_batches b WHERE b.id = ?`,
@@ -33,14 +38,19 @@ export async function writeBatchEvent(query: TxQuery, batchId: string, kind: 'pr
     batchId,
     status: row.status,
     progress: { done: Number(row.done), total: Number(row.total) },
-    counts: { onWhatsApp: Number(row.on_whatsapp), notOnWhatsApp: Number(row.not_on_whatsapp), invalid: Number(row.invalid) },
+    counts: {
+      onWhatsApp: Number(row.on_whatsapp),
+      notOnWhatsApp: Number(row.not_on_whatsapp),
+      invalid: Number(row.invalid),
+    },
     resultsUrl: `${publicUrl ?? ''}${row.route_session_id === null ? `/api/v1/check-batches/${batchId}` : `/api/v1/sessions/${row.route_session_id}/contacts/check-batch/${batchId}`}/results`,
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
     finishedAt: row.finished_at === null ? null : Number(row.finished_at),
   };
   let event: NewEvent;
   if (kind === 'progress') event = { type: 'check_batch.progress', data };
-  else if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled') event = { type: `check_batch.${row.status}`, data };
+  else if (row.status === 'completed' || row.status === 'failed' || row.status === 'cancelled')
+    event = { type: `check_batch.${row.status}`, data };
   else return;
   await writeEvents(query, row.session_id, [event]);
 }

@@ -30,8 +30,13 @@ const BatchEventData = z.object({
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
   progress: z.object({ done: z.number().int(), total: z.number().int() }),
   counts: BatchCounts,
-  resultsUrl: z.string().describe("The batch's results (GET, `read`): absolute when PUBLIC_URL is configured, else a path."),
-  error: z.object({ code: z.string(), message: z.string() }).nullable().describe('Why a failed batch failed; null otherwise.'),
+  resultsUrl: z
+    .string()
+    .describe("The batch's results (GET, `read`): absolute when PUBLIC_URL is configured, else a path."),
+  error: z
+    .object({ code: z.string(), message: z.string() })
+    .nullable()
+    .describe('Why a failed batch failed; null otherwise.'),
   finishedAt: z.number().int().nullable().describe('Epoch ms; null while the batch runs.'),
 });
 
@@ -41,7 +46,12 @@ export const EVENT_DATA = {
   'session.status': z.object({
     status: z.enum(SESSION_STATUSES),
     previousStatus: z.enum(SESSION_STATUSES).nullable(),
-    reason: z.string().nullable().describe('Why, when the driver said: e.g. `connection_lost`, `logged_out`, `restart_required`, a rejected client version or a replaced connection.'),
+    reason: z
+      .string()
+      .nullable()
+      .describe(
+        'Why, when the driver said: e.g. `connection_lost`, `logged_out`, `restart_required`, a rejected client version or a replaced connection.',
+      ),
   }),
   'session.qr': z.object({
     qr: z.string().describe('The QR payload to render; WhatsApp replaces it about every 20 s.'),
@@ -57,7 +67,11 @@ export const EVENT_DATA = {
           lid: z.string().nullable().describe('Null for a person known only by phone so far.'),
           phoneNumber: z.string().nullable(),
           name: z.string().nullable(),
-          changes: z.array(z.enum(CONTACT_CHANGES)).describe('`new`: first stored; `name`: the stored name changed; `mapping`: the phone ↔ LID mapping was learned or changed.'),
+          changes: z
+            .array(z.enum(CONTACT_CHANGES))
+            .describe(
+              '`new`: first stored; `name`: the stored name changed; `mapping`: the phone ↔ LID mapping was learned or changed.',
+            ),
         }),
       )
       .max(MAX_CONTACTS_PER_EVENT),

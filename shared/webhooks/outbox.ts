@@ -22,7 +22,12 @@ interface SubscriberRow {
 }
 
 /** Returns the events written (those some endpoint wanted), in order. */
-export async function writeEvents(query: TxQuery, sessionId: string, events: NewEvent[], now = Date.now()): Promise<EventBody[]> {
+export async function writeEvents(
+  query: TxQuery,
+  sessionId: string,
+  events: NewEvent[],
+  now = Date.now(),
+): Promise<EventBody[]> {
   if (events.length === 0) return [];
   const rows = (await query(
     `SELECT s.organization_id, e.id, e.events FROM wa_sessions s
@@ -45,7 +50,15 @@ export async function writeEvents(query: TxQuery, sessionId: string, events: New
   const [{ last }] = (await query('SELECT LAST_INSERT_ID() AS last', [])) as [{ last: number | string }];
   const first = Number(last) - wanted.length + 1;
 
-  const bodies: EventBody[] = wanted.map((event, i) => ({ id: newEventId(), type: event.type, timestamp: now, organizationId, sessionId, sequence: first + i, data: event.data }));
+  const bodies: EventBody[] = wanted.map((event, i) => ({
+    id: newEventId(),
+    type: event.type,
+    timestamp: now,
+    organizationId,
+    sessionId,
+    sequence: first + i,
+    data: event.data,
+  }));
   for (let start = 0; start < bodies.length; start += ROWS_PER_INSERT) {
     const part = bodies.slice(start, start + ROWS_PER_INSERT);
     await query(
@@ -53,7 +66,9 @@ export async function writeEvents(query: TxQuery, sessionId: string, events: New
       part.flatMap((b) => [b.id, organizationId, sessionId, b.sequence, b.type, JSON.stringify(b), now]),
     );
   }
-  const deliveries = bodies.flatMap((b) => endpoints.filter((e) => e.types.has(b.type)).map((e) => [e.id, b.id, sessionId, b.type, 'queued', now, now]));
+  const deliveries = bodies.flatMap((b) =>
+    endpoints.filter((e) => e.types.has(b.type)).map((e) => [e.id, b.id, sessionId, b.type, 'queued', now, now]),
+  );
   for (let start = 0; start < deliveries.length; start += ROWS_PER_INSERT) {
     const part = deliveries.slice(start, start + ROWS_PER_INSERT);
     await query(

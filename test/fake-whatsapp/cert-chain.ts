@@ -47,7 +47,13 @@ export function encodeCertChain(keys: CertChainKeys, serverStatic: Uint8Array, f
     notAfter: now + 86400,
   }).finish();
   return proto.CertChain.encode({
-    intermediate: { details: intermediateDetails, signature: Curve.sign((faults.intermediateSigner ?? keys.root).private, intermediateDetails) },
-    leaf: { details: leafDetails, signature: Curve.sign((faults.leafSigner ?? keys.intermediate).private, leafDetails) },
+    intermediate: {
+      details: intermediateDetails,
+      signature: Curve.sign((faults.intermediateSigner ?? keys.root).private, intermediateDetails),
+    },
+    leaf: {
+      details: leafDetails,
+      signature: Curve.sign((faults.leafSigner ?? keys.intermediate).private, leafDetails),
+    },
   }).finish();
 }

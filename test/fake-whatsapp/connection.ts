@@ -94,7 +94,8 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
       offset = 7 + this.inBytes.readUIntBE(4, 3);
     }
     if (this.inBytes.length < offset + NOISE_WA_HEADER.length) return false;
-    if (!this.inBytes.subarray(offset, offset + NOISE_WA_HEADER.length).equals(NOISE_WA_HEADER)) throw new Error('bad intro header');
+    if (!this.inBytes.subarray(offset, offset + NOISE_WA_HEADER.length).equals(NOISE_WA_HEADER))
+      throw new Error('bad intro header');
     this.inBytes = this.inBytes.subarray(offset + NOISE_WA_HEADER.length);
     this.introSeen = true;
     return true;

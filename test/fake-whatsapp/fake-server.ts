@@ -11,7 +11,17 @@ import { Curve, S_WHATSAPP_NET, type proto } from '@whiskeysockets/baileys';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encodeCertChain, newCertChainKeys, type ChainFaults } from './cert-chain.js';
 import { ClientConnection } from './connection.js';
-import { bytesOf, child, childrenOf, iqError, iqResult, node, readBigEndian, textOf, type BinaryNode } from './nodes.js';
+import {
+  bytesOf,
+  child,
+  childrenOf,
+  iqError,
+  iqResult,
+  node,
+  readBigEndian,
+  textOf,
+  type BinaryNode,
+} from './nodes.js';
 import { answerQuery, type QueryContext } from './queries.js';
 import { FakeWorld, pnJid, userOf } from './world.js';
 import type { FakePhone } from './phone.js';
@@ -63,7 +73,13 @@ const REFS_PER_REGISTRATION = 6;
 export class FakeWhatsApp {
   readonly world = new FakeWorld();
   readonly certKeys = newCertChainKeys();
-  readonly faults: Faults = { silent: false, loginFailure: undefined, rateLimited: new Set(), rateLimitedTimes: new Map(), chain: {} };
+  readonly faults: Faults = {
+    silent: false,
+    loginFailure: undefined,
+    rateLimited: new Set(),
+    rateLimitedTimes: new Map(),
+    chain: {},
+  };
   readonly clients = new Set<FakeClient>();
   readonly companions = new Map<string, Companion>();
   readonly phones = new Map<string, FakePhone>();
@@ -130,7 +146,9 @@ export class FakeWhatsApp {
 
   /** The logged-in clients of a companion (normally one). */
   clientsOf(phone: string, device?: number): FakeClient[] {
-    return [...this.clients].filter((c) => c.companion?.phone === phone && (device === undefined || c.companion.device === device));
+    return [...this.clients].filter(
+      (c) => c.companion?.phone === phone && (device === undefined || c.companion.device === device),
+    );
   }
 
   companionsOf(phone: string): Companion[] {
@@ -172,7 +190,8 @@ export class FakeWhatsApp {
     this.clients.add(client);
     connection.on('close', () => {
       this.clients.delete(client);
-      for (const [ref, registration] of this.registrations) if (registration.client === client) this.registrations.delete(ref);
+      for (const [ref, registration] of this.registrations)
+        if (registration.client === client) this.registrations.delete(ref);
     });
   }
 }
@@ -218,10 +237,23 @@ export class FakeClient {
       noiseKey,
       identityKey: Buffer.from(data.eIdent!),
       registrationId: readBigEndian(Buffer.from(data.eRegid!)),
-      signedPreKey: { id: readBigEndian(Buffer.from(data.eSkeyId!)), publicKey: Buffer.from(data.eSkeyVal!), signature: Buffer.from(data.eSkeySig!) },
+      signedPreKey: {
+        id: readBigEndian(Buffer.from(data.eSkeyId!)),
+        publicKey: Buffer.from(data.eSkeyVal!),
+        signature: Buffer.from(data.eSkeySig!),
+      },
     };
     for (const ref of refs) this.server.registrations.set(ref, registration);
-    this.sendIq([node('pair-device', {}, refs.map((ref) => node('ref', {}, Buffer.from(ref))))], { type: 'set', xmlns: 'md' });
+    this.sendIq(
+      [
+        node(
+          'pair-device',
+          {},
+          refs.map((ref) => node('ref', {}, Buffer.from(ref))),
+        ),
+      ],
+      { type: 'set', xmlns: 'md' },
+    );
   }
 
   private login(payload: proto.ClientPayload, noiseKey: Buffer): void {
@@ -245,12 +277,24 @@ export class FakeClient {
     }
     this.companion = companion;
     const user = this.server.world.byPhoneNumber(phone)!;
-    this.connection.send(node('success', { t: String(Math.floor(Date.now() / 1000)), lid: `${userOf(user.lid)}:${companion.device}@lid`, location: 'fake', props: '1' }));
+    this.connection.send(
+      node('success', {
+        t: String(Math.floor(Date.now() / 1000)),
+        lid: `${userOf(user.lid)}:${companion.device}@lid`,
+        location: 'fake',
+        props: '1',
+      }),
+    );
   }
 
   private onNode(n: BinaryNode): void {
     const id = n.attrs['id'];
-    if (n.tag === 'iq' && (n.attrs['type'] === 'result' || n.attrs['type'] === 'error') && id && this.awaiting.has(id)) {
+    if (
+      n.tag === 'iq' &&
+      (n.attrs['type'] === 'result' || n.attrs['type'] === 'error') &&
+      id &&
+      this.awaiting.has(id)
+    ) {
       const onAnswer = this.awaiting.get(id)!;
       this.awaiting.delete(id);
       onAnswer(n);
@@ -288,7 +332,13 @@ export class FakeClient {
       case 'privacy':
         if (iq.attrs['type'] === 'get') {
           const categories = ['last', 'online', 'profile', 'status', 'readreceipts', 'groupadd', 'calladd'];
-          return iqResult(iq, [node('privacy', {}, categories.map((name) => node('category', { name, value: 'all' })))]);
+          return iqResult(iq, [
+            node(
+              'privacy',
+              {},
+              categories.map((name) => node('category', { name, value: 'all' })),
+            ),
+          ]);
         }
         return iqResult(iq);
       case 'md':
@@ -358,7 +408,11 @@ export class FakeClient {
       const phone = userOf(first.attrs['jid'] ?? '');
       const display = textOf(child(first, 'companion_platform_display')) ?? '';
       this.server.pairingCodeRequests.push({ phone, platformDisplay: display, at: Date.now() });
-      return iqResult(iq, [node('link_code_companion_reg', {}, [node('link_code_pairing_ref', {}, Buffer.from(randomBytes(16).toString('base64')))])]);
+      return iqResult(iq, [
+        node('link_code_companion_reg', {}, [
+          node('link_code_pairing_ref', {}, Buffer.from(randomBytes(16).toString('base64'))),
+        ]),
+      ]);
     }
     return iqResult(iq);
   }

@@ -26,7 +26,11 @@ export interface HistorySpec {
   pushNames: FakeUser[];
 }
 
-const RANK = { member: proto.GroupParticipant.Rank.REGULAR, admin: proto.GroupParticipant.Rank.ADMIN, superadmin: proto.GroupParticipant.Rank.SUPERADMIN } as const;
+const RANK = {
+  member: proto.GroupParticipant.Rank.REGULAR,
+  admin: proto.GroupParticipant.Rank.ADMIN,
+  superadmin: proto.GroupParticipant.Rank.SUPERADMIN,
+} as const;
 
 function directChat(chat: HistoryChat, now: number): proto.IConversation {
   const { user } = chat;
@@ -82,7 +86,16 @@ export function historyNotifications(world: FakeWorld, spec: HistorySpec): proto
     chunkOrder: 1,
   }).finish();
   return [
-    { syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP, initialHistBootstrapInlinePayload: deflateSync(bootstrap), chunkOrder: 0, progress: 100 },
-    { syncType: proto.HistorySync.HistorySyncType.PUSH_NAME, initialHistBootstrapInlinePayload: deflateSync(pushNames), chunkOrder: 1 },
+    {
+      syncType: proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP,
+      initialHistBootstrapInlinePayload: deflateSync(bootstrap),
+      chunkOrder: 0,
+      progress: 100,
+    },
+    {
+      syncType: proto.HistorySync.HistorySyncType.PUSH_NAME,
+      initialHistBootstrapInlinePayload: deflateSync(pushNames),
+      chunkOrder: 1,
+    },
   ];
 }

@@ -2,7 +2,16 @@
  * The server side of WhatsApp's Noise XX handshake, mirroring Baileys' client side
  * (Utils/noise-handler.js) step for step, built from Baileys' own crypto helpers.
  */
-import { aesDecryptGCM, aesEncryptGCM, Curve, hkdf, NOISE_MODE, NOISE_WA_HEADER, proto, sha256 } from '@whiskeysockets/baileys';
+import {
+  aesDecryptGCM,
+  aesEncryptGCM,
+  Curve,
+  hkdf,
+  NOISE_MODE,
+  NOISE_WA_HEADER,
+  proto,
+  sha256,
+} from '@whiskeysockets/baileys';
 import type { KeyPair } from './cert-chain.js';
 
 const ivFor = (counter: number) => {
@@ -67,7 +76,9 @@ export class NoiseServerHandshake {
     this.mix(Curve.sharedKey(this.serverStatic.private, clientEphemeral));
     const encryptedChain = this.encrypt(this.certChain);
     return Buffer.from(
-      proto.HandshakeMessage.encode({ serverHello: { ephemeral: this.ephemeral.public, static: encryptedStatic, payload: encryptedChain } }).finish(),
+      proto.HandshakeMessage.encode({
+        serverHello: { ephemeral: this.ephemeral.public, static: encryptedStatic, payload: encryptedChain },
+      }).finish(),
     );
   }
 

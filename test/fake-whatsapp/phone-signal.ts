@@ -48,11 +48,19 @@ export class PhoneSignal {
       await new libsignal.SessionBuilder(this.storage, addr).initOutgoing({
         registrationId: companion.registrationId,
         identityKey: prefixed(companion.identityKey),
-        signedPreKey: { keyId: companion.signedPreKey.id, publicKey: prefixed(companion.signedPreKey.publicKey), signature: companion.signedPreKey.signature },
+        signedPreKey: {
+          keyId: companion.signedPreKey.id,
+          publicKey: prefixed(companion.signedPreKey.publicKey),
+          signature: companion.signedPreKey.signature,
+        },
         preKey: { keyId: id, publicKey: prefixed(preKey) },
       });
     }
     const { type, body } = await new libsignal.SessionCipher(this.storage, addr).encrypt(encodeWAMessage(message));
-    return { type: type === 3 ? 'pkmsg' : 'msg', ciphertext: Buffer.from(body, 'binary'), ...(preKeyId === undefined ? {} : { preKeyId }) };
+    return {
+      type: type === 3 ? 'pkmsg' : 'msg',
+      ciphertext: Buffer.from(body, 'binary'),
+      ...(preKeyId === undefined ? {} : { preKeyId }),
+    };
   }
 }

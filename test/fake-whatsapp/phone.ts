@@ -4,7 +4,14 @@
  * block list, and sends a newly linked companion its history sync over Signal.
  */
 import { randomBytes } from 'node:crypto';
-import { configureSuccessfulPairing, Curve, hmacSign, proto, WA_ADV_ACCOUNT_SIG_PREFIX, type AuthenticationCreds } from '@whiskeysockets/baileys';
+import {
+  configureSuccessfulPairing,
+  Curve,
+  hmacSign,
+  proto,
+  WA_ADV_ACCOUNT_SIG_PREFIX,
+  type AuthenticationCreds,
+} from '@whiskeysockets/baileys';
 import { companionKey, type Companion, type FakeClient, type FakeWhatsApp } from './fake-server.js';
 import { historyNotifications, type HistorySpec } from './history.js';
 import { node } from './nodes.js';
@@ -26,7 +33,13 @@ export function parseQr(qr: string): ScannedQr {
   const parts = match?.[1]?.split(',') ?? [];
   if (parts.length !== 5) throw new Error(`not a WhatsApp pairing QR: ${qr}`);
   const [ref, noise, identity, adv, platformId] = parts as [string, string, string, string, string];
-  return { ref, noiseKey: Buffer.from(noise, 'base64'), identityKey: Buffer.from(identity, 'base64'), advSecret: Buffer.from(adv, 'base64'), platformId };
+  return {
+    ref,
+    noiseKey: Buffer.from(noise, 'base64'),
+    identityKey: Buffer.from(identity, 'base64'),
+    advSecret: Buffer.from(adv, 'base64'),
+    platformId,
+  };
 }
 
 /**
@@ -34,11 +47,30 @@ export function parseQr(qr: string): ScannedQr {
  * (ADVSignedDeviceIdentity), and the whole is HMACed with the companion's ADV secret from the QR.
  * `signer` signs instead of the account key (a forged pairing, for tests).
  */
-export function signedDeviceIdentity(account: KeyPair, scanned: Pick<ScannedQr, 'identityKey' | 'advSecret'>, keyIndex: number, signer: KeyPair = account): Uint8Array {
-  const deviceDetails = proto.ADVDeviceIdentity.encode({ rawId: 1234, timestamp: Math.floor(Date.now() / 1000), keyIndex }).finish();
-  const accountSignature = Curve.sign(signer.private, Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, scanned.identityKey]));
-  const signedIdentity = proto.ADVSignedDeviceIdentity.encode({ details: deviceDetails, accountSignatureKey: account.public, accountSignature }).finish();
-  return proto.ADVSignedDeviceIdentityHMAC.encode({ details: signedIdentity, hmac: hmacSign(signedIdentity, scanned.advSecret) }).finish();
+export function signedDeviceIdentity(
+  account: KeyPair,
+  scanned: Pick<ScannedQr, 'identityKey' | 'advSecret'>,
+  keyIndex: number,
+  signer: KeyPair = account,
+): Uint8Array {
+  const deviceDetails = proto.ADVDeviceIdentity.encode({
+    rawId: 1234,
+    timestamp: Math.floor(Date.now() / 1000),
+    keyIndex,
+  }).finish();
+  const accountSignature = Curve.sign(
+    signer.private,
+    Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, scanned.identityKey]),
+  );
+  const signedIdentity = proto.ADVSignedDeviceIdentity.encode({
+    details: deviceDetails,
+    accountSignatureKey: account.public,
+    accountSignature,
+  }).finish();
+  return proto.ADVSignedDeviceIdentityHMAC.encode({
+    details: signedIdentity,
+    hmac: hmacSign(signedIdentity, scanned.advSecret),
+  }).finish();
 }
 
 export interface PhoneOptions {
@@ -97,12 +129,16 @@ export class FakePhone {
           node('pair-success', {}, [
             node('device-identity', {}, identityHmac),
             node('platform', { name: 'android' }),
-            node('device', { jid: `${this.user.phone}:${device}@s.whatsapp.net`, lid: `${userOf(this.user.lid)}:${device}@lid` }),
+            node('device', {
+              jid: `${this.user.phone}:${device}@s.whatsapp.net`,
+              lid: `${userOf(this.user.lid)}:${device}@lid`,
+            }),
           ]),
         ],
         { type: 'set', xmlns: 'md', t: String(Math.floor(Date.now() / 1000)) },
         (answer) => {
-          if (answer.attrs['type'] !== 'result') return reject(new Error(`the client refused the pairing: ${JSON.stringify(answer)}`));
+          if (answer.attrs['type'] !== 'result')
+            return reject(new Error(`the client refused the pairing: ${JSON.stringify(answer)}`));
           this.server.companions.set(companionKey(companion.phone, companion.device), companion);
           // Pairing done: WhatsApp asks the client for a fresh connection.
           client.connection.send(node('stream:error', { code: '515' }));
@@ -120,13 +156,23 @@ export class FakePhone {
    */
   linkDirectly(creds: AuthenticationCreds, preKeys: Map<number, Uint8Array>): Companion {
     const device = this.nextDevice++;
-    const identity = signedDeviceIdentity(this.identity, { identityKey: Buffer.from(creds.signedIdentityKey.public), advSecret: Buffer.from(creds.advSecretKey, 'base64') }, device);
+    const identity = signedDeviceIdentity(
+      this.identity,
+      {
+        identityKey: Buffer.from(creds.signedIdentityKey.public),
+        advSecret: Buffer.from(creds.advSecretKey, 'base64'),
+      },
+      device,
+    );
     const { creds: update } = configureSuccessfulPairing(
       node('iq', { id: 'link', type: 'set' }, [
         node('pair-success', {}, [
           node('device-identity', {}, identity),
           node('platform', { name: 'android' }),
-          node('device', { jid: `${this.user.phone}:${device}@s.whatsapp.net`, lid: `${userOf(this.user.lid)}:${device}@lid` }),
+          node('device', {
+            jid: `${this.user.phone}:${device}@s.whatsapp.net`,
+            lid: `${userOf(this.user.lid)}:${device}@lid`,
+          }),
         ]),
       ]),
       creds,
@@ -138,7 +184,11 @@ export class FakePhone {
       noiseKey: Buffer.from(creds.noiseKey.public),
       registrationId: creds.registrationId,
       identityKey: Buffer.from(creds.signedIdentityKey.public),
-      signedPreKey: { id: creds.signedPreKey.keyId, publicKey: Buffer.from(creds.signedPreKey.keyPair.public), signature: Buffer.from(creds.signedPreKey.signature) },
+      signedPreKey: {
+        id: creds.signedPreKey.keyId,
+        publicKey: Buffer.from(creds.signedPreKey.keyPair.public),
+        signature: Buffer.from(creds.signedPreKey.signature),
+      },
       preKeys: new Map([...preKeys].map(([id, key]) => [id, Buffer.from(key)])),
       platform: 'android',
     };
@@ -158,7 +208,12 @@ export class FakePhone {
     if (!this.options.history || this.historySent.has(key)) return;
     this.historySent.add(key);
     for (const notification of historyNotifications(this.server.world, this.options.history)) {
-      await this.sendToCompanion(client, { protocolMessage: { type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION, historySyncNotification: notification } });
+      await this.sendToCompanion(client, {
+        protocolMessage: {
+          type: proto.Message.ProtocolMessage.Type.HISTORY_SYNC_NOTIFICATION,
+          historySyncNotification: notification,
+        },
+      });
     }
   }
 
@@ -168,9 +223,17 @@ export class FakePhone {
     const lidUser = userOf(this.user.lid);
     const { type, ciphertext } = await this.signal.encrypt(companion, `${lidUser}_1`, message);
     client.connection.send(
-      node('message', { from: `${lidUser}@lid`, id: `FAKE${randomBytes(8).toString('hex').toUpperCase()}`, type: 'text', category: 'peer', t: String(Math.floor(Date.now() / 1000)) }, [
-        node('enc', { v: '2', type }, ciphertext),
-      ]),
+      node(
+        'message',
+        {
+          from: `${lidUser}@lid`,
+          id: `FAKE${randomBytes(8).toString('hex').toUpperCase()}`,
+          type: 'text',
+          category: 'peer',
+          t: String(Math.floor(Date.now() / 1000)),
+        },
+        [node('enc', { v: '2', type }, ciphertext)],
+      ),
     );
   }
 }

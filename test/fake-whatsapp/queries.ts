@@ -51,7 +51,13 @@ export function answerQuery(ctx: QueryContext, iq: BinaryNode): BinaryNode | und
     default:
       // App state: every collection is at version 0 with nothing in it (address-book names come by history sync here).
       return iqResult(iq, [
-        node('sync', {}, childrenOf(child(iq, 'sync')).map((c) => node('collection', { name: c.attrs['name'], version: c.attrs['version'] ?? '0' }))),
+        node(
+          'sync',
+          {},
+          childrenOf(child(iq, 'sync')).map((c) =>
+            node('collection', { name: c.attrs['name'], version: c.attrs['version'] ?? '0' }),
+          ),
+        ),
       ]);
   }
 }
@@ -59,7 +65,9 @@ export function answerQuery(ctx: QueryContext, iq: BinaryNode): BinaryNode | und
 function recordUsync(ctx: QueryContext, iq: BinaryNode, refused: boolean): void {
   const usyncNode = child(iq, 'usync');
   const protocols = childrenOf(child(usyncNode, 'query')).map((p) => p.tag);
-  const users = childrenOf(child(usyncNode, 'list')).map((u) => (textOf(child(u, 'contact')) ?? u.attrs['jid'] ?? '').replace(/^\+/, ''));
+  const users = childrenOf(child(usyncNode, 'list')).map((u) =>
+    (textOf(child(u, 'contact')) ?? u.attrs['jid'] ?? '').replace(/^\+/, ''),
+  );
   ctx.server.usyncQueries.push({ protocols, users, refused });
 }
 
@@ -74,18 +82,34 @@ function usync(ctx: QueryContext, iq: BinaryNode): BinaryNode {
     const jid = asked ? pnJid(asked.replace(/^\+/, '')) : (u.attrs['jid'] ?? '');
     const content: BinaryNode[] = [];
     for (const protocol of protocols) {
-      if (protocol === 'contact') content.push(node('contact', { type: found ? 'in' : 'out' }, asked ? Buffer.from(asked) : undefined));
+      if (protocol === 'contact')
+        content.push(node('contact', { type: found ? 'in' : 'out' }, asked ? Buffer.from(asked) : undefined));
       else if (protocol === 'lid') content.push(found ? node('lid', { val: found.lid }) : node('lid', {}));
       else if (protocol === 'status') content.push(statusOf(found));
-      else if (protocol === 'devices') content.push(node('devices', {}, [node('device-list', {}, [node('device', { id: '0' })])]));
+      else if (protocol === 'devices')
+        content.push(node('devices', {}, [node('device-list', {}, [node('device', { id: '0' })])]));
     }
     return node('user', { jid }, content);
   });
   return iqResult(iq, [
-    node('usync', { sid: usyncNode.attrs['sid'], mode: usyncNode.attrs['mode'], context: usyncNode.attrs['context'], last: 'true', index: '0' }, [
-      node('result', {}, protocols.map((p) => node(p, {}))),
-      node('list', {}, results),
-    ]),
+    node(
+      'usync',
+      {
+        sid: usyncNode.attrs['sid'],
+        mode: usyncNode.attrs['mode'],
+        context: usyncNode.attrs['context'],
+        last: 'true',
+        index: '0',
+      },
+      [
+        node(
+          'result',
+          {},
+          protocols.map((p) => node(p, {})),
+        ),
+        node('list', {}, results),
+      ],
+    ),
   ]);
 }
 
@@ -110,7 +134,13 @@ function blocklist(ctx: QueryContext, iq: BinaryNode, phone: string): BinaryNode
   const owner = ctx.server.phones.get(phone);
   if (!owner) return iqError(iq, 500, 'internal-server-error');
   if (iq.attrs['type'] === 'get') {
-    return iqResult(iq, [node('list', {}, [...owner.blocked].map((lid) => node('item', { jid: lid })))]);
+    return iqResult(iq, [
+      node(
+        'list',
+        {},
+        [...owner.blocked].map((lid) => node('item', { jid: lid })),
+      ),
+    ]);
   }
   const item = child(iq, 'item');
   const jid = item?.attrs['jid'] ?? '';
@@ -144,7 +174,11 @@ function groups(ctx: QueryContext, iq: BinaryNode, phone: string): BinaryNode {
       },
       g.members.map((m) => {
         const user = world.byPhoneNumber(m.phone)!;
-        return node('participant', { jid: user.lid, phone_number: m.phoneHidden ? undefined : pnJid(user.phone), type: m.role && m.role !== 'member' ? m.role : undefined });
+        return node('participant', {
+          jid: user.lid,
+          phone_number: m.phoneHidden ? undefined : pnJid(user.phone),
+          type: m.role && m.role !== 'member' ? m.role : undefined,
+        });
       }),
     );
   });

@@ -16,9 +16,23 @@ const { values: args } = parseArgs({ options: { port: { type: 'string', default:
 
 const fake = new FakeWhatsApp();
 const people: FakeUser[] = [
-  { phone: '4915550000001', lid: '215550000000001@lid', pushName: 'Alice', about: 'Climbing 🧗', aboutSetAt: 1_719_662_400, picture: { id: '1', url: 'https://pps.fake.invalid/alice.jpg' } },
+  {
+    phone: '4915550000001',
+    lid: '215550000000001@lid',
+    pushName: 'Alice',
+    about: 'Climbing 🧗',
+    aboutSetAt: 1_719_662_400,
+    picture: { id: '1', url: 'https://pps.fake.invalid/alice.jpg' },
+  },
   { phone: '4915550000002', lid: '215550000000002@lid', pushName: 'Bob', about: null },
-  { phone: '4915550000003', lid: '215550000000003@lid', pushName: 'Carol', businessName: 'Carol GmbH', about: 'Open 9-5', aboutHidden: true },
+  {
+    phone: '4915550000003',
+    lid: '215550000000003@lid',
+    pushName: 'Carol',
+    businessName: 'Carol GmbH',
+    about: 'Open 9-5',
+    aboutHidden: true,
+  },
 ];
 for (const person of people) fake.world.addUser(person);
 let accounts = 0;
@@ -31,10 +45,20 @@ async function scan(qr: string): Promise<string> {
   const group = fake.world.addGroup({
     jid: `1203630000000${n}@g.us`,
     subject: `Group of account ${accounts}`,
-    members: [{ phone: user.phone, role: 'superadmin' }, { phone: people[0]!.phone, role: 'admin', label: 'Ali' }, { phone: people[1]!.phone }, { phone: people[2]!.phone, phoneHidden: true }],
+    members: [
+      { phone: user.phone, role: 'superadmin' },
+      { phone: people[0]!.phone, role: 'admin', label: 'Ali' },
+      { phone: people[1]!.phone },
+      { phone: people[2]!.phone, phoneHidden: true },
+    ],
   });
   const phone = new FakePhone(fake, user, {
-    history: { chats: [{ user: people[0]!, savedName: 'Alice (saved)' }, { user: people[2]! }], groups: [group], mappings: people, pushNames: people },
+    history: {
+      chats: [{ user: people[0]!, savedName: 'Alice (saved)' }, { user: people[2]! }],
+      groups: [group],
+      mappings: people,
+      pushNames: people,
+    },
   });
   const companion = await phone.scanQr(qr);
   return JSON.stringify({ phone: user.phone, lid: user.lid, device: companion.device });
@@ -54,7 +78,9 @@ await fake.start(Number(args.port), (req, res) => {
 
 console.log(`fake WhatsApp server at ${fake.url}; POST a QR code to http://127.0.0.1:${args.port}/scan to pair it`);
 console.log('start a worker against it with:');
-console.log(`  WA_DRIVER=baileys WA_WEBSOCKET_URL=${fake.url} WA_VERSION_FETCH=false FAKE_WA_ROOT_KEY=${fake.rootPublicKeyHex} \\`);
+console.log(
+  `  WA_DRIVER=baileys WA_WEBSOCKET_URL=${fake.url} WA_VERSION_FETCH=false FAKE_WA_ROOT_KEY=${fake.rootPublicKeyHex} \\`,
+);
 console.log('    node --import ./dist/test/fake-whatsapp/trust-preload.js dist/worker/main.js');
 const stop = () => void fake.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);

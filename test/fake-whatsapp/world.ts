@@ -64,7 +64,8 @@ export class FakeWorld {
   }
 
   addGroup(group: FakeGroup): FakeGroup {
-    for (const m of group.members) if (!this.byPhone.has(m.phone)) throw new Error(`group member ${m.phone} is not a user`);
+    for (const m of group.members)
+      if (!this.byPhone.has(m.phone)) throw new Error(`group member ${m.phone} is not a user`);
     this.groups.push(group);
     return group;
   }

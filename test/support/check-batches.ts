@@ -60,7 +60,10 @@ export class BatchRoutes {
     const rows: any[] = [];
     let cursor = '';
     for (;;) {
-      const res = await get(`${this.base}/${id}/results?limit=1000${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, this.token);
+      const res = await get(
+        `${this.base}/${id}/results?limit=1000${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        this.token,
+      );
       assert.equal(res.status, 200, res.text);
       rows.push(...res.body.data);
       if (!res.body.nextCursor) return rows;
@@ -71,5 +74,8 @@ export class BatchRoutes {
 
 /** A session's shard batch queue, as Bull Board shows it. */
 export function batchQueue(sessionId: string): Queue {
-  return new Queue('batch', { prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, 16)), connection: testEnv.redis });
+  return new Queue('batch', {
+    prefix: testEnv.keys.batchQueuePrefix(shardOf(sessionId, 16)),
+    connection: testEnv.redis,
+  });
 }

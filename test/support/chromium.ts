@@ -8,16 +8,29 @@ import { REPO_ROOT } from './processes.js';
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** A headless Chromium with a throw-away profile; `close()` removes the profile too. */
-export async function launchChromium(options: { viewport?: { width: number; height: number } } = {}): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+export async function launchChromium(
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install the Debian package (apt-get install -y chromium); scripts/test.sh installs it when run as root`);
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: install the Debian package (apt-get install -y chromium); scripts/test.sh installs it when run as root`,
+    );
   }
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'wag-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     ...(options.viewport ? { viewport: options.viewport } : {}),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   return {
     context,

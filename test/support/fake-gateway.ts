@@ -52,19 +52,37 @@ export class FakeGateway {
    * A Baileys worker against the fake; `trusted: false` starts it without the test-only trust
    * preload, as production runs. Fast backoff and pairing window so faults show within a test.
    */
-  startWorker(name = `bw-${uniq()}`, overrides: Record<string, string> = {}, trusted = true): GatewayProcess & { workerId: string } {
-    const proc = this.env.startBaileysWorker(this.fake.url, trusted ? this.fake.rootPublicKeyHex : undefined, { LEASE_TTL_MS: '4000', WA_VERSION_FETCH: 'false', ...overrides }, name);
+  startWorker(
+    name = `bw-${uniq()}`,
+    overrides: Record<string, string> = {},
+    trusted = true,
+  ): GatewayProcess & { workerId: string } {
+    const proc = this.env.startBaileysWorker(
+      this.fake.url,
+      trusted ? this.fake.rootPublicKeyHex : undefined,
+      { LEASE_TTL_MS: '4000', WA_VERSION_FETCH: 'false', ...overrides },
+      name,
+    );
     return Object.assign(proc, { workerId: name });
   }
 
   /** Waits until `workerId` holds every shard lease. */
   async waitForShards(workerId: string, shardCount = 16): Promise<void> {
-    await waitFor(async () => (await this.env.leaseHolders(shardCount)).every((holder) => holder === workerId), `${workerId} to own every shard`, 30_000);
+    await waitFor(
+      async () => (await this.env.leaseHolders(shardCount)).every((holder) => holder === workerId),
+      `${workerId} to own every shard`,
+      30_000,
+    );
   }
 
   async tenant(): Promise<FakeTenant> {
     const org = await this.env.admin.createOrganization(`Fake ${uniq()}`, `fake_${uniq()}`);
-    const sets: Record<keyof FakeTenant['tokens'], Capability[]> = { read: ['read'], send: ['send'], manage: ['manage'], all: ['read', 'send', 'manage'] };
+    const sets: Record<keyof FakeTenant['tokens'], Capability[]> = {
+      read: ['read'],
+      send: ['send'],
+      manage: ['manage'],
+      all: ['read', 'send', 'manage'],
+    };
     const tokens = {} as FakeTenant['tokens'];
     for (const [name, caps] of Object.entries(sets) as [keyof FakeTenant['tokens'], Capability[]][]) {
       tokens[name] = (await this.env.admin.createApiKey(org.id, name, caps)).token;
@@ -72,8 +90,19 @@ export class FakeGateway {
     return { organizationId: org.id, tokens };
   }
 
-  call<T = any>(method: string, urlPath: string, token: string, body?: unknown, headers?: Record<string, string>): Promise<JsonResponse<T>> {
-    return call<T>(method, urlPath, { token, baseUrl: this.baseUrl, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
+  call<T = any>(
+    method: string,
+    urlPath: string,
+    token: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<JsonResponse<T>> {
+    return call<T>(method, urlPath, {
+      token,
+      baseUrl: this.baseUrl,
+      ...(body === undefined ? {} : { body }),
+      ...(headers ? { headers } : {}),
+    });
   }
 
   phone(user: FakeUser, options: PhoneOptions = {}): FakePhone {
@@ -90,19 +119,33 @@ export class FakeGateway {
    * the presence key, which the worker writes before its MySQL row: right after a change the row's
    * fields (phone JID, reason) can lag behind the status shown, hence `also`.
    */
-  async waitForStatus(sessionId: string, token: string, status: string, timeoutMs = 30_000, also: (view: Record<string, any>) => boolean = () => true): Promise<Record<string, any>> {
-    return waitFor(async () => {
-      const view = await this.session(sessionId, token);
-      return view['status'] === status && also(view) ? view : undefined;
-    }, `session ${sessionId} to be ${status}`, timeoutMs);
+  async waitForStatus(
+    sessionId: string,
+    token: string,
+    status: string,
+    timeoutMs = 30_000,
+    also: (view: Record<string, any>) => boolean = () => true,
+  ): Promise<Record<string, any>> {
+    return waitFor(
+      async () => {
+        const view = await this.session(sessionId, token);
+        return view['status'] === status && also(view) ? view : undefined;
+      },
+      `session ${sessionId} to be ${status}`,
+      timeoutMs,
+    );
   }
 
   /** Reads the session's QR code through the API (waiting for one) and has `phone` scan it. */
   async pairByQr(t: FakeTenant, sessionId: string, phone: FakePhone): Promise<Companion> {
-    const qr = await waitFor(async () => {
-      const res = await this.call('GET', `/api/v1/sessions/${sessionId}/qr`, t.tokens.manage);
-      return res.status === 200 ? (res.body.qr as string) : undefined;
-    }, 'a QR code from the API', 30_000);
+    const qr = await waitFor(
+      async () => {
+        const res = await this.call('GET', `/api/v1/sessions/${sessionId}/qr`, t.tokens.manage);
+        return res.status === 200 ? (res.body.qr as string) : undefined;
+      },
+      'a QR code from the API',
+      30_000,
+    );
     return phone.scanQr(qr);
   }
 

@@ -30,7 +30,12 @@ export class JwksServer {
       this.requests++;
       if (this.failing) return void res.writeHead(503).end();
       if (req.url !== '/.well-known/jwks.json') return void res.writeHead(404).end();
-      const keys = this.published.map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, alg: 'RS256', use: 'sig' }));
+      const keys = this.published.map((k) => ({
+        ...k.publicKey.export({ format: 'jwk' }),
+        kid: k.kid,
+        alg: 'RS256',
+        use: 'sig',
+      }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
     });
     this.server.listen(0, '127.0.0.1');

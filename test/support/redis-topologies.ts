@@ -41,7 +41,11 @@ async function freePorts(count: number): Promise<number[]> {
 async function answering(port: number): Promise<void> {
   await waitFor(
     async () => {
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       probe.on('error', () => undefined);
       try {
         await probe.connect();
@@ -69,7 +73,22 @@ class Servers {
 
   start(port: number, args: string[], configFile?: string): void {
     const log = path.join(this.dir, `${port}.log`);
-    const argv = [...(configFile ? [configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--logfile', log, ...args];
+    const argv = [
+      ...(configFile ? [configFile] : []),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--logfile',
+      log,
+      ...args,
+    ];
     this.children.set(port, spawn('redis-server', argv, { stdio: 'ignore' }));
   }
 
@@ -94,10 +113,14 @@ class Servers {
 
 /** Installs Debian's redis-server (with redis-cli) when missing and this runs as root, as scripts/test.sh does for Chromium. */
 export function ensureRedisServer(): void {
-  if (spawnSync('redis-cli', ['--version']).status === 0 && spawnSync('redis-server', ['--version']).status === 0) return;
+  if (spawnSync('redis-cli', ['--version']).status === 0 && spawnSync('redis-server', ['--version']).status === 0)
+    return;
   if (process.getuid?.() !== 0) throw new Error('redis-server and redis-cli are needed (apt-get install redis-server)');
   spawnSync('apt-get', ['update'], { stdio: 'inherit' });
-  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   if (install.status !== 0) throw new Error('apt-get install redis-server failed');
 }
 
@@ -106,9 +129,21 @@ export async function startCluster(): Promise<RedisTopology> {
   const servers = new Servers();
   try {
     const ports = await freePorts(3);
-    for (const port of ports) servers.start(port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000']);
+    for (const port of ports)
+      servers.start(port, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+      ]);
     await Promise.all(ports.map(answering));
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     await waitFor(
       async () => {
@@ -162,8 +197,16 @@ export async function startSentinel(): Promise<RedisTopology> {
     await Promise.all(sentinels.map(answering));
     await waitFor(
       async () => {
-        const replicas = spawnSync('redis-cli', ['-p', String(sentinels[0]), 'sentinel', 'replicas', SENTINEL_MASTER_NAME], { encoding: 'utf8' }).stdout;
-        const known = spawnSync('redis-cli', ['-p', String(sentinels[0]), 'sentinel', 'sentinels', SENTINEL_MASTER_NAME], { encoding: 'utf8' }).stdout;
+        const replicas = spawnSync(
+          'redis-cli',
+          ['-p', String(sentinels[0]), 'sentinel', 'replicas', SENTINEL_MASTER_NAME],
+          { encoding: 'utf8' },
+        ).stdout;
+        const known = spawnSync(
+          'redis-cli',
+          ['-p', String(sentinels[0]), 'sentinel', 'sentinels', SENTINEL_MASTER_NAME],
+          { encoding: 'utf8' },
+        ).stdout;
         return replicas.includes(String(replica)) && known.split('\n').filter((l) => l === 'name').length >= 2;
       },
       'the Sentinels to know the replica and each other',
@@ -173,7 +216,11 @@ export async function startSentinel(): Promise<RedisTopology> {
     return {
       kind: 'sentinel',
       ports: [master!, replica!],
-      env: { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SENTINELS: sentinels.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME },
+      env: {
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        REDIS_SENTINELS: sentinels.map((p) => `127.0.0.1:${p}`).join(','),
+        REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+      },
       kill: (port) => servers.kill(port),
       stop: () => servers.stop(),
     };

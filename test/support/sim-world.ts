@@ -19,7 +19,11 @@ export async function isOnline(sessionId: string): Promise<boolean> {
 }
 
 export async function waitUntilOnline(sessionIds: string[], timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await Promise.all(sessionIds.map(isOnline))).every(Boolean), `sessions ${sessionIds.join(', ')} to come online`, timeoutMs);
+  await waitFor(
+    async () => (await Promise.all(sessionIds.map(isOnline))).every(Boolean),
+    `sessions ${sessionIds.join(', ')} to come online`,
+    timeoutMs,
+  );
 }
 
 /** Which worker holds each shard's lease right now: worker id → shard count. */
@@ -44,5 +48,10 @@ export function newPhone(): string {
 export async function killWorkersAndFreeShards(workers: GatewayProcess[], shardCount = 16): Promise<void> {
   await Promise.all(workers.map((w) => w.stop('SIGKILL')));
   const keys = new RedisKeys(testEnv.redisPrefix, shardCount);
-  for (const key of [...Array.from({ length: shardCount }, (_, i) => keys.lease(i)), keys.workers(), keys.workerShardCounts()]) await testEnv.redis.del(key);
+  for (const key of [
+    ...Array.from({ length: shardCount }, (_, i) => keys.lease(i)),
+    keys.workers(),
+    keys.workerShardCounts(),
+  ])
+    await testEnv.redis.del(key);
 }

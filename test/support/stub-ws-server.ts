@@ -52,7 +52,8 @@ export class StubWsServer {
 
   /** Resolves once the latest accepted connection has sent at least `bytes` bytes. */
   async receivedAtLeast(bytes: number): Promise<void> {
-    while ((this.received.at(-1) ?? []).reduce((n, b) => n + b.length, 0) < bytes) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while ((this.received.at(-1) ?? []).reduce((n, b) => n + b.length, 0) < bytes)
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   /** Destroys every open TCP connection without a closing handshake: the client sees 1006. */
@@ -81,8 +82,12 @@ export class StubWsServer {
       case 'no-answer':
         return;
       case 'silent': {
-        const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}${WS_GUID}`).digest('base64');
-        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        const accept = createHash('sha1')
+          .update(`${String(req.headers['sec-websocket-key'])}${WS_GUID}`)
+          .digest('base64');
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
         const chunks: Buffer[] = [];
         this.received.push(chunks);
         socket.on('data', (data: Buffer) => {

@@ -53,7 +53,10 @@ export class TestEnv {
     this.db = createDataSource({ url: this.databaseUrl, poolSize: 5, connectTimeoutMs: 3000 });
     await this.db.initialize();
     await this.db.runMigrations({ transaction: 'each' });
-    this.redis = createRedis(loadConfig({ ...this.redisEnv, REDIS_PREFIX: this.redisPrefix }).redis, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+    this.redis = createRedis(loadConfig({ ...this.redisEnv, REDIS_PREFIX: this.redisPrefix }).redis, {
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+    });
     // A topology test kills Redis nodes on purpose; the client reconnects by itself.
     this.redis.on('error', () => undefined);
     // Revocations are announced like the CLI does, so the api processes refuse a key at once.
@@ -69,7 +72,10 @@ export class TestEnv {
   /** The worker holding each shard's lease (undefined: none). */
   async leaseHolders(shardCount = TEST_SHARDS): Promise<(string | undefined)[]> {
     const keys = new RedisKeys(this.redisPrefix, shardCount);
-    const values = await getMany(this.redis, Array.from({ length: shardCount }, (_, shard) => keys.lease(shard)));
+    const values = await getMany(
+      this.redis,
+      Array.from({ length: shardCount }, (_, shard) => keys.lease(shard)),
+    );
     return values.map((value) => parseLease(value)?.workerId);
   }
 
@@ -85,7 +91,6 @@ export class TestEnv {
       this.redis.disconnect();
     }
   }
-
 
   /** The environment every gateway process of this run shares; `overrides` win. */
   env(overrides: Record<string, string> = {}): Record<string, string> {
@@ -111,7 +116,11 @@ export class TestEnv {
 
   /** A worker process on the sim driver; `world` is the path of its sim world file. */
   startWorker(world: string, overrides: Record<string, string> = {}, name = 'worker'): GatewayProcess {
-    const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/worker/main.js', this.env({ WA_DRIVER: 'sim', SIM_WORLD: world, WORKER_ID: name, ...overrides }));
+    const proc = GatewayProcess.start(
+      `${this.runId}-${name}`,
+      'dist/worker/main.js',
+      this.env({ WA_DRIVER: 'sim', SIM_WORLD: world, WORKER_ID: name, ...overrides }),
+    );
     this.processes.push(proc);
     return proc;
   }
@@ -121,7 +130,12 @@ export class TestEnv {
    * `trustRootKeyHex` is the fake's root key, installed by the test-only trust preload; without it
    * the worker trusts only WhatsApp's own root, as in production.
    */
-  startBaileysWorker(waUrl: string, trustRootKeyHex: string | undefined, overrides: Record<string, string> = {}, name = 'worker'): GatewayProcess {
+  startBaileysWorker(
+    waUrl: string,
+    trustRootKeyHex: string | undefined,
+    overrides: Record<string, string> = {},
+    name = 'worker',
+  ): GatewayProcess {
     const env = this.env({ WA_DRIVER: 'baileys', WA_WEBSOCKET_URL: waUrl, WORKER_ID: name, ...overrides });
     const nodeArgs: string[] = [];
     if (trustRootKeyHex !== undefined) {
@@ -135,15 +149,23 @@ export class TestEnv {
 
   async startApi(overrides: Record<string, string> = {}, name = 'api'): Promise<RunningApi> {
     const port = await freePort();
-    const proc = GatewayProcess.start(`${this.runId}-${name}`, 'dist/api/main.js', this.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }));
+    const proc = GatewayProcess.start(
+      `${this.runId}-${name}`,
+      'dist/api/main.js',
+      this.env({ HOST: '127.0.0.1', PORT: String(port), ...overrides }),
+    );
     this.processes.push(proc);
     const baseUrl = `http://127.0.0.1:${port}`;
     // Generous: on a machine shared with other builds a process can take half a minute to start.
-    await waitFor(async () => {
-      if (!proc.running) throw new Error(`${name} exited with ${proc.child.exitCode}`);
-      const res = await fetch(`${baseUrl}/readyz`);
-      return res.status === 200;
-    }, `${name} to become ready`, 60_000);
+    await waitFor(
+      async () => {
+        if (!proc.running) throw new Error(`${name} exited with ${proc.child.exitCode}`);
+        const res = await fetch(`${baseUrl}/readyz`);
+        return res.status === 200;
+      },
+      `${name} to become ready`,
+      60_000,
+    );
     return { process: proc, baseUrl };
   }
 }

@@ -27,7 +27,12 @@ export class WebhookReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const hook: ReceivedHook = { id: String(req.headers['webhook-id'] ?? ''), headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: undefined };
+        const hook: ReceivedHook = {
+          id: String(req.headers['webhook-id'] ?? ''),
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          status: undefined,
+        };
         const index = this.received.push(hook) - 1;
         const answer = this.behaviour(hook, index);
         if (answer === 'hold') return void this.held.push({ hook, res });

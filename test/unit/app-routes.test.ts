@@ -25,14 +25,26 @@ describe('unit: routes through the Express app in-process', () => {
   let ready = { mysql: true, redis: true };
 
   before(async () => {
-    const config = loadConfig({ LOG_LEVEL: 'silent', JOB_SIGNING_SECRET: 'x'.repeat(32), METRICS_TOKEN, SHARD_COUNT: '1' });
+    const config = loadConfig({
+      LOG_LEVEL: 'silent',
+      JOB_SIGNING_SECRET: 'x'.repeat(32),
+      METRICS_TOKEN,
+      SHARD_COUNT: '1',
+    });
     // Never connected: any route that reached Redis here would fail the test.
     redis = new Redis({ lazyConnect: true, port: 1, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     redis.on('error', () => undefined);
     const db = {} as DataSource;
     const keys = new RedisKeys('unit', config.shards.count);
     const subscriber = asRedis({ on: () => undefined, subscribe: async () => 1 });
-    live = new LiveClient(config, keys, redis, subscriber, new JobSigningKey(config.jobSigningSecret, db), silentLogger);
+    live = new LiveClient(
+      config,
+      keys,
+      redis,
+      subscriber,
+      new JobSigningKey(config.jobSigningSecret, db),
+      silentLogger,
+    );
     const { app } = createApp({
       config,
       logger: silentLogger,
@@ -67,13 +79,19 @@ describe('unit: routes through the Express app in-process', () => {
   it('answers /readyz 503 with the failing check named while a dependency is down', async () => {
     ready = { mysql: true, redis: false };
     const down = await fetch(`${base}/readyz`);
-    assert.deepEqual([down.status, await down.json()], [503, { status: 'unavailable', checks: { mysql: true, redis: false } }]);
+    assert.deepEqual(
+      [down.status, await down.json()],
+      [503, { status: 'unavailable', checks: { mysql: true, redis: false } }],
+    );
     ready = { mysql: true, redis: true };
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
   });
 
   it('serves the OpenAPI document with the api routes', async () => {
-    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     assert.match(doc.openapi, /^3\./);
     assert.ok(Object.keys(doc.paths).some((p) => p.startsWith('/api/v1/sessions')));
   });
@@ -97,12 +115,17 @@ describe('unit: routes through the Express app in-process', () => {
     const res = await fetch(`${base}/nowhere`, { headers: { 'x-request-id': 'req-123' } });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-request-id'), 'req-123');
-    assert.deepEqual(await res.json(), { error: { code: 'not_found', message: 'no route for GET /nowhere', details: {} } });
+    assert.deepEqual(await res.json(), {
+      error: { code: 'not_found', message: 'no route for GET /nowhere', details: {} },
+    });
   });
 
   it('serves /metrics only with METRICS_TOKEN when one is set', async () => {
     assert.equal((await fetch(`${base}/metrics`)).status, 401);
-    assert.equal((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401);
+    assert.equal(
+      (await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status,
+      401,
+    );
     const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     assert.deepEqual([res.status, await res.text()], [200, 'wag_up 1\n']);
   });

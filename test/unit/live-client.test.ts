@@ -35,11 +35,18 @@ let removed: string[] = [];
 let addFails: Error | undefined;
 
 function setup(present: boolean | 'redis down' = true) {
-  const config = loadConfig({ LIVE_TIMEOUT_MS: String(TIMEOUT_MS), SHARD_COUNT: '2', JOB_SIGNING_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    LIVE_TIMEOUT_MS: String(TIMEOUT_MS),
+    SHARD_COUNT: '2',
+    JOB_SIGNING_SECRET: 'x'.repeat(32),
+    LOG_LEVEL: 'silent',
+  });
   // Never connected: the queues' commands are replaced below and presence is answered here.
   const redis = new Redis({ lazyConnect: true, port: 1, retryStrategy: () => null, maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
-  Object.assign(redis, { status: 'ready', exists: async () => {
+  Object.assign(redis, {
+    status: 'ready',
+    exists: async () => {
       if (present === 'redis down') throw new Error('Connection is closed.');
       return present ? 1 : 0;
     },
@@ -50,9 +57,17 @@ function setup(present: boolean | 'redis down' = true) {
     },
   });
   const subscriber = new FakeSubscriber();
-  const client = new LiveClient(config, new RedisKeys('unit', config.shards.count), redis, asRedis(subscriber), new JobSigningKey(config.jobSigningSecret, {} as DataSource), silentLogger);
+  const client = new LiveClient(
+    config,
+    new RedisKeys('unit', config.shards.count),
+    redis,
+    asRedis(subscriber),
+    new JobSigningKey(config.jobSigningSecret, {} as DataSource),
+    silentLogger,
+  );
   const pending = () => (client as unknown as { pending: Map<string, unknown> }).pending.size;
-  const reply = (jobId: string, result: unknown) => subscriber.emit('message', subscriber.channels[0], JSON.stringify({ jobId, result }));
+  const reply = (jobId: string, result: unknown) =>
+    subscriber.emit('message', subscriber.channels[0], JSON.stringify({ jobId, result }));
   return { client, subscriber, redis, pending, reply };
 }
 
@@ -100,8 +115,15 @@ describe('unit: live client', () => {
     await client.start();
     const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
     const job = await enqueued(1);
-    assert.equal(job.data.replyTo, subscriber.channels[0], 'the worker must answer on the channel this instance listens to');
-    assert.ok(job.data.deadline > Date.now() && job.data.deadline <= Date.now() + TIMEOUT_MS, 'the job carries its deadline');
+    assert.equal(
+      job.data.replyTo,
+      subscriber.channels[0],
+      'the worker must answer on the channel this instance listens to',
+    );
+    assert.ok(
+      job.data.deadline > Date.now() && job.data.deadline <= Date.now() + TIMEOUT_MS,
+      'the job carries its deadline',
+    );
     assert.equal(pending(), 1);
     reply(job.jobId, { ok: true, value: { about: 'hello' } });
     assert.deepEqual(await call, { about: 'hello' });
@@ -115,7 +137,11 @@ describe('unit: live client', () => {
     const job = await enqueued(1);
     reply('someone-else', { ok: true, value: { about: 'wrong' } });
     subscriber.emit('message', subscriber.channels[0], '{not json');
-    subscriber.emit('message', 'another-channel', JSON.stringify({ jobId: job.jobId, result: { ok: true, value: { about: 'wrong channel' } } }));
+    subscriber.emit(
+      'message',
+      'another-channel',
+      JSON.stringify({ jobId: job.jobId, result: { ok: true, value: { about: 'wrong channel' } } }),
+    );
     assert.equal(pending(), 1);
     reply(job.jobId, { ok: true, value: { about: 'right' } });
     assert.deepEqual(await call, { about: 'right' });
@@ -164,7 +190,10 @@ describe('unit: live client', () => {
 
   it('refuses an operation needing a connected session at once (501) and enqueues nothing', async () => {
     const { client } = make(false);
-    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), (err: AppError) => err.code === 'not_implemented');
+    await assert.rejects(
+      client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }),
+      (err: AppError) => err.code === 'not_implemented',
+    );
     assert.deepEqual(added, []);
   });
 
@@ -173,14 +202,20 @@ describe('unit: live client', () => {
     const gate = sleep(20).then(() => {
       throw new AppError('rate_limited', 'too many');
     });
-    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }, undefined, gate), (err: AppError) => err.code === 'rate_limited');
+    await assert.rejects(
+      client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }, undefined, gate),
+      (err: AppError) => err.code === 'rate_limited',
+    );
     assert.deepEqual(added, []);
   });
 
   it('answers unavailable when Redis cannot tell whether the session is connected', async () => {
     const { client, redis } = make('redis down');
     Object.assign(redis, { status: 'reconnecting' });
-    await assert.rejects(client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }), (err: AppError) => err.code === 'unavailable');
+    await assert.rejects(
+      client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }),
+      (err: AppError) => err.code === 'unavailable',
+    );
   });
 
   it('runs pairing on an unconnected session: it only needs the worker to hold a connection', async () => {

@@ -21,7 +21,10 @@ class FakeConnection {
     if (this.failWith) throw this.failWith;
     return { about: 'hi' };
   }
-  async profilePicture(jid: string, type: 'image' | 'preview'): Promise<{ url: string; id: string | null } | undefined> {
+  async profilePicture(
+    jid: string,
+    type: 'image' | 'preview',
+  ): Promise<{ url: string; id: string | null } | undefined> {
     this.calls.push(`picture ${jid} ${type}`);
     return this.picture;
   }
@@ -36,7 +39,12 @@ function setup(connected = true) {
       return 1;
     },
   });
-  const executor = new LiveExecutor(() => (connected ? (connection as unknown as WhatsAppConnection) : undefined), () => true, publisher, silentLogger);
+  const executor = new LiveExecutor(
+    () => (connected ? (connection as unknown as WhatsAppConnection) : undefined),
+    () => true,
+    publisher,
+    silentLogger,
+  );
   return { connection, published, executor };
 }
 
@@ -67,8 +75,15 @@ describe('unit: live executor', () => {
     const { connection, executor } = setup();
     const now = Date.now();
     const result = await executor.execute('j1', job('contacts.block', { jid: JID }, now + 700), now - 9_300);
-    assert.deepEqual(result, { ok: false, error: { code: 'timeout', message: 'the operation expired before the session could run it' } });
-    assert.deepEqual(connection.calls, [], 'a block started this late could land after the caller was told it timed out');
+    assert.deepEqual(result, {
+      ok: false,
+      error: { code: 'timeout', message: 'the operation expired before the session could run it' },
+    });
+    assert.deepEqual(
+      connection.calls,
+      [],
+      'a block started this late could land after the caller was told it timed out',
+    );
   });
 
   it('runs a mutating operation with more than the one-second margin left', async () => {
@@ -94,13 +109,19 @@ describe('unit: live executor', () => {
     const { published, executor } = setup();
     const now = Date.now();
     await executor.execute('job-42', job('contacts.about', { jid: JID }, now + 5_000), now);
-    assert.deepEqual(published, [{ channel: 'replies:api-1', reply: { jobId: 'job-42', result: { ok: true, value: { about: 'hi' } } } }]);
+    assert.deepEqual(published, [
+      { channel: 'replies:api-1', reply: { jobId: 'job-42', result: { ok: true, value: { about: 'hi' } } } },
+    ]);
   });
 
   it('passes the picture type to the driver and answers its URL', async () => {
     const { connection, executor } = setup();
     const now = Date.now();
-    const result = await executor.execute('j1', job('contacts.picture', { jid: JID, type: 'preview' }, now + 5_000), now);
+    const result = await executor.execute(
+      'j1',
+      job('contacts.picture', { jid: JID, type: 'preview' }, now + 5_000),
+      now,
+    );
     assert.deepEqual(connection.calls, [`picture ${JID} preview`]);
     assert.ok(result.ok);
     assert.equal((result.value as { url: string }).url, 'https://pps.example/x.jpg');
@@ -126,7 +147,10 @@ describe('unit: live executor', () => {
     const now = Date.now();
     connection.failWith = new AppError('rate_limited', 'slow down', { retryAfterMs: 5 });
     const typed = await executor.execute('j1', job('contacts.about', { jid: JID }, now + 5_000), now);
-    assert.deepEqual(typed, { ok: false, error: { code: 'rate_limited', message: 'slow down', details: { retryAfterMs: 5 } } });
+    assert.deepEqual(typed, {
+      ok: false,
+      error: { code: 'rate_limited', message: 'slow down', details: { retryAfterMs: 5 } },
+    });
     connection.failWith = new TypeError('secret internals');
     const crash = await executor.execute('j2', job('contacts.about', { jid: JID }, now + 5_000), now);
     assert.deepEqual(crash, { ok: false, error: { code: 'internal', message: 'the operation failed unexpectedly' } });

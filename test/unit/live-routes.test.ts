@@ -23,7 +23,12 @@ describe('unit: live routes in-process', () => {
   let enqueued: string[] = [];
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
-  const principal: Principal = { kind: 'api_key', subject: 'k1', organizationId: 'org-a', capabilities: new Set(['read', 'send']) };
+  const principal: Principal = {
+    kind: 'api_key',
+    subject: 'k1',
+    organizationId: 'org-a',
+    capabilities: new Set(['read', 'send']),
+  };
 
   before(async () => {
     // Mocha would report an unhandled rejection too, but against whichever test runs then.
@@ -47,7 +52,13 @@ describe('unit: live routes in-process', () => {
       admit: async (_session: string, _requires: string, gate?: Promise<unknown>) => {
         await gate;
       },
-      run: async (op: string, _session: string, _input: unknown, _requestId: string | undefined, gate?: Promise<unknown>) => {
+      run: async (
+        op: string,
+        _session: string,
+        _input: unknown,
+        _requestId: string | undefined,
+        gate?: Promise<unknown>,
+      ) => {
         await gate;
         enqueued.push(op);
         return op === 'contacts.check' ? { isOnWhatsApp: false, jid: null, query: 'x' } : {};
@@ -83,7 +94,11 @@ describe('unit: live routes in-process', () => {
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
     await sleep(20);
-    assert.deepEqual(unhandled, [], 'a refusal nobody awaited yet crashes the api process (Node exits on an unhandled rejection)');
+    assert.deepEqual(
+      unhandled,
+      [],
+      'a refusal nobody awaited yet crashes the api process (Node exits on an unhandled rejection)',
+    );
     assert.deepEqual(enqueued, []);
   });
 

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { DisconnectReason } from '@whiskeysockets/baileys';
-import { backoffDelay, closeAction, closeStatusCode, DEFAULT_BACKOFF, VERSION_REJECTED } from '../../worker/driver/baileys/reconnect-policy.js';
+import {
+  backoffDelay,
+  closeAction,
+  closeStatusCode,
+  DEFAULT_BACKOFF,
+  VERSION_REJECTED,
+} from '../../worker/driver/baileys/reconnect-policy.js';
 
 /** What Baileys closes a socket with: a Boom-shaped error carrying the status code. */
 function closedWith(statusCode: number, message = 'Connection Failure'): Error {
@@ -17,17 +23,30 @@ describe('unit: reconnect policy', () => {
   });
 
   it('stays offline when reconnecting would fight another client or a ban', () => {
-    for (const code of [DisconnectReason.connectionReplaced, DisconnectReason.forbidden, DisconnectReason.multideviceMismatch]) {
+    for (const code of [
+      DisconnectReason.connectionReplaced,
+      DisconnectReason.forbidden,
+      DisconnectReason.multideviceMismatch,
+    ]) {
       assert.equal(closeAction(closedWith(code)).kind, 'stop', `code ${code}`);
     }
   });
 
   it('waits for another WhatsApp Web version after a 405', () => {
-    assert.deepEqual(closeAction(closedWith(VERSION_REJECTED)), { kind: 'version_rejected', reason: 'clientOutdated (405)' });
+    assert.deepEqual(closeAction(closedWith(VERSION_REJECTED)), {
+      kind: 'version_rejected',
+      reason: 'clientOutdated (405)',
+    });
   });
 
   it('retries everything transient, and a close without a code', () => {
-    for (const code of [DisconnectReason.timedOut, DisconnectReason.connectionClosed, DisconnectReason.badSession, DisconnectReason.unavailableService, 599]) {
+    for (const code of [
+      DisconnectReason.timedOut,
+      DisconnectReason.connectionClosed,
+      DisconnectReason.badSession,
+      DisconnectReason.unavailableService,
+      599,
+    ]) {
       assert.equal(closeAction(closedWith(code)).kind, 'retry', `code ${code}`);
     }
     assert.deepEqual(closeAction(new Error('socket hang up')), { kind: 'retry', reason: 'socket hang up' });
@@ -35,7 +54,9 @@ describe('unit: reconnect policy', () => {
   });
 
   it('names the code and what the network said in the reason', () => {
-    const reason = closeAction(closedWith(DisconnectReason.timedOut, 'WebSocket Error (getaddrinfo ENOTFOUND web.whatsapp.com)')).reason;
+    const reason = closeAction(
+      closedWith(DisconnectReason.timedOut, 'WebSocket Error (getaddrinfo ENOTFOUND web.whatsapp.com)'),
+    ).reason;
     assert.equal(reason, 'timedOut (408): getaddrinfo ENOTFOUND web.whatsapp.com');
     assert.equal(closeAction(closedWith(599)).reason, 'status 599');
   });
@@ -50,8 +71,17 @@ describe('unit: reconnect policy', () => {
   });
 
   it('never waits longer than the maximum, however many attempts failed', () => {
-    assert.equal(backoffDelay(50, DEFAULT_BACKOFF, () => 1), DEFAULT_BACKOFF.maxMs);
-    assert.equal(backoffDelay(50, DEFAULT_BACKOFF, () => 0), DEFAULT_BACKOFF.maxMs / 2);
-    assert.equal(backoffDelay(-3, { initialMs: 100, maxMs: 1_000, factor: 3 }, () => 1), 100);
+    assert.equal(
+      backoffDelay(50, DEFAULT_BACKOFF, () => 1),
+      DEFAULT_BACKOFF.maxMs,
+    );
+    assert.equal(
+      backoffDelay(50, DEFAULT_BACKOFF, () => 0),
+      DEFAULT_BACKOFF.maxMs / 2,
+    );
+    assert.equal(
+      backoffDelay(-3, { initialMs: 100, maxMs: 1_000, factor: 3 }, () => 1),
+      100,
+    );
   });
 });

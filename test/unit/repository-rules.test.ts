@@ -35,7 +35,13 @@ function composeSharedEnvironment(compose: string): Set<string> {
 }
 
 /** Set per service on purpose (one api port, one id per worker), so not in the shared block. */
-const PER_SERVICE: Record<string, string> = { HOST: 'api', PORT: 'api', API_PROCESSES: 'api', WORKER_ID: 'worker-1', WORKER_METRICS_PORT: 'worker-1' };
+const PER_SERVICE: Record<string, string> = {
+  HOST: 'api',
+  PORT: 'api',
+  API_PROCESSES: 'api',
+  WORKER_ID: 'worker-1',
+  WORKER_METRICS_PORT: 'worker-1',
+};
 
 /** One service's `environment:` keys, read by indentation (the file is plain two-space YAML). */
 function serviceEnvironment(compose: string, service: string): Set<string> {
@@ -54,7 +60,8 @@ function serviceEnvironment(compose: string, service: string): Set<string> {
 function sourceFiles(folder: string): string[] {
   const files: string[] = [];
   for (const entry of readdirSync(join(ROOT, folder), { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && /\.(ts|mts|cts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) files.push(relative(ROOT, join(entry.parentPath, entry.name)));
+    if (entry.isFile() && /\.(ts|mts|cts)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
+      files.push(relative(ROOT, join(entry.parentPath, entry.name)));
   }
   return files;
 }
@@ -62,7 +69,9 @@ function sourceFiles(folder: string): string[] {
 /** Every module a file imports or re-exports, static or dynamic, resolved to a repository path when relative. */
 function importsOf(file: string): string[] {
   const text = read(file);
-  const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  const specifiers = [
+    ...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)['"]([^'"]+)['"]/g),
+  ].map((m) => m[1]!);
   return specifiers.map((s) => (s.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), s)) : s));
 }
 
@@ -87,14 +96,19 @@ describe('unit: the docs and the architecture stay true', () => {
     const shared = composeSharedEnvironment(compose);
     const missing = variables.filter((name) => !(name in PER_SERVICE) && !shared.has(name));
     assert.deepEqual(missing, []);
-    for (const [name, service] of Object.entries(PER_SERVICE)) assert.ok(serviceEnvironment(compose, service).has(name), `${name} set on ${service}`);
+    for (const [name, service] of Object.entries(PER_SERVICE))
+      assert.ok(serviceEnvironment(compose, service).has(name), `${name} set on ${service}`);
     const unknown = [...shared].filter((name) => !variables.includes(name));
     assert.deepEqual(unknown, [], 'the compose file passes nothing the gateway does not read');
   });
 
   it('documents every error code with its HTTP status in README.md', () => {
     for (const [code, status] of Object.entries(ERROR_STATUS)) {
-      assert.match(readme, new RegExp(`^\\| \`${code}\` \\| ${status} \\|`, 'm'), `${code} (${status}) in the README's error table`);
+      assert.match(
+        readme,
+        new RegExp(`^\\| \`${code}\` \\| ${status} \\|`, 'm'),
+        `${code} (${status}) in the README's error table`,
+      );
     }
   });
 
@@ -108,7 +122,9 @@ describe('unit: the docs and the architecture stay true', () => {
     ] as const) {
       const files = sourceFiles(from);
       assert.ok(files.length > 5, `found the files of ${from}/`);
-      for (const file of files) for (const target of importsOf(file)) if (topFolder(target) === forbidden) crossings.push(`${file} → ${target}`);
+      for (const file of files)
+        for (const target of importsOf(file))
+          if (topFolder(target) === forbidden) crossings.push(`${file} → ${target}`);
     }
     assert.deepEqual(crossings, []);
   });
@@ -117,7 +133,9 @@ describe('unit: the docs and the architecture stay true', () => {
     const offenders: string[] = [];
     for (const folder of ['api', 'worker', 'shared', 'migrations']) {
       for (const file of sourceFiles(folder)) {
-        for (const target of importsOf(file)) if (topFolder(target) === 'test' || /fake-whatsapp|trust-preload/.test(target)) offenders.push(`${file} → ${target}`);
+        for (const target of importsOf(file))
+          if (topFolder(target) === 'test' || /fake-whatsapp|trust-preload/.test(target))
+            offenders.push(`${file} → ${target}`);
       }
     }
     assert.deepEqual(offenders, []);

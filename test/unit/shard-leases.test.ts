@@ -52,8 +52,14 @@ class FakeLeaseRedis {
     const steps: (() => void)[] = [];
     const chain = {
       zadd: (_k: string, score: number, member: string) => (steps.push(() => this.zset.set(member, score)), chain),
-      zremrangebyscore: (_k: string, _min: string, max: number) => (steps.push(() => [...this.zset].forEach(([m, s]) => s <= max && this.zset.delete(m))), chain),
-      hset: (_k: string, field: string, value: number) => (steps.push(() => this.hash.set(field, String(value))), chain),
+      zremrangebyscore: (_k: string, _min: string, max: number) => (
+        steps.push(() => [...this.zset].forEach(([m, s]) => s <= max && this.zset.delete(m))),
+        chain
+      ),
+      hset: (_k: string, field: string, value: number) => (
+        steps.push(() => this.hash.set(field, String(value))),
+        chain
+      ),
       exec: async () => {
         if (this.failing) throw new Error('Connection is closed.');
         steps.forEach((step) => step());
@@ -149,10 +155,19 @@ describe('unit: shard leases', () => {
       assert.equal(all[0]!.leases.shards.length, shards, 'the first worker took everything');
       await settle(all);
       const held = all.flatMap((w) => w.leases.shards).sort((x, y) => x - y);
-      assert.deepEqual(held, Array.from({ length: shards }, (_, i) => i), 'every shard held exactly once');
+      assert.deepEqual(
+        held,
+        Array.from({ length: shards }, (_, i) => i),
+        'every shard held exactly once',
+      );
       const counts = all.map((w) => w.leases.shards.length);
       assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `unbalanced: ${counts.join('/')}`);
-      for (const w of all) assert.deepEqual([...w.owner.running].sort((x, y) => x - y), w.leases.shards, 'running shards follow the leases');
+      for (const w of all)
+        assert.deepEqual(
+          [...w.owner.running].sort((x, y) => x - y),
+          w.leases.shards,
+          'running shards follow the leases',
+        );
     });
   }
 

@@ -3,7 +3,13 @@
  * a shard over resumes its sessions without pairing again.
  */
 import { BufferJSON, initAuthCreds, proto } from '@whiskeysockets/baileys';
-import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap, SignalKeyStore } from '@whiskeysockets/baileys';
+import type {
+  AuthenticationCreds,
+  AuthenticationState,
+  SignalDataSet,
+  SignalDataTypeMap,
+  SignalKeyStore,
+} from '@whiskeysockets/baileys';
 import type { DataSource, EntityManager } from 'typeorm';
 
 export type SignalKeyType = keyof SignalDataTypeMap;
@@ -41,7 +47,9 @@ function chunk<T>(items: T[], size: number): T[][] {
 }
 
 function isRetryable(err: unknown): boolean {
-  const errno = (err as { errno?: unknown; driverError?: { errno?: unknown } }).driverError?.errno ?? (err as { errno?: unknown }).errno;
+  const errno =
+    (err as { errno?: unknown; driverError?: { errno?: unknown } }).driverError?.errno ??
+    (err as { errno?: unknown }).errno;
   return typeof errno === 'number' && RETRYABLE_ERRNOS.has(errno);
 }
 
@@ -64,7 +72,9 @@ export class MysqlAuthStore {
   /** The session's stored state, or fresh credentials (not yet saved) for a session never paired. */
   async load(sessionId: string): Promise<SessionAuthState> {
     await this.settled(sessionId);
-    const rows = await this.db.query<{ creds: string }[]>('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [sessionId]);
+    const rows = await this.db.query<{ creds: string }[]>('SELECT creds FROM wa_auth_creds WHERE session_id = ?', [
+      sessionId,
+    ]);
     const creds = rows[0] ? (decode(rows[0].creds) as AuthenticationCreds) : initAuthCreds();
     return {
       state: { creds, keys: this.keyStore(sessionId) },
@@ -98,7 +108,10 @@ export class MysqlAuthStore {
     return {
       get: (type, ids) => this.getKeys(sessionId, type, ids),
       set: (data) => this.setKeys(sessionId, data),
-      clear: () => this.enqueue(sessionId, () => this.db.query('DELETE FROM wa_auth_keys WHERE session_id = ?', [sessionId]).then(() => undefined)),
+      clear: () =>
+        this.enqueue(sessionId, () =>
+          this.db.query('DELETE FROM wa_auth_keys WHERE session_id = ?', [sessionId]).then(() => undefined),
+        ),
     };
   }
 
@@ -112,7 +125,11 @@ export class MysqlAuthStore {
     );
   }
 
-  private async getKeys<T extends SignalKeyType>(sessionId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }> {
+  private async getKeys<T extends SignalKeyType>(
+    sessionId: string,
+    type: T,
+    ids: string[],
+  ): Promise<{ [id: string]: SignalDataTypeMap[T] }> {
     const result: { [id: string]: SignalDataTypeMap[T] } = {};
     const unique = [...new Set(ids)];
     if (unique.length === 0) return result;
@@ -159,11 +176,10 @@ export class MysqlAuthStore {
         }
         for (const [type, ids] of deletes) {
           for (const part of chunk(ids, ID_CHUNK)) {
-            await em.query(`DELETE FROM wa_auth_keys WHERE session_id = ? AND type = ? AND key_id IN (${part.map(() => '?').join(', ')})`, [
-              sessionId,
-              type,
-              ...part,
-            ]);
+            await em.query(
+              `DELETE FROM wa_auth_keys WHERE session_id = ? AND type = ? AND key_id IN (${part.map(() => '?').join(', ')})`,
+              [sessionId, type, ...part],
+            );
           }
         }
       }),

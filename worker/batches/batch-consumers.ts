@@ -1,6 +1,16 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '../../shared/redis.js';
-import { batchJobId, batchQueueOptions, CHECK_BATCH_JOB, CHECK_BATCH_JOB_OPTIONS, type BatchJob, type BatchQueue, type BatchWorker, type CheckBatchJobData, type CheckBatchJobResult } from '../../shared/batches/check-batch-jobs.js';
+import {
+  batchJobId,
+  batchQueueOptions,
+  CHECK_BATCH_JOB,
+  CHECK_BATCH_JOB_OPTIONS,
+  type BatchJob,
+  type BatchQueue,
+  type BatchWorker,
+  type CheckBatchJobData,
+  type CheckBatchJobResult,
+} from '../../shared/batches/check-batch-jobs.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
@@ -56,7 +66,8 @@ export class BatchConsumers {
     const abort = new AbortController();
     const worker = new Worker<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(
       this.keys.batchQueueName,
-      (job: BatchJob, token?: string) => (this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse()),
+      (job: BatchJob, token?: string) =>
+        this.signedByGateway(job, shard) ? this.runner.process(job, token!, abort.signal) : refuse(),
       {
         ...batchQueueOptions(this.keys, shard, this.blockingConnection),
         concurrency: this.options.concurrency,
@@ -67,8 +78,13 @@ export class BatchConsumers {
       },
     );
     worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'batch queue worker error'));
-    worker.on('failed', (job, err) => this.logger.warn({ shard, jobId: job?.id, err: err.message }, 'batch job failed; the sweep re-enqueues it'));
-    const queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(this.keys.batchQueueName, batchQueueOptions(this.keys, shard, this.commands));
+    worker.on('failed', (job, err) =>
+      this.logger.warn({ shard, jobId: job?.id, err: err.message }, 'batch job failed; the sweep re-enqueues it'),
+    );
+    const queue = new Queue<CheckBatchJobData, CheckBatchJobResult, typeof CHECK_BATCH_JOB>(
+      this.keys.batchQueueName,
+      batchQueueOptions(this.keys, shard, this.commands),
+    );
     queue.on('error', (err) => this.logger.debug({ shard, err: err.message }, 'batch queue error'));
     this.owned.set(shard, { worker, queue, abort });
     void this.sweep([shard]);
@@ -134,13 +150,21 @@ export class BatchConsumers {
     const state = await queue.getJobState(jobId);
     if (state === 'unknown' || state === 'completed' || state === 'failed') {
       if (state !== 'unknown') await queue.remove(jobId);
-      await queue.add(CHECK_BATCH_JOB, this.signer.seal('check-batch', jobId, { batchId, sessionId }), { ...CHECK_BATCH_JOB_OPTIONS, jobId });
-      this.logger.info({ batchId, sessionId, shard, previous: state }, 'unfinished batch had no runnable job for this session; re-enqueued');
+      await queue.add(CHECK_BATCH_JOB, this.signer.seal('check-batch', jobId, { batchId, sessionId }), {
+        ...CHECK_BATCH_JOB_OPTIONS,
+        jobId,
+      });
+      this.logger.info(
+        { batchId, sessionId, shard, previous: state },
+        'unfinished batch had no runnable job for this session; re-enqueued',
+      );
     }
   }
 }
 
 /** Fails a job unrun; the sweep gives a real unfinished batch a signed job again. */
 function refuse(): Promise<CheckBatchJobResult> {
-  return Promise.reject(new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'));
+  return Promise.reject(
+    new UnrecoverableError('refused: this job was not created by the gateway (bad or missing signature)'),
+  );
 }

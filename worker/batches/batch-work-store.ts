@@ -76,10 +76,15 @@ export class BatchWorkStore {
 
   /** undefined when the session is not (or no longer) one of the batch's sessions. */
   async member(batchId: string, sessionId: string): Promise<MemberState | undefined> {
-    const [row] = await this.db.query<{
-      waiting_for: WaitingReason | null;
-      resumes_at: number | string | null;
-    }[]>(`SELECT waiting_for, resumes_at FROM check_batch_sessions WHERE batch_id = ? AND session_id = ?`, [batchId, sessionId]);
+    const [row] = await this.db.query<
+      {
+        waiting_for: WaitingReason | null;
+        resumes_at: number | string | null;
+      }[]
+    >(`SELECT waiting_for, resumes_at FROM check_batch_sessions WHERE batch_id = ? AND session_id = ?`, [
+      batchId,
+      sessionId,
+    ]);
     return row && { waitingFor: row.waiting_for, resumesAt: nullableNumber(row.resumes_at) };
   }
 
@@ -91,14 +96,16 @@ export class BatchWorkStore {
     return rows.map((r) => ({ batchId: r.batch_id, sessionId: r.session_id }));
   }
 
-  async setWaiting(batchId: string, sessionId: string, waitingFor: WaitingReason | null, resumesAt: number | null = null): Promise<void> {
-    await this.db.query(`UPDATE check_batch_sessions SET waiting_for = ?, resumes_at = ?, updated_at = ? WHERE batch_id = ? AND session_id = ?`, [
-      waitingFor,
-      resumesAt,
-      Date.now(),
-      batchId,
-      sessionId,
-    ]);
+  async setWaiting(
+    batchId: string,
+    sessionId: string,
+    waitingFor: WaitingReason | null,
+    resumesAt: number | null = null,
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE check_batch_sessions SET waiting_for = ?, resumes_at = ?, updated_at = ? WHERE batch_id = ? AND session_id = ?`,
+      [waitingFor, resumesAt, Date.now(), batchId, sessionId],
+    );
   }
 
   /** The first chunk is about to be asked: the batch runs from now. */
@@ -122,14 +129,27 @@ export class BatchWorkStore {
    * them (measured in the bench). A row another session claimed in between is skipped and the
    * shortfall read again, so chunks stay full.
    */
-  async claim(batchId: string, sessionId: string, token: string, limit: number, claimMs: number): Promise<ClaimedNumber[]> {
+  async claim(
+    batchId: string,
+    sessionId: string,
+    token: string,
+    limit: number,
+    claimMs: number,
+  ): Promise<ClaimedNumber[]> {
     const free = `status = 'pending' AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)`;
     let claimed = 0;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS && claimed < limit; attempt++) {
       const now = Date.now();
-      const candidates = await this.db.query<{
-        seq: number;
-      }[]>(`SELECT seq FROM check_batch_numbers WHERE batch_id = ? AND ${free} ORDER BY seq LIMIT ?`, [batchId, now, sessionId, limit - claimed]);
+      const candidates = await this.db.query<
+        {
+          seq: number;
+        }[]
+      >(`SELECT seq FROM check_batch_numbers WHERE batch_id = ? AND ${free} ORDER BY seq LIMIT ?`, [
+        batchId,
+        now,
+        sessionId,
+        limit - claimed,
+      ]);
       if (candidates.length === 0) break;
       const result = await this.db.query<{ affectedRows: number }>(
         `UPDATE check_batch_numbers SET claimed_by = ?, claim_token = ?, claim_until = ? WHERE batch_id = ? AND seq IN (${candidates.map(() => '?').join(', ')}) AND ${free}`,
@@ -147,11 +167,17 @@ export class BatchWorkStore {
 
   /** Gives claimed numbers back unanswered (the session went away before WhatsApp answered). */
   async release(batchId: string, token: string): Promise<void> {
-    await this.db.query(`UPDATE check_batch_numbers SET claimed_by = NULL, claim_token = NULL, claim_until = NULL WHERE batch_id = ? AND claim_token = ? AND status = 'pending'`, [batchId, token]);
+    await this.db.query(
+      `UPDATE check_batch_numbers SET claimed_by = NULL, claim_token = NULL, claim_until = NULL WHERE batch_id = ? AND claim_token = ? AND status = 'pending'`,
+      [batchId, token],
+    );
   }
 
   async hasPending(batchId: string): Promise<boolean> {
-    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' LIMIT 1`, [batchId]);
+    const rows = await this.db.query<unknown[]>(
+      `SELECT 1 FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending' LIMIT 1`,
+      [batchId],
+    );
     return rows.length > 0;
   }
 
@@ -160,9 +186,10 @@ export class BatchWorkStore {
    * else when the earliest claim another session holds lapses (if it never writes, its rows come back).
    */
   async nextClaimExpiry(batchId: string): Promise<number | undefined> {
-    const [row] = await this.db.query<{ pending: number | string; until: number | string | null }[]>(`SELECT COUNT(*) AS pending, MIN(claim_until) AS until FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending'`, [
-      batchId,
-    ]);
+    const [row] = await this.db.query<{ pending: number | string; until: number | string | null }[]>(
+      `SELECT COUNT(*) AS pending, MIN(claim_until) AS until FROM check_batch_numbers WHERE batch_id = ? AND status = 'pending'`,
+      [batchId],
+    );
     if (!row || Number(row.pending) === 0) return undefined;
     return row.until === null ? Date.now() : Number(row.until);
   }
@@ -171,16 +198,34 @@ export class BatchWorkStore {
    * Records that the batch ended. Completion is recorded only once no number is pending, and never
    * over a batch that already ended (a cancel that landed in between stands). True when recorded.
    */
-  async finish(batchId: string, status: Extract<BatchStatus, 'completed' | 'failed'>, error?: { code: string; message: string }): Promise<boolean> {
+  async finish(
+    batchId: string,
+    status: Extract<BatchStatus, 'completed' | 'failed'>,
+    error?: { code: string; message: string },
+  ): Promise<boolean> {
     const now = Date.now();
-    const nothingPending = status === 'completed' ? `AND NOT EXISTS (SELECT 1 FROM check_batch_numbers n WHERE n.batch_id = ? AND n.status = 'pending')` : '';
+    const nothingPending =
+      status === 'completed'
+        ? `AND NOT EXISTS (SELECT 1 FROM check_batch_numbers n WHERE n.batch_id = ? AND n.status = 'pending')`
+        : '';
     return this.db.transaction(async (tx) => {
       const result = await tx.query<{ affectedRows: number }>(
         `UPDATE check_batches SET status = ?, finished_at = ?, updated_at = ?, error_code = ?, error_message = ? WHERE id = ? AND ${ACTIVE} ${nothingPending}`,
-        [status, now, now, error?.code ?? null, error?.message.slice(0, 500) ?? null, batchId, ...(status === 'completed' ? [batchId] : [])],
+        [
+          status,
+          now,
+          now,
+          error?.code ?? null,
+          error?.message.slice(0, 500) ?? null,
+          batchId,
+          ...(status === 'completed' ? [batchId] : []),
+        ],
       );
       if (result.affectedRows !== 1) return false;
-      await tx.query(`UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`, [now, batchId]);
+      await tx.query(
+        `UPDATE check_batch_sessions SET waiting_for = NULL, resumes_at = NULL, updated_at = ? WHERE batch_id = ?`,
+        [now, batchId],
+      );
       await this.events.finished((sql, params) => tx.query(sql, params), batchId);
       return true;
     });
@@ -192,7 +237,13 @@ export class BatchWorkStore {
    * a session that took them over after the claim lapsed, or the batch was deleted) are left alone
    * and not counted again.
    */
-  async record(batchId: string, sessionId: string, token: string, outcomes: NumberOutcome[], checkedAt: number): Promise<BatchProgress> {
+  async record(
+    batchId: string,
+    sessionId: string,
+    token: string,
+    outcomes: NumberOutcome[],
+    checkedAt: number,
+  ): Promise<BatchProgress> {
     const finals = outcomes.flatMap((o) => (o.kind === 'final' ? [o] : []));
     const on = finals.filter((o) => o.answer.onWhatsApp);
     const off = finals.filter((o) => !o.answer.onWhatsApp);
@@ -200,64 +251,70 @@ export class BatchWorkStore {
     const now = checkedAt;
     const mine = `batch_id = ? AND status = 'pending' AND claim_token = ?`;
     const seqs = (list: { seq: number }[] | number[]) => list.map((x) => (typeof x === 'number' ? x : x.seq));
-    return retryDeadlocks(RECORD_ATTEMPTS, () => this.db.transaction(async (tx) => {
-      let onCount = 0;
-      let offCount = 0;
-      if (on.length > 0) {
-        const cases = (pick: (o: (typeof on)[number]) => string | null) => ({
-          sql: `CASE seq ${on.map(() => 'WHEN ? THEN ?').join(' ')} END`,
-          args: on.flatMap((o) => [o.seq, pick(o)]),
-        });
-        const jid = cases((o) => o.answer.jid);
-        const lid = cases((o) => o.answer.lid);
-        const matchedAs = cases((o) => o.answer.matchedAs);
-        const result = await tx.query<{ affectedRows: number }>(
-          `UPDATE check_batch_numbers SET status = 'on_whatsapp', checked_at = ?, jid = ${jid.sql}, lid = ${lid.sql}, matched_as = ${matchedAs.sql},
+    return retryDeadlocks(RECORD_ATTEMPTS, () =>
+      this.db.transaction(async (tx) => {
+        let onCount = 0;
+        let offCount = 0;
+        if (on.length > 0) {
+          const cases = (pick: (o: (typeof on)[number]) => string | null) => ({
+            sql: `CASE seq ${on.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+            args: on.flatMap((o) => [o.seq, pick(o)]),
+          });
+          const jid = cases((o) => o.answer.jid);
+          const lid = cases((o) => o.answer.lid);
+          const matchedAs = cases((o) => o.answer.matchedAs);
+          const result = await tx.query<{ affectedRows: number }>(
+            `UPDATE check_batch_numbers SET status = 'on_whatsapp', checked_at = ?, jid = ${jid.sql}, lid = ${lid.sql}, matched_as = ${matchedAs.sql},
               tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL
             WHERE ${mine} AND seq IN (${on.map(() => '?').join(', ')})`,
-          [now, ...jid.args, ...lid.args, ...matchedAs.args, batchId, token, ...seqs(on)],
-        );
-        onCount = result.affectedRows;
-      }
-      if (off.length > 0) {
-        const result = await tx.query<{ affectedRows: number }>(
-          `UPDATE check_batch_numbers SET status = 'not_on_whatsapp', checked_at = ?, tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL
+            [now, ...jid.args, ...lid.args, ...matchedAs.args, batchId, token, ...seqs(on)],
+          );
+          onCount = result.affectedRows;
+        }
+        if (off.length > 0) {
+          const result = await tx.query<{ affectedRows: number }>(
+            `UPDATE check_batch_numbers SET status = 'not_on_whatsapp', checked_at = ?, tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL
             WHERE ${mine} AND seq IN (${off.map(() => '?').join(', ')})`,
-          [now, batchId, token, ...seqs(off)],
+            [now, batchId, token, ...seqs(off)],
+          );
+          offCount = result.affectedRows;
+        }
+        if (retry.length > 0) {
+          await tx.query(
+            `UPDATE check_batch_numbers SET tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL WHERE ${mine} AND seq IN (${retry.map(() => '?').join(', ')})`,
+            [batchId, token, ...retry],
+          );
+        }
+        await tx.query(
+          `UPDATE check_batches SET on_whatsapp = on_whatsapp + ?, not_on_whatsapp = not_on_whatsapp + ?, done = done + ?, updated_at = ? WHERE id = ?`,
+          [onCount, offCount, onCount + offCount, now, batchId],
         );
-        offCount = result.affectedRows;
-      }
-      if (retry.length > 0) {
-        await tx.query(`UPDATE check_batch_numbers SET tried = tried + 1, claimed_by = NULL, claim_token = NULL, claim_until = NULL WHERE ${mine} AND seq IN (${retry.map(() => '?').join(', ')})`, [
-          batchId,
-          token,
-          ...retry,
-        ]);
-      }
-      await tx.query(
-        `UPDATE check_batches SET on_whatsapp = on_whatsapp + ?, not_on_whatsapp = not_on_whatsapp + ?, done = done + ?, updated_at = ? WHERE id = ?`,
-        [onCount, offCount, onCount + offCount, now, batchId],
-      );
-      await tx.query(`UPDATE check_batch_sessions SET checked = checked + ?, queries = queries + 1, updated_at = ? WHERE batch_id = ? AND session_id = ?`, [
-        onCount + offCount,
-        now,
-        batchId,
-        sessionId,
-      ]);
-      const progress = await this.progress(tx, batchId);
-      await this.events.progressed((sql, params) => tx.query(sql, params), batchId);
-      return progress;
-    }));
+        await tx.query(
+          `UPDATE check_batch_sessions SET checked = checked + ?, queries = queries + 1, updated_at = ? WHERE batch_id = ? AND session_id = ?`,
+          [onCount + offCount, now, batchId, sessionId],
+        );
+        const progress = await this.progress(tx, batchId);
+        await this.events.progressed((sql, params) => tx.query(sql, params), batchId);
+        return progress;
+      }),
+    );
   }
 
   private async progress(tx: EntityManager, batchId: string): Promise<BatchProgress> {
-    const [row] = await tx.query<{
-      total: number;
-      done: number;
-      on_whatsapp: number;
-      not_on_whatsapp: number;
-    }[]>(`SELECT total, done, on_whatsapp, not_on_whatsapp FROM check_batches WHERE id = ?`, [batchId]);
-    return { total: Number(row?.total ?? 0), done: Number(row?.done ?? 0), onWhatsApp: Number(row?.on_whatsapp ?? 0), notOnWhatsApp: Number(row?.not_on_whatsapp ?? 0) };
+    const [row] = await tx.query<
+      {
+        total: number;
+        done: number;
+        on_whatsapp: number;
+        not_on_whatsapp: number;
+      }[]
+    >(`SELECT total, done, on_whatsapp, not_on_whatsapp FROM check_batches WHERE id = ?`, [batchId]);
+    return {
+      total: Number(row?.total ?? 0),
+      done: Number(row?.done ?? 0),
+      onWhatsApp: Number(row?.on_whatsapp ?? 0),
+      notOnWhatsApp: Number(row?.not_on_whatsapp ?? 0),
+    };
   }
 }
 

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DelayedError } from 'bullmq';
-import { isFinalBatchStatus, type BatchJob, type CheckBatchJobData, type CheckBatchJobResult, type WaitingReason } from '../../shared/batches/check-batch-jobs.js';
+import {
+  isFinalBatchStatus,
+  type BatchJob,
+  type CheckBatchJobData,
+  type CheckBatchJobResult,
+  type WaitingReason,
+} from '../../shared/batches/check-batch-jobs.js';
 import type { CheckAnswerCache } from '../../shared/checks/check-answers.js';
 import type { Config } from '../../shared/config.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
@@ -12,7 +18,10 @@ import { isLockConflict, type BatchWorkStore, type MemberState } from './batch-w
 import { chunkOutcomes, formToAsk } from './chunk-outcomes.js';
 import type { SessionRateLimiter } from './session-rate-limiter.js';
 
-export interface CheckBatchRunnerOptions extends Pick<Config['batches'], 'chunkSize' | 'sessionPollMs' | 'backoffMs' | 'maxFailures'> {
+export interface CheckBatchRunnerOptions extends Pick<
+  Config['batches'],
+  'chunkSize' | 'sessionPollMs' | 'backoffMs' | 'maxFailures'
+> {
   /** BullMQ lock duration of batch jobs; renewed before every chunk. */
   lockMs: number;
   /** How long a session's claim on a chunk holds before another session may take the chunk over. */
@@ -82,9 +91,14 @@ export class CheckBatchRunner {
     for (;;) {
       if (signal.aborted) return { kind: 'later', ms: 0 };
       // Another worker may have taken the job after our lock lapsed (a stall); then it is theirs.
-      if ((await job.extendLock(token, this.options.lockMs)) !== 1) throw new LockLostError(`lost the lock of batch job ${job.id}`);
+      if ((await job.extendLock(token, this.options.lockMs)) !== 1)
+        throw new LockLostError(`lost the lock of batch job ${job.id}`);
       const state = await this.store.state(batchId);
-      if (!state || isFinalBatchStatus(state.status)) return { kind: 'finished', result: { outcome: state ? (state.status as CheckBatchJobResult['outcome']) : 'gone' } };
+      if (!state || isFinalBatchStatus(state.status))
+        return {
+          kind: 'finished',
+          result: { outcome: state ? (state.status as CheckBatchJobResult['outcome']) : 'gone' },
+        };
       // A job queued before pools names no session; the sweep queues one that does (only one job per
       // batch and session may run, see BatchWorkStore.claim).
       const { sessionId } = job.data;
@@ -157,15 +171,27 @@ export class CheckBatchRunner {
   }
 
   /** Records what this session waits for, when that changed. */
-  private async waitFor(batchId: string, sessionId: string, member: MemberState, reason: WaitingReason | null, resumesAt: number | null, log: Logger): Promise<void> {
+  private async waitFor(
+    batchId: string,
+    sessionId: string,
+    member: MemberState,
+    reason: WaitingReason | null,
+    resumesAt: number | null,
+    log: Logger,
+  ): Promise<void> {
     if (member.waitingFor === reason && member.resumesAt === resumesAt) return;
     await this.store.setWaiting(batchId, sessionId, reason, resumesAt);
     if (reason === 'session') log.info('batch waits for this session to come online; its other sessions go on');
-    if (reason === 'daily_limit') log.info({ resumesAt }, "this session reached BATCH_DAILY_LIMIT; it resumes when the UTC day turns");
+    if (reason === 'daily_limit')
+      log.info({ resumesAt }, 'this session reached BATCH_DAILY_LIMIT; it resumes when the UTC day turns');
   }
 
   /** Feeds the answer cache; an answer not cached is only a later re-ask, so a failure here never fails the chunk. */
-  private async remember(organizationId: string, outcomes: ReturnType<typeof chunkOutcomes>, log: Logger): Promise<void> {
+  private async remember(
+    organizationId: string,
+    outcomes: ReturnType<typeof chunkOutcomes>,
+    log: Logger,
+  ): Promise<void> {
     try {
       await this.answers.save(
         organizationId,
@@ -181,7 +207,10 @@ export class CheckBatchRunner {
     if (code === 'rate_limited') {
       const rateLimited = (job.data.rateLimited ?? 0) + 1;
       const ms = this.backoff(rateLimited);
-      log.warn({ rateLimited, backoffMs: ms }, 'WhatsApp answered rate-overlimit; backing off before retrying the chunk');
+      log.warn(
+        { rateLimited, backoffMs: ms },
+        'WhatsApp answered rate-overlimit; backing off before retrying the chunk',
+      );
       return { kind: 'later', ms, data: { ...job.data, rateLimited } };
     }
     // The connection closed under the call: the next run finds the session offline and waits.
@@ -207,9 +236,14 @@ export class CheckBatchRunner {
       log.warn({ err: appError?.message ?? err, failures, backoffMs: ms }, 'batch chunk failed; retrying');
       return { kind: 'later', ms, data: { ...job.data, failures } };
     }
-    const error = appError ? { code: appError.code, message: appError.message } : { code: 'internal', message: 'the batch failed unexpectedly' };
+    const error = appError
+      ? { code: appError.code, message: appError.message }
+      : { code: 'internal', message: 'the batch failed unexpectedly' };
     log.error({ err, failures }, 'batch failed: the same chunk kept failing');
-    await this.store.finish(job.data.batchId, 'failed', { code: error.code, message: `${error.message} (${failures} attempts in a row)` });
+    await this.store.finish(job.data.batchId, 'failed', {
+      code: error.code,
+      message: `${error.message} (${failures} attempts in a row)`,
+    });
     return { kind: 'finished', result: { outcome: 'failed' } };
   }
 

@@ -31,10 +31,21 @@ export function chunkOutcomes(chunk: ClaimedNumber[], answers: NumberCheck[], ch
     const found = registered.get(asked);
     if (found) {
       const jid = found.jid ?? phoneToJid(asked);
-      const answer: CheckAnswer = { phone: number.normalized, onWhatsApp: true, jid, lid: found.lid ?? null, matchedAs: phoneOfJid(jid) ?? asked, checkedAt };
+      const answer: CheckAnswer = {
+        phone: number.normalized,
+        onWhatsApp: true,
+        jid,
+        lid: found.lid ?? null,
+        matchedAs: phoneOfJid(jid) ?? asked,
+        checkedAt,
+      };
       return { seq: number.seq, kind: 'final', answer };
     }
     if (number.tried + 1 < numberForms(number.normalized).length) return { seq: number.seq, kind: 'retry' };
-    return { seq: number.seq, kind: 'final', answer: { phone: number.normalized, onWhatsApp: false, jid: null, lid: null, matchedAs: null, checkedAt } };
+    return {
+      seq: number.seq,
+      kind: 'final',
+      answer: { phone: number.normalized, onWhatsApp: false, jid: null, lid: null, matchedAs: null, checkedAt },
+    };
   });
 }

@@ -46,12 +46,38 @@ export function createBatchConsumers(config: Config, deps: BatchDeps): BatchCons
   const lockMs = Math.max(5_000, shards.leaseTtlMs);
   const logger = deps.logger.child({ component: 'batches' });
   const store = new BatchWorkStore(deps.db, deps.events);
-  const limiter = new SessionRateLimiter(deps.redis, deps.keys, batches.ratePerMinute, batches.chunkSize, batches.dailyLimit);
+  const limiter = new SessionRateLimiter(
+    deps.redis,
+    deps.keys,
+    batches.ratePerMinute,
+    batches.chunkSize,
+    batches.dailyLimit,
+  );
   const answers = new CheckAnswerCache(deps.db, config.checks.cacheTtlMs);
-  const runner = new CheckBatchRunner(store, answers, limiter, deps.connectionOf, { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) }, deps.signer, logger, deps.onChecked);
+  const runner = new CheckBatchRunner(
+    store,
+    answers,
+    limiter,
+    deps.connectionOf,
+    { ...batches, lockMs, claimMs: Math.max(CLAIM_MS, 2 * lockMs) },
+    deps.signer,
+    logger,
+    deps.onChecked,
+  );
   const prune = async () => {
     const removed = await answers.prune();
     if (removed > 0) logger.info({ removed }, 'removed cached answers older than CHECK_CACHE_TTL');
   };
-  return new BatchConsumers(deps.bullConnection, deps.redis, deps.keys, store, runner, { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS }, deps.signer, logger, prune, deps.onRefused);
+  return new BatchConsumers(
+    deps.bullConnection,
+    deps.redis,
+    deps.keys,
+    store,
+    runner,
+    { shardCount: shards.count, concurrency: batches.concurrency, lockMs, sweepMs: SWEEP_MS },
+    deps.signer,
+    logger,
+    prune,
+    deps.onRefused,
+  );
 }

@@ -62,7 +62,10 @@ return 1
 `;
 
 /** Numbers granted, or why none were and how long until asking again makes sense. */
-export type BudgetGrant = { kind: 'granted'; count: number } | { kind: 'pace'; waitMs: number } | { kind: 'daily_limit'; waitMs: number; resumesAt: number };
+export type BudgetGrant =
+  | { kind: 'granted'; count: number }
+  | { kind: 'pace'; waitMs: number }
+  | { kind: 'daily_limit'; waitMs: number; resumesAt: number };
 
 /**
  * Takes `cost` tokens whether or not there are enough, so the bucket may go into debt: a query made
@@ -132,6 +135,13 @@ export class SessionRateLimiter {
   /** Counts `count` numbers' worth of queries already made (never waits); the session's batches then wait for them. */
   async charge(sessionId: string, count: number): Promise<void> {
     if (this.perMinute <= 0 || count <= 0) return;
-    await this.redis.eval(CHARGE, 1, this.keys.batchRateBucket(sessionId), String(this.perMs), String(this.capacity), String(count));
+    await this.redis.eval(
+      CHARGE,
+      1,
+      this.keys.batchRateBucket(sessionId),
+      String(this.perMs),
+      String(this.capacity),
+      String(count),
+    );
   }
 }

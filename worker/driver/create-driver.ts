@@ -23,13 +23,27 @@ export interface DriverDeps {
 
 export async function createDriver(config: Config, deps: DriverDeps): Promise<WhatsAppDriver> {
   if (config.driver.kind === 'sim') {
-    return createSimDriver({ worldPath: config.driver.simWorld, redis: deps.redis, subscriber: deps.subscriber, prefix: deps.keys.prefix, logger: deps.logger.child({ driver: 'sim' }) });
+    return createSimDriver({
+      worldPath: config.driver.simWorld,
+      redis: deps.redis,
+      subscriber: deps.subscriber,
+      prefix: deps.keys.prefix,
+      logger: deps.logger.child({ driver: 'sim' }),
+    });
   }
   const wa = config.whatsapp;
   const logger = deps.logger.child({ driver: 'baileys' });
-  const version = new WaVersionSource({ configured: wa.version, fetch: wa.fetchVersion, fetchTimeoutMs: wa.fetchVersionTimeoutMs, logger });
+  const version = new WaVersionSource({
+    configured: wa.version,
+    fetch: wa.fetchVersion,
+    fetchTimeoutMs: wa.fetchVersionTimeoutMs,
+    logger,
+  });
   await version.init();
-  logger.info({ ...version.describe(), browserName: wa.browserName }, 'WhatsApp Web version and device name the sessions announce');
+  logger.info(
+    { ...version.describe(), browserName: wa.browserName },
+    'WhatsApp Web version and device name the sessions announce',
+  );
   return new BaileysDriver({
     db: deps.db,
     logger,

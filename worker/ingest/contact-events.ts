@@ -24,7 +24,12 @@ export function contactChanges(plan: IngestPlan): ContactChange[] {
       if (person.lid !== stored.lid || person.pn !== stored.phoneJid) what.push('mapping');
     }
     if (what.length === 0) continue;
-    changes.push({ lid: person.lid, phoneNumber: person.pn === null ? null : phoneOfJid(person.pn) ?? null, name: person.name, changes: what });
+    changes.push({
+      lid: person.lid,
+      phoneNumber: person.pn === null ? null : (phoneOfJid(person.pn) ?? null),
+      name: person.name,
+      changes: what,
+    });
   }
   return changes;
 }

@@ -121,12 +121,18 @@ export class ContactIngestor {
       const self = this.ownAccounts.get(sessionId);
       const ops = self ? withoutOwnAccount(read.ops, self) : read.ops;
       if (problems.length > 0) {
-        this.logger.warn({ sessionId, event: source, problems, kept: ops.length }, ops.length > 0 ? 'skipped malformed parts of an event payload' : 'skipped a malformed event payload');
+        this.logger.warn(
+          { sessionId, event: source, problems, kept: ops.length },
+          ops.length > 0 ? 'skipped malformed parts of an event payload' : 'skipped a malformed event payload',
+        );
       }
       if (ops.length === 0) return Promise.resolve();
       return this.queueOf(sessionId).push({ source, at, ops });
     } catch (err) {
-      this.logger.error({ sessionId, event: source, err: describeError(err) }, 'could not read event payload, skipped it');
+      this.logger.error(
+        { sessionId, event: source, err: describeError(err) },
+        'could not read event payload, skipped it',
+      );
       return Promise.resolve();
     }
   }
@@ -144,15 +150,20 @@ export class ContactIngestor {
   private queueOf(sessionId: string): SessionIngestQueue {
     let queue = this.queues.get(sessionId);
     if (!queue) {
-      const created: SessionIngestQueue = new SessionIngestQueue(sessionId, (batch) => this.slots.run(() => this.write(sessionId, batch)), this.logger, {
-        maxOpsPerBatch: this.options.maxOpsPerBatch ?? 20_000,
-        attempts: this.options.attempts ?? 3,
-        retryDelayMs: this.options.retryDelayMs ?? 100,
-        // A queue lives while it has work; the session's next event makes a new one.
-        onIdle: () => {
-          if (this.queues.get(sessionId) === created) this.queues.delete(sessionId);
+      const created: SessionIngestQueue = new SessionIngestQueue(
+        sessionId,
+        (batch) => this.slots.run(() => this.write(sessionId, batch)),
+        this.logger,
+        {
+          maxOpsPerBatch: this.options.maxOpsPerBatch ?? 20_000,
+          attempts: this.options.attempts ?? 3,
+          retryDelayMs: this.options.retryDelayMs ?? 100,
+          // A queue lives while it has work; the session's next event makes a new one.
+          onIdle: () => {
+            if (this.queues.get(sessionId) === created) this.queues.delete(sessionId);
+          },
         },
-      });
+      );
       this.queues.set(sessionId, created);
       queue = created;
     }

@@ -85,7 +85,11 @@ class Reader {
     const savedName = name !== undefined && name === readText(entry['username']) ? undefined : name;
     const pushName = readText(entry['notify']);
     const businessName = readText(entry['verifiedName']);
-    const carriesData = savedName !== undefined || pushName !== undefined || businessName !== undefined || (person.lid !== undefined && person.pn !== undefined);
+    const carriesData =
+      savedName !== undefined ||
+      pushName !== undefined ||
+      businessName !== undefined ||
+      (person.lid !== undefined && person.pn !== undefined);
     // A contacts.update carrying only a picture change says nothing we store.
     if (requireSomething && !carriesData) return;
     const op: IngestOp = { kind: 'person', person };
@@ -103,8 +107,11 @@ class Reader {
     if (reading === 'other') return;
     if ('group' in reading) {
       const subject = readText(entry['name']);
-      this.ops.push(subject === undefined ? { kind: 'group', jid: reading.group } : { kind: 'group', jid: reading.group, subject });
-      if (entry['participant'] !== undefined && entry['participant'] !== null) this.historyParticipants(reading.group, entry['participant'], where);
+      this.ops.push(
+        subject === undefined ? { kind: 'group', jid: reading.group } : { kind: 'group', jid: reading.group, subject },
+      );
+      if (entry['participant'] !== undefined && entry['participant'] !== null)
+        this.historyParticipants(reading.group, entry['participant'], where);
       return;
     }
     const person: PersonRef = 'lid' in reading ? { lid: reading.lid } : { pn: reading.pn };
@@ -122,10 +129,16 @@ class Reader {
       if (!isFields(entry)) return this.problem(`${at([list, i])} is not an object`);
       const person = readPerson(entry['userJid'], undefined, undefined);
       const role = readRank(entry['rank']);
-      if (person === 'invalid' || person === 'other') return this.problem(`${at([list, i], '.userJid')} is not a person's JID`);
+      if (person === 'invalid' || person === 'other')
+        return this.problem(`${at([list, i], '.userJid')} is not a person's JID`);
       if (role === undefined) return this.problem(`${at([list, i], '.rank')} is unknown`);
       const label = isFields(entry['memberLabel']) ? readText(entry['memberLabel']['label']) : undefined;
-      this.ops.push({ kind: 'member', group, person, change: label === undefined ? { present: true, role } : { present: true, role, tag: label } });
+      this.ops.push({
+        kind: 'member',
+        group,
+        person,
+        change: label === undefined ? { present: true, role } : { present: true, role, tag: label },
+      });
     });
   }
 
@@ -147,7 +160,8 @@ class Reader {
     const members = this.list(participants, list).map((p, i) => this.participant(p, [list, i]));
     if (!Array.isArray(participants)) return;
     if (members.length === 0) return this.problem(`${list} is empty, kept the stored members`);
-    if (members.some((m) => m === undefined)) return this.problem(`${list} has unreadable entries, kept the stored members`);
+    if (members.some((m) => m === undefined))
+      return this.problem(`${list} has unreadable entries, kept the stored members`);
     this.ops.push({ kind: 'members-snapshot', group: jid, members: members as { person: PersonRef; role: Role }[] });
   }
 
@@ -211,7 +225,8 @@ function readParticipantsUpdate(r: Reader, payload: Fields): void {
   const group = readGroupJid(payload['id']);
   if (group === undefined) return r.problem('id is not a group JID');
   const action = payload['action'];
-  if (typeof action !== 'string' || !PARTICIPANT_ACTIONS.has(action)) return r.problem(`action ${JSON.stringify(action)} is not one of add, remove, promote, demote, modify`);
+  if (typeof action !== 'string' || !PARTICIPANT_ACTIONS.has(action))
+    return r.problem(`action ${JSON.stringify(action)} is not one of add, remove, promote, demote, modify`);
   const participants = r.list(payload['participants'], 'participants');
   participants.forEach((entry, i) => {
     const member = r.participant(entry, ['participants', i]);
@@ -226,7 +241,12 @@ function readParticipantsUpdate(r: Reader, payload: Fields): void {
         break;
       case 'promote':
         // Promotion notices rarely carry the new type; an ordinary promotion makes an admin.
-        r.ops.push({ kind: 'member', group, person, change: { present: true, role: role === 'superadmin' ? 'superadmin' : 'admin' } });
+        r.ops.push({
+          kind: 'member',
+          group,
+          person,
+          change: { present: true, role: role === 'superadmin' ? 'superadmin' : 'admin' },
+        });
         break;
       case 'demote':
         r.ops.push({ kind: 'member', group, person, change: { present: true, role: 'member' } });
@@ -286,7 +306,10 @@ export function readEvent(source: IngestSource, payload: unknown): EventReading 
         const pn = readPhoneJid(payload['pn']);
         if (lid === undefined || pn === undefined) r.problem('lid-mapping.update needs a LID and a phone JID');
         // `lookup`: the driver's own look-up (driver.ts, LookupMapping), applied to stored people only.
-        else r.ops.push(payload['lookup'] === true ? { kind: 'mapping', lid, pn, onlyKnown: true } : { kind: 'mapping', lid, pn });
+        else
+          r.ops.push(
+            payload['lookup'] === true ? { kind: 'mapping', lid, pn, onlyKnown: true } : { kind: 'mapping', lid, pn },
+          );
       }
   }
   return r.result();

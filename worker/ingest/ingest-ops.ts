@@ -19,8 +19,7 @@ export interface PersonRef {
  */
 export type MemberChange =
   /** A member: joined, seen, promoted, demoted or tagged. Absent fields leave the stored value. */
-  | { present: true; role?: Role; tag?: string }
-  | { present: false };
+  { present: true; role?: Role; tag?: string } | { present: false };
 
 export type IngestOp =
   | { kind: 'person'; person: PersonRef; savedName?: string; pushName?: string; businessName?: string; dm?: true }

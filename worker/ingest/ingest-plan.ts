@@ -39,10 +39,14 @@ export class Person {
   /** The row id, known up front for stored rows and after writing for new ones. */
   id: number | undefined;
 
-  constructor(readonly stored: StoredContact | undefined, ref: PersonRef, at: number) {
+  constructor(
+    readonly stored: StoredContact | undefined,
+    ref: PersonRef,
+    at: number,
+  ) {
     this.id = stored?.id;
-    this.lid = stored ? stored.lid : ref.lid ?? null;
-    this.pn = stored ? stored.phoneJid : ref.pn ?? null;
+    this.lid = stored ? stored.lid : (ref.lid ?? null);
+    this.pn = stored ? stored.phoneJid : (ref.pn ?? null);
     this.name = stored?.name ?? null;
     this.nameSource = stored?.nameSource ?? null;
     this.businessName = stored?.businessName ?? null;
@@ -188,7 +192,11 @@ class Planner {
         return;
       case 'members-snapshot':
         this.touchGroup(op.group, undefined, at);
-        this.memberOps.push({ at, group: op.group, snapshot: op.members.map((m) => ({ person: this.resolve(m.person, at), role: m.role })) });
+        this.memberOps.push({
+          at,
+          group: op.group,
+          snapshot: op.members.map((m) => ({ person: this.resolve(m.person, at), role: m.role })),
+        });
     }
   }
 
@@ -265,7 +273,10 @@ class Planner {
     keep.dm = keep.dm || fold.dm;
     // The LID row's name wins unless only the other one has an address-book name.
     const [first, second] = keep === withLid ? [keep, fold] : [fold, keep];
-    const best = first.name !== null && (first.nameSource === 'saved' || second.nameSource !== 'saved' || second.name === null) ? first : second;
+    const best =
+      first.name !== null && (first.nameSource === 'saved' || second.nameSource !== 'saved' || second.name === null)
+        ? first
+        : second;
     keep.name = best.name;
     keep.nameSource = best.nameSource;
     keep.businessName = first.businessName ?? second.businessName;
@@ -291,7 +302,13 @@ class Planner {
         }
         for (const [person, role] of listed) {
           const before = members.get(person);
-          members.set(person, { present: true, role, tag: before?.present ? before.tag : undefined, lastSeen: op.at, ended: before?.ended ?? false });
+          members.set(person, {
+            present: true,
+            role,
+            tag: before?.present ? before.tag : undefined,
+            lastSeen: op.at,
+            ended: before?.ended ?? false,
+          });
         }
         group.replace = true;
         continue;
@@ -315,7 +332,9 @@ class Planner {
       group,
       replace,
       leaving: [...members].filter(([, s]) => s.ended).map(([person]) => person),
-      staying: [...members].filter(([, s]) => s.present).map(([person, s]) => ({ person, role: s.role, tag: s.tag, lastSeen: s.lastSeen })),
+      staying: [...members]
+        .filter(([, s]) => s.present)
+        .map(([person, s]) => ({ person, role: s.role, tag: s.tag, lastSeen: s.lastSeen })),
     }));
   }
 }

@@ -11,7 +11,14 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { phoneOfJid } from '../../shared/jid.js';
 import type { Role, TimedOps } from './ingest-ops.js';
-import { planIngest, referencedIds, type IngestPlan, type MembershipPlan, type Person, type StoredContact } from './ingest-plan.js';
+import {
+  planIngest,
+  referencedIds,
+  type IngestPlan,
+  type MembershipPlan,
+  type Person,
+  type StoredContact,
+} from './ingest-plan.js';
 import { chunks, list, tuples } from './sql-chunks.js';
 import { applyNameChanges, type NameChange } from '../../shared/search/contact-name-grams.js';
 import { contactChanges, type ContactEvents } from './contact-events.js';
@@ -88,7 +95,8 @@ class BatchWrite {
     await this.upsertGroups(plan.groups);
     await this.writeMemberships(plan.memberships);
     // Last, so the session's event counter is locked only for the moment before commit.
-    if (this.events) await this.events.contactsChanged((sql, params) => this.query(sql, params), this.sessionId, contactChanges(plan));
+    if (this.events)
+      await this.events.contactsChanged((sql, params) => this.query(sql, params), this.sessionId, contactChanges(plan));
     return this.counts;
   }
 
@@ -129,14 +137,20 @@ class BatchWrite {
            last_seen = GREATEST(group_members.last_seen, VALUES(last_seen))`,
         [...part.flatMap((m) => [m.from, m.into]), this.sessionId, ...from],
       );
-      await this.query(`DELETE FROM contacts WHERE session_id = ? AND id IN (${list(from.length)})`, [this.sessionId, ...from]);
+      await this.query(`DELETE FROM contacts WHERE session_id = ? AND id IN (${list(from.length)})`, [
+        this.sessionId,
+        ...from,
+      ]);
       this.counts.merged += part.length;
     }
   }
 
   private async releasePhones(ids: number[]): Promise<void> {
     for (const part of chunks(ids, this.chunkSize)) {
-      await this.query(`UPDATE contacts SET phone_jid = NULL, phone_number = NULL WHERE session_id = ? AND id IN (${list(part.length)})`, [this.sessionId, ...part]);
+      await this.query(
+        `UPDATE contacts SET phone_jid = NULL, phone_number = NULL WHERE session_id = ? AND id IN (${list(part.length)})`,
+        [this.sessionId, ...part],
+      );
     }
   }
 
@@ -144,8 +158,20 @@ class BatchWrite {
     for (const part of chunks(people, this.chunkSize)) {
       const params: unknown[] = [];
       for (const p of part) {
-        const phone = p.pn === null ? null : phoneOfJid(p.pn) ?? null;
-        params.push(p.id ?? null, this.sessionId, p.lid, p.pn, phone, p.name, p.nameSource, p.businessName, p.dm ? 1 : 0, p.firstSeenAt, p.updatedAt);
+        const phone = p.pn === null ? null : (phoneOfJid(p.pn) ?? null);
+        params.push(
+          p.id ?? null,
+          this.sessionId,
+          p.lid,
+          p.pn,
+          phone,
+          p.name,
+          p.nameSource,
+          p.businessName,
+          p.dm ? 1 : 0,
+          p.firstSeenAt,
+          p.updatedAt,
+        );
       }
       await this.query(
         `INSERT INTO contacts (id, session_id, lid, phone_jid, phone_number, name, name_source, business_name, dm, first_seen_at, updated_at)
@@ -170,7 +196,10 @@ class BatchWrite {
       if (p.lid !== null) byLid.set(p.lid, p);
       else if (p.pn !== null) byPn.set(p.pn, p);
     }
-    for (const [column, wanted] of [['lid', byLid], ['phone_jid', byPn]] as const) {
+    for (const [column, wanted] of [
+      ['lid', byLid],
+      ['phone_jid', byPn],
+    ] as const) {
       for (const part of chunks([...wanted.keys()], this.chunkSize)) {
         const rows = await this.query<{ id: number | string; jid: string }[]>(
           `SELECT id, ${column} AS jid FROM contacts WHERE session_id = ? AND ${column} IN (${list(part.length)})`,
@@ -221,12 +250,23 @@ class BatchWrite {
     for (const [shape, rows] of shapes) {
       rows.sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1));
       const [role, tag] = shape.split('|');
-      const updates = [role ? 'role = VALUES(role)' : '', tag ? 'tag = VALUES(tag)' : '', 'last_seen = GREATEST(last_seen, VALUES(last_seen))'].filter(Boolean);
+      const updates = [
+        role ? 'role = VALUES(role)' : '',
+        tag ? 'tag = VALUES(tag)' : '',
+        'last_seen = GREATEST(last_seen, VALUES(last_seen))',
+      ].filter(Boolean);
       for (const part of chunks(rows, this.chunkSize)) {
         await this.query(
           `INSERT INTO group_members (session_id, group_jid, contact_id, tag, role, last_seen) VALUES ${tuples(part.length, 6)}
            ON DUPLICATE KEY UPDATE ${updates.join(', ')}`,
-          part.flatMap(([group, contactId, tagValue, roleValue, lastSeen]) => [this.sessionId, group, contactId, tagValue, roleValue ?? 'member', lastSeen]),
+          part.flatMap(([group, contactId, tagValue, roleValue, lastSeen]) => [
+            this.sessionId,
+            group,
+            contactId,
+            tagValue,
+            roleValue ?? 'member',
+            lastSeen,
+          ]),
         );
         this.counts.memberships += part.length;
       }
@@ -271,7 +311,10 @@ class BatchWrite {
     let rows = 0;
     const flush = async () => {
       if (clauses.length === 0) return;
-      const result = await this.query<Affected>(`DELETE FROM group_members WHERE session_id = ? AND (${clauses.join(' OR ')})`, [this.sessionId, ...params]);
+      const result = await this.query<Affected>(
+        `DELETE FROM group_members WHERE session_id = ? AND (${clauses.join(' OR ')})`,
+        [this.sessionId, ...params],
+      );
       this.counts.removedMemberships += result.affectedRows ?? 0;
       clauses = [];
       params = [];
@@ -292,8 +335,13 @@ class BatchWrite {
 /** What each written or folded row's name was before this batch and is after it (the upsert keeps a stored name over a missing one). */
 function nameChanges(plan: IngestPlan, stored: StoredContact[]): NameChange[] {
   const storedById = new Map(stored.map((row) => [row.id, row]));
-  const changes: NameChange[] = plan.contacts.map((p) => ({ contactId: p.id!, before: p.stored?.name ?? null, after: p.name ?? p.stored?.name ?? null }));
-  for (const merge of plan.merges) changes.push({ contactId: merge.from, before: storedById.get(merge.from)?.name ?? null, after: null });
+  const changes: NameChange[] = plan.contacts.map((p) => ({
+    contactId: p.id!,
+    before: p.stored?.name ?? null,
+    after: p.name ?? p.stored?.name ?? null,
+  }));
+  for (const merge of plan.merges)
+    changes.push({ contactId: merge.from, before: storedById.get(merge.from)?.name ?? null, after: null });
   return changes;
 }
 

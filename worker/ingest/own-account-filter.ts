@@ -5,7 +5,8 @@ import type { IngestOp, PersonRef } from './ingest-ops.js';
  * contacts; it is not one of the people the session has seen, so it is never stored as a contact.
  */
 export function withoutOwnAccount(ops: IngestOp[], self: PersonRef): IngestOp[] {
-  const isSelf = (p: PersonRef) => (p.lid !== undefined && p.lid === self.lid) || (p.pn !== undefined && p.pn === self.pn);
+  const isSelf = (p: PersonRef) =>
+    (p.lid !== undefined && p.lid === self.lid) || (p.pn !== undefined && p.pn === self.pn);
   const kept: IngestOp[] = [];
   for (const op of ops) {
     switch (op.kind) {

@@ -2,7 +2,16 @@
  * Defensive readers for the fields of Baileys payloads. Nothing here trusts a type annotation:
  * payloads come from the network (or a simulator) and any field may be missing or of another type.
  */
-import { GROUP_SERVER, isGroupJid, isLid, isUserJid, LID_SERVER, normalizeUserJid, phoneToJid, USER_SERVER } from '../../shared/jid.js';
+import {
+  GROUP_SERVER,
+  isGroupJid,
+  isLid,
+  isUserJid,
+  LID_SERVER,
+  normalizeUserJid,
+  phoneToJid,
+  USER_SERVER,
+} from '../../shared/jid.js';
 import type { PersonRef, Role } from './ingest-ops.js';
 
 /** The widest text any ingested column holds (names, business names, subjects, tags). */

@@ -35,7 +35,9 @@ export function isTransient(err: unknown): boolean {
   const e = err as { errno?: unknown; code?: unknown; driverError?: { errno?: unknown; code?: unknown } } | null;
   const errno = e?.errno ?? e?.driverError?.errno;
   const code = e?.code ?? e?.driverError?.code;
-  return (typeof errno === 'number' && TRANSIENT_ERRNO.has(errno)) || (typeof code === 'string' && TRANSIENT_CODES.has(code));
+  return (
+    (typeof errno === 'number' && TRANSIENT_ERRNO.has(errno)) || (typeof code === 'string' && TRANSIENT_CODES.has(code))
+  );
 }
 
 /** Error fields safe to log: never the statement or its parameters (they hold personal data). */
@@ -84,7 +86,10 @@ export class SessionIngestQueue {
   private takeBatch(): { event: QueuedEvent; done: () => void }[] {
     let ops = 0;
     let count = 0;
-    while (count < this.pending.length && (count === 0 || ops + this.pending[count]!.event.ops.length <= this.options.maxOpsPerBatch)) {
+    while (
+      count < this.pending.length &&
+      (count === 0 || ops + this.pending[count]!.event.ops.length <= this.options.maxOpsPerBatch)
+    ) {
       ops += this.pending[count]!.event.ops.length;
       count++;
     }
@@ -95,7 +100,10 @@ export class SessionIngestQueue {
     const error = await this.attempt(events);
     if (error === undefined) return;
     if (events.length > 1) {
-      this.logger.warn({ sessionId: this.sessionId, events: events.length, err: describeError(error) }, 'ingest batch failed, writing its events one by one');
+      this.logger.warn(
+        { sessionId: this.sessionId, events: events.length, err: describeError(error) },
+        'ingest batch failed, writing its events one by one',
+      );
       for (const event of events) {
         const single = await this.attempt([event]);
         if (single !== undefined) this.giveUp(event, single);
@@ -111,7 +119,10 @@ export class SessionIngestQueue {
       try {
         const started = Date.now();
         const counts = await this.write(events);
-        this.logger.debug({ sessionId: this.sessionId, events: events.length, ms: Date.now() - started, ...counts }, 'ingested');
+        this.logger.debug(
+          { sessionId: this.sessionId, events: events.length, ms: Date.now() - started, ...counts },
+          'ingested',
+        );
         return undefined;
       } catch (err) {
         if (attempt >= this.options.attempts || !isTransient(err)) return err;
@@ -121,6 +132,9 @@ export class SessionIngestQueue {
   }
 
   private giveUp(event: QueuedEvent, err: unknown): void {
-    this.logger.error({ sessionId: this.sessionId, event: event.source, ops: event.ops.length, err: describeError(err) }, 'could not ingest event, dropped it');
+    this.logger.error(
+      { sessionId: this.sessionId, event: event.source, ops: event.ops.length, err: describeError(err) },
+      'could not ingest event, dropped it',
+    );
   }
 }

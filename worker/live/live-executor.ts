@@ -4,7 +4,14 @@ import { phoneOfJid, phoneToJid } from '../../shared/jid.js';
 import { numberForms } from '../../shared/phones/national-variants.js';
 import type { Logger } from '../../shared/logger.js';
 import type { LiveJobEnvelope, LiveReply } from '../../shared/live/live-queues.js';
-import { LIVE_OP_MUTATES, LIVE_OP_REQUIRES, type LiveInput, type LiveJobResult, type LiveOpName, type LiveOutput } from '../../shared/live/operations.js';
+import {
+  LIVE_OP_MUTATES,
+  LIVE_OP_REQUIRES,
+  type LiveInput,
+  type LiveJobResult,
+  type LiveOpName,
+  type LiveOutput,
+} from '../../shared/live/operations.js';
 import type { WhatsAppConnection } from '../driver/driver.js';
 import { publish } from '../../shared/redis-pubsub.js';
 
@@ -19,7 +26,13 @@ const HANDLERS: Handlers = {
     const found = forms.map((form) => checks.find((c) => c.phone === form && c.exists)).find((c) => c !== undefined);
     if (!found) return { isOnWhatsApp: false, jid: null, query: phone };
     const jid = found.jid ?? phoneToJid(found.phone);
-    return { isOnWhatsApp: true, jid, query: phone, ...(found.lid ? { lid: found.lid } : {}), matchedAs: phoneOfJid(jid) ?? found.phone };
+    return {
+      isOnWhatsApp: true,
+      jid,
+      query: phone,
+      ...(found.lid ? { lid: found.lid } : {}),
+      matchedAs: phoneOfJid(jid) ?? found.phone,
+    };
   },
   'contacts.about': (connection, { jid }) => connection.fetchAbout(jid),
   'contacts.picture': async (connection, { jid, type }) => {
@@ -66,7 +79,9 @@ export class LiveExecutor {
     const reply: LiveReply = { jobId, result };
     // Not awaited: the job is finished whether or not the reply arrives (the caller times out on its
     // own), and BullMQ's completion write then leaves together with the reply instead of a round trip later.
-    void publish(this.publisher, job.replyTo, JSON.stringify(reply)).catch((err: Error) => this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'));
+    void publish(this.publisher, job.replyTo, JSON.stringify(reply)).catch((err: Error) =>
+      this.logger.warn({ err: err.message, jobId }, 'could not publish live reply'),
+    );
     return result;
   }
 
@@ -77,11 +92,17 @@ export class LiveExecutor {
     const margin = LIVE_OP_MUTATES[job.op] ? Math.min(MUTATION_MARGIN_MS, (job.deadline - enqueuedAt) / 4) : 0;
     if (remaining <= margin) {
       log().warn({ lateByMs: -remaining }, 'live job expired before it could run; not executed');
-      return { ok: false, error: { code: 'timeout', message: 'the operation expired before the session could run it' } };
+      return {
+        ok: false,
+        error: { code: 'timeout', message: 'the operation expired before the session could run it' },
+      };
     }
     if (!this.leaseHeld(job.sessionId)) {
       log().warn('refused a live job: this worker may no longer hold the shard lease');
-      return { ok: false, error: { code: 'unavailable', message: "the session's worker is handing it over; try again in a moment" } };
+      return {
+        ok: false,
+        error: { code: 'unavailable', message: "the session's worker is handing it over; try again in a moment" },
+      };
     }
     const connection = this.connectionOf(job.sessionId, LIVE_OP_REQUIRES[job.op]);
     if (!connection) return { ok: false, error: { code: 'not_implemented', message: 'session is not connected' } };
@@ -93,7 +114,8 @@ export class LiveExecutor {
       return { ok: true, value } as LiveJobResult;
     } catch (err) {
       if (err instanceof AppError) {
-        if (this.logger.isLevelEnabled('info')) log().info({ code: err.code, ms: Date.now() - started }, 'live operation failed');
+        if (this.logger.isLevelEnabled('info'))
+          log().info({ code: err.code, ms: Date.now() - started }, 'live operation failed');
         return { ok: false, error: { code: err.code, message: err.message, details: err.details } };
       }
       log().error({ err }, 'live operation crashed');

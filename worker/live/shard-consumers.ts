@@ -1,7 +1,12 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
-import { liveQueueOptions, type LiveJob, type LiveJobEnvelope, type LiveWorker } from '../../shared/live/live-queues.js';
+import {
+  liveQueueOptions,
+  type LiveJob,
+  type LiveJobEnvelope,
+  type LiveWorker,
+} from '../../shared/live/live-queues.js';
 import type { LiveOpName } from '../../shared/live/operations.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
@@ -53,11 +58,15 @@ export class ShardConsumers {
   start(shard: number): void {
     if (this.consumers.has(shard)) return;
     const running = new Set<Promise<void>>();
-    const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(this.keys.liveQueueName, (job) => this.handOver(shard, running, job), {
-      ...liveQueueOptions(this.keys, shard, this.connection),
-      concurrency: 1,
-      maxStalledCount: 1,
-    });
+    const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(
+      this.keys.liveQueueName,
+      (job) => this.handOver(shard, running, job),
+      {
+        ...liveQueueOptions(this.keys, shard, this.connection),
+        concurrency: 1,
+        maxStalledCount: 1,
+      },
+    );
     worker.on('error', (err) => this.logger.warn({ shard, err: err.message }, 'live queue worker error'));
     this.consumers.set(shard, { worker, running });
   }
@@ -83,7 +92,10 @@ export class ShardConsumers {
   private async handOver(shard: number, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
     if (!this.signer.verify('live', job.id, job.data)) {
       this.onRefused();
-      this.logger.warn({ shard, jobId: job.id, name: job.name }, 'refused a live job the api did not sign; not executed');
+      this.logger.warn(
+        { shard, jobId: job.id, name: job.name },
+        'refused a live job the api did not sign; not executed',
+      );
       throw new UnrecoverableError('refused: this job was not created by the gateway api (bad or missing signature)');
     }
     while (running.size >= this.concurrency) await Promise.race(running);

@@ -69,7 +69,10 @@ export class SessionManager {
   ) {}
 
   start(): void {
-    this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(200, Math.floor(this.options.presenceTtlMs / 3)));
+    this.presenceTimer = setInterval(
+      () => void this.refreshPresence(),
+      Math.max(200, Math.floor(this.options.presenceTtlMs / 3)),
+    );
     this.reconcileTimer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
   }
 
@@ -115,7 +118,9 @@ export class SessionManager {
    */
   async reconcile(sessionId?: string): Promise<void> {
     const shards = sessionId === undefined ? [...this.ownedShards] : [shardOf(sessionId, this.options.shardCount)];
-    await this.reconcileShards(shards, sessionId).catch((err: Error) => this.logger.warn({ err: err.message }, 'reconcile failed'));
+    await this.reconcileShards(shards, sessionId).catch((err: Error) =>
+      this.logger.warn({ err: err.message }, 'reconcile failed'),
+    );
   }
 
   private async reconcileShards(shards: number[], only?: string): Promise<void> {
@@ -125,7 +130,9 @@ export class SessionManager {
     const rows =
       only === undefined
         ? await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE status <> 'logged_out'`)
-        : await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [only]);
+        : await this.db.query<{ id: string }[]>(`SELECT id FROM wa_sessions WHERE id = ? AND status <> 'logged_out'`, [
+            only,
+          ]);
     const wanted = new Map<string, number>();
     for (const { id } of rows) {
       const shard = shardOf(id, this.options.shardCount);
@@ -135,7 +142,8 @@ export class SessionManager {
     await this.reviewPairing(inReach);
     for (const [id, shard] of wanted) if (!this.sessions.has(id) && !this.parked.has(id)) void this.connect(id, shard);
     for (const running of this.sessions.values()) {
-      if (inReach(running.sessionId, running.shard) && !wanted.has(running.sessionId) && !running.closing) void this.disconnect(running);
+      if (inReach(running.sessionId, running.shard) && !wanted.has(running.sessionId) && !running.closing)
+        void this.disconnect(running);
     }
   }
 
@@ -147,14 +155,21 @@ export class SessionManager {
   private async reviewPairing(inReach: (sessionId: string, shard: number) => boolean): Promise<void> {
     const now = Date.now();
     const expired = [...this.sessions.values()].filter(
-      (s) => inReach(s.sessionId, s.shard) && !s.closing && s.pairingSince !== undefined && now - s.pairingSince >= this.options.pairingWindowMs,
+      (s) =>
+        inReach(s.sessionId, s.shard) &&
+        !s.closing &&
+        s.pairingSince !== undefined &&
+        now - s.pairingSince >= this.options.pairingWindowMs,
     );
     const parked = [...this.parked].filter(([id, shard]) => inReach(id, shard)).map(([id]) => id);
     const ids = [...expired.map((s) => s.sessionId), ...parked];
     if (ids.length === 0) return;
     let wanted: (string | null)[];
     try {
-      wanted = await getMany(this.redis, ids.map((id) => this.keys.pairingWanted(id)));
+      wanted = await getMany(
+        this.redis,
+        ids.map((id) => this.keys.pairingWanted(id)),
+      );
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'could not read pairing requests');
       return;
@@ -169,12 +184,17 @@ export class SessionManager {
   }
 
   private async park(running: RunningSession): Promise<void> {
-    this.logger.info({ sessionId: running.sessionId, windowMs: this.options.pairingWindowMs }, 'nobody is pairing this session: closing its connection until a QR or pairing code is asked for');
+    this.logger.info(
+      { sessionId: running.sessionId, windowMs: this.options.pairingWindowMs },
+      'nobody is pairing this session: closing its connection until a QR or pairing code is asked for',
+    );
     this.parked.set(running.sessionId, running.shard);
     await this.disconnect(running);
     await this.redis.del(this.keys.qr(running.sessionId)).catch(() => undefined);
     const reason = `nobody asked for a QR or pairing code for ${durationText(this.options.pairingWindowMs)}: disconnected until the next request`;
-    await this.recordStatus(running.sessionId, { status: 'pairing', reason }).catch((err: Error) => this.logger.warn({ sessionId: running.sessionId, err: err.message }, 'could not record session status'));
+    await this.recordStatus(running.sessionId, { status: 'pairing', reason }).catch((err: Error) =>
+      this.logger.warn({ sessionId: running.sessionId, err: err.message }, 'could not record session status'),
+    );
   }
 
   private async connect(sessionId: string, shard: number): Promise<void> {
@@ -211,18 +231,34 @@ export class SessionManager {
     else if (update.status === 'pairing') running.pairingSince ??= Date.now();
     // Synchronously, before the history sync that follows 'online' reaches ingestion.
     if (update.phoneJid || update.lid) {
-      this.sink.setOwnAccount(running.sessionId, { ...(update.lid ? { lid: update.lid } : {}), ...(update.phoneJid ? { pn: update.phoneJid } : {}) });
+      this.sink.setOwnAccount(running.sessionId, {
+        ...(update.lid ? { lid: update.lid } : {}),
+        ...(update.phoneJid ? { pn: update.phoneJid } : {}),
+      });
     }
     running.mirrored = running.mirrored.then(() => this.mirrorStatus(running, update, previous));
   }
 
-  private async mirrorStatus(running: RunningSession, update: ConnectionUpdate, previous: ConnectionUpdate['status']): Promise<void> {
+  private async mirrorStatus(
+    running: RunningSession,
+    update: ConnectionUpdate,
+    previous: ConnectionUpdate['status'],
+  ): Promise<void> {
     const { sessionId } = running;
     const log = this.logger.child({ sessionId });
-    log.info({ status: update.status, reason: update.reason, ...(update.retryAt ? { retryInMs: update.retryAt - Date.now() } : {}) }, 'session status');
+    log.info(
+      {
+        status: update.status,
+        reason: update.reason,
+        ...(update.retryAt ? { retryInMs: update.retryAt - Date.now() } : {}),
+      },
+      'session status',
+    );
     const record = async () => {
       if (running.closing) return;
-      await this.recordStatus(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record session status'));
+      await this.recordStatus(sessionId, update).catch((err: Error) =>
+        log.warn({ err: err.message }, 'could not record session status'),
+      );
     };
     // The api shows what the presence key says about `online` and MySQL for the rest. Coming online
     // (or showing a QR code) Redis goes first, so the session is usable the moment it is shown;
@@ -231,7 +267,9 @@ export class SessionManager {
     if (!redisFirst) await record();
     // The view shows `online` from the presence key alone: the account it is online as must be there by then.
     else if (!running.closing && (update.phoneJid || update.lid)) {
-      await this.recordIdentity(sessionId, update).catch((err: Error) => log.warn({ err: err.message }, 'could not record the session identity'));
+      await this.recordIdentity(sessionId, update).catch((err: Error) =>
+        log.warn({ err: err.message }, 'could not record the session identity'),
+      );
     }
     try {
       if (update.status === 'online' && !running.closing) {
@@ -247,7 +285,10 @@ export class SessionManager {
       log.warn({ err: (err as Error).message }, 'could not update presence');
     }
     if (running.closing) return;
-    if (update.qr) await this.events.qrShown(sessionId, update.qr).catch((err: Error) => log.warn({ err: err.message }, 'could not record the QR event'));
+    if (update.qr)
+      await this.events
+        .qrShown(sessionId, update.qr)
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not record the QR event'));
     if (redisFirst) await record();
     if (update.status === 'online' && previous !== 'online' && running.connection) {
       const connection = running.connection;
@@ -263,11 +304,10 @@ export class SessionManager {
   }
 
   private async recordIdentity(sessionId: string, update: ConnectionUpdate): Promise<void> {
-    await this.db.query(`UPDATE wa_sessions SET phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid) WHERE id = ? AND status <> 'logged_out'`, [
-      update.phoneJid ?? null,
-      update.lid ?? null,
-      sessionId,
-    ]);
+    await this.db.query(
+      `UPDATE wa_sessions SET phone_jid = COALESCE(?, phone_jid), lid = COALESCE(?, lid) WHERE id = ? AND status <> 'logged_out'`,
+      [update.phoneJid ?? null, update.lid ?? null, sessionId],
+    );
   }
 
   /**
@@ -278,7 +318,10 @@ export class SessionManager {
   private async recordStatus(sessionId: string, update: ConnectionUpdate): Promise<void> {
     const now = Date.now();
     await this.db.transaction(async (tx) => {
-      const [stored] = await tx.query<{ status: SessionStatus }[]>(`SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`, [sessionId]);
+      const [stored] = await tx.query<{ status: SessionStatus }[]>(
+        `SELECT status FROM wa_sessions WHERE id = ? FOR UPDATE`,
+        [sessionId],
+      );
       await tx.query(
         `UPDATE wa_sessions SET status_since = IF(status = ? AND status_since IS NOT NULL, status_since, ?),
                 status = ?, status_reason = ?, next_retry_at = ?, updated_at = ?,
@@ -300,7 +343,11 @@ export class SessionManager {
         ],
       );
       if (stored && stored.status !== 'logged_out' && stored.status !== update.status) {
-        await this.events.statusChanged((sql, params) => tx.query(sql, params), sessionId, { status: update.status, previousStatus: stored.status, reason: update.reason ?? null });
+        await this.events.statusChanged((sql, params) => tx.query(sql, params), sessionId, {
+          status: update.status,
+          previousStatus: stored.status,
+          reason: update.reason ?? null,
+        });
       }
     });
   }
@@ -318,7 +365,10 @@ export class SessionManager {
     await running.mirrored;
     await this.dropPresence(running.sessionId).catch(() => undefined);
     if (running.status === 'online') {
-      await this.recordStatus(running.sessionId, { status: 'offline', reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it' }).catch(() => undefined);
+      await this.recordStatus(running.sessionId, {
+        status: 'offline',
+        reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it',
+      }).catch(() => undefined);
     }
     this.sessions.delete(running.sessionId);
   }
@@ -328,14 +378,28 @@ export class SessionManager {
     if (online.length === 0) return;
     const byShard = new Map<number, string[]>();
     for (const s of online) byShard.set(s.shard, [...(byShard.get(s.shard) ?? []), s.sessionId]);
-    await Promise.all([...byShard].map(([shard, ids]) => this.markPresent(shard, ids))).catch((err: Error) => this.logger.warn({ err: err.message }, 'presence refresh failed'));
+    await Promise.all([...byShard].map(([shard, ids]) => this.markPresent(shard, ids))).catch((err: Error) =>
+      this.logger.warn({ err: err.message }, 'presence refresh failed'),
+    );
   }
 
   /** One script per shard: the lease and its sessions' presence keys share the shard's slot. */
   private async markPresent(shard: number, sessionIds: string[]): Promise<void> {
     const lease = this.options.leaseOf(shard);
-    const written = lease === undefined ? 0 : await this.redis.eval(SET_PRESENCE, 1 + sessionIds.length, this.keys.lease(shard), ...sessionIds.map((id) => this.keys.presence(id)), lease, this.options.workerId, this.options.presenceTtlMs);
-    if (written !== 1) this.logger.warn({ shard }, 'not marking sessions online: this worker no longer holds the shard lease');
+    const written =
+      lease === undefined
+        ? 0
+        : await this.redis.eval(
+            SET_PRESENCE,
+            1 + sessionIds.length,
+            this.keys.lease(shard),
+            ...sessionIds.map((id) => this.keys.presence(id)),
+            lease,
+            this.options.workerId,
+            this.options.presenceTtlMs,
+          );
+    if (written !== 1)
+      this.logger.warn({ shard }, 'not marking sessions online: this worker no longer holds the shard lease');
   }
 
   private async dropPresence(sessionId: string): Promise<void> {

@@ -85,14 +85,18 @@ export class ShardLeases {
     // than a lease lives, and the leases already held must not lapse meanwhile.
     const renewLoop = async () => {
       if (this.stopped) return;
-      this.renewing = this.renewAll(Date.now()).catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease renewal failed'));
+      this.renewing = this.renewAll(Date.now()).catch((err: Error) =>
+        this.logger.warn({ err: err.message }, 'shard lease renewal failed'),
+      );
       await this.renewing;
       if (!this.stopped) this.renewTimer = setTimeout(() => void renewLoop(), this.tickMs);
     };
     void renewLoop();
     const loop = async () => {
       if (this.stopped) return;
-      this.running = this.tick().catch((err: Error) => this.logger.warn({ err: err.message }, 'shard lease tick failed'));
+      this.running = this.tick().catch((err: Error) =>
+        this.logger.warn({ err: err.message }, 'shard lease tick failed'),
+      );
       await this.running;
       if (!this.stopped) this.timer = setTimeout(() => void loop(), this.tickMs);
     };
@@ -154,7 +158,10 @@ export class ShardLeases {
           }
         } catch (err) {
           if (this.owned.get(shard) === lease && now - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) {
-            this.logger.warn({ shard, err: (err as Error).message }, 'cannot renew lease; fencing shard before it expires');
+            this.logger.warn(
+              { shard, err: (err as Error).message },
+              'cannot renew lease; fencing shard before it expires',
+            );
             await this.stopLocally(shard);
           }
         }
@@ -163,7 +170,9 @@ export class ShardLeases {
   }
 
   private async claimFree(wanted: number): Promise<void> {
-    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter((s) => !this.owned.has(s) && !this.releasing.has(s));
+    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter(
+      (s) => !this.owned.has(s) && !this.releasing.has(s),
+    );
     for (let i = candidates.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
@@ -171,7 +180,14 @@ export class ShardLeases {
     for (const shard of candidates) {
       if (wanted === 0 || this.stopped) return;
       const claimedAt = Date.now();
-      const value = await this.redis.eval(CLAIM, 2, this.keys.lease(shard), this.keys.leaseEpoch(shard), this.options.workerId, this.options.leaseTtlMs);
+      const value = await this.redis.eval(
+        CLAIM,
+        2,
+        this.keys.lease(shard),
+        this.keys.leaseEpoch(shard),
+        this.options.workerId,
+        this.options.leaseTtlMs,
+      );
       if (typeof value !== 'string') continue;
       this.owned.set(shard, { value, renewedAt: claimedAt });
       wanted--;
@@ -189,7 +205,9 @@ export class ShardLeases {
     this.owned.delete(shard);
     this.releasing.add(shard);
     try {
-      await this.owner.release(shard).catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
+      await this.owner
+        .release(shard)
+        .catch((err: Error) => this.logger.error({ shard, err }, 'error while stopping shard'));
     } finally {
       this.releasing.delete(shard);
     }

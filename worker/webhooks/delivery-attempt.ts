@@ -32,7 +32,12 @@ export class DeliveryAttempt {
   async process(job: WebhookJob, token: string): Promise<DeliveryJobResult> {
     const now = Date.now();
     const delivery = await this.store.load(job.data.deliveryId, now);
-    if (!delivery || delivery.generation !== job.data.generation || (delivery.status !== 'queued' && delivery.status !== 'attempting')) return { outcome: 'skipped' };
+    if (
+      !delivery ||
+      delivery.generation !== job.data.generation ||
+      (delivery.status !== 'queued' && delivery.status !== 'attempting')
+    )
+      return { outcome: 'skipped' };
     if (!delivery.enabled) {
       await this.store.abandon(delivery, now);
       this.onSettled();
@@ -41,13 +46,21 @@ export class DeliveryAttempt {
     if (delivery.eventType === 'session.status') {
       const before = await this.store.predecessor(delivery);
       if (before) {
-        const wait = Math.min(ORDER_WAIT_MAX_MS, Math.max(ORDER_WAIT_MIN_MS, (before.nextAttemptAt ?? now) - now + ORDER_WAIT_MIN_MS));
+        const wait = Math.min(
+          ORDER_WAIT_MAX_MS,
+          Math.max(ORDER_WAIT_MIN_MS, (before.nextAttemptAt ?? now) - now + ORDER_WAIT_MIN_MS),
+        );
         await job.moveToDelayed(now + wait, token);
         throw new DelayedError();
       }
     }
 
-    const result = await this.sender.send({ url: delivery.url, id: delivery.eventId, body: delivery.body, secrets: delivery.secrets });
+    const result = await this.sender.send({
+      url: delivery.url,
+      id: delivery.eventId,
+      body: delivery.body,
+      secrets: delivery.secrets,
+    });
     const at = Date.now();
     if (result.ok) {
       await this.store.succeeded(delivery, result, at);
@@ -55,9 +68,14 @@ export class DeliveryAttempt {
       return { outcome: 'delivered', status: result.status, latencyMs: result.latencyMs };
     }
     const attempt = delivery.attempts + 1;
-    const nextAttemptAt = attempt >= this.options.maxAttempts ? null : at + retryDelayMs(attempt, this.options.retryBaseMs);
+    const nextAttemptAt =
+      attempt >= this.options.maxAttempts ? null : at + retryDelayMs(attempt, this.options.retryBaseMs);
     const disabled = await this.store.failed(delivery, result, nextAttemptAt, at);
-    const log = this.logger.child({ deliveryId: delivery.id, endpointId: delivery.endpointId, eventId: delivery.eventId });
+    const log = this.logger.child({
+      deliveryId: delivery.id,
+      endpointId: delivery.endpointId,
+      eventId: delivery.eventId,
+    });
     if (disabled) {
       log.warn({ reason: disabled }, 'webhook endpoint disabled');
       this.onSettled();

@@ -60,7 +60,10 @@ export class DeliveryStore {
       [deliveryId],
     );
     if (!row) return undefined;
-    const previousValid = row.previous_secret !== null && row.previous_secret_expires_at !== null && Number(row.previous_secret_expires_at) > now;
+    const previousValid =
+      row.previous_secret !== null &&
+      row.previous_secret_expires_at !== null &&
+      Number(row.previous_secret_expires_at) > now;
     return {
       id: Number(row.id),
       endpointId: row.endpoint_id,
@@ -101,23 +104,46 @@ export class DeliveryStore {
         WHERE id = ? AND generation = ? AND ${OPEN}`,
       [result.status ?? null, result.latencyMs, now, now, now, delivery.id, delivery.generation],
     );
-    if (delivery.failingSince !== null) await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?`, [delivery.endpointId]);
+    if (delivery.failingSince !== null)
+      await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?`, [delivery.endpointId]);
   }
 
   /**
    * Records a failed attempt: tried again at `nextAttemptAt`, or given up when that is null. Returns
    * the reason when this failure disabled the endpoint (all its attempts failed for disableAfterMs).
    */
-  async failed(delivery: DeliveryToSend, result: AttemptResult, nextAttemptAt: number | null, now: number): Promise<string | undefined> {
+  async failed(
+    delivery: DeliveryToSend,
+    result: AttemptResult,
+    nextAttemptAt: number | null,
+    now: number,
+  ): Promise<string | undefined> {
     await poolQuery(
       this.db,
       `UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, response_status = ?, latency_ms = ?, error = ?,
               last_attempt_at = ?, next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND generation = ? AND ${OPEN}`,
-      [nextAttemptAt === null ? 'failed' : 'attempting', result.status ?? null, result.latencyMs, (result.error ?? 'failed').slice(0, 500), now, nextAttemptAt, now, delivery.id, delivery.generation],
+      [
+        nextAttemptAt === null ? 'failed' : 'attempting',
+        result.status ?? null,
+        result.latencyMs,
+        (result.error ?? 'failed').slice(0, 500),
+        now,
+        nextAttemptAt,
+        now,
+        delivery.id,
+        delivery.generation,
+      ],
     );
-    await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, [now, delivery.endpointId]);
-    const [endpoint] = await poolQuery<{ failing_since: number | string | null; enabled: number }>(this.db, `SELECT failing_since, enabled FROM webhook_endpoints WHERE id = ?`, [delivery.endpointId]);
+    await poolQuery(this.db, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, [
+      now,
+      delivery.endpointId,
+    ]);
+    const [endpoint] = await poolQuery<{ failing_since: number | string | null; enabled: number }>(
+      this.db,
+      `SELECT failing_since, enabled FROM webhook_endpoints WHERE id = ?`,
+      [delivery.endpointId],
+    );
     if (!endpoint || Number(endpoint.enabled) !== 1 || endpoint.failing_since === null) return undefined;
     const failingFor = now - Number(endpoint.failing_since);
     if (failingFor < this.disableAfterMs) return undefined;
@@ -137,7 +163,10 @@ export class DeliveryStore {
   /** Disables the endpoint and gives up its open deliveries (redeliver them after re-enabling). */
   private async disable(endpointId: string, reason: string, now: number): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const result = await tx.query<{ affectedRows: number }>(`UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`, [reason.slice(0, 500), now, endpointId]);
+      const result = await tx.query<{ affectedRows: number }>(
+        `UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1`,
+        [reason.slice(0, 500), now, endpointId],
+      );
       if (result.affectedRows !== 1) return false;
       await tx.query(
         `UPDATE webhook_deliveries SET status = 'failed', error = 'endpoint disabled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND ${OPEN}`,

@@ -2,7 +2,13 @@ import type { RedisClient } from '../../shared/redis.js';
 import type { DataSource } from 'typeorm';
 import { poolQuery } from '../../shared/db/pool-query.js';
 import type { Logger } from '../../shared/logger.js';
-import { WEBHOOK_DELIVERY_JOB, WEBHOOK_JOB_OPTIONS, webhookJobId, type WebhookJobData, type WebhookQueue } from '../../shared/webhooks/delivery-queue.js';
+import {
+  WEBHOOK_DELIVERY_JOB,
+  WEBHOOK_JOB_OPTIONS,
+  webhookJobId,
+  type WebhookJobData,
+  type WebhookQueue,
+} from '../../shared/webhooks/delivery-queue.js';
 
 export interface OutboxRelayOptions {
   /** Deliveries of one endpoint in the queue at once. */
@@ -141,20 +147,35 @@ export class OutboxRelay {
       endpoints,
     );
     const inFlight = new Map(busy.map((b) => [b.endpoint_id, Number(b.n)]));
-    const room = endpoints.map((id) => [id, this.options.inFlight - (inFlight.get(id) ?? 0)] as const).filter(([, free]) => free > 0);
+    const room = endpoints
+      .map((id) => [id, this.options.inFlight - (inFlight.get(id) ?? 0)] as const)
+      .filter(([, free]) => free > 0);
     if (room.length === 0) return 0;
     const rows = await poolQuery<QueuedRow>(
       this.db,
       room
-        .map(() => `(SELECT id, endpoint_id, event_id, event_type, generation FROM webhook_deliveries WHERE status = 'queued' AND endpoint_id = ? ORDER BY id LIMIT ?)`)
+        .map(
+          () =>
+            `(SELECT id, endpoint_id, event_id, event_type, generation FROM webhook_deliveries WHERE status = 'queued' AND endpoint_id = ? ORDER BY id LIMIT ?)`,
+        )
         .join(' UNION ALL '),
       room.flatMap(([id, free]) => [id, free]),
     );
     if (rows.length === 0) return 0;
     await this.queue.addBulk(
       rows.map((row) => {
-        const data: WebhookJobData = { deliveryId: Number(row.id), generation: Number(row.generation), endpointId: row.endpoint_id, eventId: row.event_id, eventType: row.event_type };
-        return { name: WEBHOOK_DELIVERY_JOB, data, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: webhookJobId(data.deliveryId, data.generation) } };
+        const data: WebhookJobData = {
+          deliveryId: Number(row.id),
+          generation: Number(row.generation),
+          endpointId: row.endpoint_id,
+          eventId: row.event_id,
+          eventType: row.event_type,
+        };
+        return {
+          name: WEBHOOK_DELIVERY_JOB,
+          data,
+          opts: { ...WEBHOOK_JOB_OPTIONS, jobId: webhookJobId(data.deliveryId, data.generation) },
+        };
       }),
     );
     const now = Date.now();
@@ -177,7 +198,11 @@ export class OutboxRelay {
       if (now - Number(row.updated_at) < ORPHAN_AFTER_MS) continue;
       const state = await this.queue.getJobState(webhookJobId(Number(row.id), Number(row.generation)));
       if (state !== 'unknown') continue;
-      await poolQuery(this.db, `UPDATE webhook_deliveries SET status = 'queued', updated_at = ? WHERE id = ? AND generation = ? AND status = 'attempting'`, [now, row.id, row.generation]);
+      await poolQuery(
+        this.db,
+        `UPDATE webhook_deliveries SET status = 'queued', updated_at = ? WHERE id = ? AND generation = ? AND status = 'attempting'`,
+        [now, row.id, row.generation],
+      );
       this.logger.warn({ deliveryId: row.id }, 'webhook delivery had lost its job; queued it again');
     }
   }
@@ -185,7 +210,10 @@ export class OutboxRelay {
   /** Events older than the retention go, with their deliveries. */
   private async dropExpired(now: number): Promise<void> {
     for (;;) {
-      const result = await this.db.query<{ affectedRows?: number }>(`DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`, [now - this.options.retentionMs]);
+      const result = await this.db.query<{ affectedRows?: number }>(
+        `DELETE FROM webhook_events WHERE created_at < ? ORDER BY created_at LIMIT ${RETENTION_BATCH}`,
+        [now - this.options.retentionMs],
+      );
       if ((result.affectedRows ?? 0) < RETENTION_BATCH || this.stopped) return;
     }
   }

@@ -37,7 +37,9 @@ export class WebhookEventSinks implements SessionEvents, BatchEvents, ContactEve
 
   /** No stored change goes with a QR code, so it is an event of its own transaction. */
   async qrShown(sessionId: string, qr: string): Promise<void> {
-    await this.db.transaction((tx) => this.write((sql, params) => tx.query(sql, params), sessionId, [{ type: 'session.qr', data: { qr } }]));
+    await this.db.transaction((tx) =>
+      this.write((sql, params) => tx.query(sql, params), sessionId, [{ type: 'session.qr', data: { qr } }]),
+    );
   }
 
   async progressed(query: TxQuery, batchId: string): Promise<void> {
@@ -61,7 +63,10 @@ export class WebhookEventSinks implements SessionEvents, BatchEvents, ContactEve
     if (changes.length === 0) return;
     const events: NewEvent[] = [];
     for (let start = 0; start < changes.length; start += MAX_CONTACTS_PER_EVENT) {
-      events.push({ type: 'contacts.changed', data: { contacts: changes.slice(start, start + MAX_CONTACTS_PER_EVENT) } });
+      events.push({
+        type: 'contacts.changed',
+        data: { contacts: changes.slice(start, start + MAX_CONTACTS_PER_EVENT) },
+      });
     }
     await this.write(query, sessionId, events);
   }

@@ -43,7 +43,12 @@ export class WebhookSender {
   private readonly lookup: ReturnType<typeof checkedLookup>;
 
   constructor(private readonly options: SendOptions) {
-    const agentOptions = { keepAlive: true, maxSockets: options.socketsPerHost, maxFreeSockets: options.socketsPerHost, scheduling: 'lifo' as const };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: options.socketsPerHost,
+      maxFreeSockets: options.socketsPerHost,
+      scheduling: 'lifo' as const,
+    };
     this.http = new HttpAgent(agentOptions);
     this.https = new HttpsAgent(agentOptions);
     this.lookup = checkedLookup(options);
@@ -117,7 +122,15 @@ export class WebhookSender {
 
 function outcome(status: number): Omit<AttemptResult, 'latencyMs'> {
   const ok = status >= 200 && status < 300;
-  return { ok, status, error: ok ? undefined : status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}` };
+  return {
+    ok,
+    status,
+    error: ok
+      ? undefined
+      : status >= 300 && status < 400
+        ? `HTTP ${status} (redirects are not followed)`
+        : `HTTP ${status}`,
+  };
 }
 
 function describe(err: NodeJS.ErrnoException): string {

@@ -18,14 +18,29 @@ import {
   type WASocket,
 } from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
-import { WHATSAPP_DATA_EVENTS, type ConnectionUpdate, type LookupMapping, type NumberCheckOptions, type PairingCode, type WhatsAppConnection, type WhatsAppEventMap, type WhatsAppEventName } from '../driver.js';
+import {
+  WHATSAPP_DATA_EVENTS,
+  type ConnectionUpdate,
+  type LookupMapping,
+  type NumberCheckOptions,
+  type PairingCode,
+  type WhatsAppConnection,
+  type WhatsAppEventMap,
+  type WhatsAppEventName,
+} from '../driver.js';
 import { durationText } from '../../../shared/duration-text.js';
 import { AppError } from '../../../shared/errors.js';
 import type { MysqlAuthStore, SessionAuthState } from '../../auth-state/mysql-auth-state.js';
 import { mapBaileysError } from './errors.js';
 import { adaptSocket, type LiveCalls, type LiveSocket } from './live-calls.js';
 import type { LoginGate } from './login-gate.js';
-import { backoffDelay, closeAction, closeStatusCode, type BackoffOptions, type CloseAction } from './reconnect-policy.js';
+import {
+  backoffDelay,
+  closeAction,
+  closeStatusCode,
+  type BackoffOptions,
+  type CloseAction,
+} from './reconnect-policy.js';
 
 /** The Baileys data events a connection re-emits unchanged (see driver.ts). */
 export const FORWARDED_EVENTS = WHATSAPP_DATA_EVENTS;
@@ -36,7 +51,8 @@ interface StanzaSource {
 }
 
 /** The part of a Baileys socket a connection drives. */
-export type DriverSocket = LiveSocket & Pick<WASocket, 'end' | 'logout'> & { ev: Pick<WASocket['ev'], 'process'>; ws?: StanzaSource };
+export type DriverSocket = LiveSocket &
+  Pick<WASocket, 'end' | 'logout'> & { ev: Pick<WASocket['ev'], 'process'>; ws?: StanzaSource };
 
 export type SocketFactory = (config: UserFacingSocketConfig) => DriverSocket;
 
@@ -192,7 +208,11 @@ export class BaileysConnection implements WhatsAppConnection {
       return fetched;
     } finally {
       this.groupFetches--;
-      if (fetched) this.groupEcho = { byJid: new Map(Object.entries(fetched).map(([jid, meta]) => [jid, JSON.stringify(meta)])), until: Date.now() + GROUP_ECHO_MS };
+      if (fetched)
+        this.groupEcho = {
+          byJid: new Map(Object.entries(fetched).map(([jid, meta]) => [jid, JSON.stringify(meta)])),
+          until: Date.now() + GROUP_ECHO_MS,
+        };
       if (this.groupFetches === 0) {
         const held = this.heldGroupUpdates;
         this.heldGroupUpdates = [];
@@ -212,18 +232,28 @@ export class BaileysConnection implements WhatsAppConnection {
     const creds = this.auth?.state.creds;
     if (creds?.account) throw new AppError('conflict', 'session is already paired');
     const sock = this.sock;
-    if (this.stopped || !sock || !creds || !this.gone) throw new AppError('not_implemented', 'session is not connected to WhatsApp');
+    if (this.stopped || !sock || !creds || !this.gone)
+      throw new AppError('not_implemented', 'session is not connected to WhatsApp');
     if (this.qrSocket !== sock) {
-      throw new AppError('unavailable', 'WhatsApp is not ready for a pairing code yet (the connection has not shown a QR code); retry in a few seconds', { retryAfterSeconds: 2 });
+      throw new AppError(
+        'unavailable',
+        'WhatsApp is not ready for a pairing code yet (the connection has not shown a QR code); retry in a few seconds',
+        { retryAfterSeconds: 2 },
+      );
     }
     try {
-      const code = await this.raced(adaptSocket(sock, { logger: this.options.logger }).requestPairingCode(phone), this.gone);
+      const code = await this.raced(
+        adaptSocket(sock, { logger: this.options.logger }).requestPairingCode(phone),
+        this.gone,
+      );
       return { code, expiresAt: this.qrSequenceEndsAt ?? Date.now() + QR_FIRST_MS };
     } catch (err) {
       if (!creds.account && (creds.me || creds.pairingCode)) {
         creds.me = undefined;
         creds.pairingCode = undefined;
-        await this.auth!.saveCreds().catch((saveErr: unknown) => this.options.logger.error({ err: saveErr }, 'saving WhatsApp credentials failed'));
+        await this.auth!.saveCreds().catch((saveErr: unknown) =>
+          this.options.logger.error({ err: saveErr }, 'saving WhatsApp credentials failed'),
+        );
       }
       throw mapBaileysError(err);
     }
@@ -280,7 +310,10 @@ export class BaileysConnection implements WhatsAppConnection {
   private async raced<T>(call: Promise<T>, gone: SocketGone): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AppError('timeout', 'WhatsApp did not answer in time')), this.options.queryTimeoutMs);
+      timer = setTimeout(
+        () => reject(new AppError('timeout', 'WhatsApp did not answer in time')),
+        this.options.queryTimeoutMs,
+      );
     });
     try {
       return await Promise.race([call, gone.promise, silent]);
@@ -340,7 +373,13 @@ export class BaileysConnection implements WhatsAppConnection {
     const rows = data['lid-mapping'];
     if (!rows) return;
     for (const [pnUser, lidUser] of Object.entries(rows)) {
-      if (pnUser.endsWith('_reverse') || typeof lidUser !== 'string' || !PN_USER.test(pnUser) || !LID_USER.test(lidUser)) continue;
+      if (
+        pnUser.endsWith('_reverse') ||
+        typeof lidUser !== 'string' ||
+        !PN_USER.test(pnUser) ||
+        !LID_USER.test(lidUser)
+      )
+        continue;
       const mapping: LookupMapping = { lid: `${lidUser}@lid`, pn: `${pnUser}@s.whatsapp.net` };
       if (this.lookingUp.has(pnUser)) mapping.lookup = true;
       this.safeEmit('lid-mapping.update', mapping);
@@ -411,7 +450,11 @@ export class BaileysConnection implements WhatsAppConnection {
     }
     let sock: DriverSocket;
     try {
-      sock = this.options.makeSocket({ ...this.options.socketConfig(), auth: { creds, keys: this.keys }, logger: this.options.socketLogger });
+      sock = this.options.makeSocket({
+        ...this.options.socketConfig(),
+        auth: { creds, keys: this.keys },
+        logger: this.options.socketLogger,
+      });
     } catch (err) {
       this.options.logger.error({ err }, 'could not create a WhatsApp socket');
       this.scheduleReconnect('socket creation failed');
@@ -443,11 +486,22 @@ export class BaileysConnection implements WhatsAppConnection {
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
       if (sock !== this.sock || this.stopped) return;
-      this.options.logger.warn({ connectTimeoutMs: this.options.connectTimeoutMs }, 'WhatsApp connection neither showed a QR code nor came online in time; ending it and retrying');
+      this.options.logger.warn(
+        { connectTimeoutMs: this.options.connectTimeoutMs },
+        'WhatsApp connection neither showed a QR code nor came online in time; ending it and retrying',
+      );
       this.detach();
       // Detached first: the close this causes (if Baileys reports one at all) is not handled twice.
-      sock.end(new Error('connect timeout')).catch((err: unknown) => this.options.logger.debug({ err }, 'socket end failed'));
-      void this.handleClose({ kind: 'retry', reason: `connectTimeout: no QR code and no login within ${durationText(this.options.connectTimeoutMs)}` }, 'connectTimeout');
+      sock
+        .end(new Error('connect timeout'))
+        .catch((err: unknown) => this.options.logger.debug({ err }, 'socket end failed'));
+      void this.handleClose(
+        {
+          kind: 'retry',
+          reason: `connectTimeout: no QR code and no login within ${durationText(this.options.connectTimeoutMs)}`,
+        },
+        'connectTimeout',
+      );
     }, this.options.connectTimeoutMs);
   }
 
@@ -461,7 +515,9 @@ export class BaileysConnection implements WhatsAppConnection {
     try {
       if (sock !== this.sock || this.forgotten) return;
       if (batch['creds.update'] && this.auth) {
-        this.auth.saveCreds().catch((err: unknown) => this.options.logger.error({ err }, 'saving WhatsApp credentials failed'));
+        this.auth
+          .saveCreds()
+          .catch((err: unknown) => this.options.logger.error({ err }, 'saving WhatsApp credentials failed'));
       }
       if (batch['connection.update']) await this.onConnectionUpdate(sock, batch['connection.update']);
       if (this.stopped) return;
@@ -476,7 +532,10 @@ export class BaileysConnection implements WhatsAppConnection {
     }
   }
 
-  private async onConnectionUpdate(sock: DriverSocket, update: EventBatch['connection.update'] & object): Promise<void> {
+  private async onConnectionUpdate(
+    sock: DriverSocket,
+    update: EventBatch['connection.update'] & object,
+  ): Promise<void> {
     if (this.stopped) return;
     if (typeof update.qr === 'string' && update.qr) {
       this.attempt = 0;
@@ -487,7 +546,9 @@ export class BaileysConnection implements WhatsAppConnection {
       this.emitStatus({ status: 'pairing', qr: update.qr, reason: PAIRING_REASON });
     }
     if (update.connection === 'connecting' && this.status !== 'connecting') {
-      this.emitStatus(this.reconnectReason ? { status: 'connecting', reason: this.reconnectReason } : { status: 'connecting' });
+      this.emitStatus(
+        this.reconnectReason ? { status: 'connecting', reason: this.reconnectReason } : { status: 'connecting' },
+      );
     } else if (update.connection === 'open') {
       this.attempt = 0;
       this.reconnectReason = undefined;
@@ -553,11 +614,16 @@ export class BaileysConnection implements WhatsAppConnection {
     const version = this.options.socketConfig().version?.join('.') ?? 'bundled';
     const newer = await (this.options.onVersionRejected?.() ?? Promise.resolve(false)).catch(() => false);
     if (newer) {
-      this.options.logger.warn({ refusedVersion: version }, 'WhatsApp refused the client version (405); retrying with the newer version just fetched');
+      this.options.logger.warn(
+        { refusedVersion: version },
+        'WhatsApp refused the client version (405); retrying with the newer version just fetched',
+      );
       this.scheduleReconnect(`${reason}: WhatsApp refused version ${version}; retrying with a newer one`);
       return;
     }
-    const delay = Math.round(this.options.versionRejectedRetryMs * (0.9 + 0.2 * (this.options.random ?? Math.random)()));
+    const delay = Math.round(
+      this.options.versionRejectedRetryMs * (0.9 + 0.2 * (this.options.random ?? Math.random)()),
+    );
     this.options.logger.error(
       { refusedVersion: version, retryInMs: delay },
       'WhatsApp refused the client version (405): set WA_VERSION to the current WhatsApp Web version (or enable WA_VERSION_FETCH) and restart the worker',
@@ -567,7 +633,10 @@ export class BaileysConnection implements WhatsAppConnection {
 
   /** Credentials that never completed pairing are replaced by fresh ones, and pairing starts over. */
   private async resetUnpaired(reason: string): Promise<void> {
-    this.options.logger.warn({ reason }, 'WhatsApp refused a session that had not finished pairing; starting pairing again with fresh credentials');
+    this.options.logger.warn(
+      { reason },
+      'WhatsApp refused a session that had not finished pairing; starting pairing again with fresh credentials',
+    );
     try {
       await this.options.authStore.clear(this.sessionId);
       await this.loadAuth();

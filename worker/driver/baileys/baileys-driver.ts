@@ -81,7 +81,8 @@ export class BaileysDriver implements WhatsAppDriver {
 
   async connect(sessionId: string): Promise<WhatsAppConnection> {
     // Two sockets for one account evict each other (connectionReplaced) and corrupt the key store.
-    if (this.connections.has(sessionId)) throw new AppError('conflict', `session ${sessionId} is already connected by this worker`);
+    if (this.connections.has(sessionId))
+      throw new AppError('conflict', `session ${sessionId} is already connected by this worker`);
     const { options } = this;
     const logger = options.logger.child({ sessionId });
     const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
@@ -110,7 +111,8 @@ export class BaileysDriver implements WhatsAppDriver {
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       queryTimeoutMs,
       versionRejectedRetryMs: options.versionRejectedRetryMs ?? DEFAULT_VERSION_REJECTED_RETRY_MS,
-      onVersionRejected: () => (this.version instanceof WaVersionSource ? this.version.refreshAfterRejection() : Promise.resolve(false)),
+      onVersionRejected: () =>
+        this.version instanceof WaVersionSource ? this.version.refreshAfterRejection() : Promise.resolve(false),
       countQueries: (n) => options.countQueries?.(sessionId, n),
       ...(options.observer ? { observer: options.observer } : {}),
       loginGate: this.loginGate,

@@ -45,10 +45,24 @@ const MESSAGES: Record<ErrorCode, string> = {
   unavailable: 'unavailable',
 };
 
-const CONNECTION_GONE = new Set<number>([DisconnectReason.connectionClosed, DisconnectReason.connectionReplaced, DisconnectReason.loggedOut]);
+const CONNECTION_GONE = new Set<number>([
+  DisconnectReason.connectionClosed,
+  DisconnectReason.connectionReplaced,
+  DisconnectReason.loggedOut,
+]);
 
 /** Node's codes for a TCP connection that failed or went away. */
-const NETWORK_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
+const NETWORK_ERRNOS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+]);
 
 /** A WebSocket close code (RFC 6455 §7.4: 1000–4999), as `ws` passes it to 'close' listeners. */
 function isCloseCode(value: unknown): value is number {
@@ -68,7 +82,10 @@ function appError(code: ErrorCode, cause: BoomLike | Error, details: Record<stri
 
 export function mapBaileysError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (isCloseCode(err)) return new AppError('not_implemented', 'the WhatsApp connection closed during the call', { reason: `WebSocket closed (${err})` });
+  if (isCloseCode(err))
+    return new AppError('not_implemented', 'the WhatsApp connection closed during the call', {
+      reason: `WebSocket closed (${err})`,
+    });
   if (isNetworkError(err)) return appError('not_implemented', err);
   if (isBoomLike(err)) {
     if (typeof err.data === 'number') {
@@ -91,7 +108,11 @@ export function mapBaileysError(err: unknown): AppError {
   }
   if (err instanceof Error && /^Connection Closed$/i.test(err.message)) return appError('not_implemented', err);
   // Not from Baileys' protocol layer (a bug, a driver failure): its text stays in the logs, not in the answer.
-  const error = new AppError('internal', MESSAGES.internal, err instanceof Error ? {} : { reason: `rejected with a ${err === null ? 'null' : typeof err}, not an Error` });
+  const error = new AppError(
+    'internal',
+    MESSAGES.internal,
+    err instanceof Error ? {} : { reason: `rejected with a ${err === null ? 'null' : typeof err}, not an Error` },
+  );
   (error as Error & { cause?: unknown }).cause = err;
   return error;
 }

@@ -2,7 +2,12 @@
  * The live operations of WhatsAppConnection on top of an open Baileys socket: Baileys' result shapes
  * in, the driver's shapes out, Baileys' errors mapped to AppError.
  */
-import { jidDecode, jidNormalizedUser, type SignalRepositoryWithLIDStore, type WASocket } from '@whiskeysockets/baileys';
+import {
+  jidDecode,
+  jidNormalizedUser,
+  type SignalRepositoryWithLIDStore,
+  type WASocket,
+} from '@whiskeysockets/baileys';
 import type { Logger } from 'pino';
 import type { NumberCheck, WhatsAppConnection } from '../driver.js';
 import { AppError } from '../../../shared/errors.js';
@@ -10,11 +15,22 @@ import { areNationalVariants } from '../../../shared/phones/national-variants.js
 import { mapBaileysError } from './errors.js';
 
 /** The part of a Baileys socket the live calls use (a real WASocket satisfies it; tests pass a stub). */
-export type LiveSocket = Pick<WASocket, 'onWhatsApp' | 'fetchStatus' | 'profilePictureUrl' | 'updateBlockStatus' | 'requestPairingCode' | 'groupFetchAllParticipating'> & {
+export type LiveSocket = Pick<
+  WASocket,
+  | 'onWhatsApp'
+  | 'fetchStatus'
+  | 'profilePictureUrl'
+  | 'updateBlockStatus'
+  | 'requestPairingCode'
+  | 'groupFetchAllParticipating'
+> & {
   signalRepository?: { lidMapping?: Pick<SignalRepositoryWithLIDStore['lidMapping'], 'getLIDsForPNs'> };
 };
 
-export type LiveCalls = Pick<WhatsAppConnection, 'onWhatsApp' | 'fetchAbout' | 'profilePicture' | 'updateBlock' | 'fetchAllGroups'> & {
+export type LiveCalls = Pick<
+  WhatsAppConnection,
+  'onWhatsApp' | 'fetchAbout' | 'profilePicture' | 'updateBlock' | 'fetchAllGroups'
+> & {
   /** Baileys' pairing code; the connection adds when it stops working. */
   requestPairingCode(phone: string): Promise<string>;
 };
@@ -104,7 +120,8 @@ export function adaptSocket(sock: LiveSocket, options: LiveCallOptions = {}): Li
   async function resolvingLid<T>(jid: string, work: () => Promise<T>): Promise<T> {
     const normalized = jidNormalizedUser(jid);
     if (jidDecode(normalized)?.server !== 's.whatsapp.net') return work();
-    if (storedLids && !(await storedLids([normalized]).catch(() => new Map<string, string>())).has(normalized)) countQueries(1);
+    if (storedLids && !(await storedLids([normalized]).catch(() => new Map<string, string>())).has(normalized))
+      countQueries(1);
     return lookUp([normalized], work);
   }
 
@@ -146,7 +163,9 @@ export function adaptSocket(sock: LiveSocket, options: LiveCallOptions = {}): Li
     async profilePicture(jid, type) {
       countQueries(1);
       // With a timeout Baileys throws on silence (408) instead of answering "no picture".
-      const url = await resolvingLid(jid, () => mapped(() => sock.profilePictureUrl(jid, type, options.queryTimeoutMs)));
+      const url = await resolvingLid(jid, () =>
+        mapped(() => sock.profilePictureUrl(jid, type, options.queryTimeoutMs)),
+      );
       // Baileys returns the URL only; WhatsApp's picture id stays inside it.
       return url ? { url, id: null } : undefined;
     },

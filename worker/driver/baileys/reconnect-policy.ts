@@ -75,7 +75,11 @@ export function closeAction(error: unknown): CloseAction {
  * Exponential backoff with "equal jitter": half the delay is fixed, half random, so a worker that
  * lost many sessions at once does not reconnect them all in the same instant, yet never retries at 0.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = DEFAULT_BACKOFF,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(options.maxMs, options.initialMs * options.factor ** Math.max(0, attempt));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

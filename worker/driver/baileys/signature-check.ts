@@ -23,7 +23,10 @@ type SharedKey = (privateKey: Uint8Array, publicKey: Uint8Array) => Buffer;
 /** What `Curve.verify` should be: true only for a valid signature, false for anything else. */
 export const verifySignature: Verify = (pubKey, message, signature) => {
   try {
-    return curve.verifySignature(Buffer.from(generateSignalPubKey(pubKey)), Buffer.from(message), Buffer.from(signature)) === true;
+    return (
+      curve.verifySignature(Buffer.from(generateSignalPubKey(pubKey)), Buffer.from(message), Buffer.from(signature)) ===
+      true
+    );
   } catch {
     return false;
   }
@@ -32,14 +35,22 @@ export const verifySignature: Verify = (pubKey, message, signature) => {
 /** The public key of the latest key agreement: during a handshake, the server's static key. */
 let lastAgreedWith: Uint8Array | undefined;
 /** The chain being checked, from its decoding to the verification of its leaf. */
-let pending: { leafDetails: Uint8Array; serverStatic: Uint8Array | undefined; intermediateSerial: number | undefined } | undefined;
+let pending:
+  { leafDetails: Uint8Array; serverStatic: Uint8Array | undefined; intermediateSerial: number | undefined } | undefined;
 let installed = false;
 
 /** The leaf names the key the server proved it holds, and the intermediate that issued it. */
-function leafMatchesServer(leafDetails: Uint8Array, serverStatic: Uint8Array | undefined, intermediateSerial: number | undefined): boolean {
+function leafMatchesServer(
+  leafDetails: Uint8Array,
+  serverStatic: Uint8Array | undefined,
+  intermediateSerial: number | undefined,
+): boolean {
   if (!serverStatic) return false;
   const leaf = proto.CertChain.NoiseCertificate.Details.decode(leafDetails);
-  return Buffer.from(leaf.key ?? []).equals(Buffer.from(serverStatic)) && (intermediateSerial === undefined || leaf.issuerSerial === intermediateSerial);
+  return (
+    Buffer.from(leaf.key ?? []).equals(Buffer.from(serverStatic)) &&
+    (intermediateSerial === undefined || leaf.issuerSerial === intermediateSerial)
+  );
 }
 
 /** Installs the checks over Baileys' own; idempotent. */
@@ -54,8 +65,16 @@ export function installSignatureCheck(): void {
   const decodeChain = proto.CertChain.decode.bind(proto.CertChain);
   proto.CertChain.decode = (reader, length) => {
     const chain = decodeChain(reader, length);
-    const intermediate = chain.intermediate?.details ? proto.CertChain.NoiseCertificate.Details.decode(chain.intermediate.details) : undefined;
-    pending = chain.leaf?.details ? { leafDetails: chain.leaf.details, serverStatic: lastAgreedWith, intermediateSerial: intermediate?.serial ?? undefined } : undefined;
+    const intermediate = chain.intermediate?.details
+      ? proto.CertChain.NoiseCertificate.Details.decode(chain.intermediate.details)
+      : undefined;
+    pending = chain.leaf?.details
+      ? {
+          leafDetails: chain.leaf.details,
+          serverStatic: lastAgreedWith,
+          intermediateSerial: intermediate?.serial ?? undefined,
+        }
+      : undefined;
     return chain;
   };
   (Curve as { verify: Verify }).verify = (pubKey, message, signature) => {

@@ -94,7 +94,10 @@ export class WaVersionSource {
       return before !== this.describe().version;
     }
     const why = outcome instanceof Error ? outcome.message : 'no version in the answer';
-    logger.warn({ reason: why, ...this.describe() }, 'could not fetch the current WhatsApp Web version; keeping the one in use');
+    logger.warn(
+      { reason: why, ...this.describe() },
+      'could not fetch the current WhatsApp Web version; keeping the one in use',
+    );
     return false;
   }
 }

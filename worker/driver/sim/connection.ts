@@ -8,7 +8,14 @@ import { EventEmitter } from 'node:events';
 import { AppError } from '../../../shared/errors.js';
 import { isGroupJid, jidKind, normalizeE164, phoneToJid } from '../../../shared/jid.js';
 import type { Logger } from '../../../shared/logger.js';
-import type { ConnectionUpdate, NumberCheck, PairingCode, WhatsAppConnection, WhatsAppEventMap, WhatsAppEventName } from '../driver.js';
+import type {
+  ConnectionUpdate,
+  NumberCheck,
+  PairingCode,
+  WhatsAppConnection,
+  WhatsAppEventMap,
+  WhatsAppEventName,
+} from '../driver.js';
 import type { SimCallLog } from './call-log.js';
 import type { SimControlMessage } from './control.js';
 import { sampleLatency, syntheticIdentity, type SimNetwork } from './network.js';
@@ -81,7 +88,8 @@ export class SimConnection implements WhatsAppConnection {
   async onWhatsApp(phones: string[]): Promise<NumberCheck[]> {
     const digits = phones.map((phone) => {
       const normalized = normalizeE164(phone);
-      if (normalized === undefined) throw new AppError('validation_error', `not an E.164 phone number: ${phone}`, { phone });
+      if (normalized === undefined)
+        throw new AppError('validation_error', `not an E.164 phone number: ${phone}`, { phone });
       return normalized;
     });
     if (!this.closed && this.current === 'online') await this.ctx.callLog?.onWhatsApp(this.sessionId, digits);
@@ -98,11 +106,16 @@ export class SimConnection implements WhatsAppConnection {
     return this.live('fetchAbout', () => {
       const target = account();
       if (target.aboutHidden || target.about === null) return { about: '' };
-      return target.aboutSetAt === undefined ? { about: target.about } : { about: target.about, setAt: target.aboutSetAt };
+      return target.aboutSetAt === undefined
+        ? { about: target.about }
+        : { about: target.about, setAt: target.aboutSetAt };
     });
   }
 
-  async profilePicture(jid: string, type: 'image' | 'preview'): Promise<{ url: string; id: string | null } | undefined> {
+  async profilePicture(
+    jid: string,
+    type: 'image' | 'preview',
+  ): Promise<{ url: string; id: string | null } | undefined> {
     const picture = isGroupJid(jid) ? this.groupPicture(jid) : this.userPicture(jid);
     return this.live('profilePicture', () => {
       const found = picture();
@@ -112,11 +125,15 @@ export class SimConnection implements WhatsAppConnection {
   }
 
   async updateBlock(jid: string, action: 'block' | 'unblock'): Promise<void> {
-    if (jidKind(jid) === 'group' || jidKind(jid) === 'channel') throw new AppError('validation_error', 'only users can be blocked', { jid });
+    if (jidKind(jid) === 'group' || jidKind(jid) === 'channel')
+      throw new AppError('validation_error', 'only users can be blocked', { jid });
     const account = this.userAccount(jid, 'cannot be blocked');
     await this.live('updateBlock', async () => {
       const lid = account().lid;
-      const changed = action === 'block' ? await this.ctx.store.block(this.sessionId, lid) : await this.ctx.store.unblock(this.sessionId, lid);
+      const changed =
+        action === 'block'
+          ? await this.ctx.store.block(this.sessionId, lid)
+          : await this.ctx.store.unblock(this.sessionId, lid);
       if (changed) this.emit('blocklist.update', { blocklist: [lid], type: action === 'block' ? 'add' : 'remove' });
     });
   }
@@ -431,5 +448,7 @@ function newQr(): string {
 /** Stable for a session and phone, so asking twice gives the same code. */
 export function pairingCode(sessionId: string, phone: string): string {
   const digest = createHash('sha256').update(`sim-pairing:${sessionId}:${phone}`).digest();
-  return Array.from(digest.subarray(0, 8), (byte) => PAIRING_CODE_ALPHABET[byte % PAIRING_CODE_ALPHABET.length]).join('');
+  return Array.from(digest.subarray(0, 8), (byte) => PAIRING_CODE_ALPHABET[byte % PAIRING_CODE_ALPHABET.length]).join(
+    '',
+  );
 }

@@ -28,7 +28,9 @@ function int(name: string, raw: string | undefined): number | undefined {
 }
 
 if (!values.out) {
-  process.stderr.write('usage: generate-world-cli --out <file.json> [--sessions N] [--people-per-session N] [--seed N] …\n');
+  process.stderr.write(
+    'usage: generate-world-cli --out <file.json> [--sessions N] [--people-per-session N] [--seed N] …\n',
+  );
   process.exit(2);
 }
 

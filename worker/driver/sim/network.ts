@@ -49,7 +49,11 @@ export class SimNetwork {
     for (const group of world.groups) {
       const view: SimGroupView = {
         group,
-        members: group.members.map((m) => ({ account: this.accountByRef(m.phone ?? m.lid!)!, role: m.role, ...(m.nickname ? { nickname: m.nickname } : {}) })),
+        members: group.members.map((m) => ({
+          account: this.accountByRef(m.phone ?? m.lid!)!,
+          role: m.role,
+          ...(m.nickname ? { nickname: m.nickname } : {}),
+        })),
       };
       this.groupsByJid.set(group.jid, view);
       for (const member of view.members) {

@@ -2,7 +2,15 @@
  * What the simulated network tells a session, built in Baileys' own types so the ingestion path
  * written for the real driver consumes it unchanged (and tsc catches any drift in Baileys' shapes).
  */
-import type { BaileysEventMap, Chat, Contact, GroupMetadata, GroupParticipant, proto, WAMessageAddressingMode } from '@whiskeysockets/baileys';
+import type {
+  BaileysEventMap,
+  Chat,
+  Contact,
+  GroupMetadata,
+  GroupParticipant,
+  proto,
+  WAMessageAddressingMode,
+} from '@whiskeysockets/baileys';
 import { phoneToJid } from '../../../shared/jid.js';
 import type { SimGroupView, SimNetwork } from './network.js';
 import type { SimAccount, SimSessionProfile } from './world.js';
@@ -41,7 +49,11 @@ export function historySync(network: SimNetwork, profile: SimSessionProfile | un
     const account = network.accountByRef(ref)!;
     if (!people.has(account.phone)) people.set(account.phone, { account });
     const phoneJid = phoneToJid(account.phone);
-    chats.push(ref === account.lid ? { id: account.lid, pnJid: phoneJid, unreadCount: 0 } : { id: phoneJid, lidJid: account.lid, unreadCount: 0 });
+    chats.push(
+      ref === account.lid
+        ? { id: account.lid, pnJid: phoneJid, unreadCount: 0 }
+        : { id: phoneJid, lidJid: account.lid, unreadCount: 0 },
+    );
   }
 
   const everyone = [...people.values()];

@@ -116,7 +116,9 @@ export class SimDriver implements WhatsAppDriver {
 }
 
 /** The driver for a world file, or for an empty world (every session unpaired, nobody known) without one. */
-export async function createSimDriver(options: Omit<SimDriverOptions, 'world'> & { worldPath: string | undefined }): Promise<SimDriver> {
+export async function createSimDriver(
+  options: Omit<SimDriverOptions, 'world'> & { worldPath: string | undefined },
+): Promise<SimDriver> {
   const { worldPath, ...rest } = options;
   const world = worldPath === undefined ? emptySimWorld() : await loadSimWorld(worldPath);
   return new SimDriver({ world, ...rest });

@@ -71,7 +71,9 @@ export class SimStateStore {
     try {
       return await command();
     } catch (err) {
-      throw new AppError('unavailable', 'the simulated network state (RedisClient) is unreachable', { cause: (err as Error).message });
+      throw new AppError('unavailable', 'the simulated network state (RedisClient) is unreachable', {
+        cause: (err as Error).message,
+      });
     }
   }
 }

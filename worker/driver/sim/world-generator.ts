@@ -27,11 +27,78 @@ export interface SimWorldGeneratorOptions {
   countryCode?: string;
 }
 
-const FIRST = ['Ayu', 'Budi', 'Citra', 'Dewi', 'Eko', 'Fajar', 'Gita', 'Hadi', 'Indah', 'Joko', 'Kartika', 'Lina', 'Made', 'Nur', 'Oki', 'Putri', 'Rizky', 'Sari', 'Tono', 'Wulan', 'Ana', 'Ben', 'Chloe', 'Dan', 'Emma', 'Finn', 'Hana', 'Ivan', 'Jana', 'Lea'];
-const LAST = ['Santoso', 'Wijaya', 'Pratama', 'Lestari', 'Hidayat', 'Kusuma', 'Saputra', 'Rahman', 'Müller', 'Schmidt', 'Rossi', 'García', 'Silva', 'Nguyen', 'Kim', 'Tanaka'];
-const ABOUT = ['Hey there! I am using WhatsApp.', 'Available', 'Busy', 'At work', 'Urgent calls only', 'Sleeping', '🌴 on holiday', 'Battery about to die'];
-const TOPICS = ['Family', 'Climbers', 'Book club', 'Office', 'Neighbours', 'Football', 'Alumni 2012', 'Parents', 'Runners', 'Chess'];
-
+const FIRST = [
+  'Ayu',
+  'Budi',
+  'Citra',
+  'Dewi',
+  'Eko',
+  'Fajar',
+  'Gita',
+  'Hadi',
+  'Indah',
+  'Joko',
+  'Kartika',
+  'Lina',
+  'Made',
+  'Nur',
+  'Oki',
+  'Putri',
+  'Rizky',
+  'Sari',
+  'Tono',
+  'Wulan',
+  'Ana',
+  'Ben',
+  'Chloe',
+  'Dan',
+  'Emma',
+  'Finn',
+  'Hana',
+  'Ivan',
+  'Jana',
+  'Lea',
+];
+const LAST = [
+  'Santoso',
+  'Wijaya',
+  'Pratama',
+  'Lestari',
+  'Hidayat',
+  'Kusuma',
+  'Saputra',
+  'Rahman',
+  'Müller',
+  'Schmidt',
+  'Rossi',
+  'García',
+  'Silva',
+  'Nguyen',
+  'Kim',
+  'Tanaka',
+];
+const ABOUT = [
+  'Hey there! I am using WhatsApp.',
+  'Available',
+  'Busy',
+  'At work',
+  'Urgent calls only',
+  'Sleeping',
+  '🌴 on holiday',
+  'Battery about to die',
+];
+const TOPICS = [
+  'Family',
+  'Climbers',
+  'Book club',
+  'Office',
+  'Neighbours',
+  'Football',
+  'Alumni 2012',
+  'Parents',
+  'Runners',
+  'Chess',
+];
 
 export function generateSimWorld(options: SimWorldGeneratorOptions): SimWorld {
   const sessions = options.sessions;
@@ -43,7 +110,8 @@ export function generateSimWorld(options: SimWorldGeneratorOptions): SimWorld {
   const country = options.countryCode ?? '62';
   const random = seededRandom(options.seed ?? 1);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
-  if (options.sessionIds && options.sessionIds.length < sessions) throw new Error(`sessionIds has ${options.sessionIds.length} ids for ${sessions} sessions`);
+  if (options.sessionIds && options.sessionIds.length < sessions)
+    throw new Error(`sessionIds has ${options.sessionIds.length} ids for ${sessions} sessions`);
 
   // Session accounts first, then the pool; index-derived numbers are unique by construction.
   const lidBase = 100_000_000_000_000 + Math.floor(random() * 1_000_000) * 1_000_000;
@@ -79,7 +147,9 @@ export function generateSimWorld(options: SimWorldGeneratorOptions): SimWorld {
       phone: own.phone,
       paired: options.paired ?? true,
       contacts: known.map((p) => poolAccount(p).phone),
-      chats: known.filter(() => random() < chatShare).map((p) => (random() < 0.5 ? poolAccount(p).phone : poolAccount(p).lid)),
+      chats: known
+        .filter(() => random() < chatShare)
+        .map((p) => (random() < 0.5 ? poolAccount(p).phone : poolAccount(p).lid)),
     };
     for (let g = 0; g < groupsPerSession; g++) {
       const members = sample(membersPerGroup - 1).map((p, index) => ({

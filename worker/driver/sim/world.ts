@@ -24,10 +24,23 @@ const failureRate = z.number().min(0).max(1);
 /** What a simulated failure looks like to the caller: WhatsApp's rate-overlimit or a server error. */
 const failureCode = z.enum(['rate_limited', 'internal']);
 
-export const SIM_OPERATIONS = ['connect', 'onWhatsApp', 'fetchAbout', 'profilePicture', 'updateBlock', 'fetchAllGroups', 'requestPairingCode'] as const;
+export const SIM_OPERATIONS = [
+  'connect',
+  'onWhatsApp',
+  'fetchAbout',
+  'profilePicture',
+  'updateBlock',
+  'fetchAllGroups',
+  'requestPairingCode',
+] as const;
 export type SimOperation = (typeof SIM_OPERATIONS)[number];
 /** Only these can fail at random; the others only take time (a failed connect is `disconnectAfterMs`). */
-export const FALLIBLE_OPERATIONS: readonly SimOperation[] = ['onWhatsApp', 'fetchAbout', 'profilePicture', 'updateBlock'];
+export const FALLIBLE_OPERATIONS: readonly SimOperation[] = [
+  'onWhatsApp',
+  'fetchAbout',
+  'profilePicture',
+  'updateBlock',
+];
 
 const operationPolicy = z.strictObject({
   latencyMs: latency.optional(),
@@ -116,8 +129,10 @@ export const simWorldSchema = z
     /** phone or lid → the account's phone, so a member listed once by phone and once by lid is caught. */
     const accountOf = new Map<string, string>();
     world.accounts.forEach((a, i) => {
-      if (phones.has(a.phone)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'phone'], message: `duplicate account phone ${a.phone}` });
-      if (accountOf.has(a.lid)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'lid'], message: `duplicate account lid ${a.lid}` });
+      if (phones.has(a.phone))
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'phone'], message: `duplicate account phone ${a.phone}` });
+      if (accountOf.has(a.lid))
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'lid'], message: `duplicate account lid ${a.lid}` });
       phones.add(a.phone);
       accountOf.set(a.phone, a.phone);
       accountOf.set(a.lid, a.phone);
@@ -126,27 +141,53 @@ export const simWorldSchema = z
 
     const groupJids = new Set<string>();
     world.groups.forEach((g, i) => {
-      if (groupJids.has(g.jid)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'jid'], message: `duplicate group ${g.jid}` });
+      if (groupJids.has(g.jid))
+        ctx.addIssue({ code: 'custom', path: ['groups', i, 'jid'], message: `duplicate group ${g.jid}` });
       groupJids.add(g.jid);
       const seen = new Set<string>();
       g.members.forEach((m, j) => {
         const ref = m.phone ?? m.lid;
         if (ref === undefined) return;
-        if (!known(ref)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `${ref} is not one of the accounts` });
+        if (!known(ref))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', i, 'members', j],
+            message: `${ref} is not one of the accounts`,
+          });
         const accountKey = accountOf.get(ref) ?? ref;
-        if (seen.has(accountKey)) ctx.addIssue({ code: 'custom', path: ['groups', i, 'members', j], message: `${ref} is listed twice in ${g.jid}` });
+        if (seen.has(accountKey))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', i, 'members', j],
+            message: `${ref} is listed twice in ${g.jid}`,
+          });
         seen.add(accountKey);
       });
     });
 
     for (const [id, s] of Object.entries(world.sessions)) {
-      if (!phones.has(s.phone)) ctx.addIssue({ code: 'custom', path: ['sessions', id, 'phone'], message: `${s.phone} is not one of the accounts` });
+      if (!phones.has(s.phone))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sessions', id, 'phone'],
+          message: `${s.phone} is not one of the accounts`,
+        });
       s.contacts.forEach((c, j) => {
         const p = typeof c === 'string' ? c : c.phone;
-        if (!phones.has(p)) ctx.addIssue({ code: 'custom', path: ['sessions', id, 'contacts', j], message: `${p} is not one of the accounts` });
+        if (!phones.has(p))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sessions', id, 'contacts', j],
+            message: `${p} is not one of the accounts`,
+          });
       });
       s.chats.forEach((c, j) => {
-        if (!known(c)) ctx.addIssue({ code: 'custom', path: ['sessions', id, 'chats', j], message: `${c} is not one of the accounts` });
+        if (!known(c))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sessions', id, 'chats', j],
+            message: `${c} is not one of the accounts`,
+          });
       });
     }
   });
