@@ -12,17 +12,10 @@ export function loginPage(options: { operatorLogin: boolean; next?: string | und
         <input id="password" name="password" type="password" autocomplete="current-password">
       </fieldset>`
     : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>Sign in · Admin · WhatsApp Gateway</title>
-  <link rel="stylesheet" href="${STYLES_PATH}">
-</head>
-<body>
-  <main id="main" class="narrow">
-  <form class="card stack" method="post" action="/admin/login">
+  return formPage(
+    'Sign in',
+    '/admin/login',
+    `
     <h1>Admin: sign in</h1>
     ${error}${
       options.next
@@ -34,11 +27,8 @@ export function loginPage(options: { operatorLogin: boolean; next?: string | und
     <input id="token" name="token" type="password" autocomplete="off" spellcheck="false">
     <p class="muted">The token is checked once; the browser then keeps a session cookie, never the token.</p>
     ${operator}
-    <p><button type="submit">Sign in</button></p>
-  </form>
-  </main>
-</body>
-</html>`;
+    <p><button type="submit">Sign in</button></p>`,
+  );
 }
 
 /**
@@ -47,19 +37,26 @@ export function loginPage(options: { operatorLogin: boolean; next?: string | und
  * rule on /admin refuses a post from elsewhere.
  */
 export function signOutPage(): string {
+  return formPage(
+    'Sign out',
+    '/admin/logout',
+    '\n    <h1>Admin: sign out</h1>\n    <p><button type="submit">Sign out</button></p>',
+  );
+}
+
+/** A page of the admin area that is one posted form. */
+function formPage(title: string, action: string, fields: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>Sign out · Admin · WhatsApp Gateway</title>
+  <title>${title} · Admin · WhatsApp Gateway</title>
   <link rel="stylesheet" href="${STYLES_PATH}">
 </head>
 <body>
   <main id="main" class="narrow">
-  <form class="card stack" method="post" action="/admin/logout">
-    <h1>Admin: sign out</h1>
-    <p><button type="submit">Sign out</button></p>
+  <form class="card stack" method="post" action="${action}">${fields}
   </form>
   </main>
 </body>
