@@ -186,9 +186,8 @@ export class LiveClient {
 
   /**
    * Passes once the caller's gate passes and, for an `online` operation, the session is connected
-   * (else 501, or 503 when nobody holds its shard, which says nothing about the connection): what
-   * a live operation needs before it may run, also when its answer comes from stored data (a
-   * cached number check). Answers the shard's lease (null: nobody holds it right now).
+   * (else 501): what a live operation needs before it may run, also when its answer comes from
+   * stored data (a cached number check). Answers the shard's lease (null: nobody holds it right now).
    */
   async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
     const presence =
@@ -196,8 +195,9 @@ export class LiveClient {
     const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
     await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
     const owner = await lease;
+    // Not connected is 501 whoever holds the shard (the contract); 503 is for a connected
+    // session's call that has no owner to run it.
     if ((await presence) === 0) {
-      if (owner === null) throw new AppError('unavailable', OWNER_GONE, { sessionId });
       throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', {
         sessionId,
       });
