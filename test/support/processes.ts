@@ -86,6 +86,12 @@ export async function startPrivateRedis(port: number): Promise<ChildProcess> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
+  await redisAnswering(port, 10_000);
+  return child;
+}
+
+/** Waits until a redis-server on `port` of 127.0.0.1 answers PING. */
+export async function redisAnswering(port: number, timeoutMs: number): Promise<void> {
   const { Redis } = await import('ioredis');
   await waitFor(
     async () => {
@@ -102,8 +108,7 @@ export async function startPrivateRedis(port: number): Promise<ChildProcess> {
         probe.disconnect();
       }
     },
-    'redis to start',
-    10_000,
+    `redis on port ${port}`,
+    timeoutMs,
   );
-  return child;
 }

@@ -2,8 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { REPO_ROOT, waitFor } from './processes.js';
+import { redisAnswering, REPO_ROOT, waitFor } from './processes.js';
 
 /**
  * Throw-away Redis topologies from Debian's redis-server and redis-cli, on free loopback ports:
@@ -38,25 +37,8 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-async function answering(port: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const probe = new Redis(port, '127.0.0.1', {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } finally {
-        probe.disconnect();
-      }
-    },
-    `redis on port ${port}`,
-    15_000,
-  );
+function answering(port: number): Promise<void> {
+  return redisAnswering(port, 15_000);
 }
 
 class Servers {
