@@ -1,4 +1,5 @@
 import { STYLES_PATH } from '../console/console-assets.js';
+import { escapeHtml } from '../console/html.js';
 
 /** The admin login form: a token field, plus operator user/password fields when those are configured. */
 export function loginPage(options: { operatorLogin: boolean; next?: string | undefined; error?: string }): string {
@@ -61,8 +62,4 @@ function formPage(title: string, action: string, fields: string): string {
   </main>
 </body>
 </html>`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
