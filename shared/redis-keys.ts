@@ -56,6 +56,15 @@ export class RedisKeys {
     return `${this.sessionPrefix(sessionId)}:presence:${sessionId}`;
   }
 
+  /**
+   * Written, with the presence key's TTL, when a connected session leaves its worker for another:
+   * the releasing owner hands the shard over, or the next owner finds a dead worker's presence.
+   * Until the new owner connects the session, a live call hears 503 (retry) rather than 501.
+   */
+  handover(sessionId: string): string {
+    return `${this.sessionPrefix(sessionId)}:handover:${sessionId}`;
+  }
+
   /** `<epoch>:<workerId>` of the shard's owner (shared/shard-lease), with a TTL its owner renews. */
   lease(shard: number): string {
     return `${this.shardPrefix(shard)}:lease`;

@@ -16,6 +16,7 @@ import { createDriver } from './driver/create-driver.js';
 import { startHealthServer } from './health-server.js';
 import { ContactIngestor } from './ingest/contact-ingestor.js';
 import type { WriteCounts } from './ingest/ingest-writer.js';
+import { sessionOfflineError } from '../shared/live/session-offline.js';
 import { LiveExecutor } from './live/live-executor.js';
 import { ShardConsumers } from './live/shard-consumers.js';
 import { SessionManager } from './sessions/session-manager.js';
@@ -110,6 +111,7 @@ const leaseHeld = (sessionId: string) => leases.leaseOf(shardOf(sessionId, confi
 const executor = new LiveExecutor(
   (id, requires) => sessions.connectionOf(id, requires),
   leaseHeld,
+  (id) => sessionOfflineError(redis, keys, id),
   redis,
   logger,
   (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds),

@@ -26,6 +26,7 @@ import { shardOf } from '../../shared/shards.js';
 import { isStoreUnavailable } from '../../shared/db/unavailable.js';
 import { firstRefusal } from '../http/admission.js';
 import { onMessage, subscribe } from '../../shared/redis-pubsub.js';
+import { sessionOfflineError } from '../../shared/live/session-offline.js';
 
 interface Pending {
   resolve: (result: ArrivingLiveReply['result']) => void;
@@ -186,31 +187,17 @@ export class LiveClient {
 
   /**
    * Passes once the caller's gate passes and, for an `online` operation, the session is connected
-   * (else 501, or 503 while workers are alive but none holds its shard): what a live operation
-   * needs before it may run, also when its answer comes from stored data (a cached number check). Answers the shard's lease (null: nobody holds it right now).
+   * (else 501, or 503 while it moves to another worker): what a live operation needs before it may
+   * run, also when its answer comes from stored data (a cached number check). Answers the shard's
+   * lease (null: nobody holds it right now).
    */
   async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
     const presence =
       requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
     const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
     await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
-    const owner = await lease;
-    if ((await presence) === 0) {
-      // Nobody holds the shard while workers are alive: a hand-over or failover is under way and
-      // the session is likely back in a moment (503, retry). With no worker alive at all, nothing
-      // can connect it: it is offline, the contract's 501.
-      if (owner === null && (await this.workersAlive())) throw new AppError('unavailable', OWNER_GONE, { sessionId });
-      throw new AppError('not_implemented', 'session is not connected; live operations need a connected session', {
-        sessionId,
-      });
-    }
-    return owner;
-  }
-
-  /** Whether any worker has shown its heartbeat (the roster the shard leases keep) within a lease's lifetime. */
-  private async workersAlive(): Promise<boolean> {
-    const since = Date.now() - this.config.shards.leaseTtlMs;
-    return (await this.guard(() => this.redis.zcount(this.keys.workers(), since, '+inf'))) > 0;
+    if ((await presence) === 0) throw await this.guard(() => sessionOfflineError(this.redis, this.keys, sessionId));
+    return lease;
   }
 
   /**

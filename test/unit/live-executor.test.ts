@@ -4,6 +4,8 @@ import type { LiveJobEnvelope, LiveReply } from '../../shared/live/live-queues.j
 import type { LiveOpName, LiveInput } from '../../shared/live/operations.js';
 import type { WhatsAppConnection } from '../../worker/driver/driver.js';
 import { LiveExecutor } from '../../worker/live/live-executor.js';
+import { RedisKeys } from '../../shared/redis-keys.js';
+import { sessionOfflineError } from '../../shared/live/session-offline.js';
 import { asRedis, silentLogger } from './fakes.js';
 
 /** Records which driver calls were made; each answers what the test sets. */
@@ -30,7 +32,9 @@ class FakeConnection {
   }
 }
 
-function setup(connected = true) {
+const keys = new RedisKeys('wag', 16);
+
+function setup(connected = true, handedOver = false) {
   const connection = new FakeConnection();
   const published: { channel: string; reply: LiveReply }[] = [];
   const publisher = asRedis({
@@ -42,6 +46,14 @@ function setup(connected = true) {
   const executor = new LiveExecutor(
     () => (connected ? (connection as unknown as WhatsAppConnection) : undefined),
     () => true,
+    (sessionId) =>
+      sessionOfflineError(
+        asRedis({
+          exists: async (...found: string[]) => (handedOver && found.includes(keys.handover(sessionId)) ? 1 : 0),
+        }),
+        keys,
+        sessionId,
+      ),
     publisher,
     silentLogger,
   );
@@ -140,6 +152,13 @@ describe('unit: live executor', () => {
     const now = Date.now();
     const result = await executor.execute('j1', job('contacts.about', { jid: JID }, now + 5_000), now);
     assert.equal(result.ok ? 'ok' : result.error.code, 'not_implemented');
+  });
+
+  it('answers unavailable (503) instead while the session is moving to this worker from another', async () => {
+    const { executor } = setup(false, true);
+    const now = Date.now();
+    const result = await executor.execute('j1', job('contacts.about', { jid: JID }, now + 5_000), now);
+    assert.equal(result.ok ? 'ok' : result.error.code, 'unavailable');
   });
 
   it('returns a typed driver error as it is and hides a crash behind internal', async () => {

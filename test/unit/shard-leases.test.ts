@@ -220,4 +220,56 @@ describe('unit: shard leases', () => {
     assert.deepEqual(a.leases.shards, [], 'past 60 % of the TTL another worker could soon take over');
     assert.deepEqual(a.owner.released.sort(), [0, 1]);
   });
+
+  it('after a Redis outage that fenced every worker, each takes back its own shards and none moves', async () => {
+    const redis = new FakeLeaseRedis();
+    const [a, b] = [worker(redis, 'a', 16, 2_000), worker(redis, 'b', 16, 2_000)];
+    await settle([a, b]);
+    const before = { a: a.leases.shards, b: b.leases.shards };
+    assert.deepEqual([before.a.length, before.b.length], [8, 8]);
+    redis.failing = true;
+    for (let i = 0; i < 3; i++) {
+      clock += 1_000;
+      await a.tick().catch(() => undefined);
+      await b.tick().catch(() => undefined);
+    }
+    assert.deepEqual([a.leases.shards, b.leases.shards], [[], []], 'both fenced everything');
+    // Redis is back (a failover): every lease and heartbeat has expired, and `a` answers first.
+    redis.failing = false;
+    clock += 1_000;
+    const released = { a: a.owner.released.length, b: b.owner.released.length };
+    await a.tick();
+    assert.deepEqual(a.leases.shards, before.a, "a takes back its own shards, not b's");
+    clock += 500;
+    await b.tick();
+    await settle([a, b]);
+    assert.deepEqual({ a: a.leases.shards, b: b.leases.shards }, before, 'every shard is back with its owner');
+    assert.deepEqual(
+      { a: a.owner.released.length, b: b.owner.released.length },
+      released,
+      'no shard was given up for balance meanwhile',
+    );
+  });
+
+  it('after a fence, leaves a shard its owner does not take back to the others once the sticky window ends', async () => {
+    const redis = new FakeLeaseRedis();
+    const [a, b] = [worker(redis, 'a', 4, 2_000), worker(redis, 'b', 4, 2_000)];
+    await settle([a, b]);
+    const ofB = b.leases.shards;
+    redis.failing = true;
+    for (let i = 0; i < 3; i++) {
+      clock += 1_000;
+      await a.tick().catch(() => undefined);
+      await b.tick().catch(() => undefined);
+    }
+    redis.failing = false;
+    clock += 1_000;
+    // b never comes back; a reclaims its own, then the rest once the window is over.
+    await a.tick();
+    assert.equal(a.leases.shards.length, 2);
+    clock += 6_500;
+    await a.tick();
+    await a.tick();
+    assert.deepEqual(a.leases.shards, [0, 1, 2, 3], `a also holds ${ofB.join(', ')} now`);
+  });
 });

@@ -67,6 +67,8 @@ export class LiveExecutor {
     private readonly connectionOf: (sessionId: string, requires: 'online' | 'held') => WhatsAppConnection | undefined,
     /** Whether this worker is sure it still holds the session's shard lease. */
     private readonly leaseHeld: (sessionId: string) => boolean,
+    /** Why a session this worker has no connection for cannot run the call (shared/live/session-offline). */
+    private readonly whyOffline: (sessionId: string) => Promise<AppError>,
     private readonly publisher: RedisClient,
     private readonly logger: Logger,
     private readonly observe: (op: LiveOpName, outcome: string, seconds: number) => void = () => undefined,
@@ -105,7 +107,12 @@ export class LiveExecutor {
       };
     }
     const connection = this.connectionOf(job.sessionId, LIVE_OP_REQUIRES[job.op]);
-    if (!connection) return { ok: false, error: { code: 'not_implemented', message: 'session is not connected' } };
+    if (!connection) {
+      const why = await this.whyOffline(job.sessionId).catch(
+        () => new AppError('not_implemented', 'session is not connected'),
+      );
+      return { ok: false, error: { code: why.code, message: why.message, details: why.details } };
+    }
     const started = Date.now();
     try {
       const handler = HANDLERS[job.op] as (c: WhatsAppConnection, input: unknown) => Promise<unknown>;

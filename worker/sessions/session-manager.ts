@@ -44,6 +44,20 @@ for i = 2, #KEYS do redis.call('set', KEYS[i], ARGV[2], 'PX', ARGV[3]) end
 return 1`;
 /** Only our own presence is removed: the shard's next owner may have written its own already. */
 const DROP_PRESENCE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** The session is on its way to the shard's next owner: our presence, if still there, becomes the hand-over mark. */
+const HAND_OVER = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1`;
+/**
+ * Taking up a session, any presence left for it (by a worker that died or was fenced before it
+ * could drop it, this worker id's earlier run included) becomes the hand-over mark: the session is
+ * not online until this worker connects it, but it is coming back.
+ */
+const TAKE_OVER = `local holder = redis.call('get', KEYS[1])
+if not holder then return 0 end
+redis.call('del', KEYS[1])
+redis.call('set', KEYS[2], holder, 'PX', ARGV[1])
+return 1`;
 
 /**
  * Keeps the WhatsApp connections of the shards this worker owns: connects their sessions, mirrors
@@ -107,7 +121,9 @@ export class SessionManager {
   async stopShard(shard: number): Promise<void> {
     this.ownedShards.delete(shard);
     for (const [id, parkedShard] of this.parked) if (parkedShard === shard) this.parked.delete(id);
-    const closing = [...this.sessions.values()].filter((s) => s.shard === shard).map((s) => this.disconnect(s));
+    const closing = [...this.sessions.values()]
+      .filter((s) => s.shard === shard)
+      .map((s) => this.disconnect(s, 'handing over'));
     await Promise.all(closing);
   }
 
@@ -211,6 +227,9 @@ export class SessionManager {
     };
     this.sessions.set(sessionId, running);
     try {
+      await this.takeOver(sessionId).catch((err: Error) =>
+        this.logger.warn({ sessionId, err: err.message }, "could not take over the previous worker's presence"),
+      );
       const connection = await this.driver.connect(sessionId);
       running.connection = connection;
       const attached = this.sink.attach(sessionId, connection.events);
@@ -276,6 +295,9 @@ export class SessionManager {
         await this.markPresent(running.shard, [sessionId]);
       } else {
         await this.dropPresence(sessionId);
+        // Logged out, or waiting to be paired: not coming back by itself in a moment.
+        if (update.status === 'logged_out' || update.status === 'pairing')
+          await this.redis.del(this.keys.handover(sessionId));
       }
       // Only the socket showing it can take a registration: a QR left from a closed socket would let
       // the api hand out a dead code, or wait for a pairing code on a socket that cannot give one.
@@ -352,9 +374,12 @@ export class SessionManager {
     });
   }
 
-  private async disconnect(running: RunningSession): Promise<void> {
+  /** Closes the session's connection; `handing over`: the shard goes to another worker, which reconnects it. */
+  private async disconnect(running: RunningSession, why?: 'handing over'): Promise<void> {
     if (running.closing) return;
     running.closing = true;
+    // Read before closing: the close itself reports the connection gone.
+    const wasOnline = running.status === 'online';
     try {
       await running.connection?.close();
     } catch (err) {
@@ -363,8 +388,10 @@ export class SessionManager {
     running.detachSink?.();
     await running.drainSink?.().catch(() => undefined);
     await running.mirrored;
-    await this.dropPresence(running.sessionId).catch(() => undefined);
-    if (running.status === 'online') {
+    await (
+      why === 'handing over' && wasOnline ? this.handOver(running.sessionId) : this.dropPresence(running.sessionId)
+    ).catch(() => undefined);
+    if (wasOnline) {
       await this.recordStatus(running.sessionId, {
         status: 'offline',
         reason: 'its worker released it (shutting down or handing the shard over); the next owner reconnects it',
@@ -404,5 +431,26 @@ export class SessionManager {
 
   private async dropPresence(sessionId: string): Promise<void> {
     await this.redis.eval(DROP_PRESENCE, 1, this.keys.presence(sessionId), this.options.workerId);
+  }
+
+  private async handOver(sessionId: string): Promise<void> {
+    await this.redis.eval(
+      HAND_OVER,
+      2,
+      this.keys.presence(sessionId),
+      this.keys.handover(sessionId),
+      this.options.workerId,
+      this.options.presenceTtlMs,
+    );
+  }
+
+  private async takeOver(sessionId: string): Promise<void> {
+    await this.redis.eval(
+      TAKE_OVER,
+      2,
+      this.keys.presence(sessionId),
+      this.keys.handover(sessionId),
+      this.options.presenceTtlMs,
+    );
   }
 }

@@ -33,6 +33,12 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 /** A lease not renewed for this share of its TTL is fenced here, before it can expire in Redis. */
 const FENCE_AT = 0.6;
+/**
+ * For this many lease TTLs after Redis answers again, a worker that fenced shards takes back only
+ * those, and nobody gives shards up for balance: every worker fenced at once (a Redis failover)
+ * and the roster is rebuilding, so balancing on it would move sessions that need not move.
+ */
+const STICKY_TTLS = 3;
 
 /**
  * Claims shards with renewed Redis leases and balances them across live workers: every worker
@@ -56,6 +62,10 @@ export class ShardLeases {
   private stopped = false;
   /** After giving a shard up for balance, don't claim for a moment, or we'd take it straight back. */
   private claimPausedUntil = 0;
+  /** Shards fenced because Redis could not be reached: taken back first once it answers again. */
+  private readonly fenced = new Set<number>();
+  /** Until when only fenced shards are claimed (set once Redis answers again after a fence). */
+  private stickyUntil: number | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -123,6 +133,12 @@ export class ShardLeases {
       .zremrangebyscore(this.keys.workers(), '-inf', now - leaseTtlMs)
       .hset(this.keys.workerShardCounts(), workerId, this.owned.size)
       .exec();
+    if (this.fenced.size > 0) {
+      this.stickyUntil ??= now + STICKY_TTLS * leaseTtlMs;
+      if (now < this.stickyUntil) return this.claimFree(this.fenced.size, [...this.fenced]);
+      this.fenced.clear();
+      this.stickyUntil = undefined;
+    }
     const live = await this.redis.zrangebyscore(this.keys.workers(), now - leaseTtlMs, '+inf');
     const workers = Math.max(1, live.length);
     const floor = Math.floor(shardCount / workers);
@@ -162,6 +178,8 @@ export class ShardLeases {
               { shard, err: (err as Error).message },
               'cannot renew lease; fencing shard before it expires',
             );
+            this.fenced.add(shard);
+            this.stickyUntil = undefined;
             await this.stopLocally(shard);
           }
         }
@@ -169,8 +187,9 @@ export class ShardLeases {
     );
   }
 
-  private async claimFree(wanted: number): Promise<void> {
-    const candidates = Array.from({ length: this.options.shardCount }, (_, i) => i).filter(
+  /** Claims up to `wanted` free shards, in random order, of `among` (default: every shard). */
+  private async claimFree(wanted: number, among?: number[]): Promise<void> {
+    const candidates = (among ?? Array.from({ length: this.options.shardCount }, (_, i) => i)).filter(
       (s) => !this.owned.has(s) && !this.releasing.has(s),
     );
     for (let i = candidates.length - 1; i > 0; i--) {
