@@ -64,8 +64,8 @@ describe('live operations under failure (real worker processes)', function () {
       await waitUntilOnline([t.sessionId]);
       const api = await testEnv.startApi({ LIVE_TIMEOUT_MS: '1000' }, `api-timeout-${uniq()}`);
 
-      // Every reply the worker publishes to any api instance: completed live jobs are removed from
-      // the queue (LIVE_JOB_OPTIONS), so the reply is where the worker's decision can be seen.
+      // Every reply the worker publishes to any api instance: a live job is complete once handed to
+      // its session, whatever the outcome, so the reply is where the worker's decision can be seen.
       const replies = testEnv.redis.duplicate();
       const seen: LiveReply[] = [];
       replies.on(

@@ -136,8 +136,8 @@ const leases = new ShardLeases(
   keys,
   { workerId, shardCount: config.shards.count, leaseTtlMs: config.shards.leaseTtlMs },
   {
-    acquire: async (shard) => {
-      consumers.start(shard);
+    acquire: async (shard, lease) => {
+      consumers.start(shard, lease);
       batches.start(shard);
       await sessions.startShard(shard);
     },

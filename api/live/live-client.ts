@@ -5,7 +5,7 @@ import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import {
-  LIVE_JOB_OPTIONS,
+  liveJobOptions,
   liveQueueOptions,
   parseLiveReply,
   replyChannel,
@@ -50,6 +50,9 @@ const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-chi
 const OWNER_GONE =
   "no worker holds the session's shard right now (its worker is gone and another is taking it over); try again in a few seconds";
 
+const REPLY_LOST =
+  'the connection to Redis was cut while the operation ran, and its answer may have been lost; try again';
+
 /**
  * Runs live operations on the worker that owns the session: checks presence and the shard's lease,
  * enqueues on the session's shard queue and waits for the reply on this instance's pub/sub
@@ -82,13 +85,22 @@ export class LiveClient {
     for (let shard = 0; shard < config.shards.count; shard++) {
       const queue = new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, {
         ...liveQueueOptions(keys, shard, redis),
-        defaultJobOptions: LIVE_JOB_OPTIONS,
+        defaultJobOptions: liveJobOptions(config.live.timeoutMs),
       });
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
     }
     onMessage(subscriber, (channel: string, message: string) => {
       if (channel === this.channel) this.onReply(message);
+    });
+    // Pub/sub keeps nothing for a subscriber that is away: a reply published while this one
+    // reconnected (a Redis failover, a network cut) is lost.
+    let replyGap = false;
+    subscriber.on('close', () => (replyGap = true));
+    subscriber.on('ready', () => {
+      if (!replyGap) return;
+      replyGap = false;
+      void this.afterReplyGap();
     });
   }
 
@@ -244,8 +256,8 @@ export class LiveClient {
         return;
       }
       if (Date.now() - p.queuedAt <= OWNER_WAIT_MS || (await queue.remove(jobId)) !== 1) return;
-    } else if (p.lease === null && lease !== null) {
-      // Taken by the shard's new owner, which answers it.
+    } else if (lease !== null && (await queue.getJob(jobId))?.processedBy === lease) {
+      // Taken by the shard's new owner (a restarted worker of the same id included), which answers it.
       p.lease = lease;
       return;
     }
@@ -253,6 +265,23 @@ export class LiveClient {
     clearTimeout(p.timer);
     this.pending.delete(jobId);
     p.resolve({ ok: false, error: { code: 'unavailable', message: OWNER_GONE } });
+  }
+
+  /**
+   * Once the reply channel is back: a call whose job already left the queue may have been answered
+   * into the gap, so it hears 503 now rather than 504 after LIVE_TIMEOUT_MS; a call still queued
+   * keeps waiting (its reply comes once a worker runs it).
+   */
+  private async afterReplyGap(): Promise<void> {
+    await Promise.all(
+      [...this.pending].map(async ([jobId, p]) => {
+        const state = await this.queues[p.shard]!.getJobState(jobId).catch(() => 'unknown');
+        if (QUEUED_STATES.has(state) || this.pending.get(jobId) !== p) return;
+        clearTimeout(p.timer);
+        this.pending.delete(jobId);
+        p.resolve({ ok: false, error: { code: 'unavailable', message: REPLY_LOST } });
+      }),
+    );
   }
 
   private onReply(message: string): void {

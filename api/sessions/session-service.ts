@@ -73,7 +73,8 @@ export class SessionService {
     this.deps.access.forget(session.id);
     await Promise.all([
       this.deps.redis.del(this.deps.keys.qr(session.id)),
-      this.deps.redis.del(this.deps.keys.presence(session.id)),
+      // One slot: both carry the session's shard tag.
+      this.deps.redis.del(this.deps.keys.presence(session.id), this.deps.keys.handover(session.id)),
     ]).catch(() => undefined);
     await this.announce(session.id);
   }

@@ -49,12 +49,19 @@ export function liveQueueOptions(keys: RedisKeys, shard: number, connection: Con
   return { prefix: keys.liveQueuePrefix(shard), connection };
 }
 
-export const LIVE_JOB_OPTIONS: DefaultJobOptions = {
-  attempts: 1,
-  // The result travels by pub/sub; keeping finished jobs would only cost Redis writes on the hot path.
-  removeOnComplete: true,
-  removeOnFail: { age: 3600, count: 5000 },
-};
+/**
+ * The result travels by pub/sub, but a job taken is kept for as long as its caller may wait, with
+ * the lease of the consumer that took it (`processedBy`): when the shard's lease changes while a
+ * call is in flight, the api tells a job the new owner took (it answers) from one the gone owner
+ * took (503 at once). BullMQ trims the kept jobs inside the same completion script.
+ */
+export function liveJobOptions(timeoutMs: number): DefaultJobOptions {
+  return {
+    attempts: 1,
+    removeOnComplete: { age: Math.ceil(timeoutMs / 1000) + 5, count: 20_000 },
+    removeOnFail: { age: 3600, count: 5000 },
+  };
+}
 
 export function replyChannel(keys: RedisKeys, apiInstanceId: string): string {
   return `${keys.prefix}:live-replies:${apiInstanceId}`;

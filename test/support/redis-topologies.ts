@@ -6,12 +6,13 @@ import { redisAnswering, REPO_ROOT, waitFor } from './processes.js';
 
 /**
  * Throw-away Redis topologies from Debian's redis-server and redis-cli, on free loopback ports:
- * a 3-master Cluster and a master, a replica and three Sentinels. `env` points the gateway at it.
+ * a Cluster of 3 masters with a replica each, and a master, a replica and three Sentinels. `env`
+ * points the gateway at it.
  */
 export interface RedisTopology {
   kind: 'cluster' | 'sentinel';
   env: Record<string, string>;
-  /** The data nodes' ports (Sentinel: master first, then the replica). */
+  /** The data nodes' ports, masters first (Cluster: the 3 masters, then their replicas). */
   ports: number[];
   kill(port: number): void;
   stop(): Promise<void>;
@@ -110,34 +111,46 @@ export async function startCluster(): Promise<RedisTopology> {
   ensureRedisServer();
   const servers = new Servers();
   try {
-    const ports = await freePorts(3);
-    for (const port of ports)
+    const nodes = await freePorts(6);
+    for (const port of nodes)
       servers.start(port, [
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
         `nodes-${port}.conf`,
+        // A master is failed over about this long after it stops answering.
         '--cluster-node-timeout',
-        '2000',
+        '1000',
       ]);
-    await Promise.all(ports.map(answering));
+    await Promise.all(nodes.map(answering));
     const created = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      ['--cluster', 'create', ...nodes.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'],
       { encoding: 'utf8', timeout: 30_000 },
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    const role = (port: number) =>
+      spawnSync('redis-cli', ['-p', String(port), 'role'], { encoding: 'utf8' }).stdout.split('\n')[0];
     await waitFor(
       async () => {
-        for (const port of ports) {
+        for (const port of nodes) {
           const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
           if (!info.includes('cluster_state:ok')) return false;
+          // Every replica in sync with its master, so a master's failover loses nothing acknowledged before.
+          if (role(port) === 'slave') {
+            const replication = spawnSync('redis-cli', ['-p', String(port), 'info', 'replication'], {
+              encoding: 'utf8',
+            }).stdout;
+            if (!replication.includes('master_link_status:up')) return false;
+          }
         }
         return true;
       },
-      'the cluster to be ok',
-      20_000,
+      'the cluster to be ok with every replica in sync',
+      30_000,
     );
+    const masters = nodes.filter((port) => role(port) === 'master');
+    const ports = [...masters, ...nodes.filter((port) => !masters.includes(port))];
     return {
       kind: 'cluster',
       ports,

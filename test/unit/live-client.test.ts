@@ -34,9 +34,9 @@ let added: Added[] = [];
 let removed: string[] = [];
 let addFails: Error | undefined;
 
-function setup(present: boolean | 'redis down' = true) {
+function setup(present: boolean | 'redis down' = true, timeoutMs = TIMEOUT_MS) {
   const config = loadConfig({
-    LIVE_TIMEOUT_MS: String(TIMEOUT_MS),
+    LIVE_TIMEOUT_MS: String(timeoutMs),
     SHARD_COUNT: '2',
     JOB_SIGNING_SECRET: 'x'.repeat(32),
     LOG_LEVEL: 'silent',
@@ -80,8 +80,8 @@ async function enqueued(count: number): Promise<Added> {
 
 describe('unit: live client', () => {
   let clients: ReturnType<typeof setup>[] = [];
-  const make = (present: boolean | 'redis down' = true) => {
-    const c = setup(present);
+  const make = (present: boolean | 'redis down' = true, timeoutMs = TIMEOUT_MS) => {
+    const c = setup(present, timeoutMs);
     clients.push(c);
     return c;
   };
@@ -103,6 +103,9 @@ describe('unit: live client', () => {
   afterEach(async () => {
     Object.defineProperty(Queue.prototype, 'add', realAdd);
     Object.defineProperty(Queue.prototype, 'remove', realRemove);
+    // Inherited from BullMQ's getters: the stand-ins are own properties that shadow them.
+    Reflect.deleteProperty(Queue.prototype, 'getJobState');
+    Reflect.deleteProperty(Queue.prototype, 'getJob');
     for (const c of clients) {
       await c.client.stop();
       c.redis.disconnect();
@@ -216,6 +219,63 @@ describe('unit: live client', () => {
       client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }),
       (err: AppError) => err.code === 'unavailable',
     );
+  });
+
+  /**
+   * A call is in flight under lease `1:unit-worker` when the shard's lease becomes `2:unit-worker`
+   * (the worker restarted under its id), and its job was taken by `takenBy`: what the caller hears
+   * within two looks at the owners.
+   */
+  async function leaseChangesAfterTaken(takenBy: string) {
+    const { client, redis, reply } = make(true, 5_000);
+    let lease = '1:unit-worker';
+    Object.assign(redis, { get: async () => lease });
+    Queue.prototype.getJobState = async () => 'completed';
+    Queue.prototype.getJob = async function () {
+      return { processedBy: takenBy } as never;
+    };
+    await client.start();
+    let settled = false;
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    void call.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const job = await enqueued(1);
+    lease = '2:unit-worker';
+    await sleep(600);
+    return { call, settled, reply: () => reply(job.jobId, { ok: true, value: { about: 'hi' } }) };
+  }
+
+  it("keeps waiting for a job the shard's new owner took, a worker restarted under its id included", async () => {
+    const { call, settled, reply } = await leaseChangesAfterTaken('2:unit-worker');
+    assert.equal(settled, false, 'the new owner answers it');
+    reply();
+    assert.deepEqual(await call, { about: 'hi' });
+  });
+
+  it('answers 503 at once for a job the previous owner took before it went', async () => {
+    const { call, settled } = await leaseChangesAfterTaken('1:unit-worker');
+    assert.equal(settled, true);
+    await assert.rejects(call, (err: AppError) => err.code === 'unavailable');
+  });
+
+  it('answers 503 at once for a call whose job left the queue while the reply channel was away, and keeps waiting for a queued one', async () => {
+    const { client, subscriber, reply } = make(true, 5_000);
+    await client.start();
+    const states = new Map<string, string>();
+    Queue.prototype.getJobState = async (jobId: string) => (states.get(jobId) ?? 'unknown') as never;
+    const taken = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const takenJob = await enqueued(1);
+    const queued = client.run('contacts.about', 'session-1', { jid: 'y@s.whatsapp.net' });
+    const queuedJob = await enqueued(2);
+    states.set(takenJob.jobId, 'completed');
+    states.set(queuedJob.jobId, 'waiting');
+    subscriber.emit('close');
+    subscriber.emit('ready');
+    await assert.rejects(taken, (err: AppError) => err.code === 'unavailable');
+    reply(queuedJob.jobId, { ok: true, value: { about: 'still here' } });
+    assert.deepEqual(await queued, { about: 'still here' });
   });
 
   it('runs pairing on an unconnected session: it only needs the worker to hold a connection', async () => {

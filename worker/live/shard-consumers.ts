@@ -55,7 +55,11 @@ export class ShardConsumers {
     return n;
   }
 
-  start(shard: number): void {
+  /**
+   * Consumes the shard's queue under `lease`, the consumer's name: BullMQ records it on every job
+   * taken (`processedBy`), so the api can tell a job this owner took from one a previous owner took.
+   */
+  start(shard: number, lease: string): void {
     if (this.consumers.has(shard)) return;
     const running = new Set<Promise<void>>();
     const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(
@@ -63,6 +67,7 @@ export class ShardConsumers {
       (job) => this.handOver(shard, running, job),
       {
         ...liveQueueOptions(this.keys, shard, this.connection),
+        name: lease,
         concurrency: 1,
         maxStalledCount: 1,
       },

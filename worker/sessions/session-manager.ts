@@ -380,6 +380,9 @@ export class SessionManager {
     running.closing = true;
     // Read before closing: the close itself reports the connection gone.
     const wasOnline = running.status === 'online';
+    const handingOver = why === 'handing over' && wasOnline;
+    // Before the close: from here on a call hears 503 (moving), never 501, until the next owner has it.
+    if (handingOver) await this.handOver(running.sessionId).catch(() => undefined);
     try {
       await running.connection?.close();
     } catch (err) {
@@ -388,9 +391,7 @@ export class SessionManager {
     running.detachSink?.();
     await running.drainSink?.().catch(() => undefined);
     await running.mirrored;
-    await (
-      why === 'handing over' && wasOnline ? this.handOver(running.sessionId) : this.dropPresence(running.sessionId)
-    ).catch(() => undefined);
+    if (!handingOver) await this.dropPresence(running.sessionId).catch(() => undefined);
     if (wasOnline) {
       await this.recordStatus(running.sessionId, {
         status: 'offline',
