@@ -186,7 +186,7 @@ for (const kind of ['cluster', 'sentinel'] as const) {
       assert.equal(res.body.queues.length, 16 * 2 + 1, 'a live and a batch queue per shard, and the webhook queue');
     });
 
-    it('survives kill -9 of a worker under load: every answer 200, 501 or 503 within 3 s, and the shards taken over within 3 s', async () => {
+    it('survives kill -9 of a worker under load: every answer 200 or 503 within 3 s, and the shards taken over within 3 s', async () => {
       const [victim] = workers.filter((w) => w.running);
       let takeoverMs = 0;
       const outcomes = await underLoad(async () => {
@@ -204,8 +204,8 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         await sleep(1_000);
       });
       startWorker('c');
-      const unexpected = outcomes.filter((o) => ![200, 501, 503].includes(o.status));
-      assert.deepEqual(unexpected, [], 'every answer is a result, 501 or 503');
+      const unexpected = outcomes.filter((o) => ![200, 503].includes(o.status));
+      assert.deepEqual(unexpected, [], 'every answer is a result or 503 (the sessions are moving, never 501)');
       // The targets are 3 s; a second more is room for a machine shared with other test runs.
       assert.deepEqual(
         outcomes.filter((o) => o.ms > 4_000),
@@ -278,23 +278,21 @@ for (const kind of ['cluster', 'sentinel'] as const) {
       const statuses = new Map<number, number>();
       for (const o of outcomes) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
       const summary = `${[...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')}; failover ${failedOverMs} ms`;
-      // Workers that cannot renew their leases stop their sessions; once the new master is up they
-      // take the shards back and reconnect them, and a call in that moment hears 501.
-      assert.deepEqual(
-        outcomes.filter((o) => ![200, 501, 503].includes(o.status) || o.ms > 4_000),
-        [],
-        `a live call answers, or says 503 or 501 at once, while Redis fails over (${summary})`,
-      );
-      assert.ok((statuses.get(501) ?? 0) <= outcomes.length / 20, `501 stays rare (${summary})`);
       console.log(`      ${kind} failover under load: ${summary}`);
-      // Every session answering 200 again was waited for above. What follows is not asserted: the
-      // workers, having fenced every shard, rebalance them, and on a loaded host that churn can
-      // answer 503 for several seconds more (issue 18 keeps it open); the last outcomes are logged.
-      console.log(
-        `      last outcomes: ${outcomes
+      // Workers that cannot renew their leases stop their sessions, marked as moving; once the new
+      // master is up each takes its own shards back and reconnects them, and a call meanwhile hears 503.
+      assert.deepEqual(
+        outcomes.filter((o) => ![200, 503].includes(o.status) || o.ms > 4_000),
+        [],
+        `a live call answers, or says 503 at once (never 501: the sessions are coming back), while Redis fails over (${summary})`,
+      );
+      // Every session answered 200 again (waited for above), and nobody rebalances shards after that.
+      assert.ok(
+        outcomes.slice(-12).every((o) => o.status === 200),
+        `the sessions keep answering after the failover (last: ${outcomes
           .slice(-12)
           .map((o) => `${o.status}/${o.ms}ms`)
-          .join(' ')}`,
+          .join(' ')})`,
       );
       // Every lease granted since is a later epoch than the ones before it: no shard was granted twice under one.
       const epochsAfter = await Promise.all(
