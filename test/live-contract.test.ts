@@ -6,7 +6,13 @@ import { LiveClient } from '../api/live/live-client.js';
 import { loadConfig } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import { JobSigningKey } from '../shared/job-signing/job-signing-key.js';
-import { parseLiveReply, replyChannel, type LiveJobEnvelope, type LiveReply } from '../shared/live/live-queues.js';
+import {
+  parseLiveMessage,
+  replyChannel,
+  type LiveJobEnvelope,
+  type LiveReply,
+  type LiveTaken,
+} from '../shared/live/live-queues.js';
 import { LIVE_OPERATIONS, parseLiveOutput, type LiveOpName } from '../shared/live/operations.js';
 import { createLogger } from '../shared/logger.js';
 import { RedisKeys } from '../shared/redis-keys.js';
@@ -16,22 +22,25 @@ import { testEnv } from './support/hooks.js';
 describe('the live contract (shared/live): one schema per operation, checked where it crosses a process', function () {
   this.timeout(30_000);
 
-  it('accepts a reply in shape and refuses anything else on the reply channel', () => {
+  it('accepts a reply or a taken notice in shape and refuses anything else on the reply channel', () => {
     const reply: LiveReply = { jobId: 'j1', result: { ok: true, value: { about: 'hi' } } };
-    assert.deepEqual(parseLiveReply(JSON.stringify(reply)), reply);
+    assert.deepEqual(parseLiveMessage(JSON.stringify(reply)), reply);
     const failure: LiveReply = {
       jobId: 'j2',
       result: { ok: false, error: { code: 'not_found', message: 'no such user', details: { jid: 'x' } } },
     };
-    assert.deepEqual(parseLiveReply(JSON.stringify(failure)), failure);
+    assert.deepEqual(parseLiveMessage(JSON.stringify(failure)), failure);
+    const taken: LiveTaken = { jobId: 'j3', takenUnder: '7:worker-a' };
+    assert.deepEqual(parseLiveMessage(JSON.stringify(taken)), taken);
     for (const raw of [
       'not json',
       'null',
       '{"result":{"ok":true,"value":{}}}',
       '{"jobId":"j","result":{"value":{}}}',
       '{"jobId":"j","result":{"ok":false,"error":{"code":"teapot","message":"x"}}}',
+      '{"jobId":"j","takenUnder":7}',
     ]) {
-      assert.equal(parseLiveReply(raw), undefined, raw);
+      assert.equal(parseLiveMessage(raw), undefined, raw);
     }
   });
 

@@ -116,8 +116,15 @@ const executor = new LiveExecutor(
   logger,
   (op, outcome, seconds) => metrics.liveOps.observe({ op, outcome }, seconds),
 );
-const consumers = new ShardConsumers(bullConnection, keys, executor, config.worker.concurrency, signer, logger, () =>
-  metrics.jobsRefused.inc({ queue: 'live' }),
+const consumers = new ShardConsumers(
+  bullConnection,
+  redis,
+  keys,
+  executor,
+  config.worker.concurrency,
+  signer,
+  logger,
+  () => metrics.jobsRefused.inc({ queue: 'live' }),
 );
 const batches = createBatchConsumers(config, {
   db,

@@ -5,9 +5,9 @@ import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import {
-  liveJobOptions,
+  LIVE_JOB_OPTIONS,
   liveQueueOptions,
-  parseLiveReply,
+  parseLiveMessage,
   replyChannel,
   type ArrivingLiveReply,
   type LiveJobEnvelope,
@@ -85,7 +85,7 @@ export class LiveClient {
     for (let shard = 0; shard < config.shards.count; shard++) {
       const queue = new Queue<LiveJobEnvelope, void, LiveOpName>(keys.liveQueueName, {
         ...liveQueueOptions(keys, shard, redis),
-        defaultJobOptions: liveJobOptions(config.live.timeoutMs),
+        defaultJobOptions: LIVE_JOB_OPTIONS,
       });
       queue.on('error', (err) => logger.debug({ err: err.message, shard }, 'live queue error'));
       this.queues.push(queue);
@@ -165,6 +165,7 @@ export class LiveClient {
       input,
       deadline: Date.now() + timeoutMs,
       replyTo: this.channel,
+      ...(lease !== null ? { lease } : {}),
       ...(requestId ? { requestId } : {}),
     });
     const reply = new Promise<ArrivingLiveReply['result']>((resolve) => {
@@ -256,8 +257,11 @@ export class LiveClient {
         return;
       }
       if (Date.now() - p.queuedAt <= OWNER_WAIT_MS || (await queue.remove(jobId)) !== 1) return;
-    } else if (lease !== null && (await queue.getJob(jobId))?.processedBy === lease) {
-      // Taken by the shard's new owner (a restarted worker of the same id included), which answers it.
+    } else if (p.lease === lease) {
+      // The new owner said it took the job (a taken notice came while the state was read): it answers.
+      return;
+    } else if (p.lease === null && lease !== null) {
+      // Queued while nobody held the shard: only its new owner could take it, and it answers.
       p.lease = lease;
       return;
     }
@@ -285,13 +289,17 @@ export class LiveClient {
   }
 
   private onReply(message: string): void {
-    const reply = parseLiveReply(message);
+    const reply = parseLiveMessage(message);
     if (!reply) {
       this.logger.warn({ channel: this.channel }, 'ignored a message on the live reply channel that is not a reply');
       return;
     }
     const p = this.pending.get(reply.jobId);
     if (!p) return;
+    if ('takenUnder' in reply) {
+      p.lease = reply.takenUnder;
+      return;
+    }
     clearTimeout(p.timer);
     this.pending.delete(reply.jobId);
     p.resolve(reply.result);

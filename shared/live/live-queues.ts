@@ -9,6 +9,17 @@ export interface LiveReply {
   result: LiveJobResult;
 }
 
+/**
+ * Sent ahead of the reply by a worker that took a job under another lease than the one the api
+ * saw when it queued it (the shard changed hands, or its owner restarted under its worker id): the
+ * api then knows the new owner has the job and waits for its answer, where it would otherwise
+ * answer 503 for a job the gone owner may have taken.
+ */
+export interface LiveTaken {
+  jobId: string;
+  takenUnder: string;
+}
+
 /** A reply as it arrives: the value is checked against its operation's schema by the one who knows the operation. */
 const ArrivingLiveReply = z.object({
   jobId: z.string(),
@@ -18,21 +29,26 @@ const ArrivingLiveReply = z.object({
   ]),
 });
 export type ArrivingLiveReply = z.output<typeof ArrivingLiveReply>;
+const ArrivingLiveTaken = z.object({ jobId: z.string(), takenUnder: z.string() });
 
-/** The reply, or undefined for anything that is not one (validated as control messages are). */
-export function parseLiveReply(raw: string): ArrivingLiveReply | undefined {
+/** A reply or a taken notice, or undefined for anything that is neither (validated as control messages are). */
+export function parseLiveMessage(raw: string): ArrivingLiveReply | LiveTaken | undefined {
   let message: unknown;
   try {
     message = JSON.parse(raw);
   } catch {
     return undefined;
   }
-  const parsed = ArrivingLiveReply.safeParse(message);
-  return parsed.success ? parsed.data : undefined;
+  const reply = ArrivingLiveReply.safeParse(message);
+  if (reply.success) return reply.data;
+  const taken = ArrivingLiveTaken.safeParse(message);
+  return taken.success ? taken.data : undefined;
 }
 
 export interface LiveJobEnvelope<N extends LiveOpName = LiveOpName> extends LiveJobData<N> {
   replyTo: string;
+  /** The shard's lease when the api queued the job (absent: nobody held the shard then). */
+  lease?: string;
   /** The api's signature of the rest (shared/job-signing): a worker runs nothing without it. */
   sig: string;
 }
@@ -49,19 +65,13 @@ export function liveQueueOptions(keys: RedisKeys, shard: number, connection: Con
   return { prefix: keys.liveQueuePrefix(shard), connection };
 }
 
-/**
- * The result travels by pub/sub, but a job taken is kept for as long as its caller may wait, with
- * the lease of the consumer that took it (`processedBy`): when the shard's lease changes while a
- * call is in flight, the api tells a job the new owner took (it answers) from one the gone owner
- * took (503 at once). BullMQ trims the kept jobs inside the same completion script.
- */
-export function liveJobOptions(timeoutMs: number): DefaultJobOptions {
-  return {
-    attempts: 1,
-    removeOnComplete: { age: Math.ceil(timeoutMs / 1000) + 5, count: 20_000 },
-    removeOnFail: { age: 3600, count: 5000 },
-  };
-}
+export const LIVE_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 1,
+  // The result travels by pub/sub; keeping finished jobs would only cost Redis writes on the hot path
+  // (measured: 268 µs of Redis per call kept for 10 s against 209 µs removed, `npm run bench:live`).
+  removeOnComplete: true,
+  removeOnFail: { age: 3600, count: 5000 },
+};
 
 export function replyChannel(keys: RedisKeys, apiInstanceId: string): string {
   return `${keys.prefix}:live-replies:${apiInstanceId}`;

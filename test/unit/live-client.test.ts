@@ -223,17 +223,14 @@ describe('unit: live client', () => {
 
   /**
    * A call is in flight under lease `1:unit-worker` when the shard's lease becomes `2:unit-worker`
-   * (the worker restarted under its id), and its job was taken by `takenBy`: what the caller hears
-   * within two looks at the owners.
+   * (the worker restarted under its id) and its job is no longer queued; `notice`: the new owner
+   * said it took the job. What the caller hears within two looks at the owners.
    */
-  async function leaseChangesAfterTaken(takenBy: string) {
-    const { client, redis, reply } = make(true, 5_000);
+  async function leaseChangesAfterTaken(notice: boolean) {
+    const { client, redis, reply, subscriber } = make(true, 5_000);
     let lease = '1:unit-worker';
     Object.assign(redis, { get: async () => lease });
-    Queue.prototype.getJobState = async () => 'completed';
-    Queue.prototype.getJob = async function () {
-      return { processedBy: takenBy } as never;
-    };
+    Queue.prototype.getJobState = async () => 'unknown' as never;
     await client.start();
     let settled = false;
     const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
@@ -242,20 +239,23 @@ describe('unit: live client', () => {
       () => (settled = true),
     );
     const job = await enqueued(1);
+    assert.equal(job.data.lease, '1:unit-worker', 'the job names the owner the api expects');
     lease = '2:unit-worker';
+    if (notice)
+      subscriber.emit('message', subscriber.channels[0], JSON.stringify({ jobId: job.jobId, takenUnder: lease }));
     await sleep(600);
     return { call, settled, reply: () => reply(job.jobId, { ok: true, value: { about: 'hi' } }) };
   }
 
-  it("keeps waiting for a job the shard's new owner took, a worker restarted under its id included", async () => {
-    const { call, settled, reply } = await leaseChangesAfterTaken('2:unit-worker');
+  it("keeps waiting for a job the shard's new owner says it took, a worker restarted under its id included", async () => {
+    const { call, settled, reply } = await leaseChangesAfterTaken(true);
     assert.equal(settled, false, 'the new owner answers it');
     reply();
     assert.deepEqual(await call, { about: 'hi' });
   });
 
   it('answers 503 at once for a job the previous owner took before it went', async () => {
-    const { call, settled } = await leaseChangesAfterTaken('1:unit-worker');
+    const { call, settled } = await leaseChangesAfterTaken(false);
     assert.equal(settled, true);
     await assert.rejects(call, (err: AppError) => err.code === 'unavailable');
   });

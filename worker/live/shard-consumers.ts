@@ -5,6 +5,7 @@ import {
   liveQueueOptions,
   type LiveJob,
   type LiveJobEnvelope,
+  type LiveTaken,
   type LiveWorker,
 } from '../../shared/live/live-queues.js';
 import type { LiveOpName } from '../../shared/live/operations.js';
@@ -12,6 +13,7 @@ import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigner } from '../../shared/job-signing/job-signer.js';
 import type { LiveExecutor } from './live-executor.js';
 import { within } from '../../shared/within.js';
+import { publish } from '../../shared/redis-pubsub.js';
 
 /** How long a shard's consumer may take to close before it is dropped. */
 const CLOSE_GRACE_MS = 2_000;
@@ -36,6 +38,8 @@ export class ShardConsumers {
 
   constructor(
     private readonly connection: RedisClient,
+    /** Where taken notices are published (the connection that publishes replies). */
+    private readonly publisher: RedisClient,
     private readonly keys: RedisKeys,
     private readonly executor: LiveExecutor,
     private readonly concurrency: number,
@@ -55,19 +59,15 @@ export class ShardConsumers {
     return n;
   }
 
-  /**
-   * Consumes the shard's queue under `lease`, the consumer's name: BullMQ records it on every job
-   * taken (`processedBy`), so the api can tell a job this owner took from one a previous owner took.
-   */
+  /** Consumes the shard's queue under `lease` (worker/shards). */
   start(shard: number, lease: string): void {
     if (this.consumers.has(shard)) return;
     const running = new Set<Promise<void>>();
     const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(
       this.keys.liveQueueName,
-      (job) => this.handOver(shard, running, job),
+      (job) => this.handOver(shard, lease, running, job),
       {
         ...liveQueueOptions(this.keys, shard, this.connection),
-        name: lease,
         concurrency: 1,
         maxStalledCount: 1,
       },
@@ -94,7 +94,7 @@ export class ShardConsumers {
    * without waiting for it. A job the api did not sign (added through Bull Board or straight into
    * Redis) fails unrun and unanswered: its reply channel is as untrusted as the rest of it.
    */
-  private async handOver(shard: number, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
+  private async handOver(shard: number, lease: string, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
     if (!this.signer.verify('live', job.id, job.data)) {
       this.onRefused();
       this.logger.warn(
@@ -102,6 +102,11 @@ export class ShardConsumers {
         'refused a live job the api did not sign; not executed',
       );
       throw new UnrecoverableError('refused: this job was not created by the gateway api (bad or missing signature)');
+    }
+    if (job.data.lease !== lease) {
+      // The api saw another owner when it queued the job: it is told this one took it (LiveTaken).
+      const taken: LiveTaken = { jobId: job.id!, takenUnder: lease };
+      void publish(this.publisher, job.data.replyTo, JSON.stringify(taken)).catch(() => undefined);
     }
     while (running.size >= this.concurrency) await Promise.race(running);
     const operation: Promise<void> = this.executor
