@@ -119,6 +119,7 @@ const executor = new LiveExecutor(
 const consumers = new ShardConsumers(
   bullConnection,
   redis,
+  (shard) => leases.leaseOf(shard),
   keys,
   executor,
   config.worker.concurrency,
@@ -143,8 +144,8 @@ const leases = new ShardLeases(
   keys,
   { workerId, shardCount: config.shards.count, leaseTtlMs: config.shards.leaseTtlMs },
   {
-    acquire: async (shard, lease) => {
-      consumers.start(shard, lease);
+    acquire: async (shard) => {
+      consumers.start(shard);
       batches.start(shard);
       await sessions.startShard(shard);
     },

@@ -23,7 +23,8 @@ import {
 import type { RedisKeys } from '../../shared/redis-keys.js';
 import type { JobSigningKey } from '../../shared/job-signing/job-signing-key.js';
 import { shardOf } from '../../shared/shards.js';
-import { isStoreUnavailable } from '../../shared/db/unavailable.js';
+import { isStoreUnavailable, StoreUnavailableError } from '../../shared/db/unavailable.js';
+import { within } from '../../shared/within.js';
 import { firstRefusal } from '../http/admission.js';
 import { onMessage, subscribe } from '../../shared/redis-pubsub.js';
 import { sessionOfflineError } from '../../shared/live/session-offline.js';
@@ -34,9 +35,14 @@ interface Pending {
   shard: number;
   /** The shard's lease when the job was queued: the owner expected to run it (null: none yet). */
   lease: string | null;
+  /** When the job was queued, or when the shard last changed hands while it waited in the queue. */
   queuedAt: number;
+  /** The shard changed hands while the job waited: its next owner has OWNER_WAIT_MS to take it. */
+  moved?: boolean;
 }
 
+/** How long the reads that admit a live call may take (Redis answers them in well under a millisecond). */
+const ADMISSION_READ_MS = 1_000;
 /** How often the owners of shards with calls in flight are looked at. */
 const OWNER_CHECK_MS = 250;
 /**
@@ -206,10 +212,10 @@ export class LiveClient {
    */
   async admit(sessionId: string, requires: 'online' | 'held', gate?: Promise<unknown>): Promise<string | null> {
     const presence =
-      requires === 'online' ? this.guard(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
-    const lease = this.guard(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
+      requires === 'online' ? this.read(() => this.redis.exists(this.keys.presence(sessionId))) : Promise.resolve(1);
+    const lease = this.read(() => this.redis.get(this.keys.lease(shardOf(sessionId, this.config.shards.count))));
     await firstRefusal([gate ?? Promise.resolve(), presence, lease]);
-    if ((await presence) === 0) throw await this.guard(() => sessionOfflineError(this.redis, this.keys, sessionId));
+    if ((await presence) === 0) throw await this.read(() => sessionOfflineError(this.redis, this.keys, sessionId));
     return lease;
   }
 
@@ -230,7 +236,9 @@ export class LiveClient {
           const lease = await this.redis.get(this.keys.lease(shard));
           const now = Date.now();
           const moved = [...this.pending].filter(
-            ([, p]) => p.shard === shard && (p.lease !== lease || (lease === null && now - p.queuedAt > OWNER_WAIT_MS)),
+            ([, p]) =>
+              p.shard === shard &&
+              (p.lease !== lease || ((lease === null || p.moved) && now - p.queuedAt > OWNER_WAIT_MS)),
           );
           await Promise.all(moved.map(([jobId, p]) => this.ownerChanged(jobId, p, lease)));
         }),
@@ -246,14 +254,13 @@ export class LiveClient {
     const queue = this.queues[p.shard]!;
     const state = await queue.getJobState(jobId);
     if (QUEUED_STATES.has(state)) {
-      if (lease !== null) {
+      if (p.lease !== lease) {
+        // The shard changed hands, or its owner just went: the call waits OWNER_WAIT_MS from now for
+        // the next owner to take the job (a new owner whose consumer is slow to start after a Redis
+        // failover would otherwise hold the caller for seconds).
         p.lease = lease;
-        return;
-      }
-      if (p.lease !== null) {
-        // The owner just went: the call waits OWNER_WAIT_MS for the next one from now.
-        p.lease = null;
         p.queuedAt = Date.now();
+        p.moved = true;
         return;
       }
       if (Date.now() - p.queuedAt <= OWNER_WAIT_MS || (await queue.remove(jobId)) !== 1) return;
@@ -303,6 +310,17 @@ export class LiveClient {
     clearTimeout(p.timer);
     this.pending.delete(reply.jobId);
     p.resolve(reply.result);
+  }
+
+  /**
+   * A read that decides whether a call may be queued, bounded: a client that keeps retrying
+   * through a Redis failover would otherwise hold the caller for the failover's length. A read is
+   * safe to give up on (nothing was written).
+   */
+  private read<T>(action: () => Promise<T>): Promise<T> {
+    return this.guard(() =>
+      within(action(), ADMISSION_READ_MS, () => new StoreUnavailableError('Redis did not answer in time')),
+    );
   }
 
   private async guard<T>(action: () => Promise<T>): Promise<T> {

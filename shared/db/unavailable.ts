@@ -27,7 +27,7 @@ export function isStoreUnavailable(err: unknown): boolean {
     if (e.name === 'StoreUnavailableError') return true;
     if (
       typeof e.message === 'string' &&
-      /Connection is closed|Connection is not established|connect ECONNREFUSED|Stream isn't writeable|max retries per request/i.test(
+      /Connection is closed|Connection is not established|connect ECONNREFUSED|Stream isn't writeable|max retries per request|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^LOADING|^READONLY/i.test(
         e.message,
       )
     )

@@ -4,6 +4,8 @@ import type { SimWorldInput } from '../../worker/driver/sim/world.js';
 import { testEnv } from './hooks.js';
 import { REPO_ROOT, waitFor, type GatewayProcess } from './processes.js';
 import { RedisKeys } from '../../shared/redis-keys.js';
+import { parseLease } from '../../shared/shard-lease.js';
+import { shardOf } from '../../shared/shards.js';
 
 /** Writes a sim world file for worker processes of this run and returns its path. */
 export function writeSimWorld(name: string, world: SimWorldInput): string {
@@ -14,8 +16,17 @@ export function writeSimWorld(name: string, world: SimWorldInput): string {
   return file;
 }
 
+/**
+ * Online on the worker holding its shard: a presence key left by a worker that died or handed the
+ * shard over says nothing until the next owner has taken the session up.
+ */
 export async function isOnline(sessionId: string): Promise<boolean> {
-  return (await testEnv.redis.exists(testEnv.keys.presence(sessionId))) === 1;
+  const { keys, redis } = testEnv;
+  const [presence, lease] = await Promise.all([
+    redis.get(keys.presence(sessionId)),
+    redis.get(keys.lease(shardOf(sessionId, keys.shardCount))),
+  ]);
+  return presence !== null && parseLease(lease)?.workerId === presence;
 }
 
 export async function waitUntilOnline(sessionIds: string[], timeoutMs = 20_000): Promise<void> {

@@ -34,7 +34,7 @@ let added: Added[] = [];
 let removed: string[] = [];
 let addFails: Error | undefined;
 
-function setup(present: boolean | 'redis down' = true, timeoutMs = TIMEOUT_MS) {
+function setup(present: boolean | 'redis down' | 'redis silent' = true, timeoutMs = TIMEOUT_MS) {
   const config = loadConfig({
     LIVE_TIMEOUT_MS: String(timeoutMs),
     SHARD_COUNT: '2',
@@ -48,6 +48,8 @@ function setup(present: boolean | 'redis down' = true, timeoutMs = TIMEOUT_MS) {
     status: 'ready',
     exists: async () => {
       if (present === 'redis down') throw new Error('Connection is closed.');
+      // A client retrying through a failover: the command neither answers nor fails.
+      if (present === 'redis silent') return new Promise<never>(() => undefined);
       return present ? 1 : 0;
     },
     // The shard's lease: a worker holds it (the owner-gone answers are tested with real workers).
@@ -80,7 +82,7 @@ async function enqueued(count: number): Promise<Added> {
 
 describe('unit: live client', () => {
   let clients: ReturnType<typeof setup>[] = [];
-  const make = (present: boolean | 'redis down' = true, timeoutMs = TIMEOUT_MS) => {
+  const make = (present: boolean | 'redis down' | 'redis silent' = true, timeoutMs = TIMEOUT_MS) => {
     const c = setup(present, timeoutMs);
     clients.push(c);
     return c;
@@ -254,6 +256,23 @@ describe('unit: live client', () => {
     assert.deepEqual(await call, { about: 'hi' });
   });
 
+  it("answers 503 for a job the shard's next owner leaves in the queue for a second, and takes the job out", async () => {
+    const { client, redis } = make(true, 5_000);
+    let lease = '1:unit-worker';
+    Object.assign(redis, { get: async () => lease });
+    Queue.prototype.getJobState = async () => 'waiting' as never;
+    await client.start();
+    const call = client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' });
+    const job = await enqueued(1);
+    await sleep(400);
+    lease = '2:other-worker';
+    const changed = Date.now();
+    await assert.rejects(call, (err: AppError) => err.code === 'unavailable');
+    const waited = Date.now() - changed;
+    assert.ok(waited >= 1_000 && waited < 2_000, `answered ${waited} ms after the shard changed hands`);
+    assert.deepEqual(removed, [job.jobId], 'it can no longer run after its caller was told it failed');
+  });
+
   it('answers 503 at once for a job the previous owner took before it went', async () => {
     const { call, settled } = await leaseChangesAfterTaken(false);
     assert.equal(settled, true);
@@ -276,6 +295,17 @@ describe('unit: live client', () => {
     await assert.rejects(taken, (err: AppError) => err.code === 'unavailable');
     reply(queuedJob.jobId, { ok: true, value: { about: 'still here' } });
     assert.deepEqual(await queued, { about: 'still here' });
+  });
+
+  it('answers unavailable within a second when Redis neither answers nor fails, and enqueues nothing', async () => {
+    const { client } = make('redis silent', 5_000);
+    const started = Date.now();
+    await assert.rejects(
+      client.run('contacts.about', 'session-1', { jid: 'x@s.whatsapp.net' }),
+      (err: AppError) => err.code === 'unavailable',
+    );
+    assert.ok(Date.now() - started < 1_500, `answered after ${Date.now() - started} ms`);
+    assert.deepEqual(added, []);
   });
 
   it('runs pairing on an unconnected session: it only needs the worker to hold a connection', async () => {

@@ -22,21 +22,24 @@ function setup() {
     },
   } as unknown as LiveExecutor;
   const signer = { verify: () => true } as unknown as JobSigner;
+  let lease = '';
   const consumers = new ShardConsumers(
     asRedis({}),
     publisher,
+    () => lease,
     new RedisKeys('unit', 16),
     executor,
     2,
     signer,
     silentLogger,
   );
-  const handOver = (lease: string, job: { id: string; lease?: string }) =>
-    (
+  const handOver = (held: string, job: { id: string; lease?: string }) => {
+    lease = held;
+    return (
       consumers as unknown as {
-        handOver(shard: number, lease: string, running: Set<Promise<void>>, job: LiveJob): Promise<void>;
+        handOver(shard: number, running: Set<Promise<void>>, job: LiveJob): Promise<void>;
       }
-    ).handOver(3, lease, new Set(), {
+    ).handOver(3, new Set(), {
       id: job.id,
       name: 'contacts.about',
       timestamp: Date.now(),
@@ -50,6 +53,7 @@ function setup() {
         ...(job.lease ? { lease: job.lease } : {}),
       },
     } as unknown as LiveJob);
+  };
   return { published, executed, handOver };
 }
 

@@ -31,21 +31,33 @@ class FakeLeaseRedis {
     if (this.failing) throw new Error('Connection is closed.');
     const [key, ...rest] = args.map(String) as [string, ...string[]];
     const entry = this.live(key);
+    if (script.includes('pexpire')) {
+      const [epochKey, owner, ttl, workerId] = rest as [string, string, string, string];
+      if (entry?.value === owner) {
+        entry.expiresAt = Date.now() + Number(ttl);
+        return 1;
+      }
+      if (entry) return 0;
+      return this.grant(key, epochKey, workerId, Number(ttl));
+    }
     if (script.includes('incr')) {
       const [epochKey, workerId, ttl] = rest as [string, string, string];
       if (entry && entry.value.slice(entry.value.indexOf(':') + 1) !== workerId) return null;
-      const epoch = Number(this.strings.get(epochKey)?.value ?? 0) + 1;
-      this.strings.set(epochKey, { value: String(epoch), expiresAt: Infinity });
-      const value = `${epoch}:${workerId}`;
-      this.strings.set(key, { value, expiresAt: Date.now() + Number(ttl) });
-      return value;
+      return this.grant(key, epochKey, workerId, Number(ttl));
     }
     assert.equal(numKeys, 1);
-    const [owner, ttl] = rest;
+    const [owner] = rest;
     if (!entry || entry.value !== owner) return 0;
-    if (script.includes('pexpire')) entry.expiresAt = Date.now() + Number(ttl);
-    else this.strings.delete(key);
+    this.strings.delete(key);
     return 1;
+  }
+
+  private grant(key: string, epochKey: string, workerId: string, ttl: number) {
+    const epoch = Number(this.strings.get(epochKey)?.value ?? 0) + 1;
+    this.strings.set(epochKey, { value: String(epoch), expiresAt: Infinity });
+    const value = `${epoch}:${workerId}`;
+    this.strings.set(key, { value, expiresAt: Date.now() + ttl });
+    return value;
   }
 
   multi() {
@@ -249,6 +261,35 @@ describe('unit: shard leases', () => {
       released,
       'no shard was given up for balance meanwhile',
     );
+  });
+
+  it('takes a lease back under a new epoch when Redis lost it (a failover), instead of stopping the shard', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 2, 10_000);
+    await a.tick();
+    assert.deepEqual([a.leases.leaseOf(0), a.leases.leaseOf(1)], ['1:a', '1:a']);
+    redis.strings.delete(keys.lease(0));
+    clock += 1_000;
+    await a.tick();
+    assert.deepEqual(a.leases.shards, [0, 1]);
+    assert.deepEqual(a.owner.released, [], 'nothing stopped');
+    assert.deepEqual([a.leases.leaseOf(0), a.leases.leaseOf(1)], ['2:a', '1:a']);
+    assert.equal(redis.strings.get(keys.lease(0))?.value, '2:a');
+  });
+
+  it('fences a shard whose renewal hangs (a client retrying through a failover) as surely as one that fails', async () => {
+    const redis = new FakeLeaseRedis();
+    const a = worker(redis, 'a', 1, 1_000);
+    await a.tick();
+    const realEval = redis.eval.bind(redis);
+    redis.eval = () => new Promise<never>(() => undefined);
+    Date.now = realNow;
+    const internals = a.leases as unknown as { owned: Map<number, { renewedAt: number }> };
+    internals.owned.get(0)!.renewedAt = Date.now();
+    await (a.leases as unknown as { renewAll(now: number): Promise<void> }).renewAll(Date.now());
+    assert.deepEqual(a.leases.shards, [], 'fenced once 60 % of the TTL passed without an answer');
+    assert.deepEqual(a.owner.released, [0]);
+    redis.eval = realEval;
   });
 
   it('after a fence, leaves a shard its owner does not take back to the others once the sticky window ends', async () => {

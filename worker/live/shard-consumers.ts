@@ -40,6 +40,8 @@ export class ShardConsumers {
     private readonly connection: RedisClient,
     /** Where taken notices are published (the connection that publishes replies). */
     private readonly publisher: RedisClient,
+    /** The lease this worker holds the shard under now (worker/shards; it changes when granted again). */
+    private readonly leaseOf: (shard: number) => string | undefined,
     private readonly keys: RedisKeys,
     private readonly executor: LiveExecutor,
     private readonly concurrency: number,
@@ -59,13 +61,12 @@ export class ShardConsumers {
     return n;
   }
 
-  /** Consumes the shard's queue under `lease` (worker/shards). */
-  start(shard: number, lease: string): void {
+  start(shard: number): void {
     if (this.consumers.has(shard)) return;
     const running = new Set<Promise<void>>();
     const worker = new Worker<LiveJobEnvelope, void, LiveOpName>(
       this.keys.liveQueueName,
-      (job) => this.handOver(shard, lease, running, job),
+      (job) => this.handOver(shard, running, job),
       {
         ...liveQueueOptions(this.keys, shard, this.connection),
         concurrency: 1,
@@ -94,7 +95,7 @@ export class ShardConsumers {
    * without waiting for it. A job the api did not sign (added through Bull Board or straight into
    * Redis) fails unrun and unanswered: its reply channel is as untrusted as the rest of it.
    */
-  private async handOver(shard: number, lease: string, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
+  private async handOver(shard: number, running: Set<Promise<void>>, job: LiveJob): Promise<void> {
     if (!this.signer.verify('live', job.id, job.data)) {
       this.onRefused();
       this.logger.warn(
@@ -103,7 +104,8 @@ export class ShardConsumers {
       );
       throw new UnrecoverableError('refused: this job was not created by the gateway api (bad or missing signature)');
     }
-    if (job.data.lease !== lease) {
+    const lease = this.leaseOf(shard);
+    if (lease !== undefined && job.data.lease !== lease) {
       // The api saw another owner when it queued the job: it is told this one took it (LiveTaken).
       const taken: LiveTaken = { jobId: job.id!, takenUnder: lease };
       void publish(this.publisher, job.data.replyTo, JSON.stringify(taken)).catch(() => undefined);

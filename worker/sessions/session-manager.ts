@@ -7,6 +7,7 @@ import { shardOf } from '../../shared/shards.js';
 import type { ConnectionUpdate, WhatsAppConnection, WhatsAppDriver } from '../driver/driver.js';
 import type { SessionDataSink } from './session-data-sink.js';
 import { NO_SESSION_EVENTS, type SessionEvents } from './session-events.js';
+import { within } from '../../shared/within.js';
 import type { SessionStatus } from '../../shared/db/entities/wa-session.js';
 
 /** Width of wa_sessions.status_reason. */
@@ -37,6 +38,9 @@ export interface SessionManagerOptions {
   /** The lease this worker holds the shard under (worker/shards), or nothing once it may have lost it. */
   leaseOf: (shard: number) => string | undefined;
 }
+
+/** How long a hand-over may wait for Redis before the session's connection is closed regardless. */
+const HAND_OVER_WAIT_MS = 250;
 
 /** Presence is written only under the shard's current lease: an owner that lost it cannot mark sessions online. */
 const SET_PRESENCE = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -69,6 +73,8 @@ export class SessionManager {
   private readonly parked = new Map<string, number>();
   private readonly ownedShards = new Set<number>();
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** The presence refresh under way: a hand-over waits for it, or it could rewrite a presence the mark replaced. */
+  private presenceRefresh: Promise<void> = Promise.resolve();
   private reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -84,7 +90,9 @@ export class SessionManager {
 
   start(): void {
     this.presenceTimer = setInterval(
-      () => void this.refreshPresence(),
+      () => {
+        this.presenceRefresh = this.refreshPresence();
+      },
       Math.max(200, Math.floor(this.options.presenceTtlMs / 3)),
     );
     this.reconcileTimer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
@@ -381,8 +389,14 @@ export class SessionManager {
     // Read before closing: the close itself reports the connection gone.
     const wasOnline = running.status === 'online';
     const handingOver = why === 'handing over' && wasOnline;
-    // Before the close: from here on a call hears 503 (moving), never 501, until the next owner has it.
-    if (handingOver) await this.handOver(running.sessionId).catch(() => undefined);
+    if (handingOver) {
+      // Before the close: from here on a call hears 503 (moving), never 501, until the next owner
+      // has it. Presence writes already under way (a refresh, or this session coming online) land
+      // first: started before `closing`, they would put back the presence the mark replaces. Bounded:
+      // a shard fenced because Redis is away must still close its sessions at once.
+      const mark = Promise.all([this.presenceRefresh, running.mirrored]).then(() => this.handOver(running.sessionId));
+      await within(mark, HAND_OVER_WAIT_MS).catch(() => undefined);
+    }
     try {
       await running.connection?.close();
     } catch (err) {

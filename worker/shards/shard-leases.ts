@@ -1,6 +1,7 @@
 import type { RedisClient } from '../../shared/redis.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis-keys.js';
+import { within } from '../../shared/within.js';
 
 export interface ShardOwner {
   /** Start consuming the shard's queues and connecting its sessions, under the lease `lease` (shared/shard-lease). */
@@ -28,7 +29,19 @@ end
 local value = redis.call('incr', KEYS[2]) .. ':' .. ARGV[1]
 redis.call('set', KEYS[1], value, 'PX', ARGV[2])
 return value`;
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * Renews our lease (1), or says another worker holds the shard (0). A lease that is simply gone
+ * (a Redis failover lost its last writes, or it lapsed while the renewal was on its way) is
+ * granted again under the next epoch: nobody else holds it, and this worker never stopped acting
+ * within the fence, so taking it back moves nothing.
+ */
+const RENEW = `
+local current = redis.call('get', KEYS[1])
+if current == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if current then return 0 end
+local value = redis.call('incr', KEYS[2]) .. ':' .. ARGV[3]
+redis.call('set', KEYS[1], value, 'PX', ARGV[2])
+return value`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** A lease not renewed for this share of its TTL is fenced here, before it can expire in Redis. */
@@ -104,9 +117,12 @@ export class ShardLeases {
     void renewLoop();
     const loop = async () => {
       if (this.stopped) return;
-      this.running = this.tick().catch((err: Error) =>
-        this.logger.warn({ err: err.message }, 'shard lease tick failed'),
-      );
+      this.running = this.tick().catch((err: Error) => {
+        // After a fence, the window in which only fenced shards are taken back starts from a tick
+        // that went through whole (claims included), not from one that half reached Redis.
+        this.stickyUntil = undefined;
+        this.logger.warn({ err: err.message }, 'shard lease tick failed');
+      });
       await this.running;
       if (!this.stopped) this.timer = setTimeout(() => void loop(), this.tickMs);
     };
@@ -165,15 +181,34 @@ export class ShardLeases {
     await Promise.all(
       [...this.owned].map(async ([shard, lease]) => {
         try {
-          const renewed = await this.redis.eval(RENEW, 1, this.keys.lease(shard), lease.value, this.options.leaseTtlMs);
+          // Bounded by what is left of the fence window: a renewal stuck in a client that retries
+          // through a failover must fence the shard as surely as one that fails.
+          const left = this.options.leaseTtlMs * FENCE_AT - (Date.now() - lease.renewedAt);
+          const renewed = await within(
+            this.redis.eval(
+              RENEW,
+              2,
+              this.keys.lease(shard),
+              this.keys.leaseEpoch(shard),
+              lease.value,
+              this.options.leaseTtlMs,
+              this.options.workerId,
+            ),
+            // A few ms past it: a timer may fire a millisecond before Date.now() shows the full wait.
+            Math.max(1, left + 5),
+          );
           if (this.owned.get(shard) !== lease) return;
           if (renewed === 1) lease.renewedAt = now;
-          else {
+          else if (typeof renewed === 'string') {
+            this.logger.warn({ shard, lease: renewed, was: lease.value }, 'lease was gone from Redis; granted again');
+            lease.value = renewed;
+            lease.renewedAt = now;
+          } else {
             this.logger.warn({ shard }, 'lease lost to another worker; stopping shard');
             await this.stopLocally(shard);
           }
         } catch (err) {
-          if (this.owned.get(shard) === lease && now - lease.renewedAt > this.options.leaseTtlMs * FENCE_AT) {
+          if (this.owned.get(shard) === lease && Date.now() - lease.renewedAt >= this.options.leaseTtlMs * FENCE_AT) {
             this.logger.warn(
               { shard, err: (err as Error).message },
               'cannot renew lease; fencing shard before it expires',
