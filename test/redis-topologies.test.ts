@@ -85,6 +85,20 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         timeoutMs,
         100,
       );
+    /** The batch once it has completed, read through the api. */
+    const batchCompleted = (t: Tenant, batchId: string, what: string, timeoutMs: number) =>
+      waitFor(
+        async () => {
+          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${batchId}`, {
+            token: t.token,
+            baseUrl: api.baseUrl,
+          });
+          return res.body?.status === 'completed' && res.body;
+        },
+        what,
+        timeoutMs,
+        250,
+      );
     /** 12 clients calling `about` back to back until `during` is done. */
     async function underLoad(during: () => Promise<void>): Promise<Outcome[]> {
       const outcomes: Outcome[] = [];
@@ -188,18 +202,7 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         baseUrl: api.baseUrl,
       });
       assert.equal(created.status, 202, created.text);
-      const done = await waitFor(
-        async () => {
-          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, {
-            token: t.token,
-            baseUrl: api.baseUrl,
-          });
-          return res.body?.status === 'completed' && res.body;
-        },
-        'the batch to complete',
-        60_000,
-        250,
-      );
+      const done = await batchCompleted(t, created.body.id, 'the batch to complete', 60_000);
       assert.equal(done.counts.onWhatsApp + done.counts.notOnWhatsApp, 60);
     });
 
@@ -334,17 +337,11 @@ for (const kind of ['cluster', 'sentinel'] as const) {
         if (before && after && after.workerId !== before.workerId)
           assert.ok(after.epoch > before.epoch, `shard ${shard}: epoch ${after.epoch} after ${before.epoch}`);
       });
-      const done = await waitFor(
-        async () => {
-          const res = await call('GET', `/api/v1/sessions/${t.sessionId}/contacts/check-batch/${created.body.id}`, {
-            token: t.token,
-            baseUrl: api.baseUrl,
-          });
-          return res.body?.status === 'completed' && res.body;
-        },
+      const done = await batchCompleted(
+        t,
+        created.body.id,
         'the batch started before the failover to complete',
         90_000,
-        500,
       );
       assert.equal(done.counts.onWhatsApp + done.counts.notOnWhatsApp, 220);
     });

@@ -272,10 +272,15 @@ export class LiveClient {
       p.lease = lease;
       return;
     }
+    this.settle(jobId, p, { ok: false, error: { code: 'unavailable', message: OWNER_GONE } });
+  }
+
+  /** Answers a call still waiting on `p`, once. */
+  private settle(jobId: string, p: Pending, result: ArrivingLiveReply['result']): void {
     if (this.pending.get(jobId) !== p) return;
     clearTimeout(p.timer);
     this.pending.delete(jobId);
-    p.resolve({ ok: false, error: { code: 'unavailable', message: OWNER_GONE } });
+    p.resolve(result);
   }
 
   /**
@@ -287,10 +292,8 @@ export class LiveClient {
     await Promise.all(
       [...this.pending].map(async ([jobId, p]) => {
         const state = await this.queues[p.shard]!.getJobState(jobId).catch(() => 'unknown');
-        if (QUEUED_STATES.has(state) || this.pending.get(jobId) !== p) return;
-        clearTimeout(p.timer);
-        this.pending.delete(jobId);
-        p.resolve({ ok: false, error: { code: 'unavailable', message: REPLY_LOST } });
+        if (!QUEUED_STATES.has(state))
+          this.settle(jobId, p, { ok: false, error: { code: 'unavailable', message: REPLY_LOST } });
       }),
     );
   }
@@ -307,9 +310,7 @@ export class LiveClient {
       p.lease = reply.takenUnder;
       return;
     }
-    clearTimeout(p.timer);
-    this.pending.delete(reply.jobId);
-    p.resolve(reply.result);
+    this.settle(reply.jobId, p, reply.result);
   }
 
   /**

@@ -30,7 +30,7 @@ function checkedNumber(phone: string): string {
 }
 
 const LIVE_NOTE =
-  'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented`. No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
+  'This is a **live** operation against WhatsApp: the session must be connected, else 501 `not_implemented` (503 `unavailable` while it moves to another worker, which reconnects it in a moment: retry). No answer within LIVE_TIMEOUT_MS ⇒ 504 `timeout`, and the operation is then never executed.';
 
 /** Passes once the rate limiter admits the caller and the session is theirs; the live call checks presence meanwhile. */
 function callerGate(
